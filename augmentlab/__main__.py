@@ -1,0 +1,5 @@
+import sys
+
+from augmentlab.cli import main
+
+sys.exit(main())
