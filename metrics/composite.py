@@ -1,0 +1,384 @@
+"""The composite metric: one score in [0, 1], the parts it came from, and feedback in words.
+
+Parts (each in [0, 1]; ``None`` when it does not apply, e.g. no gold scenario):
+
+===============  ==================================================================
+similarity       embedding similarity to gold (:mod:`metrics.similarity`)
+verbatim         share of lines whose human words are kept exactly
+cast             no invented names, no character acting in another's line
+grounding        share of scenario sentences supported by the scene / personas
+contradiction    1 − 0.5 per contradicted persona fact
+format           asterisks, person, tense, lengths, no leaked markers (:mod:`metrics.format`)
+===============  ==================================================================
+
+``score = weighted mean of the applicable parts × verbatim²`` (task ``actions``/``both``).
+
+Verbatim is a **gate**, not just a weight: a line that changes a human word is unusable as
+training data, so one broken line out of eight already costs ~23 % of the whole score
+(0.875² ≈ 0.77), and a prediction with no verbatim line scores 0 whatever its style.
+For task ``scenario`` there are no annotated lines and no gate.
+
+Bad predictions never raise: ``None``, non-strings, wrong lengths or huge outputs score 0 (or
+the fair partial) with feedback saying why.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from augmentlab.model import GoldExample
+from metrics import consistency, format as fmt, similarity
+
+Task = Literal["both", "scenario", "actions"]
+PART_NAMES = ("similarity", "verbatim", "cast", "grounding", "contradiction", "format")
+MAX_CHARS = 20_000
+"""Longest scenario / annotated line accepted; anything longer scores 0 (a runaway output)."""
+MAX_FEEDBACK = 900
+
+__all__ = [
+    "MAX_CHARS",
+    "PART_NAMES",
+    "Score",
+    "Weights",
+    "dspy_metric",
+    "gepa_metric",
+    "score",
+    "score_many",
+]
+
+
+class Weights(BaseModel):
+    """Relative weight of each part (non-negative, not all zero; normalised on use)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    similarity: float = Field(0.35, ge=0)
+    verbatim: float = Field(0.15, ge=0)
+    cast: float = Field(0.1, ge=0)
+    grounding: float = Field(0.1, ge=0)
+    contradiction: float = Field(0.1, ge=0)
+    format: float = Field(0.2, ge=0)
+
+    @model_validator(mode="after")
+    def _not_all_zero(self) -> Weights:
+        if sum(self.as_dict().values()) <= 0:
+            raise ValueError("metric weights must not all be zero")
+        return self
+
+    def as_dict(self) -> dict[str, float]:
+        return {name: float(getattr(self, name)) for name in PART_NAMES}
+
+    def normalised(self) -> dict[str, float]:
+        raw = self.as_dict()
+        total = sum(raw.values())
+        return {k: v / total for k, v in raw.items()}
+
+
+@dataclass
+class Score:
+    """A composite score, its parts and what failed, in words."""
+
+    score: float
+    parts: dict[str, float] = field(default_factory=dict)
+    feedback: str = ""
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def __float__(self) -> float:
+        return self.score
+
+
+def _zero(reason: str, **details: Any) -> Score:
+    return Score(0.0, {}, reason, {"error": reason, **details})
+
+
+def _validate(
+    gold: GoldExample, scenario: Any, annotated: Any, task: str
+) -> tuple[str | None, list[Any] | None, list[str]]:
+    """Normalise the prediction; return (scenario, lines, fatal problems)."""
+    fatal: list[str] = []
+    if task not in ("both", "scenario", "actions"):
+        fatal.append(f"unknown task {task!r}")
+        return None, None, fatal
+    if task in ("both", "scenario"):
+        if scenario is None:
+            fatal.append("no scenario was produced")
+        elif not isinstance(scenario, str):
+            fatal.append(f"scenario must be text, got {type(scenario).__name__}")
+            scenario = None
+        elif not scenario.strip():
+            fatal.append("the scenario is empty")
+        elif len(scenario) > MAX_CHARS:
+            fatal.append(f"the scenario is too long ({len(scenario):,} chars > {MAX_CHARS:,})")
+            scenario = None
+    else:
+        scenario = None
+    lines: list[Any] | None = None
+    if task in ("both", "actions"):
+        if annotated is None:
+            fatal.append("no annotated lines were produced")
+        elif isinstance(annotated, (str, bytes)) or not isinstance(annotated, (list, tuple)):
+            fatal.append(f"annotated_lines must be a list of strings, got {type(annotated).__name__}")
+        else:
+            lines = list(annotated)
+            if not lines:
+                fatal.append("annotated_lines is empty")
+            too_long = [i + 1 for i, x in enumerate(lines) if isinstance(x, str) and len(x) > MAX_CHARS]
+            if too_long:
+                fatal.append(f"annotated line(s) {too_long[:5]} are too long (> {MAX_CHARS:,} chars)")
+                lines = None
+    return scenario, lines, fatal
+
+
+def score(
+    gold: GoldExample,
+    scenario: Any = None,
+    annotated_lines: Any = None,
+    *,
+    task: Task = "both",
+    weights: Weights | dict[str, float] | None = None,
+    person: Literal["first", "third"] = "first",
+    known_names: Iterable[str] = (),
+    embedder: similarity.Embedder | None = None,
+    format_config: fmt.FormatConfig | None = None,
+    judge: Callable[[GoldExample, str, list[str]], list[str]] | None = None,
+) -> Score:
+    """Score one prediction against its gold example (never raises)."""
+    try:
+        return _score(
+            gold, scenario, annotated_lines, task=task, weights=weights, person=person,
+            known_names=tuple(known_names), embedder=embedder, format_config=format_config,
+            judge=judge,
+        )
+    except Exception as exc:  # a metric must never break an optimizer run
+        return _zero(f"metric error: {type(exc).__name__}: {' '.join(str(exc).split())[:200]}")
+
+
+def _score(
+    gold: GoldExample,
+    scenario: Any,
+    annotated_lines: Any,
+    *,
+    task: str,
+    weights: Weights | dict[str, float] | None,
+    person: str,
+    known_names: tuple[str, ...],
+    embedder: similarity.Embedder | None,
+    format_config: fmt.FormatConfig | None,
+    judge: Callable[[GoldExample, str, list[str]], list[str]] | None,
+) -> Score:
+    if not isinstance(gold, GoldExample):
+        return _zero(f"gold must be a GoldExample, got {type(gold).__name__}")
+    if isinstance(weights, dict):
+        weights = Weights(**weights)
+    w = (weights or Weights()).normalised()
+    scen, lines, fatal = _validate(gold, scenario, annotated_lines, task)
+    scene_lines = gold.scene.lines
+    if task == "both" and scen is None and lines is None or task != "both" and fatal:
+        return _zero("; ".join(fatal))
+    emb = embedder or similarity.default_embedder()
+
+    parts: dict[str, float | None] = {}
+    issues: dict[str, list[str]] = {}
+    details: dict[str, Any] = {}
+    if fatal:
+        issues["input"] = fatal
+
+    # similarity
+    sims: list[float] = []
+    if scen is not None and gold.scenario:
+        s = similarity.scenario_similarity(gold.scenario, scen, emb)
+        details["scenario_similarity"] = s
+        sims.append(s)
+        if s < 0.5:
+            issues.setdefault("similarity", []).append(f"scenario is far from the reference (similarity {s:.2f})")
+    elif task in ("both", "scenario") and gold.scenario:
+        sims.append(0.0)
+    if task in ("both", "actions") and gold.annotated:
+        if lines is not None:
+            a, per = similarity.action_similarity(gold.annotated, lines, emb)
+            details["action_similarity"] = a
+            details["action_similarity_per_line"] = per
+            if a is not None:
+                sims.append(a)
+                low = [i + 1 for i, v in enumerate(per) if v is not None and v < 0.3]
+                if low:
+                    issues.setdefault("similarity", []).append(
+                        f"actions far from the reference on line(s) {low[:6]}"
+                    )
+        else:
+            sims.append(0.0)
+    parts["similarity"] = sum(sims) / len(sims) if sims else None
+
+    # verbatim (the gate)
+    gate = 1.0
+    if task in ("both", "actions"):
+        v = consistency.verbatim(scene_lines, lines)
+        parts["verbatim"] = v.score
+        details["verbatim"] = v.details
+        if v.issues:
+            issues["verbatim"] = v.issues
+        gate = v.score**2
+
+    # format
+    fcfg = (format_config or fmt.FormatConfig()).model_copy(update={"person": person})
+    fres = fmt.check_format(scen, lines, scene_lines, fcfg)
+    if scen is not None or lines is not None:
+        parts["format"] = fres.score
+        details["format"] = fres.details
+        if fres.issues:
+            issues["format"] = fres.issues
+
+    total_w = sum(w[k] for k, v in parts.items() if v is not None)
+    raw = sum(w[k] * v for k, v in parts.items() if v is not None) / total_w if total_w else 0.0
+    final = max(0.0, min(1.0, raw * gate))
+    clean_parts = {k: float(v) for k, v in parts.items() if v is not None}
+    details["gate"] = gate
+    details["weighted_mean"] = raw
+    return Score(final, clean_parts, _feedback(final, clean_parts, issues), details)
+
+
+def _feedback(final: float, parts: dict[str, float], issues: dict[str, list[str]]) -> str:
+    if not issues:
+        return f"score {final:.2f}: all checks passed."
+    chunks = [f"score {final:.2f}."]
+    for name, found in issues.items():
+        chunks.append(f"{name}: " + "; ".join(found[:4]) + ("; …" if len(found) > 4 else "") + ".")
+    text = " ".join(chunks)
+    return text if len(text) <= MAX_FEEDBACK else text[: MAX_FEEDBACK - 1] + "…"
+
+
+# --------------------------------------------------------------------------------------------
+# batch
+
+
+def score_many(
+    pairs: Sequence[tuple[GoldExample, Any, Any]],
+    *,
+    embedder: similarity.Embedder | None = None,
+    **kwargs: Any,
+) -> list[Score]:
+    """Score many ``(gold, scenario, annotated_lines)`` triples, encoding all texts in one batch.
+
+    Gold texts are pinned in the embedder cache; the per-example scoring then only hits the
+    cache. Keyword arguments are those of :func:`score`.
+    """
+    emb = embedder or similarity.default_embedder()
+    gold_texts: list[str] = []
+    pred_texts: list[str] = []
+    for gold, scen, lines in pairs:
+        if not isinstance(gold, GoldExample):
+            continue
+        g, p = similarity.texts_for_similarity(
+            gold.scenario, gold.annotated,
+            scen if isinstance(scen, str) and len(scen) <= MAX_CHARS else None,
+            lines if isinstance(lines, list) else None,
+        )
+        gold_texts.extend(g)
+        pred_texts.extend(p)
+        gold_texts.extend(consistency.grounding_sources(gold))
+        if isinstance(scen, str) and len(scen) <= MAX_CHARS:
+            pred_texts.extend(fmt.sentences(scen))
+    try:
+        if gold_texts:
+            emb.encode(gold_texts, pin=True)
+        if pred_texts:
+            emb.encode(pred_texts)
+    except Exception:  # fall back to per-example scoring, which reports the error itself
+        pass
+    return [score(g, s, a, embedder=emb, **kwargs) for g, s, a in pairs]
+
+
+# --------------------------------------------------------------------------------------------
+# DSPy adapters
+
+
+@lru_cache(maxsize=4096)
+def _parse_gold(blob: str) -> GoldExample:
+    return GoldExample.model_validate_json(blob)
+
+
+def _gold_of(example: Any) -> GoldExample:
+    gold = example.get("gold") if hasattr(example, "get") else getattr(example, "gold", None)
+    if gold is None:
+        gold = getattr(example, "gold", None)
+    if isinstance(gold, GoldExample):
+        return gold
+    if isinstance(gold, dict):
+        return GoldExample.model_validate(gold)
+    if isinstance(gold, (str, bytes)):
+        return _parse_gold(gold if isinstance(gold, str) else gold.decode("utf-8"))
+    raise ValueError("example has no 'gold' field (GoldExample JSON)")
+
+
+def _pred_field(pred: Any, name: str) -> Any:
+    if pred is None:
+        return None
+    if isinstance(pred, dict):
+        return pred.get(name)
+    try:
+        return getattr(pred, name)
+    except Exception:
+        try:
+            return pred.get(name)  # dspy.Prediction / Example
+        except Exception:
+            return None
+
+
+def _score_example(example: Any, pred: Any, task: str, **kwargs: Any) -> Score:
+    try:
+        gold = _gold_of(example)
+    except Exception as exc:
+        return _zero(f"bad gold example: {' '.join(str(exc).split())[:200]}")
+    return score(
+        gold, _pred_field(pred, "scenario"), _pred_field(pred, "annotated_lines"), task=task, **kwargs
+    )
+
+
+def dspy_metric(
+    task: Task = "both",
+    weights: Weights | dict[str, float] | None = None,
+    threshold: float = 0.5,
+    **kwargs: Any,
+) -> Callable[..., float | bool]:
+    """A DSPy metric ``metric(example, pred, trace=None)``.
+
+    Reads ``example.gold`` (a :class:`GoldExample` as JSON) and ``pred.scenario`` /
+    ``pred.annotated_lines``. Returns the score, or ``score >= threshold`` when ``trace`` is
+    given (bootstrapping keeps only good demos). Extra keyword arguments go to :func:`score`.
+    """
+    w = Weights(**weights) if isinstance(weights, dict) else weights
+
+    def metric(example: Any, pred: Any, trace: Any = None) -> float | bool:
+        s = _score_example(example, pred, task, weights=w, **kwargs).score
+        return s >= threshold if trace is not None else s
+
+    metric.__name__ = f"augmentlab_{task}_metric"
+    return metric
+
+
+def gepa_metric(
+    task: Task = "both",
+    weights: Weights | dict[str, float] | None = None,
+    **kwargs: Any,
+) -> Callable[..., Any]:
+    """A GEPA feedback metric ``metric(gold, pred, trace, pred_name, pred_trace)``.
+
+    Returns ``dspy.Prediction(score=..., feedback=...)``; the feedback names what failed so
+    GEPA's reflection can fix the prompt.
+    """
+    import dspy
+
+    w = Weights(**weights) if isinstance(weights, dict) else weights
+
+    def metric(gold: Any, pred: Any, trace: Any = None, pred_name: Any = None, pred_trace: Any = None) -> Any:
+        s = _score_example(gold, pred, task, weights=w, **kwargs)
+        return dspy.Prediction(score=s.score, feedback=s.feedback)
+
+    metric.__name__ = f"augmentlab_{task}_gepa_metric"
+    return metric
