@@ -1,0 +1,197 @@
+"""CLI: ``augmentlab ingest``, ``augmentlab inspect`` and ``augmentlab gold mine``."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator, Optional, TextIO
+
+import typer
+
+from augmentlab.errors import AugmentlabError
+
+_FORMAT_HELP = "Script format: auto, vn, renpy, play, fountain, prose."
+
+
+def _aliases(alias: Optional[list[str]], aliases_file: Optional[Path]) -> dict[str, str]:
+    from augmentlab.ingest.cast import load_alias_file, parse_alias_args
+
+    mapping: dict[str, str] = {}
+    if aliases_file is not None:
+        mapping.update(load_alias_file(aliases_file))
+    mapping.update(parse_alias_args(alias))
+    return mapping
+
+
+@contextmanager
+def atomic_output(path: Path) -> Iterator[TextIO]:
+    """Write to a temporary file beside ``path`` and move it into place only on success."""
+    if str(path) == "-":
+        yield sys.stdout
+        return
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise AugmentlabError(f"output folder does not exist: {parent}")
+    if path.is_dir():
+        raise AugmentlabError(f"output {path} is a directory")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+            yield fh
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def summarize(stream: Any) -> dict[str, Any]:
+    """Counts for ``inspect``, gathered while streaming the scenes."""
+    scenes = lines = line_directions = scene_directions = 0
+    kinds: dict[str, int] = {}
+    for scene in stream:
+        scenes += 1
+        scene_directions += len(scene.directions)
+        for line in scene.lines:
+            lines += 1
+            line_directions += len(line.directions)
+            kinds[line.kind.value] = kinds.get(line.kind.value, 0) + 1
+    script = stream.script()
+    return {
+        "file": str(stream.path),
+        "title": script.title,
+        "format": script.format,
+        "detected_by": script.metadata.get("detected_by"),
+        "encoding": script.metadata.get("encoding"),
+        "scenes": scenes,
+        "lines": lines,
+        "line_kinds": kinds,
+        "lines_per_speaker": script.metadata.get("lines_per_speaker", {}),
+        "directions": {"lines": line_directions, "scenes": scene_directions},
+        "cast": [c.model_dump(mode="json", exclude_defaults=True) for c in script.characters],
+        "warnings": script.warnings,
+    }
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``ingest``, ``inspect`` and the ``gold`` sub-app to ``app``."""
+
+    @app.command("ingest")
+    def ingest_cmd(
+        file: Path = typer.Argument(..., help="Script file to read."),
+        output: Path = typer.Option(..., "--output", "-o", help="Scenes JSONL to write ('-' for stdout)."),
+        format: str = typer.Option("auto", "--format", "-f", help=_FORMAT_HELP),
+        alias: Optional[list[str]] = typer.Option(None, "--alias", help="NAME=CANONICAL (repeatable)."),
+        aliases_file: Optional[Path] = typer.Option(None, "--aliases", help="TOML file of NAME = CANONICAL."),
+        token_budget: int = typer.Option(800, "--token-budget", help="Split scenes longer than this (approx tokens)."),
+        context_lines: int = typer.Option(3, "--context-lines", help="Previous lines kept as scene context."),
+        encoding: Optional[str] = typer.Option(None, "--encoding", help="Force a text encoding."),
+    ) -> None:
+        """Read a script and write one Scene JSON per line (streaming)."""
+        from augmentlab.ingest import iter_scenes
+
+        stream = iter_scenes(
+            file,
+            format,
+            aliases=_aliases(alias, aliases_file),
+            token_budget=token_budget,
+            context_lines=context_lines,
+            encoding=encoding,
+        )
+        count = lines = 0
+        with atomic_output(output) as fh:
+            for scene in stream:
+                fh.write(scene.model_dump_json())
+                fh.write("\n")
+                count += 1
+                lines += len(scene.lines)
+        script = stream.script()
+        for warning in script.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
+        if str(output) != "-":
+            print(f"wrote {count} scenes ({lines} lines, format {script.format}) to {output}")
+
+    @app.command("inspect")
+    def inspect_cmd(
+        file: Path = typer.Argument(..., help="Script file to read."),
+        as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+        format: str = typer.Option("auto", "--format", "-f", help=_FORMAT_HELP),
+        alias: Optional[list[str]] = typer.Option(None, "--alias", help="NAME=CANONICAL (repeatable)."),
+        aliases_file: Optional[Path] = typer.Option(None, "--aliases", help="TOML file of NAME = CANONICAL."),
+        token_budget: int = typer.Option(800, "--token-budget", help="Split scenes longer than this (approx tokens)."),
+        encoding: Optional[str] = typer.Option(None, "--encoding", help="Force a text encoding."),
+    ) -> None:
+        """Summarise a script: format, scenes, lines per speaker, directions, cast, warnings."""
+        from augmentlab.ingest import iter_scenes
+
+        stream = iter_scenes(
+            file, format, aliases=_aliases(alias, aliases_file), token_budget=token_budget, encoding=encoding
+        )
+        summary = summarize(stream)
+        if as_json:
+            print(json.dumps(summary, ensure_ascii=False, indent=2))
+            return
+        _print_summary(summary)
+
+    gold = typer.Typer(help="Gold examples mined from human scripts.", no_args_is_help=True)
+
+    @gold.command("mine")
+    def gold_mine_cmd(
+        play: Path = typer.Argument(..., help="A stage play (Project Gutenberg text)."),
+        output: Path = typer.Option(..., "--output", "-o", help="GoldExample JSONL to write."),
+        format: str = typer.Option("play", "--format", "-f", help=_FORMAT_HELP),
+        alias: Optional[list[str]] = typer.Option(None, "--alias", help="NAME=CANONICAL (repeatable)."),
+        aliases_file: Optional[Path] = typer.Option(None, "--aliases", help="TOML file of NAME = CANONICAL."),
+        token_budget: int = typer.Option(400, "--token-budget", help="Scene size of each example (approx tokens)."),
+        limit: Optional[int] = typer.Option(None, "--limit", help="Stop after this many examples."),
+    ) -> None:
+        """Build gold examples (scenario + directed lines) from a play's own stage directions."""
+        from augmentlab.ingest.gold import mine
+
+        count = 0
+        with atomic_output(output) as fh:
+            for example in mine(
+                play, format=format, aliases=_aliases(alias, aliases_file), token_budget=token_budget
+            ):
+                fh.write(example.model_dump_json())
+                fh.write("\n")
+                count += 1
+                if limit is not None and count >= limit:
+                    break
+        if str(output) != "-":
+            print(f"wrote {count} gold examples to {output}")
+
+    app.add_typer(gold, name="gold")
+
+
+def _print_summary(summary: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    head = Table(title=f"{summary['title']} ({summary['file']})", show_header=False)
+    head.add_row("format", f"{summary['format']} ({summary['detected_by']})")
+    head.add_row("encoding", str(summary["encoding"]))
+    head.add_row("scenes", str(summary["scenes"]))
+    head.add_row("lines", ", ".join(f"{k} {v}" for k, v in summary["line_kinds"].items()) or "0")
+    head.add_row("directions", f"{summary['directions']['lines']} on lines, {summary['directions']['scenes']} on scenes")
+    console.print(head)
+    speakers = Table(title="cast")
+    speakers.add_column("speaker")
+    speakers.add_column("lines", justify="right")
+    speakers.add_column("aliases")
+    speakers.add_column("description")
+    counts = summary["lines_per_speaker"]
+    for entry in summary["cast"]:
+        speakers.add_row(
+            entry["name"],
+            str(counts.get(entry["name"], 0)),
+            ", ".join(entry.get("aliases", [])),
+            entry.get("description") or "",
+        )
+    console.print(speakers)
+    for warning in summary["warnings"]:
+        console.print(f"[yellow]warning:[/yellow] {warning}")

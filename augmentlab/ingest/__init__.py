@@ -1,0 +1,176 @@
+"""Ingest: a human script file → :class:`~augmentlab.model.Script` (cast + scenes).
+
+::
+
+    from augmentlab.ingest import load, iter_scenes
+
+    script = load("play.txt")                       # format auto-detected
+    script = load("dump.txt", format="vn", aliases={"THE FLOWER GIRL": "LIZA"})
+    stream = iter_scenes("big.txt")                 # streaming: one scene in memory at a time
+    for scene in stream:
+        ...
+    header = stream.script()                        # title, format, cast, warnings (no scenes)
+
+Formats (``format=``): ``vn`` (visual-novel dumps), ``renpy`` (``.rpy``), ``play`` (stage plays
+as Project Gutenberg prints them), ``fountain`` (screenplays), ``prose`` (quoted dialogue).
+Each lives in its own module and turns numbered lines into scene events; :mod:`.segment`
+makes scenes (token budget, context, ids) and :mod:`.cast` merges speaker spellings.
+Bad input raises :class:`~augmentlab.errors.AugmentlabError` with one line.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+
+from augmentlab.errors import AugmentlabError
+from augmentlab.ingest.cast import Cast
+from augmentlab.ingest.detect import FORMATS, detect, normalize_format
+from augmentlab.ingest.io import open_source, strip_gutenberg
+from augmentlab.ingest.segment import (
+    DEFAULT_CONTEXT_LINES,
+    DEFAULT_TOKEN_BUDGET,
+    Event,
+    ParseState,
+    Segmenter,
+    approx_tokens,
+)
+from augmentlab.model import Scene, Script
+
+__all__ = [
+    "DEFAULT_CONTEXT_LINES",
+    "DEFAULT_TOKEN_BUDGET",
+    "FORMATS",
+    "SceneStream",
+    "approx_tokens",
+    "iter_scenes",
+    "load",
+]
+
+Parser = Callable[[Iterable[tuple[int, str]], ParseState], Iterator[Event]]
+
+
+def _parser(fmt: str) -> Parser:
+    module = importlib.import_module(f"augmentlab.ingest.{fmt}")
+    return module.parse
+
+
+class SceneStream:
+    """Scenes of one script file, produced lazily; iterate once.
+
+    The file is checked and its format settled when the stream is made (so bad input fails
+    early); scenes are parsed while iterating. After iteration, :meth:`script` gives the
+    title, format, cast and warnings.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        format: str = "auto",
+        *,
+        aliases: dict[str, str] | None = None,
+        token_budget: int = DEFAULT_TOKEN_BUDGET,
+        context_lines: int = DEFAULT_CONTEXT_LINES,
+        encoding: str | None = None,
+    ) -> None:
+        fmt = normalize_format(format)
+        if token_budget < 1:
+            raise AugmentlabError(f"token budget must be at least 1, got {token_budget}")
+        if context_lines < 0:
+            raise AugmentlabError(f"context lines must be 0 or more, got {context_lines}")
+        self.path = Path(path)
+        self.source = open_source(self.path, encoding)
+        self.detection_reason = "given"
+        if fmt == "auto":
+            found = detect(self.path, self.source.head())
+            fmt, self.detection_reason = found.format, found.reason
+        self.format = fmt
+        self.cast = Cast(aliases)
+        self.state = ParseState(cast=self.cast)
+        self.state.warnings = self.source.warnings
+        self._info: dict[str, str] = {}
+        self._segmenter = Segmenter(cast=self.cast, token_budget=token_budget, context_lines=context_lines)
+        self._started = False
+        self.done = False
+        self.scene_count = 0
+
+    def __iter__(self) -> Iterator[Scene]:
+        if self._started:
+            raise RuntimeError("a SceneStream can be iterated only once")
+        self._started = True
+        lines: Iterable[tuple[int, str]] = iter(self.source)
+        if self.format != "renpy":
+            lines = strip_gutenberg(iter(lines), self._info)
+        events = _parser(self.format)(lines, self.state)
+        for scene in self._segmenter.run(events):
+            self.scene_count += 1
+            yield scene
+        if self._segmenter.dialogue_seen == 0:
+            raise AugmentlabError(
+                f"no dialogue found in {self.path.name} (read as {self.format}); "
+                "check the file or pass --format"
+            )
+        self.done = True
+
+    @property
+    def title(self) -> str:
+        return self.state.title or self._info.get("title") or self.path.stem
+
+    def script(self, scenes: list[Scene] | None = None) -> Script:
+        """The :class:`Script` (with ``scenes`` if given): title, format, cast, warnings."""
+        metadata = dict(self.state.metadata)
+        metadata.setdefault("detected_by", self.detection_reason)
+        metadata["encoding"] = self.source.encoding
+        metadata["lines_per_speaker"] = self.cast.counts
+        return Script(
+            title=self.title,
+            format=self.format,
+            source=str(self.path),
+            characters=self.cast.characters(),
+            scenes=scenes or [],
+            warnings=list(self.state.warnings),
+            metadata=metadata,
+        )
+
+
+def iter_scenes(
+    path: str | Path,
+    format: str = "auto",
+    *,
+    aliases: dict[str, str] | None = None,
+    token_budget: int = DEFAULT_TOKEN_BUDGET,
+    context_lines: int = DEFAULT_CONTEXT_LINES,
+    encoding: str | None = None,
+) -> SceneStream:
+    """A :class:`SceneStream` over ``path`` (memory does not grow with file size)."""
+    return SceneStream(
+        path,
+        format,
+        aliases=aliases,
+        token_budget=token_budget,
+        context_lines=context_lines,
+        encoding=encoding,
+    )
+
+
+def load(
+    path: str | Path,
+    format: str = "auto",
+    *,
+    aliases: dict[str, str] | None = None,
+    token_budget: int = DEFAULT_TOKEN_BUDGET,
+    context_lines: int = DEFAULT_CONTEXT_LINES,
+    encoding: str | None = None,
+) -> Script:
+    """Read a whole script file into a :class:`Script`."""
+    stream = iter_scenes(
+        path,
+        format,
+        aliases=aliases,
+        token_budget=token_budget,
+        context_lines=context_lines,
+        encoding=encoding,
+    )
+    scenes = list(stream)
+    return stream.script(scenes)

@@ -1,0 +1,162 @@
+"""The cast: one name per character, however the script spells it.
+
+Obvious variants merge automatically: case (``Liza`` / ``LIZA``), dots and trailing
+punctuation (``MRS HIGGINS`` / ``MRS. HIGGINS`` / ``Mrs. Higgins:``), screenplay extensions
+(``JOHN (V.O.)``, ``JOHN (CONT'D)``), a dual-dialogue caret, runs of white space. The first
+spelling seen is the one used. A user alias map (``{"THE FLOWER GIRL": "LIZA"}``) maps names
+onto others before that. Works as a stream: names are resolved as lines arrive.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+from augmentlab.errors import AugmentlabError
+from augmentlab.model import Character
+
+_EXTENSION_RE = re.compile(r"\s*\((?:[^()]*)\)\s*$")
+_TRAILING_RE = re.compile(r"[\s.:;,!?^*_\-–—]+$")
+_LEADING_RE = re.compile(r"^[\s*_\[@]+")
+_WS_RE = re.compile(r"\s+")
+_TITLES = {"mr", "mrs", "ms", "miss", "dr", "sir", "lord", "lady", "the", "of", "rev", "hon", "canon", "st"}
+
+
+def clean_name(name: str) -> str:
+    """A display form: extensions, markup and trailing punctuation removed."""
+    name = _LEADING_RE.sub("", name)
+    name = name.replace("]", " ")
+    while True:
+        stripped = _EXTENSION_RE.sub("", name)
+        if stripped == name:
+            break
+        name = stripped
+    name = _TRAILING_RE.sub("", name)
+    return _WS_RE.sub(" ", name).strip()
+
+
+def name_key(name: str) -> str:
+    """The key two spellings of one character share."""
+    name = clean_name(name).replace(".", " ").replace("’", "'")
+    return _WS_RE.sub(" ", name).strip().casefold()
+
+
+def _words(name: str) -> set[str]:
+    return {w for w in re.findall(r"[\w']+", name_key(name)) if w not in _TITLES}
+
+
+class Cast:
+    """Resolves speaker spellings to one name per character and collects :class:`Character` s."""
+
+    def __init__(self, aliases: dict[str, str] | None = None) -> None:
+        self._alias = {name_key(k): v for k, v in (aliases or {}).items() if name_key(k)}
+        self._canonical: dict[str, str] = {}
+        self._variants: dict[str, dict[str, None]] = {}
+        self._listed: list[Character] = []
+        self._counts: dict[str, int] = {}
+
+    def resolve(self, name: str | None, *, count: bool = True) -> str | None:
+        """The canonical name for a spelling (``None`` stays ``None``)."""
+        if name is None:
+            return None
+        shown = clean_name(name)
+        if not shown:
+            return None
+        key = name_key(shown)
+        target = self._alias.get(key)
+        if target is not None:
+            alias_shown = shown
+            shown = clean_name(target)
+            key = name_key(shown)
+        else:
+            alias_shown = None
+        canonical = self._canonical.setdefault(key, shown)
+        variants = self._variants.setdefault(canonical, {})
+        for variant in (shown, alias_shown):
+            if variant and variant != canonical:
+                variants.setdefault(variant, None)
+        if count:
+            self._counts[canonical] = self._counts.get(canonical, 0) + 1
+        return canonical
+
+    def add_listed(self, name: str, description: str | None = None) -> None:
+        """A character from a cast list (dramatis personae), with its description."""
+        name = clean_name(name)
+        if name:
+            self._listed.append(Character(name=name, description=description or None))
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Lines per canonical speaker, in order of first appearance."""
+        return dict(self._counts)
+
+    def characters(self) -> list[Character]:
+        """Speakers in order of first appearance, merged with the cast list.
+
+        A cast-list entry is matched to a speaker by name, or when the speaker's name words
+        (titles like Lord/Mrs aside) all occur in exactly one entry (``LORD GORING`` ↔
+        ``VISCOUNT GORING``); unmatched cast-list entries are kept too.
+        """
+        out: list[Character] = []
+        used: set[int] = set()
+        for canonical in self._canonical.values():
+            if canonical not in self._counts and canonical not in self._variants:
+                continue
+            aliases = list(self._variants.get(canonical, {}))
+            match = self._match_listed(canonical, used)
+            description = None
+            if match is not None:
+                used.add(match)
+                listed = self._listed[match]
+                description = listed.description
+                if name_key(listed.name) != name_key(canonical) and listed.name not in aliases:
+                    aliases.append(listed.name)
+            out.append(Character(name=canonical, aliases=aliases, description=description))
+        seen = {name_key(c.name) for c in out}
+        for i, listed in enumerate(self._listed):
+            if i not in used and name_key(listed.name) not in seen:
+                out.append(listed)
+                seen.add(name_key(listed.name))
+        return out
+
+    def _match_listed(self, name: str, used: set[int]) -> int | None:
+        key = name_key(name)
+        for i, listed in enumerate(self._listed):
+            if i not in used and name_key(listed.name) == key:
+                return i
+        words = _words(name)
+        if not words:
+            return None
+        hits = [i for i, listed in enumerate(self._listed) if i not in used and words <= _words(listed.name)]
+        return hits[0] if len(hits) == 1 else None
+
+
+def parse_alias_args(values: list[str] | None) -> dict[str, str]:
+    """``["A=B", ...]`` (CLI ``--alias``) as a mapping; a malformed item is an error."""
+    out: dict[str, str] = {}
+    for value in values or []:
+        if "=" not in value:
+            raise AugmentlabError(f"--alias expects NAME=CANONICAL, got {value!r}")
+        left, right = (part.strip() for part in value.split("=", 1))
+        if not left or not right:
+            raise AugmentlabError(f"--alias expects NAME=CANONICAL, got {value!r}")
+        out[left] = right
+    return out
+
+
+def load_alias_file(path: str | Path) -> dict[str, str]:
+    """An alias map from TOML: top-level ``"A" = "B"`` pairs, or an ``[aliases]`` table."""
+    p = Path(path)
+    try:
+        data = tomllib.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise AugmentlabError(f"alias file not found: {p}") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise AugmentlabError(f"cannot read alias file {p}: {exc}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise AugmentlabError(f"alias file {p} is not valid TOML: {exc}") from exc
+    table = data.get("aliases", data)
+    if not isinstance(table, dict) or not all(isinstance(v, str) for v in table.values()):
+        raise AugmentlabError(f"alias file {p} must map names to names (\"A\" = \"B\")")
+    return {str(k): v for k, v in table.items()}

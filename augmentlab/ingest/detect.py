@@ -1,0 +1,103 @@
+"""Which script format a file is: by extension first, then by counting tell-tale lines.
+
+Only the head of the file is looked at (a few hundred lines, after any Project Gutenberg
+header), so detection costs the same for any file size.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from augmentlab.errors import AugmentlabError
+
+FORMATS = ("vn", "renpy", "play", "fountain", "prose")
+_ALIASES = {
+    "visual-novel": "vn",
+    "visualnovel": "vn",
+    "dump": "vn",
+    "colon": "vn",
+    "rpy": "renpy",
+    "ren'py": "renpy",
+    "stage": "play",
+    "gutenberg-play": "play",
+    "screenplay": "fountain",
+    "novel": "prose",
+    "story": "prose",
+}
+_EXTENSIONS = {".rpy": "renpy", ".fountain": "fountain", ".spmd": "fountain"}
+
+_RENPY_RE = re.compile(
+    r"^\s*(?:define\s+\w+\s*=\s*Character\(|label\s+\w+\s*:|menu\s*:|jump\s+\w+|scene\s+\w|show\s+\w)"
+)
+_FOUNTAIN_HEADING_RE = re.compile(r"^(?:INT|EXT|EST|INT\.?/EXT|I/E)[. ]\s*\S", re.I)
+_FOUNTAIN_TITLE_RE = re.compile(r"^(?:Title|Credit|Author|Draft date|Contact)\s*:", re.I)
+_CAPS_CUE_RE = re.compile(r"^\s*[A-Z][A-Z0-9 .'’\-]{1,40}(?:\s*\([^)]*\))?\s*\^?\s*$")
+_PLAY_ACT_RE = re.compile(
+    r"^\s*(?:(?:FIRST|SECOND|THIRD|FOURTH|FIFTH)\s+ACT|ACT\s+(?:[IVXLC]+|\d+|ONE|TWO|THREE|FOUR|FIVE)\b)",
+    re.I,
+)
+_PLAY_LIST_RE = re.compile(
+    r"^\s*(?:THE\s+)?(?:PERSONS\s+(?:OF|IN)\s+THE\s+PLAY|DRAMATIS\s+PERSON[AE]+|CHARACTERS\s+IN\s+THE\s+PLAY)", re.I
+)
+_PLAY_CUE_RE = re.compile(r"^(?:[A-Z][A-Za-z'’\-]*\.?\s){0,3}[A-Z][A-Za-z'’\-]*\.(?:\s{2,}|\s*\[)\S|^\*\*[^*]{1,40}\*\*")
+_VN_INLINE_RE = re.compile(r"^\s*(?=[^\W\d_])(?![a-z])[\w.'’\- ]{1,40}?\s*:\s+\S|^\s*\[[A-Z][^\]]{0,39}\]\s*\S|^\s*\S{1,20}「")
+_VN_CUE_ONLY_RE = re.compile(r"^\s*(?=[^\W\d_])(?![a-z])[\w.'’\- ]{1,40}?\s*:\s*$")
+_QUOTE_RE = re.compile(r"[\"“”]")
+
+
+@dataclass
+class Detection:
+    format: str
+    reason: str
+
+
+def normalize_format(name: str) -> str:
+    """A known format name (or ``auto``); anything else is an :class:`AugmentlabError`."""
+    key = name.strip().lower()
+    key = _ALIASES.get(key, key)
+    if key == "auto" or key in FORMATS:
+        return key
+    raise AugmentlabError(f"unknown script format {name!r}; choose one of: auto, {', '.join(FORMATS)}")
+
+
+def detect(path: Path, head: list[str]) -> Detection:
+    """Guess the format of ``path`` from its extension and first lines."""
+    ext = path.suffix.lower()
+    if ext in _EXTENSIONS:
+        return Detection(_EXTENSIONS[ext], f"extension {ext}")
+    renpy = sum(1 for line in head if _RENPY_RE.match(line))
+    if renpy >= 3 and any("Character(" in line for line in head):
+        return Detection("renpy", "Ren'Py statements")
+    headings = sum(1 for line in head if _FOUNTAIN_HEADING_RE.match(line))
+    acts = sum(1 for line in head if _PLAY_ACT_RE.match(line))
+    play_list = any(_PLAY_LIST_RE.match(line) for line in head)
+    play_cues = 0
+    caps_cues = 0
+    previous = ""
+    for i, line in enumerate(head):
+        if not previous.strip():
+            if _PLAY_CUE_RE.match(line):
+                play_cues += 1
+            nxt = head[i + 1] if i + 1 < len(head) else ""
+            if _CAPS_CUE_RE.match(line) and nxt.strip() and not _FOUNTAIN_HEADING_RE.match(line):
+                caps_cues += 1
+        previous = line
+    vn = sum(1 for line in head if _VN_INLINE_RE.match(line) or _VN_CUE_ONLY_RE.match(line))
+    title_page = bool(head) and bool(_FOUNTAIN_TITLE_RE.match(head[0]))
+    if headings >= 1 and caps_cues >= 2 and acts == 0 and (title_page or headings >= 2 or caps_cues > vn):
+        return Detection("fountain", "INT./EXT. scene headings and character cues")
+    if (acts or play_list) and play_cues + caps_cues >= 3:
+        return Detection("play", "act headings and speaker cues")
+    if play_cues >= 5 and play_cues > vn:
+        return Detection("play", "NAME. speaker cues")
+    nonblank = sum(1 for line in head if line.strip()) or 1
+    if vn >= 3 and vn >= 0.1 * nonblank:
+        return Detection("vn", "Name: line dialogue")
+    quotes = sum(len(_QUOTE_RE.findall(line)) for line in head)
+    if quotes >= 4:
+        return Detection("prose", "quoted dialogue in paragraphs")
+    if renpy >= 1 and any("Character(" in line for line in head):
+        return Detection("renpy", "Ren'Py character definitions")
+    return Detection("vn", "no clear markers; read as a visual-novel dump")

@@ -1,0 +1,174 @@
+"""Reading script files robustly, as a stream of numbered lines.
+
+:func:`open_source` checks the path (missing, directory, empty, binary), settles the encoding
+(UTF-8 with or without BOM; otherwise cp1252, or Latin-1 where cp1252 has holes, with a warning)
+and returns a :class:`Source`: iterating it yields ``(line_number, text)`` with the line ending
+removed (``\\n``, ``\\r\\n`` and a lone ``\\r`` all end a line). Memory stays flat in file size:
+the file is read line by line, and the encoding check runs over fixed-size chunks.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from augmentlab.errors import AugmentlabError
+
+_CHUNK = 1 << 20
+_SNIFF_BYTES = 8192
+MAX_LINE_CHARS = 1 << 20
+"""Lines longer than this are cut into pieces of this size (with a warning)."""
+
+_GUTENBERG_START = re.compile(r"^\s*\*{3}\s*START OF (?:THIS|THE) PROJECT GUTENBERG", re.I)
+_GUTENBERG_END = re.compile(
+    r"^\s*(?:\*{3}\s*END OF (?:THIS|THE) PROJECT GUTENBERG|End of (?:the )?Project Gutenberg)", re.I
+)
+
+
+@dataclass
+class Source:
+    """A checked script file, iterable as ``(line_number, text)`` pairs (1-based)."""
+
+    path: Path
+    encoding: str
+    warnings: list[str] = field(default_factory=list)
+    size: int = 0
+
+    def __iter__(self) -> Iterator[tuple[int, str]]:
+        return iter_lines(self.path, self.encoding, self.warnings)
+
+    def head(self, max_lines: int = 400, max_chars: int = 65536) -> list[str]:
+        """The first lines (for format detection), without the Gutenberg header."""
+        out: list[str] = []
+        total = 0
+        for _, text in strip_gutenberg(iter(self)):
+            out.append(text[:2000])
+            total += len(out[-1])
+            if len(out) >= max_lines or total >= max_chars:
+                break
+        return out
+
+
+def open_source(path: str | Path, encoding: str | None = None) -> Source:
+    """Check ``path`` and settle its encoding; raise :class:`AugmentlabError` on bad input."""
+    p = Path(path)
+    if not p.exists():
+        raise AugmentlabError(f"script file not found: {p}")
+    if p.is_dir():
+        raise AugmentlabError(f"{p} is a directory, not a script file")
+    try:
+        size = p.stat().st_size
+        with p.open("rb") as fh:
+            head = fh.read(_SNIFF_BYTES)
+    except OSError as exc:
+        raise AugmentlabError(f"cannot read {p}: {exc.strerror or exc}") from exc
+    if size == 0 or not head.strip(b" \t\r\n\xef\xbb\xbf"):
+        raise AugmentlabError(f"{p} is empty")
+    if b"\x00" in head:
+        raise AugmentlabError(f"{p} looks like a binary file (it contains NUL bytes), not a script")
+    warnings: list[str] = []
+    if encoding is None:
+        encoding = _detect_encoding(p, head, warnings)
+    else:
+        try:
+            codecs.lookup(encoding)
+        except LookupError as exc:
+            raise AugmentlabError(f"unknown text encoding: {encoding!r}") from exc
+    return Source(path=p, encoding=encoding, warnings=warnings, size=size)
+
+
+def _detect_encoding(path: Path, head: bytes, warnings: list[str]) -> str:
+    if head.startswith(codecs.BOM_UTF16_LE) or head.startswith(codecs.BOM_UTF16_BE):
+        return "utf-16"
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        with path.open("rb") as fh:
+            while chunk := fh.read(_CHUNK):
+                if b"\x00" in chunk:
+                    raise AugmentlabError(
+                        f"{path} looks like a binary file (it contains NUL bytes), not a script"
+                    )
+                decoder.decode(chunk)
+            decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        fallback = "cp1252"
+        try:
+            with path.open("rb") as fh:
+                while chunk := fh.read(_CHUNK):
+                    chunk.decode("cp1252")
+        except UnicodeDecodeError:
+            fallback = "latin-1"
+        warnings.append(f"{path.name} is not valid UTF-8; decoded as {fallback}")
+        return fallback
+    return "utf-8-sig"
+
+
+def iter_lines(path: Path, encoding: str, warnings: list[str] | None = None) -> Iterator[tuple[int, str]]:
+    """Yield ``(line_number, text)``; universal newlines, BOM stripped, huge lines cut."""
+    warned = False
+    number = 0
+    with path.open("r", encoding=encoding, errors="replace", newline=None) as fh:
+        while text := fh.readline(MAX_LINE_CHARS):
+            number += 1
+            if number == 1:
+                text = text.lstrip("\ufeff")
+            if text.endswith("\n") or len(text) < MAX_LINE_CHARS:
+                yield number, text.rstrip("\n")
+                continue
+            # A line longer than MAX_LINE_CHARS: yield it in pieces so memory stays bounded.
+            if not warned and warnings is not None:
+                warnings.append(f"line {number} is longer than {MAX_LINE_CHARS} characters; split into pieces")
+                warned = True
+            carry = ""
+            while True:
+                piece = carry + text
+                if not text or piece.endswith("\n"):
+                    if piece.strip():
+                        yield number, piece.rstrip("\n")
+                    break
+                cut = piece.rfind(" ")  # cut between words, never inside one
+                if cut <= 0:
+                    cut = len(piece)
+                yield number, piece[:cut]
+                carry = piece[cut + 1 :]
+                text = fh.readline(MAX_LINE_CHARS)
+
+
+_TITLE_RE = re.compile(r"^\s*Title:\s*(\S.*?)\s*$")
+
+
+def strip_gutenberg(
+    lines: Iterator[tuple[int, str]], info: dict[str, str] | None = None
+) -> Iterator[tuple[int, str]]:
+    """Drop a Project Gutenberg header (up to ``*** START OF ...``) and footer.
+
+    Files without a START marker pass through unchanged (the first 300 lines are buffered
+    to look for it). The header's ``Title:`` goes into ``info["title"]`` when given.
+    """
+    buffered: list[tuple[int, str]] = []
+    started = False
+    for item in lines:
+        if not started:
+            title = _TITLE_RE.match(item[1])
+            if title and info is not None and "title" not in info:
+                info["title"] = title.group(1)
+            if _GUTENBERG_START.match(item[1]):
+                if info is not None:
+                    info["gutenberg"] = "yes"
+                started = True
+                buffered.clear()
+                continue
+            buffered.append(item)
+            if len(buffered) < 300:
+                continue
+            started = True
+            yield from buffered
+            buffered.clear()
+            continue
+        if _GUTENBERG_END.match(item[1]):
+            return
+        yield item
+    yield from buffered

@@ -1,0 +1,131 @@
+"""Helpers shared by the format parsers: quotes, direction spans, and rendering them back.
+
+A line's human directions live in ``Line.directions``; where each one stood in the spoken
+text is kept in ``Line.metadata["direction_at"]`` (character offsets into ``Line.text``, one per
+direction) so the gold miner can render ``*direction* words`` in the original order.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from augmentlab.model import Line, LineKind
+
+DIRECTION_AT = "direction_at"
+_WS_RE = re.compile(r"[ \t\f\v\u00a0]+")
+_PAIRS = {'"': '"', "“": "”", "„": "“", "«": "»", "「": "」", "『": "』"}
+
+
+def collapse(text: str) -> str:
+    """Runs of spaces/tabs as one space, lines trimmed, blank lines dropped."""
+    parts = [_WS_RE.sub(" ", part).strip() for part in text.split("\n")]
+    return "\n".join(p for p in parts if p)
+
+
+def strip_enclosing_quotes(text: str) -> str:
+    """``"words"`` → ``words`` when one pair of quotes encloses the whole text."""
+    text = text.strip()
+    if len(text) >= 2 and text[0] in _PAIRS and text[-1] == _PAIRS[text[0]]:
+        inner = text[1:-1]
+        opening, closing = text[0], _PAIRS[text[0]]
+        if opening not in inner and closing not in inner:
+            return inner.strip()
+    return text
+
+
+def extract_directions(text: str, pattern: re.Pattern[str]) -> tuple[str, list[str], list[int]]:
+    """Cut every ``pattern`` match out of ``text`` (its first matched group is the direction).
+
+    Returns the spoken text (white space tidied), the directions and their offsets in it.
+    """
+    spoken: list[str] = []
+    directions: list[str] = []
+    offsets: list[int] = []
+    pos = 0
+    length = 0
+    for match in pattern.finditer(text):
+        piece = collapse(text[pos : match.start()])
+        if piece:
+            if spoken:
+                length += 1
+            spoken.append(piece)
+            length += len(piece)
+        direction = clean_direction(next((g for g in match.groups() if g is not None), ""))
+        if direction:
+            directions.append(direction)
+            offsets.append(length)
+        pos = match.end()
+    piece = collapse(text[pos:])
+    if piece:
+        if spoken:
+            length += 1
+        spoken.append(piece)
+    return " ".join(spoken), directions, offsets
+
+
+def clean_direction(text: str) -> str:
+    """Direction text without markup (``_`` italics, ``*``, brackets) and with tidy spaces."""
+    text = text.replace("_", "").replace("*", "")
+    text = re.sub(r"\s+", " ", text).strip()
+    return re.sub(r"\s+([,.;:!?])", r"\1", text).strip(" []()")
+
+
+def make_line(
+    speaker: str | None,
+    text: str,
+    *,
+    source_line: int | None,
+    directions: Sequence[str] = (),
+    offsets: Sequence[int] = (),
+    kind: LineKind | None = None,
+    metadata: dict | None = None,
+) -> Line:
+    meta = dict(metadata or {})
+    if directions:
+        meta[DIRECTION_AT] = list(offsets)
+    return Line(
+        speaker=speaker,
+        text=text,
+        kind=kind or (LineKind.dialogue if speaker else LineKind.narration),
+        directions=list(directions),
+        source_line=source_line,
+        metadata=meta,
+    )
+
+
+def attach_direction(line: Line, direction: str, *, before: bool) -> None:
+    """Add a standalone direction to ``line``, before its words or after them."""
+    direction = clean_direction(direction)
+    if not direction:
+        return
+    offsets = list(line.metadata.get(DIRECTION_AT, [0] * len(line.directions)))
+    if before:
+        line.directions.insert(0, direction)
+        offsets.insert(0, 0)
+    else:
+        line.directions.append(direction)
+        offsets.append(len(line.text))
+    line.metadata[DIRECTION_AT] = offsets
+
+
+def render_annotated(line: Line) -> str:
+    """The line's words with its human directions as ``*direction*`` where they stood."""
+    if not line.directions:
+        return line.text
+    offsets = list(line.metadata.get(DIRECTION_AT, []))
+    if len(offsets) != len(line.directions):
+        offsets = [0] * len(line.directions)
+    parts: list[str] = []
+    pos = 0
+    for direction, at in sorted(zip(line.directions, offsets), key=lambda pair: pair[1]):
+        at = max(pos, min(at, len(line.text)))
+        words = line.text[pos:at].strip()
+        if words:
+            parts.append(words)
+        parts.append(f"*{direction.replace('*', '').strip()}*")
+        pos = at
+    rest = line.text[pos:].strip()
+    if rest:
+        parts.append(rest)
+    return " ".join(parts)

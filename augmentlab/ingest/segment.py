@@ -1,0 +1,142 @@
+"""Scene segmentation: turn a format parser's event stream into :class:`Scene` s.
+
+A format parser yields :class:`SceneStart` at every explicit boundary (a heading, a Ren'Py
+``scene``, a blank-line run in a VN dump), :class:`SceneSetting` / :class:`SceneDirection` for
+scene-level human text, and :class:`~augmentlab.model.Line` s. :class:`Segmenter` resolves
+speaker names through the :class:`~augmentlab.ingest.cast.Cast`, splits a scene that grows past
+the token budget on a line boundary (never inside a line), keeps the previous
+``context_lines`` lines as ``Scene.context``, and numbers and hashes every scene. Memory is one
+scene's worth, whatever the file size.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from augmentlab.ingest.cast import Cast
+from augmentlab.model import Line, Scene
+
+DEFAULT_TOKEN_BUDGET = 800
+DEFAULT_CONTEXT_LINES = 3
+TOKENS_PER_WORD = 1.3
+
+
+@dataclass
+class SceneStart:
+    """An explicit scene boundary."""
+
+    heading: str | None = None
+    setting: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class SceneSetting:
+    """The current scene's setting (a play's setting paragraph, arriving after its heading)."""
+
+    text: str
+
+
+@dataclass
+class SceneDirection:
+    """A human direction for the current scene as a whole."""
+
+    text: str
+
+
+Event = SceneStart | SceneSetting | SceneDirection | Line
+
+
+@dataclass
+class ParseState:
+    """What a format parser learns besides events: title, cast list, warnings, metadata."""
+
+    cast: Cast
+    title: str = ""
+    warnings: list[str] = field(default_factory=list)
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+def approx_tokens(text: str, tokens_per_word: float = TOKENS_PER_WORD) -> int:
+    """Approximate LM tokens of a text: words times ``tokens_per_word``, rounded up."""
+    return math.ceil(len(text.split()) * tokens_per_word)
+
+
+def line_tokens(line: Line) -> int:
+    return approx_tokens(line.text) + sum(approx_tokens(d) for d in line.directions) + 2
+
+
+class Segmenter:
+    """Builds scenes from events; see the module docstring."""
+
+    def __init__(
+        self,
+        *,
+        cast: Cast,
+        token_budget: int = DEFAULT_TOKEN_BUDGET,
+        context_lines: int = DEFAULT_CONTEXT_LINES,
+    ) -> None:
+        if token_budget < 1:
+            raise ValueError("token_budget must be at least 1")
+        if context_lines < 0:
+            raise ValueError("context_lines must be 0 or more")
+        self.cast = cast
+        self.token_budget = token_budget
+        self.context_lines = context_lines
+        self._recent: deque[Line] = deque(maxlen=max(context_lines, 1))
+        self._index = 0
+        self.lines_seen = 0
+        self.dialogue_seen = 0
+
+    def run(self, events: Iterable[Event]) -> Iterator[Scene]:
+        start = SceneStart()
+        current = self._new(start, part=1)
+        tokens = 0
+        for event in events:
+            if isinstance(event, Line):
+                event.speaker = self.cast.resolve(event.speaker)
+                cost = line_tokens(event)
+                if current.lines and tokens + cost > self.token_budget:
+                    yield self._finish(current)
+                    current = self._new(start, part=current.metadata.get("part", 1) + 1)
+                    tokens = 0
+                current.lines.append(event)
+                tokens += cost
+                self.lines_seen += 1
+                if event.speaker and event.kind.value == "dialogue":
+                    self.dialogue_seen += 1
+            elif isinstance(event, SceneStart):
+                if current.lines:
+                    yield self._finish(current)
+                start = event
+                current = self._new(start, part=1)
+                tokens = 0
+            elif isinstance(event, SceneSetting):
+                text = event.text.strip()
+                if text:
+                    start.setting = text if not start.setting else f"{start.setting} {text}"
+                    if not current.lines or current.setting is None:
+                        current.setting = start.setting
+            elif isinstance(event, SceneDirection):
+                if event.text.strip():
+                    current.directions.append(event.text.strip())
+        if current.lines:
+            yield self._finish(current)
+
+    def _new(self, start: SceneStart, *, part: int) -> Scene:
+        metadata = dict(start.metadata)
+        metadata["part"] = part
+        return Scene(heading=start.heading, setting=start.setting, metadata=metadata)
+
+    def _finish(self, scene: Scene) -> Scene:
+        if self.context_lines:
+            scene.context = [line.model_copy(deep=True) for line in self._recent]
+        for line in scene.lines[-self.context_lines :] if self.context_lines else []:
+            self._recent.append(line)
+        scene.index = self._index
+        self._index += 1
+        return scene.with_id()
