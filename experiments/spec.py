@@ -1,0 +1,532 @@
+"""The experiment spec: one TOML file says what to compare, and on what.
+
+```toml
+name = "quickstart"                      # optional; defaults to the file name
+task = "both"                            # scenario | actions | both
+gold = ["gold/handwritten.jsonl"]        # paths relative to this file
+script = "scripts/sample.txt"            # optional: augmented with the winner at the end
+seed = 0
+
+[split]                                  # fractions of source scenes; caps keep runs small
+train = 0.5
+dev = 0.2
+test = 0.3
+max_test = 6
+
+[lm]                                     # augmentlab.lm.LMConfig
+kind = "embedded"
+max_tokens = 384
+
+[metrics]                                # metrics.composite weights, pass threshold, person
+threshold = 0.5
+[metrics.weights]
+similarity = 0.5
+
+[[variants]]                             # hand-written: variant files (or a saved program)
+name = "baseline"
+scenario = "prompts/scenario/seed.md"
+actions = "prompts/actions/seed.md"
+
+[[variants]]                             # optimized: an optimizer applied to another variant
+name = "bootstrap"
+optimizer = "bootstrap"
+base = "baseline"
+max_bootstrapped_demos = 2
+```
+
+:func:`load_spec` validates everything that can be checked without an LM — unknown keys (naming
+the key and its table), missing files (naming the path), bad weights, unknown optimizers, options
+an optimizer does not take, duplicate variant names, undefined base variants — and raises
+:class:`~augmentlab.errors.AugmentlabError` with one line. Relative paths are resolved against the
+spec's folder first, then the project root (the nearest folder above the spec holding
+``prompts/``), then the working directory.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
+
+from augmentlab.errors import AugmentlabError
+
+Task = Literal["scenario", "actions", "both"]
+
+#: Canonical optimizer names and the spellings accepted for them.
+OPTIMIZERS: dict[str, tuple[str, ...]] = {
+    "labeled": ("labeled", "labeledfewshot", "labelled", "labelledfewshot"),
+    "bootstrap": ("bootstrap", "bootstrapfewshot"),
+    "random_search": ("randomsearch", "bootstrapfewshotwithrandomsearch", "bootstraprandomsearch"),
+    "mipro": ("mipro", "miprov2"),
+    "gepa": ("gepa",),
+}
+
+#: Which variant options each optimizer takes (anything else is an error, not silently ignored).
+OPTIMIZER_OPTIONS: dict[str, frozenset[str]] = {
+    "labeled": frozenset({"max_labeled_demos", "seed"}),
+    "bootstrap": frozenset(
+        {"max_bootstrapped_demos", "max_labeled_demos", "max_rounds", "metric_threshold", "max_errors", "seed"}
+    ),
+    "random_search": frozenset(
+        {
+            "max_bootstrapped_demos",
+            "max_labeled_demos",
+            "max_rounds",
+            "metric_threshold",
+            "max_errors",
+            "num_candidate_programs",
+            "stop_at_score",
+            "seed",
+        }
+    ),
+    "mipro": frozenset(
+        {
+            "max_bootstrapped_demos",
+            "max_labeled_demos",
+            "metric_threshold",
+            "max_errors",
+            "auto",
+            "num_candidates",
+            "num_trials",
+            "minibatch",
+            "minibatch_size",
+            "minibatch_full_eval_steps",
+            "init_temperature",
+            "view_data_batch_size",
+            "program_aware_proposer",
+            "data_aware_proposer",
+            "tip_aware_proposer",
+            "fewshot_aware_proposer",
+            "seed",
+        }
+    ),
+    "gepa": frozenset(
+        {
+            "auto",
+            "max_metric_calls",
+            "max_full_evals",
+            "reflection_minibatch_size",
+            "candidate_selection_strategy",
+            "use_merge",
+            "max_merge_invocations",
+            "skip_perfect_score",
+            "seed",
+        }
+    ),
+}
+
+_OPTION_FIELDS = sorted(set().union(*OPTIMIZER_OPTIONS.values()))
+
+
+def canonical_optimizer(name: str) -> str | None:
+    """The canonical optimizer name for any accepted spelling, else ``None``."""
+    key = re.sub(r"[^a-z0-9]", "", name.lower())
+    for canonical, spellings in OPTIMIZERS.items():
+        if key in spellings or key == canonical.replace("_", ""):
+            return canonical
+    return None
+
+
+class _Table(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class SplitSpec(_Table):
+    """``[split]``: fractions of source scenes, the split seed, optional size caps."""
+
+    train: float = Field(0.6, ge=0, le=1)
+    dev: float = Field(0.2, ge=0, le=1)
+    test: float = Field(0.2, ge=0, le=1)
+    seed: int | None = None
+    """Defaults to the spec's ``seed``."""
+    max_train: int | None = Field(None, ge=0)
+    max_dev: int | None = Field(None, ge=0)
+    max_test: int | None = Field(None, ge=1)
+
+
+class MetricsSpec(_Table):
+    """``[metrics]``: composite weights, the pass threshold and the expected person."""
+
+    threshold: float = Field(0.5, ge=0, le=1)
+    """Score at which a prediction counts as good (bootstrapped demos, pass rates)."""
+    person: Literal["first", "third"] | None = None
+    """Grammatical person the actions should use, when the metric checks it."""
+    weights: dict[str, Any] = Field(default_factory=dict)
+    """Passed to :class:`metrics.composite.Weights`."""
+
+
+class VariantSpec(_Table):
+    """One ``[[variants]]`` entry: hand-written (files) or optimized (optimizer + base)."""
+
+    name: str = Field(min_length=1)
+    description: str = ""
+    # hand-written
+    scenario: str | None = None
+    actions: str | None = None
+    demos: str | None = None
+    program: str | None = None
+    """A saved program (``prompts/optimized/*.json``) instead of variant files."""
+    # optimized
+    optimizer: str | None = None
+    base: str | None = None
+    # optimizer options (which ones apply depends on the optimizer; see OPTIMIZER_OPTIONS)
+    max_bootstrapped_demos: int | None = Field(None, ge=0)
+    max_labeled_demos: int | None = Field(None, ge=0)
+    max_rounds: int | None = Field(None, ge=1)
+    metric_threshold: float | None = Field(None, ge=0, le=1)
+    max_errors: int | None = Field(None, ge=0)
+    num_candidate_programs: int | None = Field(None, ge=1)
+    stop_at_score: float | None = None
+    auto: Literal["light", "medium", "heavy"] | None = None
+    num_candidates: int | None = Field(None, ge=1)
+    num_trials: int | None = Field(None, ge=1)
+    minibatch: bool | None = None
+    minibatch_size: int | None = Field(None, ge=1)
+    minibatch_full_eval_steps: int | None = Field(None, ge=1)
+    init_temperature: float | None = Field(None, ge=0)
+    view_data_batch_size: int | None = Field(None, ge=1)
+    program_aware_proposer: bool | None = None
+    data_aware_proposer: bool | None = None
+    tip_aware_proposer: bool | None = None
+    fewshot_aware_proposer: bool | None = None
+    max_metric_calls: int | None = Field(None, ge=1)
+    max_full_evals: int | None = Field(None, ge=1)
+    reflection_minibatch_size: int | None = Field(None, ge=1)
+    candidate_selection_strategy: Literal["pareto", "current_best"] | None = None
+    use_merge: bool | None = None
+    max_merge_invocations: int | None = Field(None, ge=0)
+    skip_perfect_score: bool | None = None
+    seed: int | None = None
+
+    @property
+    def optimized(self) -> bool:
+        return self.optimizer is not None
+
+    def options(self) -> dict[str, Any]:
+        """The optimizer options that were set (what goes to the optimizer and into MLflow)."""
+        return {key: getattr(self, key) for key in _OPTION_FIELDS if getattr(self, key) is not None}
+
+
+class ExperimentSpec(_Table):
+    """A whole experiment spec (see the module docstring for the TOML layout)."""
+
+    name: str | None = None
+    description: str = ""
+    task: Task = "both"
+    gold: list[str] = Field(min_length=1)
+    script: str | None = None
+    out: str | None = None
+    """Output folder for the augmented script (default ``out/<name>/``)."""
+    seed: int = 0
+    num_threads: int = Field(1, ge=1)
+    traces: bool = False
+    """Log DSPy traces to MLflow (``mlflow.dspy.autolog``)."""
+    split: SplitSpec = Field(default_factory=SplitSpec)
+    lm: dict[str, Any] = Field(default_factory=lambda: {"kind": "embedded"})
+    prompt_lm: dict[str, Any] | None = None
+    """LM that proposes instructions (MIPROv2); defaults to ``lm``."""
+    reflection_lm: dict[str, Any] | None = None
+    """LM that reflects on feedback (GEPA); defaults to ``lm``."""
+    metrics: MetricsSpec = Field(default_factory=MetricsSpec)
+    variants: list[VariantSpec] = Field(min_length=1)
+
+    _path: Path | None = PrivateAttr(default=None)
+    _root: Path | None = PrivateAttr(default=None)
+
+    # ---------------------------------------------------------------- resolved views
+    @property
+    def path(self) -> Path:
+        if self._path is None:
+            raise AugmentlabError("this spec was not loaded from a file")
+        return self._path
+
+    @property
+    def spec_name(self) -> str:
+        """The experiment name (``name``, else the spec file's stem)."""
+        return self.name or (self._path.stem if self._path else "experiment")
+
+    @property
+    def project_root(self) -> Path:
+        return self._root or Path.cwd()
+
+    def variant(self, name: str) -> VariantSpec:
+        for v in self.variants:
+            if v.name == name:
+                return v
+        raise AugmentlabError(f"no variant named {name!r} in {self.spec_name}")
+
+    def lm_configs(self) -> dict[str, Any]:
+        """``{"lm": LMConfig, "prompt_lm": LMConfig, "reflection_lm": LMConfig}`` (defaults filled)."""
+        from augmentlab.lm import LMConfig
+
+        main = LMConfig.model_validate(self.lm)
+        return {
+            "lm": main,
+            "prompt_lm": LMConfig.model_validate(self.prompt_lm) if self.prompt_lm else main,
+            "reflection_lm": LMConfig.model_validate(self.reflection_lm) if self.reflection_lm else main,
+        }
+
+    def weights(self) -> Any:
+        """The :class:`metrics.composite.Weights` of ``[metrics.weights]``."""
+        from metrics.composite import Weights
+
+        return Weights.model_validate(self.metrics.weights)
+
+    def out_dir(self, override: str | os.PathLike[str] | None = None) -> Path:
+        if override is not None:
+            return Path(override)
+        if self.out:
+            return Path(self.out)
+        return Path("out") / self.spec_name
+
+    def secret_env_names(self) -> list[str]:
+        """Names of every environment variable holding an API key for this spec's LMs."""
+        names = []
+        for table in (self.lm, self.prompt_lm, self.reflection_lm):
+            if table and table.get("api_key_env"):
+                names.append(str(table["api_key_env"]))
+        return sorted(set(names))
+
+
+# ------------------------------------------------------------------------------ loading
+def _table_label(loc: tuple[Any, ...], data: dict[str, Any]) -> tuple[str, str]:
+    """(table label, key) for a pydantic error location, e.g. ``("[[variants]] 'opt'", "foo")``."""
+    if not loc:
+        return "the top level", ""
+    head = loc[0]
+    if head == "variants" and len(loc) >= 2 and isinstance(loc[1], int):
+        idx = loc[1]
+        name = None
+        try:
+            name = data["variants"][idx].get("name")
+        except (KeyError, IndexError, TypeError, AttributeError):
+            pass
+        label = f"[[variants]] {name!r}" if name else f"[[variants]] #{idx + 1}"
+        return label, ".".join(str(p) for p in loc[2:])
+    if len(loc) == 1:
+        return "the top level", str(head)
+    if head == "metrics" and len(loc) >= 2 and loc[1] == "weights":
+        return "[metrics.weights]", ".".join(str(p) for p in loc[2:])
+    return f"[{head}]", ".".join(str(p) for p in loc[1:])
+
+
+def _first_error(exc: ValidationError, data: dict[str, Any], prefix: tuple[Any, ...] = ()) -> str:
+    err = exc.errors()[0]
+    loc = prefix + tuple(err.get("loc", ()))
+    table, key = _table_label(loc, data)
+    kind = err.get("type", "")
+    if kind == "extra_forbidden":
+        return f"unknown key {key!r} in {table}"
+    if kind == "missing":
+        return f"missing key {key!r} in {table}"
+    got = err.get("input")
+    got_text = "" if isinstance(got, dict | list) else f" (got {got!r})"
+    where = f"{key!r} in {table}" if key else table
+    message = str(err.get("msg", "invalid value")).removeprefix("Value error, ")
+    return f"{where}: {message}{got_text}"
+
+
+def _project_root(spec_dir: Path) -> Path:
+    for folder in (spec_dir, *spec_dir.parents):
+        if (folder / "prompts").is_dir():
+            return folder
+    return Path.cwd()
+
+
+def resolve_path(value: str, spec_dir: Path, root: Path) -> Path | None:
+    """The first existing candidate for a path written in a spec, else ``None``."""
+    raw = Path(os.path.expanduser(value))
+    if raw.is_absolute():
+        return raw if raw.exists() else None
+    for base in (spec_dir, root, Path.cwd()):
+        candidate = (base / raw).resolve()
+        if candidate.exists():
+            return candidate
+    return None
+
+
+def _resolve_variant_file(value: str, task: str, spec_dir: Path, root: Path) -> Path | None:
+    found = resolve_path(value, spec_dir, root)
+    if found is None and "/" not in value and not value.endswith(".md"):
+        # A bare variant name: prompts/<task>/<name>.md under the project root.
+        candidate = root / "prompts" / task / f"{value}.md"
+        found = candidate if candidate.exists() else None
+    return found
+
+
+def _check_file(value: str, what: str, spec_dir: Path, root: Path) -> str:
+    found = resolve_path(value, spec_dir, root)
+    if found is None or not found.is_file():
+        raise AugmentlabError(f"{what} not found: {value} (looked next to the spec and in {root})")
+    return str(found)
+
+
+def _validate_variants(spec: ExperimentSpec, spec_dir: Path, root: Path) -> None:
+    seen: dict[str, VariantSpec] = {}
+    for index, v in enumerate(spec.variants):
+        label = f"variant {v.name!r}"
+        if v.name in seen:
+            raise AugmentlabError(f"duplicate variant name {v.name!r} ([[variants]] #{index + 1})")
+        if v.optimizer is None:
+            if v.base is not None:
+                raise AugmentlabError(f"{label}: 'base' needs an 'optimizer'")
+            set_options = sorted(v.options())
+            if set_options:
+                raise AugmentlabError(f"{label}: option {set_options[0]!r} needs an 'optimizer'")
+            if v.program:
+                if v.scenario or v.actions:
+                    raise AugmentlabError(f"{label}: give either 'program' or variant files, not both")
+                v.program = _check_file(v.program, f"{label}: program file", spec_dir, root)
+            else:
+                needed = ("scenario", "actions") if spec.task == "both" else (spec.task,)
+                for field in ("scenario", "actions"):
+                    value = getattr(v, field)
+                    if field in needed and not value:
+                        raise AugmentlabError(f"{label}: task {spec.task!r} needs a '{field}' variant file")
+                    if field not in needed and value:
+                        raise AugmentlabError(f"{label}: '{field}' is not used by task {spec.task!r}")
+                    if value:
+                        found = _resolve_variant_file(value, field, spec_dir, root)
+                        if found is None or not found.is_file():
+                            raise AugmentlabError(f"{label}: {field} variant file not found: {value}")
+                        setattr(v, field, str(found))
+            if v.demos:
+                v.demos = _check_file(v.demos, f"{label}: demos file", spec_dir, root)
+        else:
+            canonical = canonical_optimizer(v.optimizer)
+            if canonical is None:
+                known = ", ".join(OPTIMIZERS)
+                raise AugmentlabError(f"{label}: unknown optimizer {v.optimizer!r} (known: {known})")
+            v.optimizer = canonical
+            for field in ("scenario", "actions", "demos", "program"):
+                if getattr(v, field):
+                    raise AugmentlabError(f"{label}: optimized variants take 'base', not '{field}'")
+            if not v.base:
+                raise AugmentlabError(f"{label}: optimizer {canonical!r} needs 'base' (the variant to start from)")
+            if v.base not in seen:
+                if any(other.name == v.base for other in spec.variants):
+                    raise AugmentlabError(f"{label}: base variant {v.base!r} must be defined above it")
+                raise AugmentlabError(f"{label}: base variant {v.base!r} is not defined")
+            allowed = OPTIMIZER_OPTIONS[canonical]
+            for option in sorted(v.options()):
+                if option not in allowed:
+                    raise AugmentlabError(f"{label}: option {option!r} is not used by optimizer {canonical!r}")
+            _check_budget(v, canonical, label)
+        seen[v.name] = v
+
+
+def _check_budget(v: VariantSpec, optimizer: str, label: str) -> None:
+    if optimizer == "mipro":
+        if v.auto is not None and (v.num_candidates is not None or v.num_trials is not None):
+            raise AugmentlabError(f"{label}: MIPROv2 takes either 'auto' or 'num_candidates'/'num_trials', not both")
+    if optimizer == "gepa":
+        budgets = [k for k in ("auto", "max_metric_calls", "max_full_evals") if getattr(v, k) is not None]
+        if len(budgets) > 1:
+            raise AugmentlabError(f"{label}: GEPA takes one budget, got {' and '.join(budgets)}")
+
+
+def _validate_lm_tables(spec: ExperimentSpec, data: dict[str, Any]) -> None:
+    from augmentlab.lm import LMConfig
+
+    for table in ("lm", "prompt_lm", "reflection_lm"):
+        value = getattr(spec, table)
+        if value is None:
+            continue
+        try:
+            LMConfig.model_validate(value)
+        except ValidationError as exc:
+            raise AugmentlabError(_first_error(exc, data, prefix=(table,))) from None
+        key_env = value.get("api_key_env")
+        if key_env is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", str(key_env)):
+            raise AugmentlabError(
+                f"'api_key_env' in [{table}] must be the NAME of an environment variable, not a key"
+            )
+
+
+def _validate_metrics(spec: ExperimentSpec, data: dict[str, Any]) -> None:
+    weights = spec.metrics.weights
+    for key, value in weights.items():
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            raise AugmentlabError(f"weight {key!r} in [metrics.weights] must be a number (got {value!r})")
+        if value < 0:
+            raise AugmentlabError(f"weight {key!r} in [metrics.weights] must be >= 0 (got {value})")
+    from metrics.composite import Weights
+
+    try:
+        parsed = Weights.model_validate(weights)
+    except ValidationError as exc:
+        raise AugmentlabError(_first_error(exc, data, prefix=("metrics", "weights"))) from None
+    except ValueError as exc:  # a model validator's own message
+        raise AugmentlabError(f"[metrics.weights]: {exc}") from None
+    numeric = [v for v in parsed.model_dump().values() if isinstance(v, int | float) and not isinstance(v, bool)]
+    if numeric and sum(numeric) <= 0:
+        raise AugmentlabError("[metrics.weights]: all weights are zero")
+
+
+def parse_spec(data: dict[str, Any], *, path: Path | None = None) -> ExperimentSpec:
+    """Validate a spec already read from TOML (``path`` anchors relative paths)."""
+    spec_dir = path.parent.resolve() if path else Path.cwd()
+    root = _project_root(spec_dir)
+    if isinstance(data.get("gold"), str):
+        data = {**data, "gold": [data["gold"]]}
+    try:
+        spec = ExperimentSpec.model_validate(data)
+    except ValidationError as exc:
+        raise AugmentlabError(_first_error(exc, data)) from None
+    spec._path = path.resolve() if path else None
+    spec._root = root
+    if spec.name is not None and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", spec.name):
+        raise AugmentlabError(f"spec name {spec.name!r} may only use letters, digits, '_', '-' and '.'")
+    for v in spec.variants:
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", v.name):
+            raise AugmentlabError(f"variant name {v.name!r} may only use letters, digits, '_', '-' and '.'")
+    if abs(spec.split.train + spec.split.dev + spec.split.test - 1.0) > 1e-6:
+        total = spec.split.train + spec.split.dev + spec.split.test
+        raise AugmentlabError(f"[split] train + dev + test must be 1 (got {total:g})")
+    if spec.split.test <= 0:
+        raise AugmentlabError("[split] test must be > 0: final numbers are reported on the test split")
+    if any(v.optimized for v in spec.variants) and spec.split.train <= 0:
+        raise AugmentlabError("[split] train must be > 0 when a variant uses an optimizer")
+    spec.gold = [_check_file(g, "gold set", spec_dir, root) for g in spec.gold]
+    if spec.script:
+        spec.script = _check_file(spec.script, "script", spec_dir, root)
+    _validate_variants(spec, spec_dir, root)
+    _validate_lm_tables(spec, data)
+    _validate_metrics(spec, data)
+    return spec
+
+
+def load_spec(path: str | os.PathLike[str]) -> ExperimentSpec:
+    """Read and validate an experiment spec file (no LM is touched)."""
+    p = Path(path)
+    if not p.is_file():
+        raise AugmentlabError(f"spec file not found: {p}")
+    try:
+        data = tomllib.loads(p.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise AugmentlabError(f"{p.name}: not valid TOML: {exc}") from None
+    except UnicodeDecodeError:
+        raise AugmentlabError(f"{p.name}: not a UTF-8 text file") from None
+    try:
+        return parse_spec(data, path=p)
+    except AugmentlabError as exc:
+        raise AugmentlabError(f"{p.name}: {exc}") from None
+
+
+__all__ = [
+    "OPTIMIZERS",
+    "OPTIMIZER_OPTIONS",
+    "ExperimentSpec",
+    "MetricsSpec",
+    "SplitSpec",
+    "Task",
+    "VariantSpec",
+    "canonical_optimizer",
+    "load_spec",
+    "parse_spec",
+    "resolve_path",
+]
