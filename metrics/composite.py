@@ -225,6 +225,24 @@ def _score(
             issues["verbatim"] = v.issues
         gate = v.score**2
 
+    # cast, grounding, contradiction
+    c = consistency.cast(gold, scen, lines, known_names=known_names, person=person)
+    parts["cast"] = c.score
+    details["cast"] = c.details
+    if c.issues:
+        issues["cast"] = c.issues
+    if scen is not None:
+        gr = consistency.grounding(gold, scen, embedder=emb)
+        parts["grounding"] = gr.score
+        details["grounding"] = gr.details
+        if gr.issues:
+            issues["grounding"] = gr.issues
+    ct = consistency.contradiction(gold, scen, lines, known_names=known_names, judge=judge)
+    parts["contradiction"] = ct.score
+    details["contradiction"] = ct.details
+    if ct.issues:
+        issues["contradiction"] = ct.issues
+
     # format
     fcfg = (format_config or fmt.FormatConfig()).model_copy(update={"person": person})
     fres = fmt.check_format(scen, lines, scene_lines, fcfg)
