@@ -176,7 +176,7 @@ def write_scenario(prompt: _Prompt) -> str:
     sentences = [f"{who} talk about {topic}."]
     if prompt.asks("location", "setting", "place"):
         sentences.append(f"They are in a quiet room where {words[2] if len(words) > 2 else 'nothing'} is on everyone's mind.")
-    if prompt.asks("relationship"):
+    if prompt.asks("relat"):
         sentences.append(f"{speakers[0]} and {speakers[-1]} know each other well enough to be blunt.")
     if prompt.asks("emotion", "feel", "mood"):
         sentences.append(f"The mood is tense, and {speakers[0]} is uneasy.")

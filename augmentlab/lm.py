@@ -208,25 +208,29 @@ def usage_since(lm: dspy.BaseLM, start: int = 0) -> Usage:
     return usage
 
 
+ITEMS_PER_LINE: dict[str, str] = {"annotated_lines": "lines"}
+"""Output list field → input field: the list gets one item per non-empty line of that input."""
+
+
 def output_schema(signature: type[dspy.Signature], inputs: dict[str, Any] | None = None) -> dict[str, Any]:
     """The JSON schema of a signature's output fields (every field required, nothing extra).
 
-    An output list field whose ``json_schema_extra`` has ``{"items_per_line_of": "<input>"}``
-    gets ``minItems``/``maxItems`` equal to the number of non-empty lines of that input, so the
-    grammar itself enforces one annotated line per input line.
+    With ``inputs``, an output list named in :data:`ITEMS_PER_LINE` gets ``minItems`` and
+    ``maxItems`` equal to the number of non-empty lines of its input, so the grammar itself
+    enforces one annotated line per input line.
     """
     from dspy.adapters.json_adapter import _get_structured_outputs_response_format
 
-    schema = _get_structured_outputs_response_format(signature).model_json_schema()
-    schema = dict(schema)
+    schema = dict(_get_structured_outputs_response_format(signature).model_json_schema())
     schema.pop("title", None)
-    for name, field in signature.output_fields.items():
-        extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
-        source = extra.get("items_per_line_of")
-        prop = schema.get("properties", {}).get(name)
-        if prop is not None:
-            prop.pop("title", None)
-        if source and inputs is not None and prop is not None and prop.get("type") == "array":
+    properties = schema.get("properties", {})
+    for name in signature.output_fields:
+        prop = properties.get(name)
+        if prop is None:
+            continue
+        prop.pop("title", None)
+        source = ITEMS_PER_LINE.get(name)
+        if source and inputs is not None and prop.get("type") == "array":
             count = len([ln for ln in str(inputs.get(source) or "").splitlines() if ln.strip()])
             if count:
                 prop["minItems"] = count

@@ -1,0 +1,74 @@
+"""The DSPy signatures of augmentlab's programs: fields only.
+
+The instructions of every signature come from a variant file at build time
+(:func:`build_signature`), never from Python strings; the docstrings below are there for readers
+and are replaced. Field descriptions are short and structural.
+
+Input field formats (see :mod:`prompts.data`): ``lines`` is the scene numbered ``N. Speaker: text``
+(narration without a speaker), ``context`` the lines before the scene in the same form, ``cast``
+one character per line, ``persona`` persona cards (``Name: card``), ``scenario`` plain text.
+"""
+
+from __future__ import annotations
+
+import augmentlab  # noqa: F401  (offline environment first)
+import dspy
+
+from prompts.variants import Variant
+
+
+class WriteScenario(dspy.Signature):
+    """Scene lines → scenario (instructions are set from a variant file)."""
+
+    lines: str = dspy.InputField(desc="the scene, numbered `N. Speaker: text`")
+    context: str = dspy.InputField(desc="lines before the scene, same form; may be empty")
+    cast: str = dspy.InputField(desc="characters of the scene, one per line")
+    persona: str = dspy.InputField(desc="persona cards, `Name: card`; may be empty")
+    scenario: str = dspy.OutputField(desc="the scenario, plain prose")
+
+
+class AnnotateActions(dspy.Signature):
+    """Scene lines → the same lines with actions (instructions are set from a variant file)."""
+
+    lines: str = dspy.InputField(desc="the scene, numbered `N. Speaker: text`")
+    context: str = dspy.InputField(desc="lines before the scene, same form; may be empty")
+    cast: str = dspy.InputField(desc="characters of the scene, one per line")
+    persona: str = dspy.InputField(desc="persona cards, `Name: card`; may be empty")
+    scenario: str = dspy.InputField(desc="the scenario of the scene")
+    annotated_lines: list[str] = dspy.OutputField(
+        desc="one entry per numbered line, same order; no number, no speaker name"
+    )
+
+
+class AnnotateLine(dspy.Signature):
+    """One line → that line with actions (instructions are set from a variant file)."""
+
+    line: str = dspy.InputField(desc="the line to annotate, `Speaker: text`")
+    previous: str = dspy.InputField(desc="the lines before it, numbered; may be empty")
+    cast: str = dspy.InputField(desc="characters of the scene, one per line")
+    persona: str = dspy.InputField(desc="persona cards, `Name: card`; may be empty")
+    scenario: str = dspy.InputField(desc="the scenario of the scene")
+    annotated_line: str = dspy.OutputField(desc="the line with actions; no speaker name")
+
+
+class WritePersona(dspy.Signature):
+    """A character's lines → persona card (instructions are set from a variant file)."""
+
+    character: str = dspy.InputField(desc="the character's name")
+    lines: str = dspy.InputField(desc="lines of the script, numbered `N. Speaker: text`")
+    cast: str = dspy.InputField(desc="characters of the script, one per line")
+    persona: str = dspy.OutputField(desc="the persona card, plain prose")
+
+
+def build_signature(base: type[dspy.Signature], variant: Variant) -> type[dspy.Signature]:
+    """``base`` with the variant's instructions, minus the inputs the variant does not use.
+
+    A variant with ``sees_scenario = false`` gets no ``scenario`` field at all (the model never
+    sees it); one with ``persona = false`` gets no ``persona`` field.
+    """
+    signature = base.with_instructions(variant.instructions)
+    if "scenario" in signature.input_fields and not variant.sees_scenario:
+        signature = signature.delete("scenario")
+    if "persona" in signature.input_fields and not variant.persona:
+        signature = signature.delete("persona")
+    return signature
