@@ -87,7 +87,7 @@ def test_gold_dialogue_lines_have_first_person_actions(gold: list[GoldExample]) 
             if line.kind is not LineKind.dialogue:
                 continue
             spans = actions(text)
-            assert sum(len(_sentences(span)) for span in spans) >= 2, text
+            assert 2 <= sum(len(_sentences(span)) for span in spans) <= 3, text
             assert re.search(r"\b(I|my|me)\b", " ".join(spans)), text
             assert not text.lstrip("* ").startswith(f"{line.speaker}:"), text
             assert not any('"' in span for span in spans), text
@@ -144,7 +144,12 @@ def test_gold_validator_rejects_broken_examples(gold: list[GoldExample]) -> None
     bare = good.model_copy(deep=True)
     assert bare.annotated is not None
     bare.annotated[first_dialogue] = bare.scene.lines[first_dialogue].text
-    assert any("action sentences" in p for p in build.problems(bare))
+    assert any("0 action sentences" in p for p in build.problems(bare))
+
+    busy = good.model_copy(deep=True)
+    assert busy.annotated is not None
+    busy.annotated[first_dialogue] += " *I blink. I cough. I shrug. I sit.*"
+    assert any("action sentences (want 2-3)" in p for p in build.problems(busy))
 
     wordy = good.model_copy(deep=True)
     wordy.scenario = "One. Two. Three. Four. Five. Six."

@@ -55,6 +55,7 @@ PERSONA_FIELDS = ("name", "role", "appearance", "relationships", "manner")
 
 MAX_SCENARIO_SENTENCES = 5
 MIN_ACTION_SENTENCES = 2
+MAX_ACTION_SENTENCES = 3
 MIN_LINES, MAX_LINES = 4, 10
 MIN_SPEAKERS, MAX_SPEAKERS = 2, 3
 
@@ -154,8 +155,9 @@ def problems(example: GoldExample) -> list[str]:
         if line.speaker and re.match(rf"\s*\**\s*{re.escape(line.speaker)}\s*:", text):
             bad(f"line {number}: starts with a speaker prefix")
         spans = actions(text)
-        if sum(len(sentences(span)) for span in spans) < MIN_ACTION_SENTENCES:
-            bad(f"line {number}: fewer than {MIN_ACTION_SENTENCES} action sentences")
+        count = sum(len(sentences(span)) for span in spans)
+        if not MIN_ACTION_SENTENCES <= count <= MAX_ACTION_SENTENCES:
+            bad(f"line {number}: {count} action sentences (want {MIN_ACTION_SENTENCES}-{MAX_ACTION_SENTENCES})")
         if any(q in span for span in spans for q in _QUOTES):
             bad(f"line {number}: quoted speech inside an action")
         if not _FIRST_PERSON & set(words(action_text(text))):
