@@ -1,0 +1,145 @@
+"""CLI: ``augmentlab augment`` (scripts → augmented scenes) and ``augmentlab export``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+from augmentlab.errors import AugmentlabError
+
+
+def lm_config_from_options(
+    lm: str,
+    model: Optional[str],
+    api_base: Optional[str],
+    api_key_env: Optional[str],
+    *,
+    prompt_price: Optional[float] = None,
+    completion_price: Optional[float] = None,
+    num_retries: Optional[int] = None,
+    timeout: Optional[float] = None,
+) -> Any:
+    """The :class:`~augmentlab.lm.LMConfig` for ``--lm embedded|fake|endpoint`` and its options.
+
+    ``--model`` (or ``--api-base``) with the default ``--lm`` means an endpoint.
+    """
+    from pydantic import ValidationError
+
+    from augmentlab.lm import LMConfig
+
+    kind = lm
+    if kind == "embedded" and (model or api_base):
+        kind = "endpoint"
+    if kind not in ("embedded", "fake", "endpoint"):
+        raise AugmentlabError(f"unknown --lm {lm!r} (use embedded, fake, or endpoint with --model/--api-base)")
+    values: dict[str, Any] = {"kind": kind}
+    for key, value in (
+        ("model", model), ("api_base", api_base), ("api_key_env", api_key_env),
+        ("prompt_price_per_1k", prompt_price), ("completion_price_per_1k", completion_price),
+        ("num_retries", num_retries), ("timeout", timeout),
+    ):
+        if value is not None:
+            values[key] = value
+    try:
+        return LMConfig(**values)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise AugmentlabError(f"bad LM settings: {first.get('msg', exc)}") from None
+
+
+def _print_report(report: Any) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(stderr=False)
+    if report.estimate is not None:
+        e = report.estimate
+        cost = f"${e.cost:.4f}" if e.cost is not None else "unknown (set prices)"
+        console.print(
+            f"dry run: {e.scenes} scenes, {e.calls} LM calls, ~{e.prompt_tokens:,} prompt + "
+            f"~{e.completion_tokens:,} completion tokens ({e.tokenizer}); cost {cost}"
+        )
+        return
+    u = report.usage
+    cost = f", ${u.cost:.4f}" if u.cost is not None else ""
+    console.print(
+        f"{report.ok} ok, {report.failed} failed, {report.errors} LM errors, {report.skipped} already done "
+        f"of {report.scenes} scenes in {report.elapsed:.1f}s; this run {u.calls} calls, "
+        f"{u.prompt_tokens:,}+{u.completion_tokens:,} tokens{cost}"
+    )
+    if report.failures:
+        table = Table(title="not augmented (see failures.jsonl)")
+        for col in ("script", "scene", "status", "reason"):
+            table.add_column(col)
+        for f in report.failures:
+            table.add_row(f.script, str(f.scene_index), f.status, f.reason[:160])
+        console.print(table)
+    console.print(f"output: {report.out_dir}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``augment`` and ``export`` to ``app``."""
+
+    @app.command()
+    def augment(
+        scripts: list[Path] = typer.Argument(..., help="Script files to augment."),
+        out: Path = typer.Option(..., "--out", "-o", help="Output folder (resumable: re-run to continue)."),
+        program: Optional[str] = typer.Option(
+            None, "--program", "-p",
+            help="Saved program (.json), SCENARIO+ACTIONS variant names, or one variant. Default: the best shipped.",
+        ),
+        lm: str = typer.Option("embedded", "--lm", help="embedded, fake, or endpoint (with --model/--api-base)."),
+        model: Optional[str] = typer.Option(None, "--model", help="Endpoint model, e.g. openai/gpt-4o-mini."),
+        api_base: Optional[str] = typer.Option(None, "--api-base", help="Endpoint base URL."),
+        api_key_env: Optional[str] = typer.Option(None, "--api-key-env", help="NAME of the variable holding the key."),
+        prompt_price: Optional[float] = typer.Option(None, "--prompt-price", help="Price per 1k prompt tokens."),
+        completion_price: Optional[float] = typer.Option(None, "--completion-price", help="Price per 1k completion tokens."),
+        num_retries: Optional[int] = typer.Option(None, "--num-retries", help="LM retries on timeout/429/5xx."),
+        concurrency: int = typer.Option(4, "--concurrency", "-j", help="Scenes in flight at once."),
+        max_attempts: int = typer.Option(3, "--max-attempts", help="Tries per scene for unusable output."),
+        personas: Optional[Path] = typer.Option(None, "--personas", help="Persona cards (TOML or JSON: name = card)."),
+        no_persona_writer: bool = typer.Option(False, "--no-persona-writer", help="Do not generate missing persona cards."),
+        retry_failed: bool = typer.Option(False, "--retry-failed", help="Redo scenes stored as failed."),
+        limit: Optional[int] = typer.Option(None, "--limit", help="Only the first N scenes."),
+        dry_run: bool = typer.Option(False, "--dry-run", help="Estimate tokens and cost; no LM call."),
+        tokenizer: Optional[str] = typer.Option(None, "--tokenizer", help="Tokenizer for the dry-run estimate."),
+    ) -> None:
+        """Augment every scene of SCRIPTS (scenario + actions), resumably, into --out."""
+        from augmentlab.augment import augment_scripts
+
+        config = lm_config_from_options(
+            lm, model, api_base, api_key_env, prompt_price=prompt_price,
+            completion_price=completion_price, num_retries=num_retries,
+        )
+        report = augment_scripts(
+            scripts, out, program=program, lm_config=config, concurrency=concurrency,
+            max_attempts=max_attempts, personas=personas, write_personas=not no_persona_writer,
+            retry_failed=retry_failed, limit=limit, dry_run=dry_run, progress=True,
+            estimate_tokenizer=tokenizer,
+        )
+        _print_report(report)
+
+    @app.command()
+    def export(
+        folder: Path = typer.Argument(..., help="An augment output folder."),
+        character: str = typer.Option(..., "--character", "-c", help="Whose lines are the assistant turns."),
+        fmt: str = typer.Option(..., "--format", "-f", help="sharegpt, openai or hf."),
+        out: Path = typer.Option(..., "-o", "--out", help="Output file (.jsonl; hf: folder, .parquet or .jsonl)."),
+        mask: str = typer.Option("all", "--mask", help="all: train on every turn of the character; last: final turn only."),
+        max_tokens: Optional[int] = typer.Option(None, "--max-tokens", help="Split scenes to this token budget."),
+        tokenizer: Optional[str] = typer.Option(
+            None, "--tokenizer", help="Tokenizer for --max-tokens: .gguf, tokenizer.json, local folder, embedded, words.",
+        ),
+    ) -> None:
+        """Export one character's training conversations from an augment folder."""
+        from augmentlab.export import export as run_export
+
+        report = run_export(folder, character, fmt, out, mask=mask, max_tokens=max_tokens, tokenizer=tokenizer)  # type: ignore[arg-type]
+        print(
+            f"{report.examples} examples ({report.scenes} scenes, {report.split_scenes} split) for "
+            f"{report.character}: {report.format}, mask={report.mask} → {report.out}"
+        )
+        for warning in report.warnings:
+            print(f"warning: {warning}")

@@ -1,0 +1,256 @@
+"""A local stub of an OpenAI-compatible chat server, for tests and benchmarks (no model).
+
+:class:`StubServer` listens on ``127.0.0.1`` only, answers ``POST /v1/chat/completions`` after a
+fixed latency with valid JSON for augmentlab's DSPy signatures (derived from the prompt: every
+output field the system message lists, ``annotated_lines`` keeping the human words of the
+``lines`` input), and serves at most ``max_requests`` requests (then answers 400).
+
+Faults are scripted for the first requests, in order — each item one request:
+
+- ``"429"`` (with ``Retry-After: retry_after``), ``"500"``, ``"503"``: that status;
+- ``"timeout"``: hold the request for ``hang`` seconds before answering normally;
+- ``"garbage"``: a 200 whose content is not JSON;
+- ``"mangle"``: a 200 whose annotated lines change the human words.
+
+Run it alone with ``python -m augmentlab.testing.fake_server --latency 0.2`` (prints the base
+URL, serves until killed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import re
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+_FIELD_RE = re.compile(r"^\d+\. `(\w+)` \(([^)]*)\)", re.M)
+_SECTION_RE = re.compile(r"\[\[ ## (\w+) ## \]\]\n(.*?)(?=\n\[\[ ## |\Z)", re.S)
+_NUMBERED_RE = re.compile(r"^\s*(\d+)\.\s?(.*)$")
+_SPEAKER_RE = re.compile(r"^([A-Z][\w.'\- ]{0,40}?): (.*)$")
+
+Responder = Callable[[list[dict[str, Any]]], str]
+
+
+def _text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(part.get("text", "") for part in content if isinstance(part, dict))
+    return str(content or "")
+
+
+def output_fields(system: str) -> list[tuple[str, str]]:
+    """``(name, type)`` of the output fields a DSPy system message lists."""
+    _, _, rest = system.partition("Your output fields are:")
+    rest = rest.split("All interactions will be structured", 1)[0]
+    return _FIELD_RE.findall(rest)
+
+
+def input_sections(user: str) -> dict[str, str]:
+    """The ``[[ ## name ## ]]`` sections of a DSPy user message."""
+    return {name: body.split("\n\nRespond with", 1)[0].strip() for name, body in _SECTION_RE.findall(user)}
+
+
+def spoken_of(numbered: str) -> list[str]:
+    """The human words of each ``N. Speaker: text`` line (speaker prefix removed)."""
+    out = []
+    for raw in numbered.splitlines():
+        if not raw.strip():
+            continue
+        match = _NUMBERED_RE.match(raw)
+        if not match:
+            continue
+        text = match.group(2)
+        speaker = _SPEAKER_RE.match(text)
+        out.append(speaker.group(2) if speaker else text)
+    return out
+
+
+def default_responder(messages: list[dict[str, Any]], *, mangle: bool = False) -> str:
+    """A valid JSON answer to a DSPy JSON/Chat-adapter prompt (see the module doc)."""
+    system = next((_text(m.get("content")) for m in messages if m.get("role") == "system"), "")
+    user = next((_text(m.get("content")) for m in reversed(messages) if m.get("role") == "user"), "")
+    inputs = input_sections(user)
+    answer: dict[str, Any] = {}
+    for name, kind in output_fields(system) or [("output", "str")]:
+        if name == "annotated_lines" or kind.startswith("list"):
+            words = spoken_of(inputs.get("lines", ""))
+            if mangle:
+                words = [w + " (changed)" for w in words]
+            answer[name] = [f"*I look up.* {w} *I nod.*" for w in words]
+        elif name == "scenario":
+            answer[name] = "A quiet room in the evening; two people talk while the rain falls outside."
+        elif kind in ("int", "float"):
+            answer[name] = 0
+        elif kind == "bool":
+            answer[name] = True
+        else:
+            answer[name] = f"A short {name} written by the stub server."
+    return json.dumps(answer)
+
+
+class StubServer:
+    """An OpenAI-compatible chat-completions stub on ``127.0.0.1`` (see the module doc)."""
+
+    def __init__(
+        self,
+        *,
+        latency: float = 0.2,
+        max_requests: int = 100_000,
+        faults: Iterable[str] = (),
+        retry_after: float = 0.0,
+        hang: float = 5.0,
+        responder: Responder | None = None,
+        port: int = 0,
+    ) -> None:
+        self.latency = latency
+        self.max_requests = max_requests
+        self.faults = list(faults)
+        self.retry_after = retry_after
+        self.hang = hang
+        self.responder = responder or default_responder
+        self.port = port
+        self.requests = 0
+        """Requests received (faults included)."""
+        self.completed = 0
+        """Requests answered with a 200."""
+        self.log: list[tuple[float, str]] = []
+        """``(time, outcome)`` per request."""
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._stop: asyncio.Event | None = None
+        self._error: BaseException | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> StubServer:
+        self._thread = threading.Thread(target=self._run, name="stub-server", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(10):
+            raise RuntimeError("stub server did not start")
+        if self._error is not None:
+            raise RuntimeError(f"stub server failed: {self._error}")
+        return self
+
+    def stop(self) -> None:
+        if self._loop is not None and self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        if self._thread is not None:
+            self._thread.join(10)
+
+    def __enter__(self) -> StubServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _run(self) -> None:
+        try:
+            asyncio.run(self._serve())
+        except BaseException as exc:  # reported by start()
+            self._error = exc
+            self._ready.set()
+
+    async def _serve(self) -> None:
+        from aiohttp import web
+
+        app = web.Application(client_max_size=16 * 1024 * 1024)
+        app.router.add_post("/v1/chat/completions", self._handle)
+        app.router.add_post("/chat/completions", self._handle)
+        app.router.add_get("/v1/models", self._models)
+        runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", self.port, backlog=1024)
+        await site.start()
+        server = getattr(site, "_server", None)
+        if self.port == 0 and server is not None and server.sockets:
+            self.port = server.sockets[0].getsockname()[1]
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        self._ready.set()
+        try:
+            await self._stop.wait()
+        finally:
+            await runner.cleanup()
+
+    # -- handlers ----------------------------------------------------------------------------
+
+    def _next(self) -> tuple[int, str | None]:
+        with self._lock:
+            self.requests += 1
+            n = self.requests
+            fault = self.faults.pop(0) if self.faults else None
+            self.log.append((time.monotonic(), fault or "ok"))
+        return n, fault
+
+    async def _models(self, request: Any) -> Any:
+        from aiohttp import web
+
+        return web.json_response({"object": "list", "data": [{"id": "stub", "object": "model"}]})
+
+    async def _handle(self, request: Any) -> Any:
+        from aiohttp import web
+
+        n, fault = self._next()
+        if n > self.max_requests:
+            return web.json_response({"error": {"message": "stub request budget exhausted", "type": "invalid_request_error"}}, status=400)
+        body = await request.json()
+        if fault in ("429", "500", "503"):
+            status = int(fault)
+            headers = {"Retry-After": f"{self.retry_after:g}"} if status in (429, 503) or self.retry_after else {}
+            message = "rate limited" if status == 429 else "server error"
+            return web.json_response({"error": {"message": message, "type": "server_error"}}, status=status, headers=headers)
+        await asyncio.sleep(self.hang if fault == "timeout" else self.latency)
+        messages = body.get("messages") or []
+        if fault == "garbage":
+            content = "I am not JSON, sorry."
+        elif fault == "mangle":
+            content = default_responder(messages, mangle=True)
+        else:
+            content = self.responder(messages)
+        with self._lock:
+            self.completed += 1
+        prompt_chars = sum(len(_text(m.get("content"))) for m in messages)
+        usage = {"prompt_tokens": prompt_chars // 4 + 1, "completion_tokens": len(content) // 4 + 1}
+        usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
+        return web.json_response(
+            {
+                "id": f"chatcmpl-stub-{n}",
+                "object": "chat.completion",
+                "created": int(time.time()),
+                "model": body.get("model", "stub"),
+                "choices": [
+                    {"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}
+                ],
+                "usage": usage,
+            }
+        )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--latency", type=float, default=0.2)
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--max-requests", type=int, default=100_000)
+    args = parser.parse_args(argv)
+    server = StubServer(latency=args.latency, port=args.port, max_requests=args.max_requests).start()
+    print(server.base_url, flush=True)
+    try:
+        while server._thread is not None and server._thread.is_alive():
+            server._thread.join(1)
+    except KeyboardInterrupt:
+        server.stop()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
