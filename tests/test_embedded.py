@@ -1,0 +1,76 @@
+"""The real embedded model (llama.cpp + SmolLM2): start, predict, stop, no orphan."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import pytest
+
+from augmentlab import llama_server
+from augmentlab.errors import AugmentlabError
+from augmentlab.lm import LMConfig, use_lm
+
+pytestmark = pytest.mark.slow
+
+
+def _server_processes() -> str:
+    if shutil.which("pgrep") is None:
+        pytest.skip("pgrep not available")
+    return subprocess.run(["pgrep", "-f", "llama_cpp.server"], capture_output=True, text=True).stdout.strip()
+
+
+@pytest.fixture(autouse=True)
+def _needs_llama_cpp():
+    pytest.importorskip("llama_cpp.server")
+
+
+def test_scenario_writer_on_the_embedded_model():
+    from prompts.data import scene_inputs
+    from prompts.programs import ScenarioWriter
+    from augmentlab.model import Line, Scene
+
+    scene = Scene(lines=[Line(speaker="Ann", text="Where were you last night?"),
+                         Line(speaker="Bob", text="Out. Walking by the harbour.")])
+    config = LMConfig(kind="embedded", cache=False, max_tokens=200)
+    with use_lm(config) as lm:
+        server = llama_server.running()
+        assert server is not None and server.alive()
+        pred = ScenarioWriter("seed")(**{k: v for k, v in scene_inputs(scene).items() if k != "persona"})
+        assert isinstance(pred.scenario, str) and pred.scenario.strip()
+        assert lm.history[-1]["kwargs"]["response_format"]["type"] == "json_object"
+    assert llama_server.running() is None
+    assert server.process.poll() is not None
+    assert _server_processes() == ""
+
+
+def test_server_is_shared_and_refcounted():
+    config = LMConfig(kind="embedded")
+    with use_lm(config):
+        first = llama_server.running()
+        with use_lm(config):
+            assert llama_server.running() is first and first.refs == 2
+        assert first.alive() and first.refs == 1
+    assert not first.alive() and _server_processes() == ""
+
+
+def test_start_failure_is_one_error_line(tmp_path):
+    bogus = tmp_path / "bogus.gguf"
+    bogus.write_bytes(b"not a gguf file")
+    with pytest.raises(AugmentlabError) as info:
+        with use_lm(LMConfig(kind="embedded", gguf=str(bogus), start_timeout=60)):
+            pass
+    assert "exited" in str(info.value) and "\n" not in str(info.value)
+    assert _server_processes() == ""
+
+
+def test_port_in_use_is_reported():
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        with pytest.raises(AugmentlabError, match=f"port {port}"):
+            with use_lm(LMConfig(kind="embedded", port=port)):
+                pass

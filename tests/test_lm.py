@@ -1,0 +1,148 @@
+"""LM setup: config secrets, FakeLM, the grammar adapter's request, usage accounting."""
+
+from __future__ import annotations
+
+import dspy
+import pytest
+
+from augmentlab.errors import AugmentlabError
+from augmentlab.fake_lm import FakeLM
+from augmentlab.lm import LMConfig, adapter_for, grammar_adapter_class, open_lm, output_schema, usage_since
+from augmentlab.text import is_verbatim
+
+SECRET = "sk-test-do-not-log-1234567890"
+
+
+class Annotate(dspy.Signature):
+    """Add actions in the first person, at least two sentences of action per line."""
+
+    lines: str = dspy.InputField()
+    cast: str = dspy.InputField()
+    annotated_lines: list[str] = dspy.OutputField()
+
+
+LINES = "1. Ann: Where were you last night?\n2. The door creaks.\n3. Bob: Out. Walking by the harbour."
+
+
+def test_defaults_per_kind():
+    assert LMConfig().model == "openai/local" and LMConfig().adapter == "json-grammar"
+    assert LMConfig(kind="endpoint", model="openai/gpt-4o-mini").adapter == "json"
+    with pytest.raises(ValueError):
+        LMConfig(kind="endpoint")
+
+
+def test_api_key_never_stored_or_logged(monkeypatch):
+    monkeypatch.setenv("AUGMENTLAB_TEST_KEY", SECRET)
+    config = LMConfig(kind="endpoint", model="openai/gpt-4o-mini", api_key_env="AUGMENTLAB_TEST_KEY")
+    assert config.api_key() == SECRET
+    for text in (repr(config), str(config), str(config.safe_dict()), config.fingerprint(), config.model_dump_json()):
+        assert SECRET not in text
+    assert config.safe_dict()["api_key_env"] == "AUGMENTLAB_TEST_KEY"
+    with open_lm(config) as lm:
+        assert SECRET not in str(lm.dump_state())
+
+
+def test_missing_key_variable_names_it(monkeypatch):
+    monkeypatch.delenv("AUGMENTLAB_NO_SUCH_KEY", raising=False)
+    config = LMConfig(kind="endpoint", model="openai/gpt-4o-mini", api_key_env="AUGMENTLAB_NO_SUCH_KEY")
+    with pytest.raises(AugmentlabError, match="AUGMENTLAB_NO_SUCH_KEY"):
+        with open_lm(config):
+            pass
+
+
+def test_fingerprint_tracks_output_settings_only():
+    base = LMConfig(kind="endpoint", model="openai/gpt-4o-mini")
+    assert base.fingerprint() == LMConfig(kind="endpoint", model="openai/gpt-4o-mini", timeout=5).fingerprint()
+    assert base.fingerprint() == LMConfig(kind="endpoint", model="openai/gpt-4o-mini", api_key_env="X").fingerprint()
+    assert base.fingerprint() != LMConfig(kind="endpoint", model="openai/gpt-4o-mini", temperature=0.7).fingerprint()
+    assert base.fingerprint() != LMConfig(kind="endpoint", model="openai/gpt-4o").fingerprint()
+
+
+def test_adapter_for():
+    assert isinstance(adapter_for(LMConfig()), grammar_adapter_class())
+    assert type(adapter_for(LMConfig(kind="endpoint", model="openai/x"))) is dspy.JSONAdapter
+    assert type(adapter_for(LMConfig(kind="fake", adapter="chat"))) is dspy.ChatAdapter
+
+
+def test_grammar_adapter_sends_json_object_schema():
+    config = LMConfig(kind="fake")
+    with open_lm(config) as lm, dspy.context(lm=lm, adapter=adapter_for(config)):
+        dspy.Predict(Annotate)(lines=LINES, cast="Ann\nBob")
+        fmt = lm.history[-1]["kwargs"]["response_format"]
+    assert fmt["type"] == "json_object"
+    schema = fmt["schema"]
+    assert schema["required"] == ["annotated_lines"] and schema["additionalProperties"] is False
+    items = schema["properties"]["annotated_lines"]
+    assert items["type"] == "array" and items["items"] == {"type": "string"}
+    assert items["minItems"] == items["maxItems"] == 3  # one per input line
+
+
+def test_output_schema_without_inputs_has_no_count():
+    schema = output_schema(Annotate)
+    assert "minItems" not in schema["properties"]["annotated_lines"]
+
+
+@pytest.mark.parametrize("adapter", ["json-grammar", "json", "chat"])
+def test_fake_lm_answers_in_the_adapters_format(adapter):
+    config = LMConfig(kind="fake", adapter=adapter)
+    with open_lm(config) as lm, dspy.context(lm=lm, adapter=adapter_for(config)):
+        pred = dspy.Predict(Annotate)(lines=LINES, cast="Ann\nBob")
+    originals = ["Where were you last night?", "The door creaks.", "Out. Walking by the harbour."]
+    assert len(pred.annotated_lines) == 3
+    for annotated, original in zip(pred.annotated_lines, originals):
+        assert is_verbatim(annotated, original)
+        assert annotated.count("*") >= 2
+
+
+def test_fake_lm_is_deterministic_and_prompt_sensitive():
+    class ThirdPerson(Annotate):
+        """Add actions in the third person."""
+
+    config = LMConfig(kind="fake")
+    with open_lm(config) as lm, dspy.context(lm=lm, adapter=adapter_for(config)):
+        first = dspy.Predict(Annotate)(lines=LINES, cast="Ann\nBob").annotated_lines
+        again = dspy.Predict(Annotate)(lines=LINES, cast="Ann\nBob").annotated_lines
+        third = dspy.Predict(ThirdPerson.with_instructions("Add actions in the third person."))(
+            lines=LINES, cast="Ann\nBob"
+        ).annotated_lines
+    assert first == again
+    assert first != third
+    assert first[0].startswith("*I ") and third[0].startswith("*Ann ")
+
+
+def test_usage_since_counts_calls_and_tokens():
+    config = LMConfig(kind="fake", cache=False, prompt_price_per_1k=1.0, completion_price_per_1k=2.0)
+    with open_lm(config) as lm, dspy.context(lm=lm, adapter=adapter_for(config)):
+        dspy.Predict(Annotate)(lines=LINES, cast="Ann\nBob")
+        start = len(lm.history)
+        dspy.Predict(Annotate)(lines=LINES, cast="Ann")
+        dspy.Predict(Annotate)(lines="1. Ann: Hi.", cast="Ann")
+        usage = usage_since(lm, start)
+        total = usage_since(lm)
+    assert usage.calls == 2 and total.calls == 3
+    assert usage.prompt_tokens > 0 and usage.completion_tokens > 0
+    assert total.prompt_tokens > usage.prompt_tokens
+    expected = usage.prompt_tokens / 1000 * 1.0 + usage.completion_tokens / 1000 * 2.0
+    assert usage.cost == pytest.approx(expected)
+
+
+def test_fake_lm_supports_n():
+    config = LMConfig(kind="fake")
+    with open_lm(config) as lm, dspy.context(lm=lm, adapter=adapter_for(config)):
+        pred = dspy.Predict(Annotate, n=3)(lines=LINES, cast="Ann\nBob")
+    assert len(pred.completions.annotated_lines) == 3
+
+
+def test_fake_lm_copy_has_private_history():
+    lm = FakeLM()
+    copy = lm.copy()
+    with dspy.context(lm=copy, adapter=adapter_for(LMConfig(kind="fake"))):
+        dspy.Predict(Annotate)(lines=LINES, cast="Ann")
+    assert len(copy.history) == 1 and lm.history == []
+
+
+def test_embedded_start_failure_is_one_line(tmp_path):
+    config = LMConfig(kind="embedded", gguf=str(tmp_path / "missing.gguf"))
+    with pytest.raises(AugmentlabError, match="missing.gguf"):
+        with open_lm(config):
+            pass
