@@ -451,11 +451,11 @@ _NUM_WORDS.update({w: 10 * (i + 2) for i, w in enumerate("twenty thirty forty fi
 _NUM = r"(\d{1,3}|(?:twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)(?:[- ](?:one|two|three|four|five|six|seven|eight|nine))?|" + "|".join(list(_NUM_WORDS)[:20]) + r")"
 
 _ATTR_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
-    ("hair", re.compile(rf"\b({_HAIR_COLOURS})[- ]?(?:haired|hair|curls|locks|braids?|ponytail|beard|mane)\b", re.I)),
+    ("hair", re.compile(rf"\b({_HAIR_COLOURS})[- ]?(?:haired|hair|curls|locks|locs|braids?|ponytail|mane)\b", re.I)),
     ("hair", re.compile(rf"\bhair\s+(?:is|was|of|,)?\s*(?:a\s+)?(?:deep\s+|bright\s+|pale\s+)?({_HAIR_COLOURS})\b", re.I)),
     ("eyes", re.compile(rf"\b({_EYE_COLOURS})[- ](?:eyed|eyes)\b", re.I)),
     ("eyes", re.compile(rf"\beyes\s+(?:are|were|of)\s+({_EYE_COLOURS})\b", re.I)),
-    ("height", re.compile(r"(?:\b(?:is|stands|looks|very|rather|quite|a|an)|,)\s+(tall|towering|lanky|short|petite|diminutive|tiny)\b(?!\s+(?:while|time|pause|breath|walk|silence|distance|laugh|note|letter|way|moment))", re.I)),
+    ("height", re.compile(r"(?:^|(?:\b(?:is|stands|looks|very|rather|quite|a|an)|,)\s+)(tall|towering|lanky|short|petite|diminutive|tiny)\b(?!\s+(?:[\w-]+\s+)?(?:hair|beard|locs|locks|curls|braids?|ponytail|nails|sleeves|skirt|coat|jacket|story|answer|reply|while|time|pause|breath|walk|silence|distance|laugh|note|letter|way|moment))", re.I)),
     ("age", re.compile(rf"\b{_NUM}[- ]years?[- ]old\b", re.I)),
     ("age", re.compile(rf"\b(?:aged|age|of age)\s+{_NUM}\b", re.I)),
 ]

@@ -8,7 +8,8 @@ Heuristics (documented limits):
 - **Tense.** Present by default. An action sentence is flagged as past when the word right after
   its subject (I / he / she / they / we / a capitalised name) ends in "-ed" (minus a short list
   of present-tense "-ed" verbs like "need", "shed", "feed") or is a common irregular past form
-  ("was", "sat", "took", ...). Adjectives after a subject ("I, tired, ...") can mislead it.
+  ("was", "sat", "took", ...); forms that are also present ("set", "put", "cut", "lay", "read")
+  are never flagged. Adjectives after a subject ("I, tired, ...") can mislead it.
 - **Lengths.** Scenario sentences and words, action sentences per line (see :class:`FormatConfig`).
 - **Echoes / leaks.** A speaker prefix ("Alice: ...") at the start of a line, four or more
   consecutive spoken words quoted inside an action, DSPy field markers ``[[ ## x ## ]]``, JSON
@@ -47,7 +48,7 @@ class FormatConfig(BaseModel):
     scenario_max_words: int = Field(160, ge=1)
     min_action_sentences: int = Field(0, ge=0)
     """Per line; 0 lets a line go without actions."""
-    max_action_sentences: int = Field(3, ge=1)
+    max_action_sentences: int = Field(4, ge=1)
 
 
 @dataclass
@@ -67,7 +68,7 @@ _IRREGULAR_PAST = {
     "was", "were", "had", "did", "went", "took", "sat", "stood", "said", "saw", "came", "gave",
     "made", "felt", "held", "kept", "left", "ran", "began", "knew", "thought", "told", "found",
     "brought", "caught", "got", "rose", "fell", "threw", "drew", "grew", "spoke", "wore", "shook",
-    "struck", "hid", "bit", "led", "met", "put", "set", "lay", "slept", "swept", "wept", "sang",
+    "struck", "hid", "bit", "led", "met", "slept", "swept", "wept", "sang",
     "drank", "ate", "wrote", "broke", "chose", "froze", "woke", "bent", "sent", "spent", "lost",
     "sought", "taught", "fought", "bought", "leapt", "leaned", "knelt", "flung", "clung", "swung",
 }
