@@ -39,7 +39,7 @@ the key and its table), missing files (naming the path), bad weights, unknown op
 an optimizer does not take, duplicate variant names, undefined base variants — and raises
 :class:`~augmentlab.errors.AugmentlabError` with one line. Relative paths are resolved against the
 spec's folder first, then the project root (the nearest folder above the spec holding
-``prompts/``), then the working directory.
+``prompts/``), then the working directory, then the folder of the installed ``prompts`` package.
 """
 
 from __future__ import annotations
@@ -223,8 +223,8 @@ class ExperimentSpec(_Table):
     """Output folder for the augmented script (default ``out/<name>/``)."""
     seed: int = 0
     num_threads: int = Field(1, ge=1)
-    traces: bool = False
-    """Log DSPy traces to MLflow (``mlflow.dspy.autolog``)."""
+    personas: str | None = None
+    """Persona cards (TOML/JSON, see ``augmentlab.augment.read_persona_file``) for ``script``."""
     split: SplitSpec = Field(default_factory=SplitSpec)
     lm: dict[str, Any] = Field(default_factory=lambda: {"kind": "embedded"})
     prompt_lm: dict[str, Any] | None = None
@@ -337,12 +337,19 @@ def _project_root(spec_dir: Path) -> Path:
     return Path.cwd()
 
 
+def _package_root() -> Path:
+    """The folder holding the ``prompts`` package (the project, for an editable install)."""
+    import prompts
+
+    return Path(prompts.__file__).resolve().parent.parent
+
+
 def resolve_path(value: str, spec_dir: Path, root: Path) -> Path | None:
     """The first existing candidate for a path written in a spec, else ``None``."""
     raw = Path(os.path.expanduser(value))
     if raw.is_absolute():
         return raw if raw.exists() else None
-    for base in (spec_dir, root, Path.cwd()):
+    for base in (spec_dir, root, Path.cwd(), _package_root()):
         candidate = (base / raw).resolve()
         if candidate.exists():
             return candidate
@@ -363,6 +370,15 @@ def _check_file(value: str, what: str, spec_dir: Path, root: Path) -> str:
     if found is None or not found.is_file():
         raise AugmentlabError(f"{what} not found: {value} (looked next to the spec and in {root})")
     return str(found)
+
+
+def _check_variant_file(path: Path, task: str, label: str) -> None:
+    from prompts.variants import load_variant
+
+    try:
+        load_variant(path, task=task)
+    except AugmentlabError as exc:
+        raise AugmentlabError(f"{label}: {exc}") from None
 
 
 def _validate_variants(spec: ExperimentSpec, spec_dir: Path, root: Path) -> None:
@@ -393,6 +409,7 @@ def _validate_variants(spec: ExperimentSpec, spec_dir: Path, root: Path) -> None
                         found = _resolve_variant_file(value, field, spec_dir, root)
                         if found is None or not found.is_file():
                             raise AugmentlabError(f"{label}: {field} variant file not found: {value}")
+                        _check_variant_file(found, field, label)
                         setattr(v, field, str(found))
             if v.demos:
                 v.demos = _check_file(v.demos, f"{label}: demos file", spec_dir, root)
@@ -494,6 +511,10 @@ def parse_spec(data: dict[str, Any], *, path: Path | None = None) -> ExperimentS
     spec.gold = [_check_file(g, "gold set", spec_dir, root) for g in spec.gold]
     if spec.script:
         spec.script = _check_file(spec.script, "script", spec_dir, root)
+    if spec.personas:
+        if not spec.script:
+            raise AugmentlabError("'personas' is for the 'script' to augment, but no 'script' is given")
+        spec.personas = _check_file(spec.personas, "personas file", spec_dir, root)
     _validate_variants(spec, spec_dir, root)
     _validate_lm_tables(spec, data)
     _validate_metrics(spec, data)

@@ -1,0 +1,722 @@
+"""Run an experiment spec end to end: :func:`run_experiment`.
+
+1. load and validate the spec (no LM yet), read the gold set(s), ingest the ``script`` if any;
+2. split the gold set by source scene (train / dev / test, seeded);
+3. open the LM(s) once;
+4. for each variant, in spec order: build it (hand-written) or compile it from its base with the
+   optimizer on train (dev for selection); evaluate it on **test**; log it as a child MLflow run
+   (params, instructions, demos, scores, per-example table, usage, program file); optimized
+   variants are also saved as ``prompts/optimized/<spec>-<variant>.json`` with their lineage;
+5. print the leaderboard (score with its 95% bootstrap interval, sub-scores, tokens per example,
+   verdict against the first variant);
+6. augment the spec's ``script`` with the best variant into ``<out>/augmented.jsonl``.
+
+The same spec with a warm DSPy cache gives the same numbers: the split, the optimizers and the
+bootstrap intervals are seeded, and Python's and NumPy's global generators are seeded per variant.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import random
+from collections.abc import Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import augmentlab  # noqa: F401  (offline environment first)
+from augmentlab.errors import AugmentlabError
+from augmentlab.model import GoldExample, Script, Usage
+from augmentlab.stats import Interval, bootstrap_ci, compare
+from experiments.spec import ExperimentSpec, VariantSpec, load_spec
+from experiments.splits import Split, split_gold
+
+if TYPE_CHECKING:
+    import dspy
+    from rich.console import Console
+
+    from augmentlab.tracking import RunLogger, Tracker
+
+
+# ------------------------------------------------------------------------------- results
+@dataclass
+class ExampleResult:
+    """One test example scored for one variant."""
+
+    example_id: str
+    score: float
+    parts: dict[str, float]
+    feedback: str
+    scenario: str | None
+    annotated_lines: list[str] | None
+    usage: Usage
+    error: str | None = None
+
+
+@dataclass
+class VariantOutcome:
+    """What one variant did on the test split."""
+
+    name: str
+    spec: VariantSpec
+    program: Any
+    examples: list[ExampleResult] = field(default_factory=list)
+    interval: Interval | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+    eval_usage: Usage = field(default_factory=Usage)
+    compile_usage: Usage = field(default_factory=Usage)
+    program_path: Path | None = None
+    run_id: str | None = None
+    seconds: float = 0.0
+
+    @property
+    def score(self) -> float:
+        return self.interval.mean if self.interval else 0.0
+
+    @property
+    def scores(self) -> list[float]:
+        return [e.score for e in self.examples]
+
+    def part_means(self) -> dict[str, float]:
+        names = sorted({k for e in self.examples for k in e.parts})
+        out = {}
+        for name in names:
+            values = [e.parts[name] for e in self.examples if name in e.parts]
+            if values:
+                out[name] = sum(values) / len(values)
+        return out
+
+    def pass_rate(self, threshold: float) -> float:
+        return sum(s >= threshold for s in self.scores) / len(self.scores) if self.scores else 0.0
+
+    def tokens_per_example(self) -> float:
+        return self.eval_usage.total_tokens / len(self.examples) if self.examples else 0.0
+
+
+@dataclass
+class RunResult:
+    """An execution of a spec."""
+
+    spec: ExperimentSpec
+    split: Split
+    variants: list[VariantOutcome]
+    tracking_uri: str
+    experiment_id: str
+    parent_run_id: str | None
+    augmented_path: Path | None = None
+
+    @property
+    def best(self) -> VariantOutcome:
+        return max(self.variants, key=lambda v: v.score)
+
+    def leaderboard(self) -> list[dict[str, Any]]:
+        """One row per variant (best first): the numbers ``compare`` and the CLI print."""
+        baseline = self.variants[0]
+        rows = []
+        for v in sorted(self.variants, key=lambda v: -v.score):
+            iv = v.interval
+            row: dict[str, Any] = {
+                "variant": v.name,
+                "optimizer": v.spec.optimizer or "",
+                "score": v.score,
+                "ci_low": iv.low if iv else None,
+                "ci_high": iv.high if iv else None,
+                "n": len(v.examples),
+                "tokens_per_example": v.tokens_per_example(),
+                **{f"part.{k}": val for k, val in v.part_means().items()},
+            }
+            row["vs_baseline"] = (
+                "" if v is baseline else compare(v.scores, baseline.scores, seed=self.spec.seed).verdict
+            )
+            rows.append(row)
+        return rows
+
+
+# ------------------------------------------------------------------------------- data
+def load_gold(paths: Sequence[str | os.PathLike[str]]) -> list[GoldExample]:
+    """Every :class:`GoldExample` of the JSONL files (one clear error per bad line)."""
+    from pydantic import ValidationError
+
+    examples: list[GoldExample] = []
+    for path in paths:
+        p = Path(path)
+        try:
+            lines = p.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise AugmentlabError(f"cannot read gold set {p}: {exc}") from None
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                examples.append(GoldExample.model_validate_json(line))
+            except ValidationError as exc:
+                err = exc.errors()[0]
+                where = ".".join(str(x) for x in err.get("loc", ())) or "line"
+                raise AugmentlabError(f"{p.name}:{number}: not a gold example ({where}: {err['msg']})") from None
+    if not examples:
+        raise AugmentlabError(f"the gold set is empty: {', '.join(str(p) for p in paths)}")
+    return examples
+
+
+def usable_for(examples: list[GoldExample], task: str) -> list[GoldExample]:
+    """The gold examples that have the labels ``task`` needs."""
+    need_scenario = task in ("scenario", "both")
+    need_actions = task in ("actions", "both")
+    return [
+        ex
+        for ex in examples
+        if (not need_scenario or ex.scenario) and (not need_actions or ex.annotated)
+    ]
+
+
+def _seed_everything(seed: int) -> None:
+    random.seed(seed)
+    try:
+        import numpy as np
+
+        np.random.seed(seed % (2**32))
+    except ImportError:  # pragma: no cover
+        pass
+
+
+# ------------------------------------------------------------------------------- programs
+def build_program(variant: VariantSpec, task: str) -> Any:
+    """The program of a hand-written variant (variant files, optional demos file, or a saved program)."""
+    from prompts.programs import SceneAugmenter, load_program
+    from prompts.variants import load_variant
+
+    if variant.program:
+        program = load_program(variant.program)
+        if program.task != task:
+            raise AugmentlabError(f"variant {variant.name!r}: saved program is for task {program.task!r}, not {task!r}")
+        return program
+    scenario = load_variant(variant.scenario, task="scenario") if variant.scenario else None
+    actions = load_variant(variant.actions, task="actions") if variant.actions else None
+    if variant.demos:
+        demos = _read_demos(Path(variant.demos))
+        scenario = scenario.model_copy(update={"demos": demos}) if scenario else None
+        actions = actions.model_copy(update={"demos": demos}) if actions else None
+    return SceneAugmenter(scenario, actions)
+
+
+def _read_demos(path: Path) -> list[dict[str, Any]]:
+    try:
+        demos = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise AugmentlabError(f"cannot read demos {path}: {exc}") from None
+    if not isinstance(demos, list) or not all(isinstance(d, dict) for d in demos):
+        raise AugmentlabError(f"demos {path} must be a JSON list of objects")
+    return demos
+
+
+def instructions_and_demos(program: Any) -> dict[str, dict[str, Any]]:
+    """``{predictor name: {"instructions": str, "demos": [...]}}`` of a program."""
+    out: dict[str, dict[str, Any]] = {}
+    for name, predictor in program.named_predictors():
+        demos = []
+        for demo in predictor.demos:
+            data = demo.toDict() if hasattr(demo, "toDict") else dict(demo)
+            data.pop("gold", None)
+            demos.append(data)
+        out[name] = {"instructions": predictor.signature.instructions, "demos": demos}
+    return out
+
+
+# ------------------------------------------------------------------------------- evaluation
+def evaluate(
+    program: Any,
+    examples: Sequence[dspy.Example],
+    golds: Sequence[GoldExample],
+    *,
+    lm: dspy.BaseLM,
+    spec: ExperimentSpec,
+    weights: Any,
+    embedder: Any = None,
+    progress: Any = None,
+    description: str = "",
+) -> tuple[list[ExampleResult], Usage]:
+    """Run ``program`` on every example, then score all predictions in one batch."""
+    from augmentlab.lm import usage_since
+    from metrics.composite import score_many
+
+    predictions: list[tuple[Any, Usage, str | None]] = []
+    task_id = progress.add_task(description, total=len(examples)) if progress is not None else None
+    for example in examples:
+        start = len(lm.history)
+        error = None
+        try:
+            pred = program(**example.inputs())
+        except Exception as exc:  # a bad output scores 0 with the reason; the run goes on
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            pred, error = None, f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
+        predictions.append((pred, usage_since(lm, start), error))
+        if progress is not None:
+            progress.advance(task_id)
+    kwargs: dict[str, Any] = {"task": spec.task, "weights": weights}
+    if spec.metrics.person:
+        kwargs["person"] = spec.metrics.person
+    triples = [
+        (gold, getattr(pred, "scenario", None), getattr(pred, "annotated_lines", None))
+        for gold, (pred, _, _) in zip(golds, predictions, strict=True)
+    ]
+    scores = score_many(triples, embedder=embedder, **kwargs)
+    results = []
+    total = Usage()
+    for gold, (pred, usage, error), sc, (_, scen, lines) in zip(golds, predictions, scores, triples, strict=True):
+        total = total + usage
+        feedback = sc.feedback if error is None else f"program error: {error}. {sc.feedback}"
+        results.append(
+            ExampleResult(
+                example_id=gold.id,
+                score=float(sc.score),
+                parts=dict(sc.parts),
+                feedback=feedback,
+                scenario=scen if isinstance(scen, str) else None,
+                annotated_lines=list(lines) if isinstance(lines, list) else None,
+                usage=usage,
+                error=error,
+            )
+        )
+    if progress is not None and task_id is not None:
+        progress.remove_task(task_id)
+    return results, total
+
+
+# ------------------------------------------------------------------------------- logging
+def _log_variant(
+    run: RunLogger,
+    outcome: VariantOutcome,
+    *,
+    spec: ExperimentSpec,
+    split: Split,
+    lm_params: dict[str, Any],
+) -> None:
+    v = outcome.spec
+    params: dict[str, Any] = {
+        "spec": spec.spec_name,
+        "variant": v.name,
+        "kind": "optimized" if v.optimized else "hand-written",
+        "task": spec.task,
+        "seed": spec.seed,
+        "split_seed": spec.split.seed if spec.split.seed is not None else spec.seed,
+        "n_train": len(split.train),
+        "n_dev": len(split.dev),
+        "n_test": len(split.test),
+        "metric_threshold": spec.metrics.threshold,
+        "program_name": getattr(outcome.program, "name", ""),
+        **lm_params,
+    }
+    if v.optimized:
+        params["optimizer"] = v.optimizer
+        params["base"] = v.base
+        params.update({f"optimizer.{k}": val for k, val in outcome.options.items()})
+    else:
+        for key in ("scenario", "actions", "demos", "program"):
+            value = getattr(v, key)
+            if value:
+                params[f"source.{key}"] = _display_path(value, spec)
+    weights = spec.weights().model_dump()
+    params.update({f"weights.{k}": val for k, val in weights.items()})
+    run.params(params)
+    iv = outcome.interval
+    metrics: dict[str, float | int | None] = {
+        "score": outcome.score,
+        "score_ci_low": iv.low if iv else None,
+        "score_ci_high": iv.high if iv else None,
+        "pass_rate": outcome.pass_rate(spec.metrics.threshold),
+        "n_examples": len(outcome.examples),
+        "n_errors": sum(e.error is not None for e in outcome.examples),
+        "lm_calls": outcome.eval_usage.calls,
+        "prompt_tokens": outcome.eval_usage.prompt_tokens,
+        "completion_tokens": outcome.eval_usage.completion_tokens,
+        "total_tokens": outcome.eval_usage.total_tokens,
+        "tokens_per_example": outcome.tokens_per_example(),
+        "cost": outcome.eval_usage.cost,
+        "compile_lm_calls": outcome.compile_usage.calls,
+        "compile_total_tokens": outcome.compile_usage.total_tokens,
+        "compile_cost": outcome.compile_usage.cost,
+        "seconds": outcome.seconds,
+    }
+    metrics.update({f"part.{k}": val for k, val in outcome.part_means().items()})
+    run.metrics(metrics)
+    for predictor, data in instructions_and_demos(outcome.program).items():
+        run.text(data["instructions"], f"instructions/{predictor}.md")
+        run.json(data["demos"], f"demos/{predictor}.json")
+    rows = []
+    for e in outcome.examples:
+        row: dict[str, Any] = {
+            "example_id": e.example_id,
+            "score": e.score,
+            **{f"part.{k}": e.parts.get(k) for k in sorted({k for x in outcome.examples for k in x.parts})},
+            "feedback": e.feedback,
+            "scenario": e.scenario or "",
+            "annotated_lines": "\n".join(e.annotated_lines or []),
+            "prompt_tokens": e.usage.prompt_tokens,
+            "completion_tokens": e.usage.completion_tokens,
+            "lm_calls": e.usage.calls,
+        }
+        rows.append(row)
+    from augmentlab.tracking import PER_EXAMPLE_TABLE
+
+    run.table(rows, PER_EXAMPLE_TABLE)
+    if outcome.program_path is not None:
+        run.file(outcome.program_path, "program")
+
+
+def _display_path(value: str, spec: ExperimentSpec) -> str:
+    path = Path(value)
+    try:
+        return str(path.relative_to(spec.project_root))
+    except ValueError:
+        return str(path)
+
+
+# ------------------------------------------------------------------------------- the run
+def run_experiment(
+    spec_path: str | os.PathLike[str],
+    *,
+    tracking_uri: str | None = None,
+    out_dir: str | os.PathLike[str] | None = None,
+    programs_dir: str | os.PathLike[str] | None = None,
+    progress: bool = True,
+    console: Console | None = None,
+    augment: bool = True,
+) -> RunResult:
+    """Run the spec at ``spec_path`` (see the module doc) and return its results.
+
+    ``tracking_uri``: MLflow store (default ``./mlruns``). ``out_dir``: where the augmented script
+    goes (default: the spec's ``out``, else ``out/<spec name>/``). ``programs_dir``: where
+    optimized programs are saved (default ``prompts/optimized/``). ``augment=False`` skips the
+    script augmentation.
+    """
+    from rich.console import Console
+
+    console = console or Console(stderr=True)
+    spec = load_spec(spec_path)
+    gold = usable_for(load_gold(spec.gold), spec.task)
+    if not gold:
+        raise AugmentlabError(f"no gold example has the labels task {spec.task!r} needs")
+    script = _ingest(spec) if (augment and spec.script) else None
+    split_seed = spec.split.seed if spec.split.seed is not None else spec.seed
+    split = split_gold(
+        gold,
+        train=spec.split.train,
+        dev=spec.split.dev,
+        test=spec.split.test,
+        seed=split_seed,
+        max_train=spec.split.max_train,
+        max_dev=spec.split.max_dev,
+        max_test=spec.split.max_test,
+    )
+    if any(v.optimized for v in spec.variants) and not split.train:
+        raise AugmentlabError("the train split is empty but a variant uses an optimizer")
+    if programs_dir is None:
+        from prompts import OPTIMIZED_DIR
+
+        programs_dir = OPTIMIZED_DIR
+    programs_path = Path(programs_dir)
+
+    from prompts.data import to_example
+
+    parts = {name: [to_example(g, spec.task) for g in part] for name, part in split.parts().items()}
+    weights = spec.weights()
+    configs = spec.lm_configs()
+
+    from augmentlab.tracking import LEADERBOARD_TABLE, Tracker
+
+    tracker = Tracker(spec.spec_name, tracking_uri=tracking_uri, secret_env_names=spec.secret_env_names())
+    console.print(
+        f"[bold]{spec.spec_name}[/]: task {spec.task}, {len(spec.variants)} variant(s), "
+        f"split train/dev/test = {len(split.train)}/{len(split.dev)}/{len(split.test)}, "
+        f"LM {configs['lm'].kind} ({configs['lm'].model}); MLflow {tracker.tracking_uri}"
+    )
+    outcomes: list[VariantOutcome] = []
+    augmented_path: Path | None = None
+    started = _dt.datetime.now().strftime("%Y-%m-%d %H:%M:%S")
+    with ExitStack() as stack:
+        import dspy
+
+        from augmentlab.lm import adapter_for, open_lm
+
+        lm = stack.enter_context(open_lm(configs["lm"]))
+        adapter = adapter_for(configs["lm"])
+        stack.enter_context(dspy.context(lm=lm, adapter=adapter))
+        needs = {v.optimizer for v in spec.variants if v.optimized}
+        prompt_lm = _maybe_open(stack, configs["prompt_lm"], configs["lm"], lm, "mipro" in needs)
+        reflection_lm = _maybe_open(stack, configs["reflection_lm"], configs["lm"], lm, "gepa" in needs)
+        from metrics.similarity import default_embedder
+
+        embedder = default_embedder()
+        parent = stack.enter_context(
+            tracker.parent(f"{spec.spec_name} {started}", tags={"augmentlab.spec": spec.spec_name})
+        )
+        parent.params(
+            {
+                "spec": spec.spec_name,
+                "spec_path": _display_path(str(spec.path), spec),
+                "task": spec.task,
+                "seed": spec.seed,
+                "split": spec.split.model_dump(),
+                "n_train": len(split.train),
+                "n_dev": len(split.dev),
+                "n_test": len(split.test),
+                "gold": [_display_path(g, spec) for g in spec.gold],
+                "variants": [v.name for v in spec.variants],
+                **_lm_params(configs),
+            }
+        )
+        parent.file(spec.path, "spec")
+        parent.json(split.ids(), "split.json")
+        from augmentlab.lm import usage_since
+        from experiments.optimizers import OptimizerContext, compile_variant, effective_options
+
+        ctx = OptimizerContext(
+            task=spec.task,
+            weights=weights,
+            threshold=spec.metrics.threshold,
+            person=spec.metrics.person,
+            seed=spec.seed,
+            num_threads=spec.num_threads,
+            lm=lm,
+            prompt_lm=prompt_lm,
+            reflection_lm=reflection_lm,
+            reflection_adapter=adapter_for(configs["reflection_lm"]),
+            embedder=embedder,
+        )
+        with _progress(console, progress) as bar:
+            for v in spec.variants:
+                import time
+
+                t0 = time.perf_counter()
+                _seed_everything(spec.seed)
+                outcome = VariantOutcome(name=v.name, spec=v, program=None)
+                with tracker.variant(v.name, tags={"augmentlab.spec": spec.spec_name}) as run:
+                    outcome.run_id = run.run_id
+                    if v.optimized:
+                        base = next(o for o in outcomes if o.name == v.base)
+                        assert v.optimizer is not None
+                        outcome.options = effective_options(v.optimizer, v.options(), ctx)
+                        console.print(f"compiling [bold]{v.name}[/] ({v.optimizer} from {v.base}) on {len(split.train)} train example(s)")
+                        start = len(lm.history)
+                        try:
+                            outcome.program = compile_variant(
+                                v.optimizer,
+                                base.program.deepcopy(),
+                                trainset=parts["train"],
+                                devset=parts["dev"],
+                                options=v.options(),
+                                ctx=ctx,
+                            )
+                        except AugmentlabError:
+                            raise
+                        except Exception as exc:
+                            raise AugmentlabError(
+                                f"variant {v.name!r}: optimizer {v.optimizer} failed: "
+                                f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
+                            ) from exc
+                        outcome.compile_usage = usage_since(lm, start)
+                    else:
+                        outcome.program = build_program(v, spec.task)
+                    outcome.examples, outcome.eval_usage = evaluate(
+                        outcome.program,
+                        parts["test"],
+                        split.test,
+                        lm=lm,
+                        spec=spec,
+                        weights=weights,
+                        embedder=embedder,
+                        progress=bar,
+                        description=f"{v.name}: test",
+                    )
+                    outcome.interval = bootstrap_ci(outcome.scores, seed=spec.seed)
+                    outcome.seconds = time.perf_counter() - t0
+                    outcome.program_path = _save_program(outcome, spec, programs_path, run.run_id)
+                    _log_variant(run, outcome, spec=spec, split=split, lm_params=_lm_params(configs))
+                outcomes.append(outcome)
+                console.print(f"  {v.name}: score {outcome.interval} on {len(outcome.examples)} test example(s)")
+        result = RunResult(
+            spec=spec,
+            split=split,
+            variants=outcomes,
+            tracking_uri=tracker.tracking_uri,
+            experiment_id=tracker.experiment_id,
+            parent_run_id=tracker.parent_run_id,
+        )
+        board = result.leaderboard()
+        parent.table(board, LEADERBOARD_TABLE)
+        parent.tags({"augmentlab.best_variant": result.best.name})
+        parent.metrics({"best_score": result.best.score})
+        print_leaderboard(board, console=console, title=f"{spec.spec_name}: test split (n={len(split.test)})")
+        if script is not None:
+            target = spec.out_dir(out_dir)
+            augmented_path = _augment_script(script, result.best, spec, target, lm, adapter, configs["lm"], progress)
+            parent.file(augmented_path, "augmented")
+            console.print(f"augmented {spec.script} with [bold]{result.best.name}[/] → {augmented_path}")
+        result.augmented_path = augmented_path
+    return result
+
+
+def _maybe_open(stack: ExitStack, config: Any, main: Any, lm: Any, needed: bool) -> Any:
+    """The LM for ``config``: the main LM when it is the same config or not needed."""
+    if not needed or config == main:
+        return lm
+    from augmentlab.lm import open_lm
+
+    return stack.enter_context(open_lm(config))
+
+
+def _lm_params(configs: dict[str, Any]) -> dict[str, Any]:
+    """LM settings for MLflow: kind, model, temperature... and only the NAME of the key variable."""
+    keep = ("kind", "model", "api_base", "api_key_env", "temperature", "max_tokens", "adapter", "cache")
+    out: dict[str, Any] = {}
+    for role, config in configs.items():
+        if role != "lm" and config == configs["lm"]:
+            continue
+        data = config.safe_dict()
+        out.update({f"{role}.{k}": data.get(k) for k in keep if data.get(k) is not None})
+    return out
+
+
+def _save_program(outcome: VariantOutcome, spec: ExperimentSpec, directory: Path, run_id: str) -> Path | None:
+    """Save an optimized variant as ``<directory>/<spec>-<variant>.json`` with its lineage."""
+    if not outcome.spec.optimized:
+        return None
+    from prompts.programs import save_program
+
+    iv = outcome.interval
+    lineage = {
+        "spec": spec.spec_name,
+        "variant": outcome.name,
+        "parent": outcome.spec.base,
+        "optimizer": outcome.spec.optimizer,
+        "budget": outcome.options,
+        "task": spec.task,
+        "scores": {
+            "test_mean": outcome.score,
+            "test_ci95": [iv.low, iv.high] if iv else None,
+            "n_test": len(outcome.examples),
+            "parts": outcome.part_means(),
+        },
+        "lm": spec.lm_configs()["lm"].safe_dict(),
+        "mlflow_run_id": run_id,
+        "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+    return save_program(outcome.program, directory / f"{spec.spec_name}-{outcome.name}.json", lineage)
+
+
+def _ingest(spec: ExperimentSpec) -> Script:
+    from augmentlab.ingest import load
+
+    assert spec.script is not None
+    script = load(spec.script)
+    if not script.scenes:
+        raise AugmentlabError(f"script {spec.script} has no scenes to augment")
+    return script
+
+
+def _augment_script(
+    script: Script,
+    best: VariantOutcome,
+    spec: ExperimentSpec,
+    out_dir: Path,
+    lm: Any,
+    adapter: Any,
+    lm_config: Any,
+    progress: bool,
+) -> Path:
+    from augmentlab.augment import augment_scripts
+
+    augment_scripts(
+        [script],
+        out_dir,
+        program=best.program,
+        lm=lm,
+        lm_config=lm_config,
+        adapter=adapter,
+        concurrency=1,
+        personas=spec.personas,
+        write_personas=False,
+        progress=progress,
+    )
+    return out_dir / "augmented.jsonl"
+
+
+class _NoProgress:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: Any) -> None:
+        return None
+
+
+def _progress(console: Console, enabled: bool) -> Any:
+    if not enabled:
+        return _NoProgress()
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    )
+
+
+#: Short column headers for the sub-scores, so the leaderboard fits a terminal.
+_SHORT = {"similarity": "sim", "verbatim": "verb", "cast": "cast", "grounding": "grnd", "contradiction": "contr", "format": "fmt"}
+
+
+def print_leaderboard(rows: list[dict[str, Any]], *, console: Console | None = None, title: str = "") -> None:
+    """The leaderboard as a rich table: variant, score [95% CI], sub-scores, tokens per example."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = console or Console()
+    if not console.is_terminal and console.width < 140:
+        console = Console(file=console.file, width=140)
+    part_names = sorted({k[len("part.") :] for row in rows for k in row if k.startswith("part.")})
+    table = Table(title=title or None, caption="sub-scores: means over the test split; vs first: paired test")
+    table.add_column("variant", style="bold", no_wrap=True)
+    table.add_column("optimizer", no_wrap=True)
+    table.add_column("score [95% CI]", justify="right", no_wrap=True)
+    for name in part_names:
+        table.add_column(_SHORT.get(name, name), justify="right", no_wrap=True)
+    table.add_column("tok/ex", justify="right", no_wrap=True)
+    table.add_column("vs first")
+    for row in rows:
+        low, high = row.get("ci_low"), row.get("ci_high")
+        ci = f" [{low:.3f}, {high:.3f}]" if low is not None and high is not None else ""
+        table.add_row(
+            str(row["variant"]),
+            str(row.get("optimizer") or ""),
+            f"{row['score']:.3f}{ci}",
+            *[_fmt(row.get(f"part.{name}")) for name in part_names],
+            f"{row.get('tokens_per_example') or 0:.0f}",
+            str(row.get("vs_baseline") or ""),
+        )
+    console.print(table)
+
+
+def _fmt(value: Any) -> str:
+    if value is None or (isinstance(value, float) and value != value):
+        return "–"
+    return f"{value:.2f}"
+
+
+__all__ = [
+    "ExampleResult",
+    "RunResult",
+    "VariantOutcome",
+    "build_program",
+    "evaluate",
+    "load_gold",
+    "print_leaderboard",
+    "run_experiment",
+    "usable_for",
+]
