@@ -596,8 +596,13 @@ def _run_scenes(runner: _Runner, store: ResultStore, items: list[_Item], concurr
                     break
             while pending:
                 finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                crash: BaseException | None = None
                 for future in finished:
-                    outcome = future.result()
+                    try:
+                        outcome = future.result()
+                    except BaseException as exc:  # a bug or an interrupt: record the others first
+                        crash = crash or exc
+                        continue
                     _record(store, outcome, report)
                     if outcome.status == "error":
                         lm_errors_in_a_row += 1
@@ -611,6 +616,8 @@ def _run_scenes(runner: _Runner, store: ResultStore, items: list[_Item], concurr
                         task, advance=1, rate=(report.ok + report.failed + report.errors) / max(elapsed, 1e-9),
                         tokens=report.usage.total_tokens, failed=report.failed + report.errors,
                     )
+                if crash is not None:
+                    raise crash
                 if lm_errors_in_a_row >= ABORT_AFTER_LM_ERRORS and report.ok == 0:
                     last = next(f.reason for f in reversed(report.failures) if f.status == "error")
                     raise AugmentlabError(
