@@ -43,9 +43,11 @@ CAPS_CUE_RE = re.compile(r"^(?P<name>[A-Z][A-Z'’\-]*(?:\.?\s[A-Z][A-Z'’\-]*)
 TITLE_CUE_RE = re.compile(
     r"^(?P<name>(?:(?:Mr|Mrs|Ms|Dr|St|Rev)\.\s|[A-Z][a-z'’\-]+\s){0,2}[A-Z][a-z'’\-]+)\.(?:\s{2,}|\s*(?=\[)|\s*$)"
 )
+CAPS_ALONE_RE = re.compile(r"^(?P<name>[A-Z][A-Z'’\-]*(?:\.?\s[A-Z][A-Z'’\-]*){0,4})\.?$")
 MD_CUE_RE = re.compile(r"^\*\*(?P<name>[^*\n]{1,40}?)\.?\*\*[.:]?\s*")
 DIRECTION_RE = re.compile(r"\[([^\]]*)\]|\(([^)]*)\)")
 LEADING_ITALIC_RE = re.compile(r"^_([^_]{1,300})_\.?(?=\s|$)")
+_TITLE_WORDS = {"mrs", "miss", "lady", "lord", "sir", "the", "and", "of"}
 _NOT_CUES = {"SCENE", "ACT", "CURTAIN", "TABLEAU", "END", "THE END", "TIME", "PLACE", "EXIT", "EXEUNT", "ENTER"}
 
 
@@ -232,6 +234,9 @@ class _Play:
         if self.ended:
             return  # printer's notes and the like after CURTAIN, until the next act
         cue = find_cue(joined)
+        alone = CAPS_ALONE_RE.match(first)
+        if len(block) > 1 and alone and alone.group("name").upper() not in _NOT_CUES:
+            cue = (alone.group("name"), " ".join(line.strip() for line in block[1:]))
         if self.pending_cue is not None and cue is None:
             name, cue_line = self.pending_cue
             self.pending_cue = None
@@ -300,7 +305,7 @@ def _belongs_to_next(direction: str, speaker: str) -> bool:
     lowered = direction.casefold()
     if re.match(r"^(?:re-?)?enter\b", lowered):
         return True
-    words = [w for w in re.findall(r"[\w']+", speaker.casefold()) if len(w) > 2 and w not in {"mrs", "miss", "lady", "lord", "sir"}]
+    words = [w for w in re.findall(r"[\w']+", speaker.casefold()) if len(w) > 2 and w not in _TITLE_WORDS]
     return any(re.search(rf"\b{re.escape(w)}\b", lowered) for w in words)
 
 
