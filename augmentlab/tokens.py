@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import atexit
 import functools
 import importlib.util
 import math
@@ -59,6 +60,8 @@ class _GGUFCounter:
         with _quiet_stderr():
             self._llm = llama_cpp.Llama(model_path=str(path), vocab_only=True, verbose=False)
         self._lock = threading.Lock()
+        # Free it before interpreter shutdown tears down llama_cpp (its __del__ fails then).
+        atexit.register(self._llm.close)
 
     def count(self, text: str) -> int:
         if not text:
