@@ -55,11 +55,23 @@ class Cast:
         self._variants: dict[str, dict[str, None]] = {}
         self._listed: list[Character] = []
         self._counts: dict[str, int] = {}
+        self._memo: dict[str, str | None] = {}
 
     def resolve(self, name: str | None, *, count: bool = True) -> str | None:
         """The canonical name for a spelling (``None`` stays ``None``)."""
         if name is None:
             return None
+        known = self._memo.get(name, "")
+        if known != "":
+            if count and known is not None:
+                self._counts[known] = self._counts.get(known, 0) + 1
+            return known
+        result = self._resolve(name, count=count)
+        if len(self._memo) < 100_000:
+            self._memo[name] = result
+        return result
+
+    def _resolve(self, name: str, *, count: bool) -> str | None:
         shown = clean_name(name)
         if not shown:
             return None

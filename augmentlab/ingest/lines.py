@@ -19,7 +19,9 @@ _PAIRS = {'"': '"', "“": "”", "„": "“", "«": "»", "「": "」", "『":
 
 def collapse(text: str) -> str:
     """Runs of spaces/tabs as one space, lines trimmed, blank lines dropped."""
-    parts = [_WS_RE.sub(" ", part).strip() for part in text.split("\n")]
+    if "\n" not in text and "  " not in text and "\t" not in text and "\u00a0" not in text:
+        return text.strip()
+    parts = [_WS_RE.sub(" ", part).strip() if "  " in part or "\t" in part else part.strip() for part in text.split("\n")]
     return "\n".join(p for p in parts if p)
 
 
@@ -39,6 +41,8 @@ def extract_directions(text: str, pattern: re.Pattern[str]) -> tuple[str, list[s
 
     Returns the spoken text (white space tidied), the directions and their offsets in it.
     """
+    if pattern.search(text) is None:
+        return collapse(text), [], []
     spoken: list[str] = []
     directions: list[str] = []
     offsets: list[int] = []
@@ -84,7 +88,8 @@ def make_line(
     meta = dict(metadata or {})
     if directions:
         meta[DIRECTION_AT] = list(offsets)
-    return Line(
+    # Built without re-validation: every field is constructed here with its declared type.
+    return Line.model_construct(
         speaker=speaker,
         text=text,
         kind=kind or (LineKind.dialogue if speaker else LineKind.narration),

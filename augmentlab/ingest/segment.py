@@ -134,7 +134,7 @@ class Segmenter:
 
     def _finish(self, scene: Scene) -> Scene:
         if self.context_lines:
-            scene.context = [line.model_copy(deep=True) for line in self._recent]
+            scene.context = list(self._recent)
         for line in scene.lines[-self.context_lines :] if self.context_lines else []:
             self._recent.append(line)
         scene.index = self._index

@@ -35,6 +35,7 @@ HEADING_RE = re.compile(
     re.IGNORECASE,
 )
 _SETTING_SPLIT_RE = re.compile(r"^(?:scene|chapter|act|part|episode|setting|location)\b[^:.\-–—]*[:.\-–—]\s*(.+)$", re.I)
+_HEADING_START = set("#=[*-~_") | set("sScCaApPeEiI")
 VN_DIRECTION_RE = re.compile(r"\*([^*\n]+)\*|\[([^\]\n]+)\]")
 _NOT_NAMES = {"http", "https", "note", "notes", "warning", "edit", "source", "ps", "nb", "tl", "tn"}
 
@@ -113,7 +114,7 @@ def parse(source: Iterable[tuple[int, str]], state: ParseState) -> Iterator[Even
             yield SceneStart()
             emitted = False
         blank_run = 0
-        cue_only = CUE_ONLY_RE.match(text)
+        cue_only = CUE_ONLY_RE.match(text) if text[-1] == ":" else None
         cue_name = cue_only.group("name").strip() if cue_only else None
         if cue_name is not None and not looks_like_name(cue_name, max_words=6):
             cue_name = None
@@ -125,7 +126,7 @@ def parse(source: Iterable[tuple[int, str]], state: ParseState) -> Iterator[Even
         if line is not None:
             emitted = True
             yield line
-        found = heading(text)
+        found = heading(text) if text[0] in _HEADING_START else None
         if found is not None:
             title, setting = found
             yield SceneStart(heading=title, setting=setting)
@@ -150,13 +151,13 @@ def _new_cue(name: str, known: set[str]) -> bool:
 
 
 def _parse_single(text: str, number: int) -> Line | None:
-    match = INLINE_RE.match(text)
+    match = INLINE_RE.match(text) if ":" in text else None
     if match and looks_like_name(match.group("name")):
         return _dialogue(match.group("name").strip(), match.group("text"), number)
-    match = BRACKET_RE.match(text)
+    match = BRACKET_RE.match(text) if text[0] in "[【" else None
     if match and bracket_is_name(match.group("name")):
         return _dialogue(match.group("name").strip(), match.group("text"), number)
-    match = KAGI_RE.match(text)
+    match = KAGI_RE.match(text) if ("「" in text or "『" in text) else None
     if match and looks_like_name(match.group("name")):
         return _dialogue(match.group("name").strip(), match.group("text"), number)
     spoken = collapse(text)
