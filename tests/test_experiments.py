@@ -47,3 +47,174 @@ def test_split_errors() -> None:
         split_gold([_gold(1), _gold(1)], train=0.5, dev=0.0, test=0.5)
     with pytest.raises(AugmentlabError, match="empty"):
         split_gold([], train=0.5, dev=0.0, test=0.5)
+
+
+# ------------------------------------------------------------------------------ the runner (fake LM)
+import json  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from augmentlab.tracking import load_experiment  # noqa: E402
+from experiments.runner import run_experiment  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+GOLD = REPO / "experiments" / "gold" / "handwritten.jsonl"
+SAMPLE = REPO / "experiments" / "scripts" / "sample.txt"
+
+SPEC = f"""
+name = "{{name}}"
+task = "{{task}}"
+gold = ["{GOLD}"]
+seed = 3
+{{extra}}
+
+[split]
+train = 0.4
+dev = 0.3
+test = 0.3
+max_train = 3
+max_dev = 2
+max_test = 3
+
+[lm]
+{{lm}}
+
+[metrics]
+threshold = 0.3
+
+[[variants]]
+name = "seed"
+{{files}}
+{{variants}}
+"""
+
+FILES = {
+    "both": 'scenario = "prompts/scenario/seed.md"\nactions = "prompts/actions/seed.md"',
+    "actions": 'actions = "prompts/actions/seed.md"',
+    "scenario": 'scenario = "prompts/scenario/seed.md"',
+}
+
+
+def _spec(tmp_path: Path, *, name: str = "t", task: str = "both", variants: str = "", lm: str = 'kind = "fake"',
+          extra: str = "") -> Path:
+    path = tmp_path / f"{name}.toml"
+    path.write_text(SPEC.format(name=name, task=task, extra=extra, lm=lm, files=FILES[task], variants=variants))
+    return path
+
+
+def _run(tmp_path: Path, spec: Path, **kwargs):
+    return run_experiment(
+        spec,
+        tracking_uri=str(tmp_path / "mlruns"),
+        programs_dir=tmp_path / "programs",
+        out_dir=tmp_path / "out",
+        progress=False,
+        **kwargs,
+    )
+
+
+@pytest.mark.parametrize(
+    ("optimizer", "options"),
+    [
+        ("labeled", "max_labeled_demos = 1"),
+        ("bootstrap", "max_bootstrapped_demos = 1\nmetric_threshold = 0.3"),
+        ("random_search", "max_bootstrapped_demos = 1\nnum_candidate_programs = 1"),
+        ("MIPROv2", "num_candidates = 2\nnum_trials = 2\nmax_bootstrapped_demos = 1\ndata_aware_proposer = false"),
+        ("gepa", "max_metric_calls = 8"),
+    ],
+)
+def test_each_optimizer_runs_and_is_logged(tmp_path: Path, optimizer: str, options: str) -> None:
+    variants = f'\n[[variants]]\nname = "opt"\noptimizer = "{optimizer}"\nbase = "seed"\n{options}\n'
+    result = _run(tmp_path, _spec(tmp_path, task="actions", variants=variants))
+    assert [v.name for v in result.variants] == ["seed", "opt"]
+    opt = result.variants[1]
+    assert len(opt.examples) == 3 and all(0.0 <= e.score <= 1.0 for e in opt.examples)
+    assert opt.compile_usage.calls > 0 or optimizer == "labeled"
+    saved = json.loads((tmp_path / "programs" / "t-opt.json").read_text())
+    assert saved["lineage"]["optimizer"] == opt.spec.optimizer
+    assert saved["lineage"]["parent"] == "seed" and saved["lineage"]["spec"] == "t"
+    assert saved["lineage"]["scores"]["test_mean"] == pytest.approx(opt.score)
+    if optimizer in ("labeled", "bootstrap", "random_search"):
+        assert any(p.demos for _, p in opt.program.named_predictors())
+    logged = load_experiment("t", tracking_uri=str(tmp_path / "mlruns")).variant("opt")
+    assert logged.params["optimizer"] == opt.spec.optimizer
+    assert logged.scores == pytest.approx(opt.scores)
+
+
+def test_mlflow_contents_of_a_run(tmp_path: Path) -> None:
+    result = _run(tmp_path, _spec(tmp_path, variants='\n[[variants]]\nname = "boot"\noptimizer = "bootstrap"\nbase = "seed"\nmax_bootstrapped_demos = 1\n'))
+    back = load_experiment(tmp_path / "t.toml", tracking_uri=str(tmp_path / "mlruns"))
+    assert back.parent_run_id == result.parent_run_id
+    assert back.tags["augmentlab.best_variant"] == result.best.name
+    assert back.params["n_test"] == "3"
+    seed = back.variant("seed")
+    # params: variant, LM, seeds, sources; metrics: score, CI, sub-scores, tokens
+    assert seed.params["variant"] == "seed" and seed.params["lm.kind"] == "fake"
+    assert seed.params["seed"] == "3" and seed.params["source.actions"] == "prompts/actions/seed.md"
+    for key in ("score", "score_ci_low", "score_ci_high", "part.verbatim", "part.similarity", "total_tokens", "lm_calls"):
+        assert key in seed.metrics, key
+    assert seed.metrics["score"] == pytest.approx(result.variants[0].score)
+    assert seed.metrics["lm_calls"] == 6  # 3 test scenes × (scenario + actions)
+    # per-example table: ids are the test split, scores match the run
+    assert seed.example_ids == [g.id for g in result.split.test]
+    assert seed.scores == pytest.approx(result.variants[0].scores)
+    assert set(seed.parts) >= {"similarity", "verbatim", "format"}
+    assert all(row["feedback"] for row in seed.rows)
+    # artifacts: instruction text, demos, saved program (optimized only)
+    art = seed.artifact_dir
+    assert art is not None
+    instructions = (art / "instructions" / "scenario_writer.predict.md").read_text()
+    assert "scenario" in instructions.lower()
+    boot_art = back.variant("boot").artifact_dir
+    assert (boot_art / "program" / "t-boot.json").is_file()
+    demos = json.loads((boot_art / "demos" / "annotator.predict.json").read_text())
+    assert len(demos) == 1
+    # nothing leaked between the splits
+    ids = result.split.ids()
+    assert not set(ids["test"]) & (set(ids["train"]) | set(ids["dev"]))
+
+
+def test_same_spec_twice_gives_same_numbers(tmp_path: Path) -> None:
+    spec = _spec(tmp_path, variants='\n[[variants]]\nname = "boot"\noptimizer = "bootstrap"\nbase = "seed"\nmax_bootstrapped_demos = 1\n')
+    first = _run(tmp_path, spec)
+    second = _run(tmp_path, spec)
+    for a, b in zip(first.variants, second.variants, strict=True):
+        assert a.scores == b.scores
+        assert (a.interval.low, a.interval.high) == (b.interval.low, b.interval.high)
+    assert first.split.ids() == second.split.ids()
+
+
+def test_no_secret_anywhere_in_the_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from augmentlab.testing.fake_server import StubServer
+
+    secret = "sk-live-SECRET-ab12cd34ef56gh78"
+    monkeypatch.setenv("AUGMENTLAB_TEST_KEY", secret)
+    with StubServer() as server:
+        lm = (f'kind = "endpoint"\nmodel = "openai/stub"\napi_base = "{server.base_url}"\n'
+              f'api_key_env = "AUGMENTLAB_TEST_KEY"\ncache = false\nnum_retries = 0')
+        # The secret also sits in the description, which is logged as a spec artifact.
+        spec = _spec(tmp_path, name="secret", lm=lm, extra=f'description = "do not log {secret}"')
+        _run(tmp_path, spec)
+    store = tmp_path / "mlruns"
+    files = [p for p in store.rglob("*") if p.is_file()]
+    assert files
+    for path in files:
+        assert secret.encode() not in path.read_bytes(), path
+    back = load_experiment("secret", tracking_uri=str(store))
+    assert back.params["lm.api_key_env"] == "AUGMENTLAB_TEST_KEY"
+
+
+def test_augments_the_script_with_the_best_variant(tmp_path: Path) -> None:
+    spec = _spec(tmp_path, extra=f'script = "{SAMPLE}"')
+    result = _run(tmp_path, spec)
+    assert result.augmented_path == tmp_path / "out" / "augmented.jsonl"
+    rows = [json.loads(line) for line in result.augmented_path.read_text().splitlines()]
+    assert len(rows) >= 1 and all(r.get("scenario") for r in rows)
+
+
+def test_bad_gold_line_is_one_clear_error(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(GOLD.read_text().splitlines()[0] + "\n{\"id\": 3}\n")
+    spec = _spec(tmp_path)
+    spec.write_text(spec.read_text().replace(str(GOLD), str(bad)))
+    with pytest.raises(AugmentlabError, match=r"bad.jsonl:2: not a gold example"):
+        _run(tmp_path, spec)
