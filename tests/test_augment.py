@@ -242,11 +242,11 @@ def test_5xx_is_retried_by_the_lm_layer(tmp_path):
 
 def test_timeout_is_retried(tmp_path):
     with StubServer(latency=0.01, faults=["timeout"], hang=2.5) as server:
-        start = time.monotonic()
         report = augment_scripts([make_script(1)], tmp_path, lm_config=stub_config(server, num_retries=1, timeout=0.3),
                                  concurrency=1, write_personas=False)
         assert report.ok == 1 and server.requests == 3
-        assert time.monotonic() - start < 2.3  # did not wait for the hung answer
+        gap = server.log[1][0] - server.log[0][0]
+        assert gap < 2.0, "the retry waited for the hung answer instead of timing out"
 
 
 def test_lm_down_is_an_error_retried_on_next_run(tmp_path):
