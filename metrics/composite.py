@@ -5,9 +5,9 @@ Parts (each in [0, 1]; ``None`` when it does not apply, e.g. no gold scenario):
 ===============  ==================================================================
 similarity       embedding similarity to gold (:mod:`metrics.similarity`)
 verbatim         share of lines whose human words are kept exactly
-cast             no invented names, no character acting in another's line
+cast             1/(1+problems): invented names, a character acting in another's line
 grounding        share of scenario sentences supported by the scene / personas
-contradiction    1 − 0.5 per contradicted persona fact
+contradiction    1/(1+n) for n contradicted persona facts
 format           asterisks, person, tense, lengths, no leaked markers (:mod:`metrics.format`)
 ===============  ==================================================================
 
@@ -231,6 +231,8 @@ def _score(
     details["cast"] = c.details
     if c.issues:
         issues["cast"] = c.issues
+    if scen is None and task == "both":
+        parts["grounding"] = 0.0  # a missing / unusable scenario supports nothing
     if scen is not None:
         gr = consistency.grounding(gold, scen, embedder=emb)
         parts["grounding"] = gr.score

@@ -275,8 +275,10 @@ def _cast_names(gold: GoldExample, extra: Iterable[str]) -> list[str]:
 
 
 def _same_person(a: str, b: str) -> bool:
-    ta, tb = _name_tokens(a) - {a.lower()} or {a.lower()}, _name_tokens(b) - {b.lower()} or {b.lower()}
-    return a.lower() == b.lower() or bool(ta & tb)
+    """Same character: equal, or one name's words (titles included) are within the other's
+    ("Ilse" / "Professor Ilse Varga"), so "Lady Chiltern" and "Sir Robert Chiltern" differ."""
+    ta, tb = set(words(a)), set(words(b))
+    return a.lower() == b.lower() or bool(ta and tb and (ta <= tb or tb <= ta))
 
 
 def _subject(sentence: str, cast_names: Sequence[str]) -> str | None:
@@ -313,7 +315,7 @@ def cast(
     *Acting for another*: in speaker S's line, an action sentence whose subject is another cast
     member ("*Bob grabs the letter.*" in Alice's line) is flagged. In first person "I" is S.
 
-    Score: ``max(0, 1 − 0.5 × problems)``.
+    Score: ``1 / (1 + problems)`` (1, 0.5, 0.33, …: every extra problem still lowers it).
     """
     extra = tuple(known_names)
     known = known_names_for(gold, extra)
@@ -345,7 +347,7 @@ def cast(
                     if subj and not _same_person(subj, speaker):
                         acting.append((i + 1, subj, speaker))
                         issues.append(f"line {i + 1}: {subj} acts in {speaker}'s line ('{sent[:60]}')")
-    score = max(0.0, 1.0 - 0.5 * (len(invented) + len(acting)))
+    score = 1.0 / (1 + len(invented) + len(acting))
     return Check(score, issues, {"invented": invented, "acting": acting})
 
 
@@ -608,7 +610,7 @@ def contradiction(
     or brown), height (tall/short), age (more than 2 years apart), relationships ("Alice is
     Bob's sister" vs "Bob's wife Alice"). The owner of a statement is the nearest cast name
     before it (or the speaker, for "I/my" in their own line). ``judge`` (optional, e.g. an LM)
-    returns extra contradiction descriptions. Score: ``max(0, 1 − 0.5 × contradictions)``.
+    returns extra contradiction descriptions. Score: ``1 / (1 + contradictions)``.
     """
     extra = tuple(known_names)
     known = persona_facts(gold, extra)
@@ -641,4 +643,4 @@ def contradiction(
         except Exception as exc:  # the judge is optional; never let it fail the metric
             issues.append(f"(contradiction judge failed: {type(exc).__name__})")
     n = len(found)
-    return Check(max(0.0, 1.0 - 0.5 * n), issues, {"contradictions": found, "persona_facts": len(known)})
+    return Check(1.0 / (1 + n), issues, {"contradictions": found, "persona_facts": len(known)})

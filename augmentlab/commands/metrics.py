@@ -1,0 +1,105 @@
+"""CLI: ``augmentlab metrics check`` — does the metric catch each kind of defect?"""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+from augmentlab.errors import AugmentlabError
+
+DEFAULT_GOLD_GLOB = "experiments/gold/*.jsonl"
+
+
+def load_gold(paths: list[Path]) -> list[Any]:
+    """GoldExamples from JSONL files (one clear error for a bad file or line)."""
+    from pydantic import ValidationError
+
+    from augmentlab.model import GoldExample
+
+    out = []
+    for path in paths:
+        if not path.is_file():
+            raise AugmentlabError(f"gold file not found: {path}")
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                out.append(GoldExample.model_validate_json(line))
+            except ValidationError as exc:
+                raise AugmentlabError(f"{path}:{n}: not a GoldExample ({exc.errors()[0].get('msg')})") from None
+    return out
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``metrics`` sub-app (``check``)."""
+    metrics_app = typer.Typer(help="Metric checks.", no_args_is_help=True)
+
+    @metrics_app.command("check")
+    def check_cmd(
+        gold: Optional[list[Path]] = typer.Option(
+            None, "--gold", help=f"Gold JSONL file(s) (default: {DEFAULT_GOLD_GLOB})."
+        ),
+        mine: Optional[list[Path]] = typer.Option(
+            None, "--mine", help="Play file(s) to mine gold from (augmentlab.ingest.gold.mine)."
+        ),
+        limit: int = typer.Option(40, "--limit", min=1, help="Most mined examples per play."),
+        seed: int = typer.Option(0, "--seed", help="Random seed for the mutations."),
+        show_misses: bool = typer.Option(False, "--misses", help="List the mutants the metric missed."),
+    ) -> None:
+        """Apply each defect to gold outputs and report how often the metric notices.
+
+        Exits 1 when a goal is missed (100 % for verbatim and cast defects, 90 % for others).
+        """
+        from rich.console import Console
+
+        files = list(gold or sorted(Path.cwd().glob(DEFAULT_GOLD_GLOB)))
+        sets: list[tuple[str, list[Any]]] = []
+        if files:
+            sets.append(("hand-written gold" if not gold else ", ".join(p.name for p in files), load_gold(files)))
+        for play in mine or []:
+            if not play.is_file():
+                raise AugmentlabError(f"play not found: {play}")
+            from augmentlab.ingest.gold import mine as mine_play
+
+            sets.append((f"mined: {play.name}", list(itertools.islice(mine_play(play), limit))))
+        if not sets or not any(s for _, s in sets):
+            raise AugmentlabError("no gold examples: pass --gold FILE or --mine PLAY")
+        console = Console(width=max(Console().width, 100))
+        ok = True
+        from metrics.mutations import run_suite
+
+        for title, examples in sets:
+            if not examples:
+                console.print(f"[yellow]{title}: no examples[/yellow]")
+                continue
+            rows = run_suite(examples, seed=seed)
+            console.print(_table(title, len(examples), rows))
+            if show_misses:
+                for row in rows:
+                    for miss in row.misses[:10]:
+                        console.print(f"  [dim]{row.defect} missed:[/dim] {miss}")
+            ok = ok and all(r.passed for r in rows if r.n)
+        if not ok:
+            console.print("[red]some defect goals were missed[/red]")
+            raise typer.Exit(1)
+        console.print("[green]all defect goals met[/green]")
+
+    app.add_typer(metrics_app, name="metrics")
+
+
+def _table(title: str, n: int, rows: list[Any]) -> Any:
+    from rich.table import Table
+
+    table = Table(title=f"{title} ({n} examples)")
+    for col in ("defect", "target", "n", "skip", "comp↓", "part↓", "Δcomp", "Δpart", "goal", ""):
+        table.add_column(col, justify="left" if col in ("defect", "target") else "right", no_wrap=True)
+    for r in rows:
+        table.add_row(
+            r.defect, r.target, str(r.n), str(r.skipped), f"{r.composite_rate:.0%}", f"{r.part_rate:.0%}",
+            f"{r.mean_composite_drop:.3f}", f"{r.mean_part_drop:.3f}", f"{r.goal:.0%}",
+            "[green]ok[/green]" if r.passed else ("[dim]n/a[/dim]" if not r.n else "[red]MISS[/red]"),
+        )
+    return table
