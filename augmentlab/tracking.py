@@ -33,6 +33,9 @@ from augmentlab.errors import AugmentlabError
 if TYPE_CHECKING:
     from mlflow import MlflowClient
 
+# Reading a per-example table back must not draw a download progress bar on every variant.
+os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+
 STORE_DIR = "mlruns"
 DB_NAME = "mlflow.db"
 ARTIFACTS_DIR = "artifacts"
