@@ -137,3 +137,10 @@ def test_optimizer_spellings() -> None:
     assert canonical_optimizer("LabeledFewShot") == "labeled"
     assert canonical_optimizer("GEPA") == "gepa"
     assert canonical_optimizer("simba") is None
+
+
+@pytest.mark.parametrize("name", ["quickstart", "seed_variants", "optimizers"])
+def test_shipped_specs_are_valid(repo_root: Path, name: str) -> None:
+    spec = load_spec(repo_root / "experiments" / f"{name}.toml")
+    assert spec.spec_name == name
+    assert spec.variants[0].optimizer is None
