@@ -1,0 +1,169 @@
+"""Augment throughput vs a raw OpenAI client, and tokens per augmented line (side by side, one run).
+
+    .venv/bin/python benchmarks/bench_augment.py               # throughput table (~30 s)
+    .venv/bin/python benchmarks/bench_augment.py --embedded    # + tokens/line on the real model (slow)
+
+**Throughput.** A stub OpenAI-compatible server (:mod:`augmentlab.testing.fake_server`, its own
+process, 127.0.0.1, fixed latency, no model) answers every chat completion with valid JSON for
+augmentlab's signatures. For each concurrency, ``augment_scripts`` augments N scenes (two calls
+each: scenario, then actions) — the whole call is timed, set-up and output files included — and
+a raw ``openai.AsyncOpenAI`` client then makes the same number of requests at the same
+concurrency. The ratio is augmentlab's scenes/s over the raw client's (requests/2)/s; the goal
+is ≥ 0.9.
+
+**Tokens per augmented line** (``--embedded``): the seed-style baseline (``actions/seed``: one
+call per scene window, no scenario) against the per-scene program (``scenario/seed`` +
+``actions/seed_with_scenario``) on the same scenes with the embedded SmolLM2 model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import augmentlab  # noqa: F401  (offline environment first)
+from augmentlab.lm import LMConfig
+from augmentlab.model import Line, LineKind, Scene, Script
+
+KEY_ENV = "AUGMENTLAB_BENCH_KEY"
+CONCURRENCIES = (1, 8, 32, 64)
+REPO = Path(__file__).resolve().parent.parent
+
+
+def bench_script(n_scenes: int) -> Script:
+    scenes = []
+    for i in range(n_scenes):
+        lines = [
+            Line(speaker="Ann", text=f"Did you bring the map for stop {i}? We cannot afford to get lost again."),
+            Line(speaker=None, text="The wind rattles the loose window of the station.", kind=LineKind.narration),
+            Line(speaker="Bob", text=f"I left it at the station, sorry. Stop {i} is only a short walk anyway."),
+            Line(speaker="Ann", text="Then we walk, and you carry the bags this time."),
+            Line(speaker="Bob", text=f"Fine. But if it rains I am blaming you for number {i}."),
+        ]
+        scenes.append(Scene(index=i, heading=f"scene {i}", lines=lines).with_id())
+    return Script(title="bench", source="bench.txt", scenes=scenes)
+
+
+def start_stub(latency: float) -> tuple[subprocess.Popen[str], str]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "augmentlab.testing.fake_server", "--latency", str(latency)],
+        stdout=subprocess.PIPE, text=True, cwd=REPO,
+    )
+    assert proc.stdout is not None
+    url = proc.stdout.readline().strip()
+    if not url.startswith("http://127.0.0.1"):
+        proc.kill()
+        raise SystemExit(f"stub server did not start: {url!r}")
+    return proc, url
+
+
+def run_augmentlab(url: str, n_scenes: int, concurrency: int) -> tuple[float, int]:
+    from augmentlab.augment import augment_scripts
+
+    config = LMConfig(kind="endpoint", model="openai/stub", api_base=url, api_key_env=KEY_ENV, cache=False,
+                      adapter="json", num_retries=0)
+    with tempfile.TemporaryDirectory() as out:
+        start = time.perf_counter()
+        report = augment_scripts([bench_script(n_scenes)], out, lm_config=config, concurrency=concurrency,
+                                 write_personas=False)
+        elapsed = time.perf_counter() - start
+    if report.ok != n_scenes:
+        raise SystemExit(f"augmentlab: only {report.ok}/{n_scenes} scenes ok: {report.failures[:2]}")
+    return elapsed, report.usage.calls
+
+
+async def _raw(url: str, requests: int, concurrency: int, prompt: str) -> float:
+    import openai
+
+    client = openai.AsyncOpenAI(base_url=url, api_key="bench", max_retries=0)
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one() -> None:
+        async with gate:
+            await client.chat.completions.create(
+                model="stub", messages=[{"role": "system", "content": prompt}, {"role": "user", "content": prompt}],
+                temperature=0.0, max_tokens=1024,
+            )
+
+    start = time.perf_counter()
+    await asyncio.gather(*(one() for _ in range(requests)))
+    elapsed = time.perf_counter() - start
+    await client.close()
+    return elapsed
+
+
+def run_raw(url: str, requests: int, concurrency: int) -> float:
+    prompt = "Your output fields are:\n1. `scenario` (str):\n" + "x " * 600
+    return asyncio.run(_raw(url, requests, concurrency, prompt))
+
+
+def throughput(latency: float, concurrencies: tuple[int, ...]) -> list[tuple[int, int, float, float, float]]:
+    os.environ.setdefault(KEY_ENV, "bench")
+    proc, url = start_stub(latency)
+    rows = []
+    try:
+        run_augmentlab(url, 2, 2)  # warm-up: imports, program build
+        run_raw(url, 4, 2)
+        for c in concurrencies:
+            n = max(8, 4 * c)
+            t_aug, calls = run_augmentlab(url, n, c)
+            t_raw = run_raw(url, calls, c)
+            aug_rate = n / t_aug
+            raw_rate = (calls / 2) / t_raw
+            rows.append((c, n, aug_rate, raw_rate, aug_rate / raw_rate))
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    return rows
+
+
+def tokens_per_line(n_scenes: int) -> list[tuple[str, int, int, float]]:
+    from augmentlab.augment import augment_scripts
+    from augmentlab.ingest import load
+
+    script = load(REPO.parent / "shared" / "corpus" / "renpy_the_question" / "script.rpy")
+    script.scenes = [s for s in script.scenes if len(s.lines) >= 3][:n_scenes]
+    rows = []
+    for program in ("actions/seed", "seed+seed_with_scenario"):
+        with tempfile.TemporaryDirectory() as out:
+            report = augment_scripts([script], out, program=program, lm_config=LMConfig(kind="embedded", cache=False),
+                                     concurrency=1, write_personas=False, max_attempts=2)
+        lines = sum(len(s.lines) for s in script.scenes if True)
+        ok_lines = sum(len(s.lines) for s in script.scenes) if report.failed == 0 and report.errors == 0 else None
+        total = report.usage.total_tokens
+        rows.append((program, total, lines, total / lines))
+        if ok_lines is None:
+            print(f"  note: {program}: {report.failed} failed, {report.errors} errors (tokens of retries counted)")
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--latency", type=float, default=0.2)
+    parser.add_argument("--concurrency", type=int, nargs="*", default=list(CONCURRENCIES))
+    parser.add_argument("--embedded", action="store_true", help="also measure tokens/line on the embedded model")
+    parser.add_argument("--scenes", type=int, default=3, help="scenes for --embedded")
+    args = parser.parse_args()
+
+    print(f"augment throughput vs raw openai.AsyncOpenAI — stub server, {args.latency * 1000:.0f} ms latency")
+    print(f"{'conc':>5} {'scenes':>7} {'augmentlab sc/s':>16} {'raw sc/s':>10} {'ratio':>7}")
+    for c, n, aug, raw, ratio in throughput(args.latency, tuple(args.concurrency)):
+        flag = "" if ratio >= 0.9 else "  < 0.9 goal"
+        print(f"{c:>5} {n:>7} {aug:>16.2f} {raw:>10.2f} {ratio:>7.2f}{flag}")
+
+    if args.embedded:
+        print("\ntokens per augmented line, embedded SmolLM2 (same scenes)")
+        rows = tokens_per_line(args.scenes)
+        for program, total, lines, per in rows:
+            print(f"  {program:<28} {total:>8} tokens {lines:>4} lines {per:>8.1f} tokens/line")
+        print(f"  ratio per-scene / baseline: {rows[1][3] / rows[0][3]:.2f}")
+
+
+if __name__ == "__main__":
+    main()
