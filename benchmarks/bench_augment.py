@@ -124,6 +124,10 @@ def throughput(latency: float, concurrencies: tuple[int, ...]) -> list[tuple[int
 
 
 def tokens_per_line(n_scenes: int) -> list[tuple[str, int, int, float]]:
+    """``(program, tokens, augmented lines, tokens per augmented line)`` on the embedded model.
+
+    Tokens include every call (retries, failures); lines count only scenes that came out ok.
+    """
     from augmentlab.augment import augment_scripts
     from augmentlab.ingest import load
 
@@ -134,12 +138,14 @@ def tokens_per_line(n_scenes: int) -> list[tuple[str, int, int, float]]:
         with tempfile.TemporaryDirectory() as out:
             report = augment_scripts([script], out, program=program, lm_config=LMConfig(kind="embedded", cache=False),
                                      concurrency=1, write_personas=False, max_attempts=2)
-        lines = sum(len(s.lines) for s in script.scenes if True)
-        ok_lines = sum(len(s.lines) for s in script.scenes) if report.failed == 0 and report.errors == 0 else None
+            from augmentlab.store import ResultStore
+
+            with ResultStore(out) as store:
+                lines = sum(len(scene.lines) for scene in store.scenes())
         total = report.usage.total_tokens
-        rows.append((program, total, lines, total / lines))
-        if ok_lines is None:
-            print(f"  note: {program}: {report.failed} failed, {report.errors} errors (tokens of retries counted)")
+        rows.append((program, total, lines, total / lines if lines else float("nan")))
+        if report.failed or report.errors:
+            print(f"  note: {program}: {report.failed} failed, {report.errors} LM errors of {report.scenes} scenes")
     return rows
 
 
