@@ -151,6 +151,9 @@ def ui_command(
     if artifacts:
         command += ["--default-artifact-root", artifacts]
     env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+    # Ctrl-C (even when started from a shell that ignores SIGINT) and SIGTERM both stop the group.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _raise_interrupt)
     print(f"MLflow UI on http://{host}:{port} (store {uri}); Ctrl-C to stop", file=sys.stderr)
     process = subprocess.Popen(command, env=env, start_new_session=True)
     try:
@@ -160,6 +163,10 @@ def ui_command(
         raise typer.Exit(0) from None
     if code != 0:
         raise AugmentlabError(f"mlflow server exited with status {code} (is port {port} in use?)")
+
+
+def _raise_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
 
 
 def _stop_group(process: subprocess.Popen[Any]) -> None:
