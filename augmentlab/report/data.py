@@ -1,0 +1,725 @@
+"""Everything a report says, gathered from the MLflow store: :func:`gather` → :class:`ReportData`.
+
+The numbers come from the per-example tables the runner logs (one row per test example), read
+back with :func:`augmentlab.tracking.load_experiment`; every interval, paired test and verdict
+comes from :mod:`augmentlab.stats`, so the report, ``augmentlab compare`` and the notebooks agree.
+
+What is compared with what:
+
+- the **baseline** is the variant named with ``baseline=``, else the one the execution's tags or
+  params mark (``augmentlab.baseline``), else the spec's first variant (the ``variants`` param of
+  the execution), else the first variant run;
+- every other variant is compared with the baseline on the test examples *both* scored (matched
+  by example id): mean difference with its paired bootstrap interval, a paired test (Wilcoxon
+  signed-rank, or a paired permutation test for few pairs) and a verdict;
+- the **winner** is the variant with the largest mean gain among those detectably better than the
+  baseline; when none is, the baseline stays the winner — a higher mean alone is not a win.
+
+Bad or partial stores give a report of what exists plus notes (never a crash): a variant without
+per-example scores (a run that failed half way) is listed without numbers, missing metrics show as
+absent, one variant gives a leaderboard without comparisons.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import math
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import augmentlab  # noqa: F401  (offline environment before mlflow)
+from augmentlab.errors import AugmentlabError
+from augmentlab.stats import Comparison, Interval, bootstrap_ci, compare
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from mlflow import MlflowClient
+
+    from augmentlab.model import GoldExample
+    from augmentlab.tracking import ExperimentResults, VariantResult
+
+#: Tag or param of an execution naming its baseline variant (optional).
+BASELINE_KEY = "augmentlab.baseline"
+#: Metrics logged once per variant; a metric with more than one step is optimizer progress.
+_PROGRESS_MIN_POINTS = 2
+_SMALL_N = 10
+
+
+# ------------------------------------------------------------------------------- types
+@dataclass
+class VariantSummary:
+    """One variant's line of the leaderboard."""
+
+    name: str
+    run_id: str
+    status: str
+    kind: str
+    """``hand-written`` or ``optimized``."""
+    optimizer: str = ""
+    base: str = ""
+    description: str = ""
+    score: Interval | None = None
+    """Mean composite score on the test examples with its 95% bootstrap interval."""
+    parts: dict[str, Interval] = field(default_factory=dict)
+    """Sub-score means with their 95% bootstrap intervals."""
+    n: int = 0
+    n_errors: int | None = None
+    pass_rate: float | None = None
+    lm_calls: float | None = None
+    tokens_per_example: float | None = None
+    cost: float | None = None
+    """Evaluation cost in the LM's currency, only when the LM is priced."""
+    compile_tokens: float | None = None
+    compile_cost: float | None = None
+    is_baseline: bool = False
+    verdict: str = ""
+    """Against the baseline: ``better``, ``worse``, ``no detectable difference`` or empty."""
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def scored(self) -> bool:
+        return self.score is not None
+
+    @property
+    def calls_per_example(self) -> float | None:
+        if self.lm_calls is None or not self.n:
+            return None
+        return self.lm_calls / self.n
+
+
+@dataclass
+class PairedComparison:
+    """A variant against the baseline on the test examples both scored."""
+
+    variant: str
+    baseline: str
+    n: int
+    comparison: Comparison | None = None
+    note: str = ""
+
+    @property
+    def verdict(self) -> str:
+        return self.comparison.verdict if self.comparison else ""
+
+    @property
+    def difference(self) -> Interval | None:
+        return self.comparison.difference if self.comparison else None
+
+    @property
+    def p_value(self) -> float | None:
+        return self.comparison.test.p_value if self.comparison else None
+
+    @property
+    def method(self) -> str:
+        if not self.comparison:
+            return ""
+        return {
+            "wilcoxon": "Wilcoxon signed-rank",
+            "permutation-exact": "exact paired permutation",
+            "permutation-monte-carlo": "paired permutation (Monte Carlo)",
+            "identical": "identical scores",
+        }.get(self.comparison.test.method, self.comparison.test.method)
+
+    def sentence(self) -> str:
+        """The comparison in plain language, e.g. for the report's verdict column."""
+        if self.comparison is None:
+            return self.note or f"{self.variant} was not compared with {self.baseline}"
+        d = self.comparison.difference
+        span = f"{_signed(d.mean)} (95% CI {_signed(d.low)} to {_signed(d.high)})"
+        where = f"on {self.n} paired test example{'s' if self.n != 1 else ''}"
+        test = f"p = {_p(self.comparison.test.p_value)}, {self.method}"
+        if self.verdict == "better":
+            return f"{self.variant} is better than {self.baseline}: {span} composite score {where} ({test})."
+        if self.verdict == "worse":
+            return f"{self.variant} is worse than {self.baseline}: {span} composite score {where} ({test})."
+        return (
+            f"No detectable difference between {self.variant} and {self.baseline}: {span} {where} ({test}); "
+            "the data cannot tell them apart."
+        )
+
+
+@dataclass
+class VariantOutput:
+    """What one variant produced for one example, and how it scored."""
+
+    variant: str
+    score: float
+    parts: dict[str, float]
+    feedback: str
+    scenario: str
+    annotated_lines: list[str]
+
+
+@dataclass
+class ExampleView:
+    """One test example side by side: the human lines, the gold labels, each variant's output."""
+
+    example_id: str
+    heading: str = ""
+    human_lines: list[tuple[str, str]] = field(default_factory=list)
+    """``(speaker, text)``; the speaker is empty for narration. Empty when the gold set is missing."""
+    gold_scenario: str = ""
+    gold_annotated: list[str] = field(default_factory=list)
+    outputs: list[VariantOutput] = field(default_factory=list)
+    spread: float = 0.0
+    """Highest minus lowest score across the variants shown."""
+
+
+@dataclass
+class PromptText:
+    """A variant's prompt: instructions and demos per predictor, and where its program lives."""
+
+    variant: str
+    predictors: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """``{predictor: {"instructions": str, "demos": [dict, ...]}}``."""
+    sources: dict[str, str] = field(default_factory=dict)
+    """Hand-written variant files (``{"scenario": "prompts/scenario/seed.md", ...}``)."""
+    program_files: list[str] = field(default_factory=list)
+    """Saved program files: the MLflow artifact and the project copy when it exists."""
+
+
+@dataclass
+class ReportData:
+    """Everything :func:`gather` read and computed for one execution of an experiment."""
+
+    experiment: str
+    run_id: str | None
+    tracking_uri: str
+    status: str = ""
+    started: str = ""
+    task: str = ""
+    lm: str = ""
+    n_test: int | None = None
+    baseline: str | None = None
+    variants: list[VariantSummary] = field(default_factory=list)
+    comparisons: list[PairedComparison] = field(default_factory=list)
+    winner: str | None = None
+    headline: str = ""
+    disagreements: list[ExampleView] = field(default_factory=list)
+    winner_worst: list[ExampleView] = field(default_factory=list)
+    winner_prompt: PromptText | None = None
+    progress: dict[str, dict[str, list[tuple[int, float]]]] = field(default_factory=dict)
+    """``{variant: {metric: [(step, value), ...]}}`` for metrics logged at several steps."""
+    notes: list[str] = field(default_factory=list)
+    results: ExperimentResults | None = None
+    """The raw MLflow read-back (params, tags, per-example rows) for anything not summarised here."""
+
+    def variant(self, name: str) -> VariantSummary:
+        for v in self.variants:
+            if v.name == name:
+                return v
+        raise AugmentlabError(f"no variant {name!r} in experiment {self.experiment!r}")
+
+    def comparison(self, name: str) -> PairedComparison | None:
+        return next((c for c in self.comparisons if c.variant == name), None)
+
+    @property
+    def part_names(self) -> list[str]:
+        return sorted({p for v in self.variants for p in v.parts})
+
+    def ranked(self) -> list[VariantSummary]:
+        """Scored variants best mean first, then the unscored ones."""
+        scored = sorted((v for v in self.variants if v.score), key=lambda v: -(v.score.mean if v.score else 0.0))
+        return scored + [v for v in self.variants if not v.score]
+
+    def leaderboard(self) -> list[dict[str, Any]]:
+        """One flat row per variant (best first): what the report's table and the notebooks show."""
+        rows = []
+        for v in self.ranked():
+            row: dict[str, Any] = {
+                "variant": v.name,
+                "baseline": v.is_baseline,
+                "kind": v.kind,
+                "optimizer": v.optimizer,
+                "n": v.n,
+                "score": v.score.mean if v.score else None,
+                "ci_low": v.score.low if v.score else None,
+                "ci_high": v.score.high if v.score else None,
+            }
+            for name in self.part_names:
+                iv = v.parts.get(name)
+                row[f"part.{name}"] = iv.mean if iv else None
+                row[f"part.{name}.ci_low"] = iv.low if iv else None
+                row[f"part.{name}.ci_high"] = iv.high if iv else None
+            comparison = self.comparison(v.name)
+            row.update(
+                {
+                    "lm_calls": v.lm_calls,
+                    "tokens_per_example": v.tokens_per_example,
+                    "cost": v.cost,
+                    "vs_baseline": v.verdict,
+                    "diff": comparison.difference.mean if comparison and comparison.difference else None,
+                    "diff_low": comparison.difference.low if comparison and comparison.difference else None,
+                    "diff_high": comparison.difference.high if comparison and comparison.difference else None,
+                    "p_value": comparison.p_value if comparison else None,
+                    "status": v.status,
+                }
+            )
+            rows.append(row)
+        return rows
+
+    def leaderboard_frame(self) -> pd.DataFrame:
+        """:meth:`leaderboard` as a pandas DataFrame indexed by variant (for notebooks)."""
+        import pandas as pd
+
+        return pd.DataFrame(self.leaderboard()).set_index("variant")
+
+    def examples_frame(self, variant: str) -> pd.DataFrame:
+        """One variant's per-example rows (score, sub-scores, feedback, outputs) as a DataFrame."""
+        import pandas as pd
+
+        if self.results is None:
+            return pd.DataFrame()
+        rows = self.results.variant(variant).rows
+        frame = pd.DataFrame(rows)
+        return frame.set_index("example_id") if "example_id" in frame else frame
+
+
+# ------------------------------------------------------------------------------- helpers
+def _signed(value: float) -> str:
+    return "0.000" if abs(value) < 0.0005 else f"{value:+.3f}"
+
+
+def _p(value: float) -> str:
+    return "< 0.001" if value < 0.001 else f"{value:.3g}"
+
+
+def _finite(values: Sequence[float]) -> list[float]:
+    return [float(x) for x in values if isinstance(x, int | float) and math.isfinite(x)]
+
+
+def _metric(v: VariantResult, key: str) -> float | None:
+    value = v.metrics.get(key)
+    return float(value) if value is not None and math.isfinite(value) else None
+
+
+def _json_list(text: str | None) -> list[str]:
+    if not text:
+        return []
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        return []
+    return [str(x) for x in value] if isinstance(value, list) else []
+
+
+def _pct(new: float, old: float) -> str:
+    if not old:
+        return ""
+    return f"{(new - old) / old * 100:+.0f}%"
+
+
+# ------------------------------------------------------------------------------- reading
+def latest_execution(name: str, tracking_uri: str | None = None) -> tuple[str | None, str]:
+    """``(run_id, status)`` of the experiment's latest execution of any status (None if none).
+
+    Unknown experiment: :class:`AugmentlabError` naming the store.
+    """
+    from augmentlab.tracking import ROLE_TAG, _experiment_name, client, resolve_tracking_uri
+
+    uri = resolve_tracking_uri(tracking_uri)
+    mlflow_client = client(uri)
+    exp = mlflow_client.get_experiment_by_name(_experiment_name(name))
+    if exp is None:
+        raise AugmentlabError(f"no experiment named {_experiment_name(name)!r} in {uri} (see `augmentlab experiment list`)")
+    runs = mlflow_client.search_runs(
+        [exp.experiment_id],
+        filter_string=f"tags.`{ROLE_TAG}` = 'execution'",
+        order_by=["attributes.start_time DESC"],
+        max_results=1,
+    )
+    if not runs:
+        return None, ""
+    return runs[0].info.run_id, runs[0].info.status
+
+
+def _load(experiment: str, tracking_uri: str | None, run_id: str | None) -> tuple[ExperimentResults, list[str]]:
+    """The execution to report on; a failed/running latest execution is reported with a note."""
+    from augmentlab.tracking import load_experiment
+
+    notes: list[str] = []
+    if run_id is None:
+        latest, status = latest_execution(experiment, tracking_uri)
+        if latest is None:
+            raise AugmentlabError(f"experiment {experiment!r} has no execution to report on yet")
+        if status != "FINISHED":
+            notes.append(
+                f"The latest execution did not finish (status {status}); this report shows what it logged."
+            )
+        run_id = latest
+    return load_experiment(experiment, tracking_uri=tracking_uri, run_id=run_id), notes
+
+
+def _choose_baseline(results: ExperimentResults, explicit: str | None) -> str | None:
+    names = [v.name for v in results.variants]
+    if explicit:
+        if explicit not in names:
+            raise AugmentlabError(
+                f"no variant {explicit!r} in experiment {results.name!r} (variants: {', '.join(names) or 'none'})"
+            )
+        return explicit
+    marked = results.tags.get(BASELINE_KEY) or results.params.get(BASELINE_KEY) or results.params.get("baseline")
+    if marked in names:
+        return marked
+    for name in _json_list(results.params.get("variants")):
+        if name in names:
+            return name
+    return names[0] if names else None
+
+
+def _summarise(v: VariantResult, seed: int) -> VariantSummary:
+    summary = VariantSummary(
+        name=v.name,
+        run_id=v.run_id,
+        status=v.status,
+        kind=v.params.get("kind") or ("optimized" if v.params.get("optimizer") else "hand-written"),
+        optimizer=v.params.get("optimizer", ""),
+        base=v.params.get("base", ""),
+        description=v.tags.get("mlflow.note.content", ""),
+        n_errors=int(v.metrics["n_errors"]) if "n_errors" in v.metrics else None,
+        pass_rate=_metric(v, "pass_rate"),
+        lm_calls=_metric(v, "lm_calls"),
+        tokens_per_example=_metric(v, "tokens_per_example"),
+        cost=_metric(v, "cost"),
+        compile_tokens=_metric(v, "compile_total_tokens"),
+        compile_cost=_metric(v, "compile_cost"),
+    )
+    scores = _finite(v.scores)
+    if v.status not in ("FINISHED", ""):
+        summary.notes.append(f"run {v.status.lower()}")
+    if not scores:
+        summary.notes.append("no per-example scores logged")
+        return summary
+    if len(scores) < len(v.scores):
+        summary.notes.append(f"{len(v.scores) - len(scores)} example(s) without a score left out")
+    summary.score = bootstrap_ci(scores, seed=seed)
+    summary.n = len(scores)
+    for name, values in sorted(v.parts.items()):
+        finite = _finite(values)
+        if finite:
+            summary.parts[name] = bootstrap_ci(finite, seed=seed)
+    if summary.tokens_per_example is None and v.rows:
+        tokens = [(r.get("prompt_tokens") or 0) + (r.get("completion_tokens") or 0) for r in v.rows]
+        if any(tokens):
+            summary.tokens_per_example = sum(tokens) / len(tokens)
+    if summary.lm_calls is None and v.rows and any("lm_calls" in r for r in v.rows):
+        summary.lm_calls = float(sum(r.get("lm_calls") or 0 for r in v.rows))
+    return summary
+
+
+def _paired(variant: VariantResult, baseline: VariantResult, seed: int) -> PairedComparison:
+    mine = {k: s for k, s in variant.scores_by_id().items() if math.isfinite(s)}
+    theirs = {k: s for k, s in baseline.scores_by_id().items() if math.isfinite(s)}
+    shared = [k for k in mine if k in theirs]
+    result = PairedComparison(variant=variant.name, baseline=baseline.name, n=len(shared))
+    if not mine:
+        result.note = f"{variant.name} has no per-example scores, so it cannot be compared with {baseline.name}."
+        return result
+    if not shared:
+        result.note = f"{variant.name} and {baseline.name} share no test example, so they cannot be compared."
+        return result
+    result.comparison = compare([mine[k] for k in shared], [theirs[k] for k in shared], seed=seed)
+    left_out = max(len(mine), len(theirs)) - len(shared)
+    if left_out:
+        result.note = f"{left_out} example(s) scored by only one of the two were left out of the pairing."
+    return result
+
+
+def _headline(data: ReportData) -> str:
+    scored = [v for v in data.variants if v.score]
+    if not scored:
+        return "No variant has per-example scores yet, so nothing can be compared."
+    if len(data.variants) == 1:
+        v = data.variants[0]
+        assert v.score is not None
+        return f"Only one variant ({v.name}: {v.score}) — nothing to compare it with."
+    if data.baseline is None or not data.variant(data.baseline).score:
+        return f"The baseline {data.baseline!r} has no scores, so no variant could be compared with it."
+    base = data.variant(data.baseline)
+    better = [c for c in data.comparisons if c.verdict == "better"]
+    if better:
+        best = max(better, key=lambda c: c.difference.mean if c.difference else 0.0)
+        winner = data.variant(best.variant)
+        text = best.sentence()
+        cost = _cost_clause(winner, base)
+        return f"Use {winner.name}. {text}{cost}"
+    compared = [c for c in data.comparisons if c.comparison]
+    if not compared:
+        return f"No variant could be compared with the baseline {base.name}."
+    top = max(compared, key=lambda c: c.difference.mean if c.difference else 0.0)
+    assert top.difference is not None
+    n = f"{top.n} paired example{'s' if top.n != 1 else ''}"
+    return (
+        f"No variant is detectably better than the baseline {base.name}; keep it. "
+        f"The closest, {top.variant}, differs by {_signed(top.difference.mean)} on {n} "
+        f"(p = {_p(top.p_value if top.p_value is not None else 1.0)}); the true difference most likely lies between "
+        f"{_signed(top.difference.low)} and {_signed(top.difference.high)} (95% CI)."
+    )
+
+
+def _cost_clause(winner: VariantSummary, base: VariantSummary) -> str:
+    parts = []
+    if winner.tokens_per_example and base.tokens_per_example:
+        parts.append(
+            f"It uses {winner.tokens_per_example:.0f} tokens per example against {base.tokens_per_example:.0f} "
+            f"({_pct(winner.tokens_per_example, base.tokens_per_example)})"
+        )
+    if winner.cost is not None and base.cost is not None:
+        parts.append(f"costs {winner.cost:.4g} against {base.cost:.4g} for the test split")
+    if winner.compile_tokens:
+        parts.append(f"and took {winner.compile_tokens:.0f} tokens to optimize")
+    return (" " + ", ".join(parts) + ".") if parts else ""
+
+
+def _read_gold(results: ExperimentResults) -> tuple[dict[str, GoldExample], str]:
+    """The gold examples the execution used, by id, and a note when they cannot be found."""
+    from pydantic import ValidationError
+
+    from augmentlab.model import GoldExample
+
+    paths = _json_list(results.params.get("gold"))
+    if not paths:
+        return {}, "The execution did not log its gold set, so the human lines are not shown."
+    roots = [Path.cwd()]
+    spec_path = results.params.get("spec_path")
+    if spec_path:
+        roots.append(Path(spec_path).parent)
+    try:
+        import prompts
+
+        roots.append(Path(prompts.__file__).resolve().parent.parent)
+    except ImportError:  # pragma: no cover - prompts ships with augmentlab
+        pass
+    gold: dict[str, GoldExample] = {}
+    missing = []
+    for text in paths:
+        candidates = [Path(text)] if Path(text).is_absolute() else [root / text for root in roots]
+        found = next((p for p in candidates if p.is_file()), None)
+        if found is None:
+            missing.append(text)
+            continue
+        for line in found.read_text(encoding="utf-8", errors="replace").splitlines():
+            if not line.strip():
+                continue
+            try:
+                example = GoldExample.model_validate_json(line)
+            except ValidationError:
+                continue
+            gold[example.id] = example
+    note = f"Gold set not found ({', '.join(missing)}): human lines are not shown." if missing else ""
+    return gold, note
+
+
+def _view(example_id: str, variants: Sequence[VariantResult], gold: dict[str, GoldExample]) -> ExampleView:
+    view = ExampleView(example_id=example_id)
+    g = gold.get(example_id)
+    if g is not None:
+        view.heading = g.scene.heading or g.scene.setting or ""
+        view.human_lines = [(line.speaker or "", line.text) for line in g.scene.lines]
+        view.gold_scenario = g.scenario or ""
+        view.gold_annotated = list(g.annotated or [])
+    for v in variants:
+        row = next((r for r in v.rows if str(r.get("example_id")) == example_id), None)
+        if row is None:
+            continue
+        lines = row.get("annotated_lines") or ""
+        view.outputs.append(
+            VariantOutput(
+                variant=v.name,
+                score=float(row.get("score") or 0.0),
+                parts={k[len("part.") :]: float(val) for k, val in row.items()
+                       if k.startswith("part.") and isinstance(val, int | float) and math.isfinite(val)},
+                feedback=str(row.get("feedback") or ""),
+                scenario=str(row.get("scenario") or ""),
+                annotated_lines=[x for x in str(lines).split("\n")] if lines else [],
+            )
+        )
+    scores = [o.score for o in view.outputs]
+    view.spread = max(scores) - min(scores) if scores else 0.0
+    return view
+
+
+def _disagreements(variants: Sequence[VariantResult], gold: dict[str, GoldExample], k: int) -> list[ExampleView]:
+    scored = [v for v in variants if v.rows]
+    if len(scored) < 2:
+        return []
+    ids: list[str] = []
+    for v in scored:
+        ids.extend(i for i in v.example_ids if i not in ids)
+    views = [_view(i, scored, gold) for i in ids]
+    views = [w for w in views if len(w.outputs) >= 2 and w.spread > 1e-9]
+    views.sort(key=lambda w: (-w.spread, w.example_id))
+    return views[:k]
+
+
+def _worst(variant: VariantResult, others: Sequence[VariantResult], gold: dict[str, GoldExample], k: int) -> list[ExampleView]:
+    order = sorted(range(len(variant.scores)), key=lambda i: (variant.scores[i], variant.example_ids[i]))
+    shown = [variant, *[o for o in others if o is not variant and o.rows]]
+    return [_view(variant.example_ids[i], shown, gold) for i in order[:k]]
+
+
+def _download_text(mlflow_client: MlflowClient, run_id: str, path: str, tmp: str) -> str | None:
+    try:
+        local = mlflow_client.download_artifacts(run_id, path, tmp)
+        return Path(local).read_text(encoding="utf-8")
+    except Exception:  # a missing or unreadable artifact is shown as missing, not a crash
+        return None
+
+
+def _prompt(mlflow_client: MlflowClient, v: VariantResult, experiment: str) -> PromptText:
+    prompt = PromptText(variant=v.name)
+    prompt.sources = {k[len("source.") :]: val for k, val in v.params.items() if k.startswith("source.")}
+    with tempfile.TemporaryDirectory(prefix="augmentlab-report-") as tmp:
+        try:
+            instructions = [a.path for a in mlflow_client.list_artifacts(v.run_id, "instructions")]
+            programs = [a.path for a in mlflow_client.list_artifacts(v.run_id, "program")]
+        except Exception:
+            instructions, programs = [], []
+        for path in sorted(instructions):
+            predictor = Path(path).name.removesuffix(".md")
+            text = _download_text(mlflow_client, v.run_id, path, tmp)
+            demos_text = _download_text(mlflow_client, v.run_id, f"demos/{predictor}.json", tmp)
+            try:
+                demos = json.loads(demos_text) if demos_text else []
+            except json.JSONDecodeError:
+                demos = []
+            prompt.predictors[predictor] = {"instructions": text or "", "demos": demos if isinstance(demos, list) else []}
+    base = v.artifact_uri.rstrip("/")
+    local_dir = v.artifact_dir
+    for path in programs:
+        prompt.program_files.append(str(local_dir / path) if local_dir else f"{base}/{path}")
+    try:
+        import prompts
+
+        saved = Path(prompts.__file__).resolve().parent / "optimized" / f"{experiment}-{v.name}.json"
+        if saved.is_file():
+            prompt.program_files.append(str(saved))
+    except ImportError:  # pragma: no cover
+        pass
+    return prompt
+
+
+def _progress(mlflow_client: MlflowClient, variants: Sequence[VariantResult]) -> dict[str, dict[str, list[tuple[int, float]]]]:
+    out: dict[str, dict[str, list[tuple[int, float]]]] = {}
+    for v in variants:
+        if not v.params.get("optimizer"):
+            continue
+        for key in sorted(v.metrics):
+            try:
+                history = mlflow_client.get_metric_history(v.run_id, key)
+            except Exception:
+                continue
+            if len({m.step for m in history}) >= _PROGRESS_MIN_POINTS:
+                points = sorted((int(m.step), float(m.value)) for m in history if math.isfinite(m.value))
+                out.setdefault(v.name, {})[key] = points
+    return out
+
+
+# ------------------------------------------------------------------------------- gather
+def gather(
+    experiment: str,
+    *,
+    tracking_uri: str | None = None,
+    run_id: str | None = None,
+    baseline: str | None = None,
+    seed: int = 0,
+    n_examples: int = 3,
+) -> ReportData:
+    """Read an experiment's latest execution (or ``run_id``) and compute what the report shows.
+
+    ``experiment`` is the experiment name or the spec file it was run from; ``baseline`` overrides
+    the baseline variant; ``seed`` seeds the bootstrap; ``n_examples`` is how many disagreeing and
+    worst examples to show. Raises :class:`AugmentlabError` for an unknown experiment or baseline.
+    """
+    from augmentlab.tracking import client
+
+    results, notes = _load(experiment, tracking_uri, run_id)
+    mlflow_client = client(results.tracking_uri)
+    parent = mlflow_client.get_run(results.parent_run_id) if results.parent_run_id else None
+    data = ReportData(
+        experiment=results.name,
+        run_id=results.parent_run_id,
+        tracking_uri=results.tracking_uri,
+        status=parent.info.status if parent else "",
+        started=_dt.datetime.fromtimestamp(parent.info.start_time / 1000).strftime("%Y-%m-%d %H:%M")
+        if parent and parent.info.start_time
+        else "",
+        task=results.params.get("task", ""),
+        lm=" ".join(x for x in (results.params.get("lm.kind", ""), results.params.get("lm.model", "")) if x),
+        n_test=int(results.params["n_test"]) if results.params.get("n_test", "").isdigit() else None,
+        notes=notes,
+        results=results,
+    )
+    if not results.variants:
+        data.notes.append("The execution logged no variant runs.")
+        data.headline = "Nothing to report: the execution logged no variant runs."
+        return data
+    planned = _json_list(results.params.get("variants"))
+    missing = [name for name in planned if name not in {v.name for v in results.variants}]
+    if missing:
+        data.notes.append(f"Variant(s) in the spec but never run: {', '.join(missing)}.")
+    data.baseline = _choose_baseline(results, baseline)
+    data.variants = [_summarise(v, seed) for v in results.variants]
+    for v in data.variants:
+        v.is_baseline = v.name == data.baseline
+    base_result = results.variant(data.baseline) if data.baseline else None
+    if len(results.variants) == 1:
+        data.notes.append("Only one variant was run, so there is no comparison: add a variant to the spec to compare.")
+    elif base_result is not None:
+        if not _finite(base_result.scores):
+            data.notes.append(f"The baseline {data.baseline} has no per-example scores, so nothing is compared.")
+        else:
+            for v in results.variants:
+                if v is base_result:
+                    continue
+                pc = _paired(v, base_result, seed)
+                data.comparisons.append(pc)
+                data.variant(v.name).verdict = pc.verdict
+            if sum(1 for c in data.comparisons if c.comparison) > 1:
+                data.notes.append(
+                    f"{len(data.comparisons)} variants are each tested against the baseline at the 5% level without "
+                    "correction for multiple comparisons: treat a lone, borderline 'better' with care."
+                )
+    for v in data.variants:
+        if v.score and v.n < _SMALL_N and len(data.variants) > 1:
+            data.notes.append(
+                f"Only {v.n} test examples per variant: intervals are wide and only large differences are detectable."
+            )
+            break
+    better = [c for c in data.comparisons if c.verdict == "better"]
+    if better:
+        data.winner = max(better, key=lambda c: c.difference.mean if c.difference else 0.0).variant
+    elif base_result is not None and _finite(base_result.scores):
+        data.winner = data.baseline
+    else:
+        ranked = [v for v in data.ranked() if v.score]
+        data.winner = ranked[0].name if ranked else None
+    data.headline = _headline(data)
+    gold, gold_note = _read_gold(results)
+    if gold_note:
+        data.notes.append(gold_note)
+    data.disagreements = _disagreements(results.variants, gold, n_examples)
+    if data.winner:
+        winner = results.variant(data.winner)
+        if winner.rows:
+            data.winner_worst = _worst(winner, [base_result] if base_result else [], gold, n_examples)
+        data.winner_prompt = _prompt(mlflow_client, winner, results.name)
+    data.progress = _progress(mlflow_client, results.variants)
+    return data
+
+
+__all__ = [
+    "BASELINE_KEY",
+    "ExampleView",
+    "PairedComparison",
+    "PromptText",
+    "ReportData",
+    "VariantOutput",
+    "VariantSummary",
+    "gather",
+    "latest_execution",
+]
