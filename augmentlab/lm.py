@@ -210,6 +210,8 @@ def usage_since(lm: dspy.BaseLM, start: int = 0) -> Usage:
 
 ITEMS_PER_LINE: dict[str, str] = {"annotated_lines": "lines"}
 """Output list field → input field: the list gets one item per non-empty line of that input."""
+# No ``maxLength`` on strings: llama-cpp-python 0.3.36 expands it into nested optional rules
+# (``(char (char ...)?)?``) that its grammar parser fails on, and the server dies (measured).
 
 
 def output_schema(signature: type[dspy.Signature], inputs: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -229,8 +231,10 @@ def output_schema(signature: type[dspy.Signature], inputs: dict[str, Any] | None
         if prop is None:
             continue
         prop.pop("title", None)
+        if inputs is None:
+            continue
         source = ITEMS_PER_LINE.get(name)
-        if source and inputs is not None and prop.get("type") == "array":
+        if source and prop.get("type") == "array":
             count = len([ln for ln in str(inputs.get(source) or "").splitlines() if ln.strip()])
             if count:
                 prop["minItems"] = count

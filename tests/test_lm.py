@@ -73,7 +73,7 @@ def test_grammar_adapter_sends_json_object_schema():
     schema = fmt["schema"]
     assert schema["required"] == ["annotated_lines"] and schema["additionalProperties"] is False
     items = schema["properties"]["annotated_lines"]
-    assert items["type"] == "array" and items["items"] == {"type": "string"}
+    assert items["type"] == "array" and items["items"]["type"] == "string"
     assert items["minItems"] == items["maxItems"] == 3  # one per input line
 
 
