@@ -13,6 +13,7 @@ Import :mod:`augmentlab` before dspy (this module does) so the offline variables
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -258,6 +259,18 @@ def _make_grammar_adapter() -> type:
 
         def _prepare_response_format(self, lm: Any, lm_kwargs: dict[str, Any], signature: Any) -> None:
             lm_kwargs["response_format"] = {"type": "json_object", "schema": output_schema(signature)}
+
+        def parse(self, signature: Any, completion: str) -> dict[str, Any]:
+            # llama.cpp's grammar lets raw newlines into JSON strings, which strict JSON forbids and
+            # json_repair (JSONAdapter's parser) garbles — eight items came back as one (measured).
+            # Read it leniently first, then hand JSONAdapter a clean copy to type-check.
+            try:
+                fields = json.loads(completion, strict=False)
+            except ValueError:
+                fields = None
+            if isinstance(fields, dict):
+                completion = json.dumps(fields, ensure_ascii=False)
+            return super().parse(signature, completion)
 
         @with_capability_planning
         def __call__(self, lm, lm_kwargs, signature, demos, inputs):  # type: ignore[override]

@@ -146,3 +146,9 @@ def test_embedded_start_failure_is_one_line(tmp_path):
     with pytest.raises(AugmentlabError, match="missing.gguf"):
         with open_lm(config):
             pass
+
+
+def test_grammar_adapter_reads_raw_newlines_in_strings():
+    adapter = grammar_adapter_class()()
+    completion = '{ "annotated_lines": [ "*I wave.*\nHi." ,"\n" ,"Bye." ]}'
+    assert adapter.parse(Annotate, completion)["annotated_lines"] == ["*I wave.*\nHi.", "\n", "Bye."]
