@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 
@@ -15,9 +16,11 @@ pytestmark = pytest.mark.slow
 
 
 def _server_processes() -> str:
+    """llama_cpp.server processes started by this test process (others may run their own)."""
     if shutil.which("pgrep") is None:
         pytest.skip("pgrep not available")
-    return subprocess.run(["pgrep", "-f", "llama_cpp.server"], capture_output=True, text=True).stdout.strip()
+    mine = ["pgrep", "-f", "-P", str(os.getpid()), "llama_cpp.server"]
+    return subprocess.run(mine, capture_output=True, text=True).stdout.strip()
 
 
 @pytest.fixture(autouse=True)
