@@ -30,6 +30,12 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 @pytest.fixture(scope="module")
+def syn(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One SQLite store for every synthetic experiment (creating a store costs seconds)."""
+    return tmp_path_factory.mktemp("synthetic") / "mlruns"
+
+
+@pytest.fixture(scope="module")
 def built(store: str, tmp_path_factory: pytest.TempPathFactory):
     return build_report(EXPERIMENT, tracking_uri=store, out_dir=tmp_path_factory.mktemp("report"))
 
@@ -140,11 +146,11 @@ def test_cli_report_and_unknown_experiment(store: str, tmp_path: Path, capsys: p
 
 
 # ------------------------------------------------------------------------------ synthetic stores
-def test_clear_winner_and_no_detectable_difference(tmp_path: Path) -> None:
+def test_clear_winner_and_no_detectable_difference(syn: Path, tmp_path: Path) -> None:
     base = [0.40, 0.55, 0.35, 0.60, 0.50, 0.45, 0.52, 0.38, 0.47, 0.58, 0.42, 0.49]
     better = [s + 0.12 + 0.01 * (i % 3) for i, s in enumerate(base)]
     noisy = [s + (0.03 if i % 2 else -0.03) for i, s in enumerate(base)]
-    store = synthetic_store(tmp_path / "s", "syn", [
+    store = synthetic_store(syn, "syn", [
         {"name": "base", "scores": base, "metrics": {"tokens_per_example": 100.0, "lm_calls": 24}},
         {"name": "noisy", "scores": noisy, "metrics": {"tokens_per_example": 90.0, "lm_calls": 24}},
         {"name": "good", "scores": better, "metrics": {"tokens_per_example": 150.0, "lm_calls": 24}},
@@ -155,15 +161,15 @@ def test_clear_winner_and_no_detectable_difference(tmp_path: Path) -> None:
     assert data.winner == "good"
     assert data.headline.startswith("Use good.") and "+50%" in data.headline  # 150 vs 100 tokens
     # without the better variant the baseline stays the winner
-    store2 = synthetic_store(tmp_path / "s2", "syn2", [
+    store2 = synthetic_store(syn, "syn2", [
         {"name": "base", "scores": base}, {"name": "noisy", "scores": noisy},
     ])
     data2 = gather("syn2", tracking_uri=store2)
     assert data2.winner == "base" and data2.headline.startswith("No variant is detectably better than the baseline base")
 
 
-def test_one_variant_gives_a_leaderboard_and_a_note(tmp_path: Path) -> None:
-    store = synthetic_store(tmp_path / "s", "solo", [{"name": "only", "scores": [0.2, 0.4, 0.6]}])
+def test_one_variant_gives_a_leaderboard_and_a_note(syn: Path, tmp_path: Path) -> None:
+    store = synthetic_store(syn, "solo", [{"name": "only", "scores": [0.2, 0.4, 0.6]}])
     paths = build_report("solo", tracking_uri=store, out_dir=tmp_path / "r")
     data = paths.data
     assert data.comparisons == [] and data.winner == "only"
@@ -173,8 +179,8 @@ def test_one_variant_gives_a_leaderboard_and_a_note(tmp_path: Path) -> None:
     assert "<strong>only</strong>" in page
 
 
-def test_failed_half_way_and_missing_metrics(tmp_path: Path) -> None:
-    store = synthetic_store(tmp_path / "s", "broken", [
+def test_failed_half_way_and_missing_metrics(syn: Path, tmp_path: Path) -> None:
+    store = synthetic_store(syn, "broken", [
         {"name": "a", "scores": [0.5, 0.6, 0.7, 0.4]},           # no metrics at all
         {"name": "b", "fail": True, "table": False, "metrics": {"lm_calls": 3}},
         {"name": "c", "scores": [0.5, 0.7, 0.9], "ids": ["e0", "e1", "x9"]},
@@ -195,14 +201,14 @@ def test_failed_half_way_and_missing_metrics(tmp_path: Path) -> None:
     assert "fig-distributions" in page
 
 
-def test_no_shared_examples_and_unscored_baseline(tmp_path: Path) -> None:
-    store = synthetic_store(tmp_path / "s", "apart", [
+def test_no_shared_examples_and_unscored_baseline(syn: Path, tmp_path: Path) -> None:
+    store = synthetic_store(syn, "apart", [
         {"name": "a", "scores": [0.5, 0.6], "ids": ["p", "q"]},
         {"name": "b", "scores": [0.5, 0.6], "ids": ["r", "s"]},
     ])
     data = gather("apart", tracking_uri=store)
     assert data.comparison("b").comparison is None and "share no test example" in data.comparison("b").sentence()
-    store2 = synthetic_store(tmp_path / "s2", "nobase", [
+    store2 = synthetic_store(syn, "nobase", [
         {"name": "a", "table": False}, {"name": "b", "scores": [0.5, 0.6]},
     ])
     paths = build_report("nobase", tracking_uri=store2, out_dir=tmp_path / "r")
@@ -210,14 +216,14 @@ def test_no_shared_examples_and_unscored_baseline(tmp_path: Path) -> None:
     assert "baseline a has no per-example scores" in " ".join(paths.data.notes)
 
 
-def test_experiment_without_execution_is_one_clear_error(tmp_path: Path) -> None:
+def test_experiment_without_execution_is_one_clear_error(syn: Path, tmp_path: Path) -> None:
     from augmentlab.tracking import Tracker
 
-    Tracker("empty", tracking_uri=str(tmp_path / "s"))  # creates the experiment only
+    Tracker("empty", tracking_uri=str(syn))  # creates the experiment only
     with pytest.raises(AugmentlabError, match="no execution"):
-        gather("empty", tracking_uri=str(tmp_path / "s"))
+        gather("empty", tracking_uri=str(syn))
     with pytest.raises(AugmentlabError, match="no experiment named 'missing'"):
-        build_report("missing", tracking_uri=str(tmp_path / "s"), out_dir=tmp_path / "r")
+        build_report("missing", tracking_uri=str(syn), out_dir=tmp_path / "r")
 
 
 def test_frontier() -> None:
