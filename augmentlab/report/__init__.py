@@ -28,7 +28,10 @@ from augmentlab.report.data import (
     ReportData,
     VariantOutput,
     VariantSummary,
+    example_view,
     gather,
+    prompt_of,
+    worst_examples,
 )
 
 HTML_NAME = "report.html"
@@ -105,5 +108,8 @@ __all__ = [
     "VariantSummary",
     "build_report",
     "default_out_dir",
+    "example_view",
     "gather",
+    "prompt_of",
+    "worst_examples",
 ]

@@ -207,6 +207,8 @@ class ReportData:
     notes: list[str] = field(default_factory=list)
     results: ExperimentResults | None = None
     """The raw MLflow read-back (params, tags, per-example rows) for anything not summarised here."""
+    gold: dict[str, Any] = field(default_factory=dict, repr=False)
+    """The gold examples of the execution by id (``GoldExample``), when the gold set was found."""
 
     def variant(self, name: str) -> VariantSummary:
         for v in self.variants:
@@ -619,6 +621,38 @@ def _progress(mlflow_client: MlflowClient, variants: Sequence[VariantResult]) ->
     return out
 
 
+# ------------------------------------------------------------------------------- public views
+def _raw(data: ReportData, name: str) -> VariantResult:
+    if data.results is None:
+        raise AugmentlabError(f"no MLflow results for experiment {data.experiment!r}")
+    return data.results.variant(name)
+
+
+def example_view(data: ReportData, example_id: str, variants: Sequence[str] | None = None) -> ExampleView:
+    """One example side by side for ``variants`` (default: every variant that scored it)."""
+    names = list(variants) if variants is not None else [v.name for v in data.variants]
+    view = _view(example_id, [_raw(data, n) for n in names], data.gold)
+    if not view.outputs:
+        raise AugmentlabError(f"no variant scored example {example_id!r} in experiment {data.experiment!r}")
+    return view
+
+
+def worst_examples(data: ReportData, variant: str, k: int = 3, *, compare_with: str | None = None) -> list[ExampleView]:
+    """``variant``'s ``k`` lowest-scoring examples, next to ``compare_with`` (default: the baseline)."""
+    raw = _raw(data, variant)
+    other = compare_with if compare_with is not None else data.baseline
+    others = [_raw(data, other)] if other and other != variant else []
+    return _worst(raw, others, data.gold, k)
+
+
+def prompt_of(data: ReportData, variant: str) -> PromptText:
+    """A variant's logged instructions and demos, its variant files and program files."""
+    from augmentlab.tracking import client
+
+    raw = _raw(data, variant)
+    return _prompt(client(data.tracking_uri), raw, data.experiment)
+
+
 # ------------------------------------------------------------------------------- gather
 def gather(
     experiment: str,
@@ -700,6 +734,7 @@ def gather(
         data.winner = ranked[0].name if ranked else None
     data.headline = _headline(data)
     gold, gold_note = _read_gold(results)
+    data.gold = gold
     if gold_note:
         data.notes.append(gold_note)
     data.disagreements = _disagreements(results.variants, gold, n_examples)
@@ -720,6 +755,9 @@ __all__ = [
     "ReportData",
     "VariantOutput",
     "VariantSummary",
+    "example_view",
     "gather",
     "latest_execution",
+    "prompt_of",
+    "worst_examples",
 ]

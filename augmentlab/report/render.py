@@ -16,7 +16,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from augmentlab.report.data import ReportData
+from augmentlab.report.data import ExampleView, ReportData
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 _ACTION_RE = re.compile(r"\*([^*]+)\*")
@@ -110,6 +110,20 @@ def render_html(data: ReportData, figures: dict[str, tuple[bytes, str]]) -> str:
     return env.get_template("report.html").render(**_context(data), images=images)
 
 
+def example_html(data: ReportData, view: ExampleView, title: str = "Example") -> str:
+    """One example side by side as an HTML fragment with the report's styles (for notebooks)."""
+    from markupsafe import Markup
+
+    env = _environment(autoescape=True)
+    env.filters["actions"] = lambda text: Markup(_actions_html(str(text)))
+    page = (TEMPLATES / "report.html").read_text(encoding="utf-8")
+    style = re.search(r"<style>.*?</style>", page, re.S)
+    fragment = env.get_template("example.html").render(d=data, ex=view, title=title)
+    return (style.group(0).replace("body {", ".augmentlab-example {", 1) if style else "") + (
+        f'<div class="augmentlab-example">{fragment}</div>'
+    )
+
+
 def render_markdown(data: ReportData, image_paths: dict[str, tuple[str, str]]) -> str:
     """The report in Markdown; ``image_paths`` is ``{name: (relative path, alt text)}``."""
     env = _environment(autoescape=False)
@@ -117,4 +131,4 @@ def render_markdown(data: ReportData, image_paths: dict[str, tuple[str, str]]) -
     return env.get_template("report.md").render(**_context(data), images=images)
 
 
-__all__ = ["TEMPLATES", "render_html", "render_markdown"]
+__all__ = ["TEMPLATES", "example_html", "render_html", "render_markdown"]
