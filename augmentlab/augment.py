@@ -253,10 +253,12 @@ def _persona_inputs(character: str, scripts: Sequence[Script]) -> dict[str, str]
         for scene in script.scenes:
             for s in scene.speakers:
                 cast.setdefault(s, None)
+    from prompts.data import neutralize_markers  # script text cannot form a DSPy field marker
+
     return {
-        "character": character,
-        "lines": "\n".join(f"{i}. {line.render()}" for i, line in enumerate(sample, 1)),
-        "cast": "\n".join(cast),
+        "character": neutralize_markers(character),
+        "lines": "\n".join(f"{i}. {neutralize_markers(line.render())}" for i, line in enumerate(sample, 1)),
+        "cast": "\n".join(neutralize_markers(name) for name in cast),
     }
 
 

@@ -28,7 +28,7 @@ from augmentlab.errors import AugmentlabError
 from augmentlab.model import AugmentedLine, AugmentedScene, Scene, Usage
 from augmentlab.text import is_verbatim
 from prompts import OPTIMIZED_DIR
-from prompts.data import scene_inputs
+from prompts.data import restore_markers, scene_inputs
 from prompts.signatures import AnnotateActions, AnnotateLine, WritePersona, WriteScenario, build_signature
 from prompts.variants import Variant, load_variant
 
@@ -66,7 +66,7 @@ def _cast_names(cast: str) -> list[str]:
 
 def clean_annotated(text: Any, names: list[str]) -> str:
     """An annotated line as the model wrote it, minus a line number or speaker prefix it added."""
-    out = str(text if text is not None else "").strip()
+    out = restore_markers(str(text if text is not None else "")).strip()
     out = _NUMBER_RE.sub("", out, count=1)
     for name in sorted(names, key=len, reverse=True):
         if out.startswith(f"{name}:"):
