@@ -220,6 +220,11 @@ def augment_scene(
         return result
     result.usage = usage_since(local, 0) if local.history else Usage()
     result.scenario = pred.scenario
+    if _truncated(local):  # a cut-off reply can still parse (JSON repair) into shorter text
+        result.status = "failed"
+        result.reason = "the LM output was cut off at max_tokens (finish_reason=length); raise max_tokens"
+        result.raw = json.dumps({"scenario": pred.scenario, "annotated_lines": pred.annotated_lines}, ensure_ascii=False)
+        return result
     if program.scenario_writer is not None and not (pred.scenario or "").strip():
         result.status, result.reason = "failed", "empty scenario"
     if program.annotator is None:
@@ -238,6 +243,21 @@ def augment_scene(
         result.reason = f"human words changed in line(s) {', '.join(map(str, changed))}"
         result.raw = raw
     return result
+
+
+def _truncated(lm: Any) -> bool:
+    """True when a call in ``lm.history`` stopped at the token limit (``finish_reason == "length"``)."""
+    for entry in lm.history:
+        response = entry.get("response")
+        reason = getattr(response, "finish_reason", None)
+        if reason is None:
+            choices = getattr(response, "choices", None) or (response.get("choices") if isinstance(response, dict) else None)
+            if choices:
+                first = choices[0]
+                reason = first.get("finish_reason") if isinstance(first, dict) else getattr(first, "finish_reason", None)
+        if reason == "length":
+            return True
+    return False
 
 
 def optimized_path(name: str) -> Path:
