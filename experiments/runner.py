@@ -239,16 +239,28 @@ def evaluate(
     description: str = "",
 ) -> tuple[list[ExampleResult], Usage]:
     """Run ``program`` on every example, then score all predictions in one batch."""
+    from dspy.utils.exceptions import LMError
+
     from augmentlab.lm import usage_since
     from metrics.composite import score_many
 
     predictions: list[tuple[Any, Usage, str | None]] = []
     task_id = progress.add_task(description, total=len(examples)) if progress is not None else None
-    for example in examples:
+    for example, gold in zip(examples, golds, strict=True):
         start = len(lm.history)
         error = None
         try:
             pred = program(**example.inputs())
+        except LMError as exc:
+            # The LM was not reached (after its retries) or is misconfigured: scoring that as 0
+            # would log a finished run whose numbers measure the connection, not the prompt.
+            from augmentlab.tracking import Redactor  # an error body can echo the API key
+
+            reason = Redactor(spec.secret_env_names()).text(f"{type(exc).__name__}: {' '.join(str(exc).split())}")
+            raise AugmentlabError(
+                f"{description or 'evaluation'}: the LM failed on example {gold.id} ({reason[:200]}); "
+                "the run is marked FAILED — re-run to resume (finished LM calls are served from the DSPy cache)"
+            ) from None
         except Exception as exc:  # a bad output scores 0 with the reason; the run goes on
             if isinstance(exc, KeyboardInterrupt):
                 raise
