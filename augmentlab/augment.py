@@ -333,7 +333,10 @@ class _Runner:
         program_id: str,
         max_attempts: int,
         retry_temperature: float,
+        redact: Any = None,
     ) -> None:
+        self.redact = redact or (lambda text: text)
+        """Removes secrets (the API key) from failure reasons and raw output before they are kept."""
         self.program = program
         self.lm = lm
         self.adapter = adapter
@@ -363,7 +366,7 @@ class _Runner:
                 with dspy.context(lm=lm, adapter=self.adapter):
                     result = augment_scene(self.program, item.scene, item.personas)
             except LMError as exc:
-                return _Outcome(item, "error", attempt + 1, usage, raw=raw, reason=f"LM call failed: {_one_line(exc)}")
+                return self._safe(_Outcome(item, "error", attempt + 1, usage, raw=raw, reason=f"LM call failed: {_one_line(exc)}"))
             except Exception as exc:  # output the program could not handle: retry
                 raw = getattr(exc, "lm_response", None) or raw
                 reason = f"program error: {_one_line(exc)}"
@@ -377,7 +380,12 @@ class _Runner:
                 return _Outcome(item, "ok", attempt + 1, usage, result=clean)
             raw = getattr(result, "raw", None) or raw
             reason = problem or "unusable output"
-        return _Outcome(item, "failed", self.max_attempts, usage, raw=raw, reason=reason)
+        return self._safe(_Outcome(item, "failed", self.max_attempts, usage, raw=raw, reason=reason))
+
+    def _safe(self, outcome: _Outcome) -> _Outcome:
+        outcome.reason = self.redact(outcome.reason) if outcome.reason else outcome.reason
+        outcome.raw = self.redact(outcome.raw) if outcome.raw else outcome.raw
+        return outcome
 
     def persona(self, writer: Any, inputs: dict[str, str]) -> tuple[str | None, Usage, str | None]:
         import dspy
@@ -400,7 +408,7 @@ class _Runner:
             if card:
                 return card, usage, None
             problem = "empty persona card"
-        return None, usage, problem
+        return None, usage, self.redact(problem)
 
 
 def _memoize_dspy_model_info() -> None:
@@ -537,6 +545,7 @@ def augment_scripts(
         runner = _Runner(
             program=prog, lm=lm, adapter=adapter, lm_safe=lm_safe, program_id=program_id,
             max_attempts=max_attempts, retry_temperature=retry_temperature,
+            redact=_redactor(lm_config).text,
         )
         try:
             cards = _personas(runner, store, script_objs, user_personas, program_fp, lm_fp, write_personas, concurrency, report)
@@ -552,6 +561,14 @@ def augment_scripts(
             report.elapsed = time.time() - started
             _write_outputs(store, out_dir, report, run_info)
     return report
+
+
+def _redactor(lm_config: LMConfig | None) -> Any:
+    """The secret redactor for a run: the key variable the config names and the usual ``*_API_KEY``
+    / ``*_TOKEN`` variables (an error body can echo the key: a 401 from some servers does)."""
+    from augmentlab.tracking import Redactor
+
+    return Redactor([lm_config.api_key_env] if lm_config is not None and lm_config.api_key_env else [])
 
 
 def _plan(loaded: list[tuple[str, Script]], cards: dict[str, str], program_fp: str, lm_fp: str, limit: int | None) -> list[_Item]:
