@@ -7,10 +7,23 @@ output field the system message lists, ``annotated_lines`` keeping the human wor
 
 Faults are scripted for the first requests, in order — each item one request:
 
-- ``"429"`` (with ``Retry-After: retry_after``), ``"500"``, ``"503"``: that status;
+- ``"429"`` (with ``Retry-After: retry_after``), ``"500"``, ``"502"``, ``"503"``: that status;
+- ``"429-bare"``: a 429 without a ``Retry-After`` header;
+- ``"401"``: an authentication error whose message echoes the bearer key it was sent (as some
+  servers do; for redaction tests);
 - ``"timeout"``: hold the request for ``hang`` seconds before answering normally;
+- ``"trickle"``: a normal answer whose body is sent in ``trickle_chunks`` pieces spread over
+  ``trickle`` seconds (a slow link);
+- ``"malformed"``: a 200 whose HTTP body is not valid JSON;
 - ``"garbage"``: a 200 whose content is not JSON;
+- ``"missing"``: a 200 whose content is JSON without the output fields (``{}``);
+- ``"extra"``: a 200 whose content has the output fields plus unknown ones, and an unknown
+  top-level key in the response;
+- ``"length"``: a 200 whose content is cut in half, with ``finish_reason = "length"``;
+- ``"empty"``: a 200 whose content is the empty string;
 - ``"mangle"``: a 200 whose annotated lines change the human words.
+
+:data:`FAULTS` lists them all. ``"ok"`` in the list is a normal answer.
 
 Run it alone with ``python -m augmentlab.testing.fake_server --latency 0.2`` (prints the base
 URL, serves until killed).
@@ -33,6 +46,13 @@ _NUMBERED_RE = re.compile(r"^\s*(\d+)\.\s?(.*)$")
 _SPEAKER_RE = re.compile(r"^([A-Z][\w.'\- ]{0,40}?): (.*)$")
 
 Responder = Callable[[list[dict[str, Any]]], str]
+
+FAULTS: tuple[str, ...] = (
+    "429", "429-bare", "401", "500", "502", "503", "timeout", "trickle", "malformed", "garbage",
+    "missing", "extra", "length", "empty", "mangle",
+)
+"""Every fault the server can inject (see the module doc)."""
+_STATUS_FAULTS = {"429": 429, "429-bare": 429, "401": 401, "500": 500, "502": 502, "503": 503}
 
 
 def _text(content: Any) -> str:
@@ -106,6 +126,8 @@ class StubServer:
         hang: float = 5.0,
         responder: Responder | None = None,
         port: int = 0,
+        trickle: float = 1.0,
+        trickle_chunks: int = 10,
     ) -> None:
         self.latency = latency
         self.max_requests = max_requests
@@ -114,6 +136,8 @@ class StubServer:
         self.hang = hang
         self.responder = responder or default_responder
         self.port = port
+        self.trickle = trickle
+        self.trickle_chunks = max(1, trickle_chunks)
         self.requests = 0
         """Requests received (faults included)."""
         self.completed = 0
@@ -205,17 +229,34 @@ class StubServer:
         if n > self.max_requests:
             return web.json_response({"error": {"message": "stub request budget exhausted", "type": "invalid_request_error"}}, status=400)
         body = await request.json()
-        if fault in ("429", "500", "503"):
-            status = int(fault)
-            headers = {"Retry-After": f"{self.retry_after:g}"} if status in (429, 503) or self.retry_after else {}
-            message = "rate limited" if status == 429 else "server error"
-            return web.json_response({"error": {"message": message, "type": "server_error"}}, status=status, headers=headers)
+        if fault in _STATUS_FAULTS:
+            status = _STATUS_FAULTS[fault]
+            headers = {}
+            if fault != "429-bare" and (status in (429, 503) or self.retry_after):
+                headers["Retry-After"] = f"{self.retry_after:g}"
+            if status == 401:
+                key = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+                message, kind = f"Incorrect API key provided: {key}", "invalid_request_error"
+            else:
+                message, kind = ("rate limited" if status == 429 else "server error"), "server_error"
+            return web.json_response({"error": {"message": message, "type": kind}}, status=status, headers=headers)
         await asyncio.sleep(self.hang if fault == "timeout" else self.latency)
         messages = body.get("messages") or []
+        finish = "stop"
         if fault == "garbage":
             content = "I am not JSON, sorry."
         elif fault == "mangle":
             content = default_responder(messages, mangle=True)
+        elif fault == "missing":
+            content = "{}"
+        elif fault == "empty":
+            content = ""
+        elif fault == "extra":
+            answer = json.loads(default_responder(messages))
+            content = json.dumps({"note": "an extra field", **answer, "confidence": 0.5})
+        elif fault == "length":
+            full = self.responder(messages)
+            content, finish = full[: len(full) // 2], "length"
         else:
             content = self.responder(messages)
         with self._lock:
@@ -223,18 +264,39 @@ class StubServer:
         prompt_chars = sum(len(_text(m.get("content"))) for m in messages)
         usage = {"prompt_tokens": prompt_chars // 4 + 1, "completion_tokens": len(content) // 4 + 1}
         usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
-        return web.json_response(
-            {
-                "id": f"chatcmpl-stub-{n}",
-                "object": "chat.completion",
-                "created": int(time.time()),
-                "model": body.get("model", "stub"),
-                "choices": [
-                    {"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}
-                ],
-                "usage": usage,
-            }
-        )
+        payload: dict[str, Any] = {
+            "id": f"chatcmpl-stub-{n}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": body.get("model", "stub"),
+            "choices": [
+                {"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": finish}
+            ],
+            "usage": usage,
+        }
+        if fault == "extra":
+            payload["x_unknown"] = {"nested": [1, 2, 3]}
+        if fault == "malformed":
+            text = json.dumps(payload)
+            return web.Response(text=text[: len(text) - 7] + ",,}", content_type="application/json")
+        if fault == "trickle":
+            return await self._trickle(request, json.dumps(payload).encode())
+        return web.json_response(payload)
+
+    async def _trickle(self, request: Any, data: bytes) -> Any:
+        """Send ``data`` in :attr:`trickle_chunks` pieces over :attr:`trickle` seconds."""
+        from aiohttp import web
+
+        response = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
+        response.content_length = len(data)
+        await response.prepare(request)
+        step = max(1, -(-len(data) // self.trickle_chunks))
+        pause = self.trickle / self.trickle_chunks
+        for start in range(0, len(data), step):
+            await response.write(data[start : start + step])
+            await asyncio.sleep(pause)
+        await response.write_eof()
+        return response
 
 
 def main(argv: list[str] | None = None) -> None:
