@@ -44,6 +44,10 @@ LEADERBOARD_TABLE = "leaderboard.json"
 #: Tag marking a run as augmentlab's parent (execution) or child (variant) run.
 ROLE_TAG = "augmentlab.role"
 VARIANT_TAG = "augmentlab.variant"
+#: Which process (on which host) owns a run, so a run left RUNNING by a killed process is found.
+OWNER_PID_TAG = "augmentlab.pid"
+OWNER_HOST_TAG = "augmentlab.host"
+ABANDONED_TAG = "augmentlab.abandoned"
 _SECRET_NAME_RE = re.compile(r"(API_KEY|APIKEY|ACCESS_KEY|TOKEN|SECRET|PASSWORD)$", re.IGNORECASE)
 _MIN_SECRET_LEN = 6
 _PARAM_MAX = 6000  # MLflow's limit for a param value
@@ -272,10 +276,11 @@ class Tracker:
 
     @contextmanager
     def parent(self, run_name: str, tags: Mapping[str, Any] | None = None) -> Iterator[RunLogger]:
+        close_abandoned(self.client, self.experiment_id)
         run = self.client.create_run(
             self.experiment_id,
             run_name=self.redactor.text(run_name),
-            tags={ROLE_TAG: "execution", **{k: _param_text(v) for k, v in (tags or {}).items()}},
+            tags={ROLE_TAG: "execution", **_owner_tags(), **{k: _param_text(v) for k, v in (tags or {}).items()}},
         )
         self.parent_run_id = run.info.run_id
         logger = RunLogger(self.client, run.info.run_id, self.redactor)
@@ -284,7 +289,7 @@ class Tracker:
 
     @contextmanager
     def variant(self, name: str, tags: Mapping[str, Any] | None = None) -> Iterator[RunLogger]:
-        run_tags = {ROLE_TAG: "variant", VARIANT_TAG: self.redactor.text(name)}
+        run_tags = {ROLE_TAG: "variant", VARIANT_TAG: self.redactor.text(name), **_owner_tags()}
         if self.parent_run_id:
             run_tags["mlflow.parentRunId"] = self.parent_run_id
         run_tags.update({k: self.redactor.text(_param_text(v)) for k, v in (tags or {}).items()})
@@ -292,6 +297,51 @@ class Tracker:
         logger = RunLogger(self.client, run.info.run_id, self.redactor)
         with _terminated(self.client, run.info.run_id):
             yield logger
+
+
+def _owner_tags() -> dict[str, str]:
+    import socket
+
+    return {OWNER_PID_TAG: str(os.getpid()), OWNER_HOST_TAG: socket.gethostname()}
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    return True
+
+
+def close_abandoned(mlflow_client: MlflowClient, experiment_id: str) -> list[str]:
+    """Mark as FAILED the RUNNING runs of this experiment whose process (on this host) is gone.
+
+    A run killed with SIGKILL (or a machine that lost power) cannot end its MLflow runs; the next
+    execution of the spec closes them, tagged ``augmentlab.abandoned``, so no run stays
+    "RUNNING" forever and nothing reads them as finished. Returns the run ids it closed.
+    """
+    import socket
+
+    host = socket.gethostname()
+    closed = []
+    try:
+        runs = mlflow_client.search_runs([experiment_id], filter_string="attributes.status = 'RUNNING'", max_results=1000)
+    except Exception:  # never stop a new run over housekeeping
+        return closed
+    for run in runs:
+        tags = run.data.tags
+        pid = tags.get(OWNER_PID_TAG)
+        if tags.get(OWNER_HOST_TAG) != host or not (pid or "").isdigit() or _alive(int(pid)):
+            continue
+        try:
+            mlflow_client.set_tag(run.info.run_id, ABANDONED_TAG, f"process {pid} ended without closing the run (killed?)")
+            mlflow_client.set_terminated(run.info.run_id, status="FAILED")
+            closed.append(run.info.run_id)
+        except Exception:  # pragma: no cover - best effort
+            continue
+    return closed
 
 
 @contextmanager
@@ -500,6 +550,7 @@ __all__ = [
     "VariantResult",
     "artifact_location",
     "client",
+    "close_abandoned",
     "default_store",
     "ensure_experiment",
     "flatten",
