@@ -38,7 +38,15 @@ def _root(
         os.environ["AUGMENTLAB_VERBOSE"] = "1"
 
 
+_registered = False
+
+
 def _register_all() -> None:
+    """Add every area's commands to :data:`app`, once per process (``main`` may run many times)."""
+    global _registered
+    if _registered:
+        return
+    _registered = True
     for name in COMMAND_MODULES:
         try:
             module = importlib.import_module(f"augmentlab.commands.{name}")
