@@ -52,12 +52,15 @@ def assert_store_consistent(out: Path) -> dict[str, int]:
     with ResultStore(out, create=False) as store:
         counts = store.counts()
         planned = store.plan_size()
+        plan = [(record.status, record.scene_id) for *_, record in store.iter_results() if record is not None]
     ok_rows = jsonl(out / "augmented.jsonl")
     failures = jsonl(out / "failures.jsonl")
     assert len(ok_rows) == counts["ok"], (len(ok_rows), counts)
     assert len(failures) == counts["failed"] + counts["error"], (len(failures), counts)
-    ids = [r["scene_id"] for r in ok_rows] + [f["scene_id"] for f in failures]
-    assert len(ids) == len(set(ids)), "a scene appears twice in the outputs"
+    # Each planned scene once, in script order (a scene the script repeats word for word is one
+    # stored result, planned — and written — where it occurs).
+    assert [r["scene_id"] for r in ok_rows] == [i for status, i in plan if status == "ok"], "scene lost or doubled"
+    assert [f["scene_id"] for f in failures] == [i for status, i in plan if status != "ok"], "failure lost or doubled"
     assert sum(counts.values()) == planned
     for row in ok_rows:
         for line in row["lines"]:
