@@ -142,6 +142,8 @@ class StubServer:
         """Requests received (faults included)."""
         self.completed = 0
         """Requests answered with a 200."""
+        self.keys_seen: set[str] = set()
+        """Bearer keys the requests carried (to prove a test's key really was sent)."""
         self.log: list[tuple[float, str]] = []
         """``(time, outcome)`` per request."""
         self._lock = threading.Lock()
@@ -226,6 +228,10 @@ class StubServer:
         from aiohttp import web
 
         n, fault = self._next()
+        bearer = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+        if bearer:
+            with self._lock:
+                self.keys_seen.add(bearer)
         if n > self.max_requests:
             return web.json_response({"error": {"message": "stub request budget exhausted", "type": "invalid_request_error"}}, status=400)
         body = await request.json()
