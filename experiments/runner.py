@@ -401,10 +401,72 @@ def run_experiment(
     """Run the spec at ``spec_path`` (see the module doc) and return its results.
 
     ``tracking_uri``: MLflow store (default ``./mlruns``). ``out_dir``: where the augmented script
-    goes (default: the spec's ``out``, else ``out/<spec name>/``). ``programs_dir``: where
-    optimized programs are saved (default ``prompts/optimized/``). ``augment=False`` skips the
-    script augmentation.
+    goes (default: the spec's ``out``, else ``out/<spec name>/``); each variant's test results are
+    also written there (``results/<variant>.json``) *before* they are logged, so a tracking
+    server that goes away mid-run loses nothing: the run stops with one clear line.
+    ``programs_dir``: where optimized programs are saved (default ``prompts/optimized/``).
+    ``augment=False`` skips the script augmentation.
     """
+    try:
+        return _run_experiment(
+            spec_path, tracking_uri=tracking_uri, out_dir=out_dir, programs_dir=programs_dir,
+            progress=progress, console=console, augment=augment,
+        )
+    except AugmentlabError:
+        raise
+    except Exception as exc:
+        if not _is_tracking_error(exc):
+            raise
+        where = load_spec(spec_path).out_dir(out_dir) / RESULTS_DIR
+        raise AugmentlabError(
+            f"MLflow tracking failed mid-run ({type(exc).__name__}: {' '.join(str(exc).split())[:200]}); "
+            f"finished variants' results are kept in {where}"
+        ) from None
+
+
+RESULTS_DIR = "results"
+"""Folder (under the run's out folder) with one JSON file of test results per variant."""
+
+
+def _is_tracking_error(exc: BaseException) -> bool:
+    """An error from MLflow's client or the HTTP layer under it (server gone, store broken)."""
+    names = {f"{c.__module__}.{c.__name__}" for c in type(exc).__mro__}
+    return any(n.startswith(("mlflow.", "requests.", "urllib3.")) for n in names)
+
+
+def _save_results(outcome: VariantOutcome, directory: Path) -> Path:
+    """Write one variant's test results as JSON (atomically) before anything is logged."""
+    directory.mkdir(parents=True, exist_ok=True)
+    data = {
+        "variant": outcome.name,
+        "score": outcome.score,
+        "interval": [outcome.interval.low, outcome.interval.high] if outcome.interval else None,
+        "examples": [
+            {
+                "example_id": e.example_id, "score": e.score, "parts": e.parts, "feedback": e.feedback,
+                "scenario": e.scenario, "annotated_lines": e.annotated_lines, "error": e.error,
+                "usage": e.usage.model_dump(),
+            }
+            for e in outcome.examples
+        ],
+    }
+    target = directory / f"{outcome.name}.json"
+    tmp = target.with_name(f".{target.name}.tmp")
+    tmp.write_text(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n", encoding="utf-8")
+    tmp.replace(target)
+    return target
+
+
+def _run_experiment(
+    spec_path: str | os.PathLike[str],
+    *,
+    tracking_uri: str | None,
+    out_dir: str | os.PathLike[str] | None,
+    programs_dir: str | os.PathLike[str] | None,
+    progress: bool,
+    console: Console | None,
+    augment: bool,
+) -> RunResult:
     from rich.console import Console
 
     console = console or Console(stderr=True)
@@ -547,6 +609,7 @@ def run_experiment(
                     outcome.interval = bootstrap_ci(outcome.scores, seed=spec.seed)
                     outcome.seconds = time.perf_counter() - t0
                     outcome.program_path = _save_program(outcome, spec, programs_path, run.run_id)
+                    _save_results(outcome, spec.out_dir(out_dir) / RESULTS_DIR)
                     _log_variant(run, outcome, spec=spec, split=split, lm_params=_lm_params(configs))
                 outcomes.append(outcome)
                 console.print(f"  {v.name}: score {outcome.interval} on {len(outcome.examples)} test example(s)")
