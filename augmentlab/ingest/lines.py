@@ -75,6 +75,11 @@ def clean_direction(text: str) -> str:
     return re.sub(r"\s+([,.;:!?])", r"\1", text).strip(" []()")
 
 
+_LINE_FIELDS = frozenset(Line.model_fields)
+_new_object = object.__new__
+_set = object.__setattr__
+
+
 def make_line(
     speaker: str | None,
     text: str,
@@ -85,18 +90,35 @@ def make_line(
     kind: LineKind | None = None,
     metadata: dict | None = None,
 ) -> Line:
-    meta = dict(metadata or {})
+    """A :class:`Line` built without re-validation (the hot path of every parser).
+
+    Every field is given here with its declared type, so this is what ``Line.model_construct``
+    would build (all fields marked as set), minus its per-call field walk.
+    """
+    meta = dict(metadata) if metadata else {}
     if directions:
         meta[DIRECTION_AT] = list(offsets)
-    # Built without re-validation: every field is constructed here with its declared type.
-    return Line.model_construct(
-        speaker=speaker,
-        text=text,
-        kind=kind or (LineKind.dialogue if speaker else LineKind.narration),
-        directions=list(directions),
-        source_line=source_line,
-        metadata=meta,
+    line = _new_object(Line)
+    _set(
+        line,
+        "__dict__",
+        {
+            "speaker": speaker,
+            "text": text,
+            "kind": kind or (_DIALOGUE if speaker else _NARRATION),
+            "directions": list(directions),
+            "source_line": source_line,
+            "metadata": meta,
+        },
     )
+    _set(line, "__pydantic_fields_set__", set(_LINE_FIELDS))
+    _set(line, "__pydantic_extra__", None)
+    _set(line, "__pydantic_private__", None)
+    return line
+
+
+_DIALOGUE = LineKind.dialogue
+_NARRATION = LineKind.narration
 
 
 def attach_direction(line: Line, direction: str, *, before: bool) -> None:
