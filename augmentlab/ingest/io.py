@@ -111,12 +111,18 @@ def iter_lines(path: Path, encoding: str, warnings: list[str] | None = None) -> 
     warned = False
     number = 0
     with path.open("r", encoding=encoding, errors="replace", newline=None) as fh:
-        while text := fh.readline(MAX_LINE_CHARS):
+        readline = fh.readline
+        while text := readline(MAX_LINE_CHARS):
             number += 1
+            if text[-1] == "\n":
+                if number == 1:
+                    text = text.lstrip("\ufeff")
+                yield number, text[:-1]
+                continue
             if number == 1:
                 text = text.lstrip("\ufeff")
-            if text.endswith("\n") or len(text) < MAX_LINE_CHARS:
-                yield number, text.rstrip("\n")
+            if len(text) < MAX_LINE_CHARS:
+                yield number, text
                 continue
             # A line longer than MAX_LINE_CHARS: yield it in pieces so memory stays bounded.
             if not warned and warnings is not None:
@@ -137,6 +143,7 @@ def iter_lines(path: Path, encoding: str, warnings: list[str] | None = None) -> 
                 text = fh.readline(MAX_LINE_CHARS)
 
 
+_END_FIRST_CHARS = frozenset("*eE")
 _TITLE_RE = re.compile(r"^\s*Title:\s*(\S.*?)\s*$")
 
 
@@ -148,6 +155,7 @@ def strip_gutenberg(
     Files without a START marker pass through unchanged (the first 300 lines are buffered
     to look for it). The header's ``Title:`` goes into ``info["title"]`` when given.
     """
+    lines = iter(lines)
     buffered: list[tuple[int, str]] = []
     started = False
     for item in lines:
@@ -168,7 +176,18 @@ def strip_gutenberg(
             yield from buffered
             buffered.clear()
             continue
-        if _GUTENBERG_END.match(item[1]):
+        break
+    else:
+        yield from buffered
+        return
+    # Past the header: only a line starting (after spaces) with ``*`` or ``E`` can end the book.
+    end_match = _GUTENBERG_END.match
+    first_chars = _END_FIRST_CHARS
+    if end_match(item[1]):
+        return
+    yield item
+    for item in lines:
+        text = item[1]
+        if text and (text[0] in first_chars or text[0].isspace()) and end_match(text):
             return
         yield item
-    yield from buffered

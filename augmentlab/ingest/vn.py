@@ -74,7 +74,12 @@ def heading(text: str) -> tuple[str | None, str | None] | None:
 
 
 def _dialogue(speaker: str, raw: str, number: int) -> Line | None:
-    spoken, directions, offsets = extract_directions(raw, VN_DIRECTION_RE)
+    # ``raw`` is made of stripped, non-empty pieces joined by newlines, so without direction
+    # markup (``*`` / ``[``) or runs of spaces/tabs, tidying it would give it back unchanged.
+    if "*" in raw or "[" in raw or "  " in raw or "\t" in raw:
+        spoken, directions, offsets = extract_directions(raw, VN_DIRECTION_RE)
+    else:
+        spoken, directions, offsets = raw, [], []
     unquoted = strip_enclosing_quotes(spoken)
     if unquoted != spoken:
         offsets = [max(0, min(at - 1, len(unquoted))) for at in offsets]
@@ -101,32 +106,44 @@ def parse(source: Iterable[tuple[int, str]], state: ParseState) -> Iterator[Even
         block_speaker, block = None, []
         return line
 
+    cue_cache: dict[str, str | None] = {}  # cue lines repeat (speaker names); bounded
+    heading_start = _HEADING_START
     for number, raw in source:
         text = raw.strip()
         if not text:
+            if block_speaker is not None:
+                line = flush_block()
+                if line is not None:
+                    emitted = True
+                    yield line
+            blank_run += 1
+            continue
+        if blank_run:
+            if blank_run >= 2 and emitted:
+                yield SceneStart()
+                emitted = False
+            blank_run = 0
+        if text[-1] == ":":
+            cue_name = cue_cache.get(text, "")
+            if cue_name == "":
+                cue_name = _cue_name(text)
+                if len(cue_cache) < _CUE_CACHE_SIZE:
+                    cue_cache[text] = cue_name
+            if block_speaker is not None and (cue_name is None or not _new_cue(cue_name, known)):
+                # Inside a speech, a line ending in a colon is verse unless it names a known speaker.
+                block.append(text)
+                continue
+        elif block_speaker is not None:
+            block.append(text)  # the hot path: one more line of the current speech
+            continue
+        else:
+            cue_name = None
+        if block_speaker is not None:
             line = flush_block()
             if line is not None:
                 emitted = True
                 yield line
-            blank_run += 1
-            continue
-        if blank_run >= 2 and emitted:
-            yield SceneStart()
-            emitted = False
-        blank_run = 0
-        cue_only = CUE_ONLY_RE.match(text) if text[-1] == ":" else None
-        cue_name = cue_only.group("name").strip() if cue_only else None
-        if cue_name is not None and not looks_like_name(cue_name, max_words=6):
-            cue_name = None
-        if block_speaker is not None and (cue_name is None or not _new_cue(cue_name, known)):
-            # Inside a speech, a line ending in a colon is verse unless it names a known speaker.
-            block.append(text)
-            continue
-        line = flush_block()
-        if line is not None:
-            emitted = True
-            yield line
-        found = heading(text) if text[0] in _HEADING_START else None
+        found = heading(text) if text[0] in heading_start else None
         if found is not None:
             title, setting = found
             yield SceneStart(heading=title, setting=setting)
@@ -144,6 +161,18 @@ def parse(source: Iterable[tuple[int, str]], state: ParseState) -> Iterator[Even
     line = flush_block()
     if line is not None:
         yield line
+
+
+_CUE_CACHE_SIZE = 4096
+
+
+def _cue_name(text: str) -> str | None:
+    """The speaker of a ``Name:`` line standing alone, else ``None``."""
+    cue_only = CUE_ONLY_RE.match(text)
+    cue_name = cue_only.group("name").strip() if cue_only else None
+    if cue_name is not None and not looks_like_name(cue_name, max_words=6):
+        return None
+    return cue_name
 
 
 def _new_cue(name: str, known: set[str]) -> bool:
