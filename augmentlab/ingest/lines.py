@@ -14,6 +14,8 @@ from augmentlab.model import Line, LineKind
 
 DIRECTION_AT = "direction_at"
 _WS_RE = re.compile(r"[ \t\f\v\u00a0]+")
+_ANY_WS_RE = re.compile(r"\s+")
+_SPACE_BEFORE_PUNCT_RE = re.compile(r"\s+([,.;:!?])")
 _PAIRS = {'"': '"', "“": "”", "„": "“", "«": "»", "「": "」", "『": "』"}
 
 
@@ -21,8 +23,17 @@ def collapse(text: str) -> str:
     """Runs of spaces/tabs as one space, lines trimmed, blank lines dropped."""
     if "\n" not in text and "  " not in text and "\t" not in text and "\u00a0" not in text:
         return text.strip()
-    parts = [_WS_RE.sub(" ", part).strip() if "  " in part or "\t" in part else part.strip() for part in text.split("\n")]
+    parts = [_tidy(part) if "  " in part or "\t" in part else part.strip() for part in text.split("\n")]
     return "\n".join(p for p in parts if p)
+
+
+def _tidy(part: str) -> str:
+    """``_WS_RE.sub(" ", part).strip()``, without the regex when only spaces need squeezing."""
+    if "\t" in part or "\f" in part or "\v" in part or "\u00a0" in part:
+        return _WS_RE.sub(" ", part).strip()
+    while "  " in part:
+        part = part.replace("  ", " ")
+    return part.strip()
 
 
 def strip_enclosing_quotes(text: str) -> str:
@@ -71,8 +82,8 @@ def extract_directions(text: str, pattern: re.Pattern[str]) -> tuple[str, list[s
 def clean_direction(text: str) -> str:
     """Direction text without markup (``_`` italics, ``*``, brackets) and with tidy spaces."""
     text = text.replace("_", "").replace("*", "")
-    text = re.sub(r"\s+", " ", text).strip()
-    return re.sub(r"\s+([,.;:!?])", r"\1", text).strip(" []()")
+    text = _ANY_WS_RE.sub(" ", text).strip()
+    return _SPACE_BEFORE_PUNCT_RE.sub(r"\1", text).strip(" []()")
 
 
 _LINE_FIELDS = frozenset(Line.model_fields)
