@@ -107,8 +107,11 @@ class Segmenter:
                 fields = event.__dict__
                 speaker = fields["speaker"]
                 if speaker is not None:
-                    speaker = resolve(speaker)
-                    event.speaker = speaker
+                    resolved = resolve(speaker)
+                    if resolved is not speaker:
+                        # A set field (it was not None), so pydantic's __setattr__ would only
+                        # store it; skip its per-call overhead.
+                        fields["speaker"] = speaker = resolved
                 cost = ceil(len(split_words(fields["text"])) * TOKENS_PER_WORD) + 2
                 for direction in fields["directions"]:
                     cost += ceil(len(split_words(direction)) * TOKENS_PER_WORD)

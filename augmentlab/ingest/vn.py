@@ -106,7 +106,8 @@ def parse(source: Iterable[tuple[int, str]], state: ParseState) -> Iterator[Even
         block_speaker, block = None, []
         return line
 
-    cue_cache: dict[str, str | None] = {}  # cue lines repeat (speaker names); bounded
+    # Lines ending in ":" repeat (speaker cues): their cue name and heading reading, bounded.
+    cue_cache: dict[str, tuple[str | None, tuple[str | None, str | None] | None]] = {}
     heading_start = _HEADING_START
     for number, raw in source:
         text = raw.strip()
@@ -123,12 +124,14 @@ def parse(source: Iterable[tuple[int, str]], state: ParseState) -> Iterator[Even
                 yield SceneStart()
                 emitted = False
             blank_run = 0
+        found: tuple[str | None, str | None] | None | bool
         if text[-1] == ":":
-            cue_name = cue_cache.get(text, "")
-            if cue_name == "":
-                cue_name = _cue_name(text)
+            cached = cue_cache.get(text)
+            if cached is None:
+                cached = (_cue_name(text), heading(text) if text[0] in heading_start else None)
                 if len(cue_cache) < _CUE_CACHE_SIZE:
-                    cue_cache[text] = cue_name
+                    cue_cache[text] = cached
+            cue_name, found = cached
             if block_speaker is not None and (cue_name is None or not _new_cue(cue_name, known)):
                 # Inside a speech, a line ending in a colon is verse unless it names a known speaker.
                 block.append(text)
@@ -137,13 +140,14 @@ def parse(source: Iterable[tuple[int, str]], state: ParseState) -> Iterator[Even
             block.append(text)  # the hot path: one more line of the current speech
             continue
         else:
-            cue_name = None
+            cue_name, found = None, False  # False: heading not looked up yet
         if block_speaker is not None:
             line = flush_block()
             if line is not None:
                 emitted = True
                 yield line
-        found = heading(text) if text[0] in heading_start else None
+        if found is False:
+            found = heading(text) if text[0] in heading_start else None
         if found is not None:
             title, setting = found
             yield SceneStart(heading=title, setting=setting)
