@@ -7,6 +7,7 @@ sections for the chat adapter):
 * ``scenario`` — a short scenario built from the speakers and words of the input lines;
 * ``annotated_lines`` / ``annotated_line`` — one entry per input line, the human words kept
   exactly, with ``*actions*`` around them (first or third person as the instructions ask);
+* ``line_actions`` — the same actions without the words, ``{"before": ..., "after": ...}`` per line;
 * ``persona`` — a short character card.
 
 Its quality depends on the prompt in small, deterministic ways, so that comparing prompt
@@ -222,6 +223,12 @@ def annotate(speaker: str | None, text: str, prompt: _Prompt, position: int, oth
     return result
 
 
+def _split_actions(annotated: str, text: str) -> dict[str, str]:
+    """``{"before": ..., "after": ...}``: the actions around ``text`` in an annotated line."""
+    head, _, tail = annotated.partition(text)
+    return {"before": head.strip().strip("*").strip(), "after": tail.strip().strip("*").strip()}
+
+
 def write_persona(prompt: _Prompt) -> str:
     character = prompt.inputs.get("character", "").strip() or "This character"
     lines = _scene_lines(prompt)
@@ -241,6 +248,11 @@ def _field_value(name: str, prompt: _Prompt) -> Any:
         if name == "annotated_line":
             return out[-1] if out else ""
         return out
+    if name == "line_actions":
+        lines = _scene_lines(prompt)
+        speakers = _speakers(lines, prompt)
+        return [_split_actions(annotate(speaker, text, prompt, i, speakers), text) if speaker else
+                {"before": "", "after": ""} for i, (speaker, text) in enumerate(lines)]
     if name == "persona":
         return write_persona(prompt)
     if name == "reasoning":

@@ -209,8 +209,18 @@ def usage_since(lm: dspy.BaseLM, start: int = 0) -> Usage:
     return usage
 
 
-ITEMS_PER_LINE: dict[str, str] = {"annotated_lines": "lines"}
+ITEMS_PER_LINE: dict[str, str] = {"annotated_lines": "lines", "line_actions": "lines"}
 """Output list field → input field: the list gets one item per non-empty line of that input."""
+_SENTENCE = r'[A-Za-z][^{}*"\\\n.!?]+[.!?]'
+SENTENCE_PATTERN = f"^{_SENTENCE}$"
+"""Grammar pattern of the ``before``/``after`` of an action: one sentence."""
+PROSE_PATTERN = f"^{_SENTENCE}( {_SENTENCE}){{0,5}}$"
+"""Grammar pattern of prose outputs (``scenario``, ``persona``): one to six sentences.
+
+Both start with a letter and hold no braces, asterisks, quotes, backslashes or newlines.
+SmolLM2-135M copied the ``"{scenario}"`` placeholder of the prompt's output template (it answered
+``"{scene}"``), left actions empty, and ran on until max_tokens; these rule all three out.
+Annotated lines (``*action* words``) are left free."""
 # No ``maxLength`` on strings: llama-cpp-python 0.3.36 expands it into nested optional rules
 # (``(char (char ...)?)?``) that its grammar parser fails on, and the server dies (measured).
 
@@ -227,11 +237,17 @@ def output_schema(signature: type[dspy.Signature], inputs: dict[str, Any] | None
     schema = dict(_get_structured_outputs_response_format(signature).model_json_schema())
     schema.pop("title", None)
     properties = schema.get("properties", {})
+    for definition in schema.get("$defs", {}).values():
+        for prop in definition.get("properties", {}).values():
+            if prop.get("type") == "string":
+                prop["pattern"] = SENTENCE_PATTERN
     for name in signature.output_fields:
         prop = properties.get(name)
         if prop is None:
             continue
         prop.pop("title", None)
+        if prop.get("type") == "string":
+            prop["pattern"] = PROSE_PATTERN
         if inputs is None:
             continue
         source = ITEMS_PER_LINE.get(name)

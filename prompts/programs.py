@@ -3,7 +3,8 @@
 * :class:`ScenarioWriter` — scene → scenario.
 * :class:`ActionAnnotator` — scene (+ scenario, when the variant sees it) → one annotated line per
   scene line; ``mode = "scene"`` makes one call per scene, ``mode = "line"`` one call per line
-  with the previous lines as context.
+  with the previous lines as context; ``output = "actions"`` has the model write only the actions
+  before and after each line and composes ``*before* words *after*`` itself (:func:`compose_line`).
 * :class:`PersonaWriter` — a character's lines → persona card.
 * :class:`SceneAugmenter` — the two halves together (either may be absent).
 * :func:`augment_scene` — run a program on a :class:`~augmentlab.model.Scene` and check the result.
@@ -29,7 +30,14 @@ from augmentlab.model import AugmentedLine, AugmentedScene, Scene, Usage
 from augmentlab.text import is_verbatim
 from prompts import OPTIMIZED_DIR
 from prompts.data import restore_markers, scene_inputs
-from prompts.signatures import AnnotateActions, AnnotateLine, WritePersona, WriteScenario, build_signature
+from prompts.signatures import (
+    AnnotateActions,
+    AnnotateActionsOnly,
+    AnnotateLine,
+    WritePersona,
+    WriteScenario,
+    build_signature,
+)
 from prompts.variants import Variant, load_variant
 
 _NUMBER_RE = re.compile(r"^\s*\d+[.)]\s+")
@@ -75,6 +83,33 @@ def clean_annotated(text: Any, names: list[str]) -> str:
     return out
 
 
+def _action_part(value: Any) -> str:
+    """One action as the model wrote it, cleaned: no asterisks or quotes around it, one line."""
+    text = " ".join(restore_markers(str(value if value is not None else "")).split())
+    return text.replace("*", "").strip(" \"'")
+
+
+def _field(item: Any, name: str) -> Any:
+    return item.get(name) if isinstance(item, dict) else getattr(item, name, None)
+
+
+def compose_line(entry: str, item: Any, names: list[str]) -> str:
+    """``*before* words *after*`` for one numbered-line entry (``Speaker: words`` or narration).
+
+    The words are taken from the input, never from the model, so they are kept by construction.
+    Narration (no speaker from ``names``) is returned unchanged, without actions.
+    """
+    speaker, words = None, restore_markers(entry)
+    for name in sorted(names, key=len, reverse=True):
+        if words.startswith(f"{name}: "):
+            speaker, words = name, words[len(name) + 2 :]
+            break
+    if speaker is None:
+        return words
+    before, after = _action_part(_field(item, "before")), _action_part(_field(item, "after"))
+    return " ".join(part for part in (f"*{before}*" if before else "", words, f"*{after}*" if after else "") if part)
+
+
 class ScenarioWriter(dspy.Module):
     """Scene lines → ``scenario``."""
 
@@ -97,7 +132,10 @@ class ActionAnnotator(dspy.Module):
         super().__init__()
         self.variant = _variant(variant, "actions")
         assert self.variant is not None
-        base = AnnotateLine if self.variant.mode == "line" else AnnotateActions
+        if self.variant.mode == "line":
+            base: type[dspy.Signature] = AnnotateLine
+        else:
+            base = AnnotateActionsOnly if self.variant.output == "actions" else AnnotateActions
         self.predict = _predictor(base, self.variant)
 
     def forward(
@@ -105,6 +143,13 @@ class ActionAnnotator(dspy.Module):
     ) -> dspy.Prediction:
         names = _cast_names(cast)
         values = {"context": context, "cast": cast, "persona": persona, "scenario": scenario or ""}
+        if self.variant.output == "actions":
+            pred = self.predict(**_inputs_for(self.predict, {**values, "lines": lines}))
+            items = pred.line_actions if isinstance(pred.line_actions, list) else [pred.line_actions]
+            entries = split_numbered(lines)
+            if len(items) != len(entries):  # augment_scene reports the count mismatch
+                return dspy.Prediction(annotated_lines=[str(_field(i, "before") or "") for i in items])
+            return dspy.Prediction(annotated_lines=[compose_line(e, i, names) for e, i in zip(entries, items)])
         if self.variant.mode == "scene":
             pred = self.predict(**_inputs_for(self.predict, {**values, "lines": lines}))
             annotated = pred.annotated_lines if isinstance(pred.annotated_lines, list) else [pred.annotated_lines]

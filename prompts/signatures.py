@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import augmentlab  # noqa: F401  (offline environment first)
 import dspy
+from pydantic import BaseModel
 
 from prompts.variants import Variant
 
@@ -37,6 +38,29 @@ class AnnotateActions(dspy.Signature):
     scenario: str = dspy.InputField(desc="the scenario of the scene")
     annotated_lines: list[str] = dspy.OutputField(
         desc="one entry per numbered line, same order; no number, no speaker name"
+    )
+
+
+class LineActions(BaseModel):
+    """The actions of one line: what the speaker does before and after their words (may be empty)."""
+
+    before: str
+    after: str
+
+
+class AnnotateActionsOnly(dspy.Signature):
+    """Scene lines → the actions of each line only (instructions are set from a variant file).
+
+    The human words are not written back: the program composes ``*before* words *after*``.
+    """
+
+    lines: str = dspy.InputField(desc="the scene, numbered `N. Speaker: text`")
+    context: str = dspy.InputField(desc="lines before the scene, same form; may be empty")
+    cast: str = dspy.InputField(desc="characters of the scene, one per line")
+    persona: str = dspy.InputField(desc="persona cards, `Name: card`; may be empty")
+    scenario: str = dspy.InputField(desc="the scenario of the scene")
+    line_actions: list[LineActions] = dspy.OutputField(
+        desc="one entry per numbered line, same order: the actions before and after the words"
     )
 
 

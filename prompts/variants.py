@@ -9,6 +9,9 @@ instruction text given to the model::
     parent = ""                 # the variant this one was derived from
     description = "the 2023 approach"
     mode = "scene"              # actions only: scene (one call per scene) | line (one per line)
+    output = "lines"            # actions only: lines (the model writes each line again, words and
+                                # actions) | actions (the model writes only the actions before and
+                                # after each line; the program puts the human words between them)
     sees_scenario = false       # actions only: is the scenario passed to the annotator?
     person = "first"            # first | third
     persona = false             # are persona cards passed?
@@ -38,7 +41,7 @@ TASKS: tuple[str, ...] = ("scenario", "actions", "persona")
 Task = Literal["scenario", "actions", "persona"]
 _FENCE = "+++"
 _HEADER_KEYS = ("name", "task", "parent", "description")
-_OPTION_KEYS = ("mode", "sees_scenario", "person", "persona", "max_sentences", "min_action_sentences")
+_OPTION_KEYS = ("mode", "output", "sees_scenario", "person", "persona", "max_sentences", "min_action_sentences")
 
 
 class Variant(BaseModel):
@@ -51,6 +54,7 @@ class Variant(BaseModel):
     parent: str | None = None
     description: str = ""
     mode: Literal["scene", "line"] = "scene"
+    output: Literal["lines", "actions"] = "lines"
     sees_scenario: bool = True
     person: Literal["first", "third"] = "first"
     persona: bool = False
@@ -108,8 +112,10 @@ def parse_variant(text: str, path: Path | str = "<variant>") -> Variant:
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err["loc"]) or "front matter"
         raise _fail(path, f"bad value for {where}: {err['msg']}") from None
-    if variant.task != "actions" and (variant.mode != "scene" or "sees_scenario" in data):
-        raise _fail(path, "options 'mode' and 'sees_scenario' only apply to task 'actions'")
+    if variant.task != "actions" and (variant.mode != "scene" or "sees_scenario" in data or "output" in data):
+        raise _fail(path, "options 'mode', 'output' and 'sees_scenario' only apply to task 'actions'")
+    if variant.output == "actions" and variant.mode != "scene":
+        raise _fail(path, "output = 'actions' needs mode = 'scene'")
     return variant
 
 
@@ -192,7 +198,7 @@ def render_variant(variant: Variant) -> str:
     defaults = Variant(name="x", task=variant.task, instructions="x").options()
     for key, val in variant.options().items():
         if val is not None and (val != defaults[key] or key in ("sees_scenario", "person")):
-            if variant.task != "actions" and key in ("mode", "sees_scenario"):
+            if variant.task != "actions" and key in ("mode", "output", "sees_scenario"):
                 continue
             front[key] = val
     lines = [_FENCE, *(f"{k} = {value(v)}" for k, v in front.items()), _FENCE, "", variant.instructions.strip(), ""]
