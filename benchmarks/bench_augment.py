@@ -11,9 +11,12 @@ a raw ``openai.AsyncOpenAI`` client then makes the same number of requests at th
 concurrency. The ratio is augmentlab's scenes/s over the raw client's (requests/2)/s; the goal
 is ≥ 0.9.
 
-**Tokens per augmented line** (``--embedded``): the seed-style baseline (``actions/seed``: one
-call per scene window, no scenario) against the per-scene program (``scenario/seed`` +
-``actions/seed_with_scenario``) on the same scenes with the embedded SmolLM2 model.
+**Tokens per augmented line** (``--embedded``): the seed-style baseline (``scenario/seed`` +
+``actions/seed``: the model writes every line again, words and actions) against the per-scene
+compose program (``scenario/seed`` + ``actions/compose``: the model writes only the actions, the
+program puts the words between them) on the same gold scenes with the embedded SmolLM2 model,
+with both programs' mean scores against the gold set. Goal: half the tokens per line or less at
+an equal or better score.
 """
 
 from __future__ import annotations
@@ -123,29 +126,44 @@ def throughput(latency: float, concurrencies: tuple[int, ...]) -> list[tuple[int
     return rows
 
 
-def tokens_per_line(n_scenes: int) -> list[tuple[str, int, int, float]]:
-    """``(program, tokens, augmented lines, tokens per augmented line)`` on the embedded model.
+EMBEDDED_PROGRAMS = (("baseline (seed: echoes the words)", "seed", "seed"),
+                     ("per-scene (compose: actions only)", "seed", "compose"))
+"""(label, scenario variant, actions variant): the 2023-style annotator against the compose one."""
 
-    Tokens include every call (retries, failures); lines count only scenes that came out ok.
+
+def tokens_per_line(n_scenes: int) -> list[tuple[str, int, int, int, int, float]]:
+    """``(program, tokens, completion tokens, lines, ok scenes, mean score)`` for each of :data:`EMBEDDED_PROGRAMS`.
+
+    Both run on the same first ``n_scenes`` gold scenes (``experiments/gold/handwritten.jsonl``)
+    with the embedded model, no cache. Tokens count every call (scenario and actions, failures
+    included) and lines every scene line, so a failed scene costs tokens and scores 0; the score
+    is :func:`metrics.composite.score` (task ``both``) against the gold example.
     """
-    from augmentlab.augment import augment_scripts
-    from augmentlab.ingest import load
+    from experiments.runner import load_gold
+    from metrics.composite import score
+    from prompts.programs import SceneAugmenter, augment_scene
+    from augmentlab.lm import use_lm
 
-    script = load(REPO.parent / "shared" / "corpus" / "renpy_the_question" / "script.rpy")
-    script.scenes = [s for s in script.scenes if len(s.lines) >= 3][:n_scenes]
+    gold = [g for g in load_gold([REPO / "experiments" / "gold" / "handwritten.jsonl"]) if g.scenario and g.annotated]
+    gold = gold[:n_scenes]
     rows = []
-    for program in ("actions/seed", "seed+seed_with_scenario"):
-        with tempfile.TemporaryDirectory() as out:
-            report = augment_scripts([script], out, program=program, lm_config=LMConfig(kind="embedded", cache=False),
-                                     concurrency=1, write_personas=False, max_attempts=2)
-            from augmentlab.store import ResultStore
-
-            with ResultStore(out) as store:
-                lines = sum(len(scene.lines) for scene in store.scenes())
-        total = report.usage.total_tokens
-        rows.append((program, total, lines, total / lines if lines else float("nan")))
-        if report.failed or report.errors:
-            print(f"  note: {program}: {report.failed} failed, {report.errors} LM errors of {report.scenes} scenes")
+    with use_lm(LMConfig(kind="embedded", cache=False, max_tokens=512)):
+        for label, scenario, actions in EMBEDDED_PROGRAMS:
+            program = SceneAugmenter(scenario, actions)
+            tokens = written = lines = ok = 0
+            scores = []
+            for example in gold:
+                result = augment_scene(program, example.scene, example.personas)
+                tokens += result.usage.total_tokens
+                written += result.usage.completion_tokens
+                lines += len(example.scene.lines)
+                if result.status == "failed":
+                    scores.append(0.0)
+                    continue
+                ok += 1
+                annotated = [line.annotated for line in result.lines]
+                scores.append(score(example, result.scenario, annotated, task="both").score)
+            rows.append((label, tokens, written, lines, ok, sum(scores) / len(scores) if scores else 0.0))
     return rows
 
 
@@ -164,11 +182,18 @@ def main() -> None:
         print(f"{c:>5} {n:>7} {aug:>16.2f} {raw:>10.2f} {ratio:>7.2f}{flag}")
 
     if args.embedded:
-        print("\ntokens per augmented line, embedded SmolLM2 (same scenes)")
+        print(f"\ntokens per augmented line, embedded SmolLM2, same {args.scenes} gold scenes")
         rows = tokens_per_line(args.scenes)
-        for program, total, lines, per in rows:
-            print(f"  {program:<28} {total:>8} tokens {lines:>4} lines {per:>8.1f} tokens/line")
-        print(f"  ratio per-scene / baseline: {rows[1][3] / rows[0][3]:.2f}")
+        print(f"  {'program':<36} {'tokens/line':>11} {'written/line':>12} {'ok':>5} {'score':>6}")
+        for program, total, written, lines, ok, mean in rows:
+            print(f"  {program:<36} {total / lines:>11.1f} {written / lines:>12.1f} {ok:>3}/{args.scenes} {mean:>6.3f}")
+        (_, b_total, b_written, b_lines, _, b_score), (_, n_total, n_written, n_lines, _, n_score) = rows
+        ratio = (n_total / n_lines) / (b_total / b_lines)
+        written_ratio = (n_written / n_lines) / (b_written / b_lines)
+        goal = "meets" if ratio <= 0.5 and n_score >= b_score else "misses"
+        print(f"  ratio per-scene / baseline: {ratio:.2f} tokens/line (prompt + completion),"
+              f" {written_ratio:.2f} written (completion) tokens/line; score {n_score:.3f} vs {b_score:.3f}")
+        print(f"  {goal} the goal (<= 0.5 tokens/line at an equal or better score)")
 
 
 if __name__ == "__main__":
