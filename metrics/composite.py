@@ -305,10 +305,11 @@ def score_many(
         if isinstance(scen, str) and len(scen) <= MAX_CHARS:
             pred_texts.extend(fmt.sentences(scen))
     try:
+        # One model call for every miss (a length-sorted batch is fastest), then pin the gold.
+        if gold_texts or pred_texts:
+            emb.encode(gold_texts + pred_texts)
         if gold_texts:
             emb.encode(gold_texts, pin=True)
-        if pred_texts:
-            emb.encode(pred_texts)
     except Exception:  # fall back to per-example scoring, which reports the error itself
         pass
     return [score(g, s, a, embedder=emb, **kwargs) for g, s, a in pairs]
