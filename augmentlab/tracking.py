@@ -17,6 +17,7 @@ report and notebooks see the same data however it was stored.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import re
@@ -29,6 +30,10 @@ from typing import TYPE_CHECKING, Any
 
 import augmentlab  # noqa: F401  (offline environment before mlflow)
 from augmentlab.errors import AugmentlabError
+
+# MLflow announces creating/migrating its SQLite tables at INFO on every new store: noise for users.
+for _name in ("mlflow.store.db.utils", "alembic.runtime.migration"):
+    logging.getLogger(_name).setLevel(logging.WARNING)
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -103,19 +108,38 @@ def default_store(root: str | os.PathLike[str] | None = None) -> Path:
     return (Path(root) if root is not None else Path.cwd()).resolve() / STORE_DIR
 
 
-def resolve_tracking_uri(tracking_uri: str | None = None, root: str | os.PathLike[str] | None = None) -> str:
+def resolve_tracking_uri(
+    tracking_uri: str | None = None,
+    root: str | os.PathLike[str] | None = None,
+    *,
+    create: bool = True,
+) -> str:
     """``tracking_uri`` as given, else the default SQLite store (created if missing).
 
-    A plain folder path is taken as a store folder (``<folder>/mlflow.db``).
+    A plain folder path is taken as a store folder (``<folder>/mlflow.db``). With
+    ``create=False`` (read-only commands) a local store that does not exist is an error
+    instead of being created as a side effect.
     """
     if tracking_uri and "://" in tracking_uri:
+        if not create and tracking_uri.startswith("sqlite:///"):
+            _require_db(Path(tracking_uri[len("sqlite:///") :]))
         return tracking_uri
     store = Path(tracking_uri).resolve() if tracking_uri else default_store(root)
+    if not create:
+        _require_db(store / DB_NAME)
+        return f"sqlite:///{store / DB_NAME}"
     try:
         (store / ARTIFACTS_DIR).mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise AugmentlabError(f"cannot create the MLflow store at {store}: {exc.strerror}") from None
     return f"sqlite:///{store / DB_NAME}"
+
+
+def _require_db(db: Path) -> None:
+    if not db.is_file():
+        raise AugmentlabError(
+            f"no MLflow store at {db.parent} (run an experiment first, or pass --tracking-uri)"
+        )
 
 
 def artifact_location(tracking_uri: str) -> str | None:
@@ -126,10 +150,10 @@ def artifact_location(tracking_uri: str) -> str | None:
     return None
 
 
-def client(tracking_uri: str | None = None) -> MlflowClient:
+def client(tracking_uri: str | None = None, *, create: bool = True) -> MlflowClient:
     from mlflow import MlflowClient
 
-    return MlflowClient(tracking_uri=resolve_tracking_uri(tracking_uri))
+    return MlflowClient(tracking_uri=resolve_tracking_uri(tracking_uri, create=create))
 
 
 def ensure_experiment(mlflow_client: MlflowClient, name: str, tracking_uri: str) -> str:
@@ -435,7 +459,7 @@ def _experiment_name(name_or_spec: str | os.PathLike[str]) -> str:
 
 def list_experiments(tracking_uri: str | None = None) -> list[dict[str, Any]]:
     """Every experiment in the store with its number of executions and latest start time."""
-    mlflow_client = client(tracking_uri)
+    mlflow_client = client(tracking_uri, create=False)
     out = []
     for exp in mlflow_client.search_experiments():
         runs = mlflow_client.search_runs(
@@ -466,7 +490,7 @@ def load_experiment(
 
     ``name_or_spec`` is the experiment name or the spec file it was run from.
     """
-    uri = resolve_tracking_uri(tracking_uri)
+    uri = resolve_tracking_uri(tracking_uri, create=False)
     mlflow_client = client(uri)
     name = _experiment_name(name_or_spec)
     exp = mlflow_client.get_experiment_by_name(name)

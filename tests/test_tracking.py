@@ -95,5 +95,19 @@ def test_failed_variant_run_is_marked_failed(tmp_path: Path) -> None:
 
 
 def test_unknown_experiment_is_one_line_error(tmp_path: Path) -> None:
+    from augmentlab.tracking import client
+
+    client(str(tmp_path / "mlruns")).search_experiments()  # an existing, empty store
     with pytest.raises(AugmentlabError, match="no experiment named 'nope'"):
         load_experiment("nope", tracking_uri=str(tmp_path / "mlruns"))
+
+
+def test_read_only_commands_do_not_create_a_store(tmp_path, monkeypatch, capsys):
+    from augmentlab.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["compare", "nothing-here"]) == 2
+    assert main(["experiment", "list"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err and all(line.startswith("error: no MLflow store at") for line in err)
+    assert not (tmp_path / "mlruns").exists()
