@@ -10,10 +10,12 @@ the file is read line by line, and the encoding check runs over fixed-size chunk
 from __future__ import annotations
 
 import codecs
+import io
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 from augmentlab.errors import AugmentlabError
 
@@ -107,40 +109,94 @@ def _detect_encoding(path: Path, head: bytes, warnings: list[str]) -> str:
 
 
 def iter_lines(path: Path, encoding: str, warnings: list[str] | None = None) -> Iterator[tuple[int, str]]:
-    """Yield ``(line_number, text)``; universal newlines, BOM stripped, huge lines cut."""
-    warned = False
+    """Yield ``(line_number, text)``; universal newlines, BOM stripped, huge lines cut.
+
+    The file is decoded in blocks of ``_CHUNK`` characters and split on ``\n`` (the text layer
+    has already turned ``\r\n`` and a lone ``\r`` into ``\n``). From the first line of
+    ``MAX_LINE_CHARS`` characters or more on, the rest of the file is read line by line
+    (:func:`_iter_long`), so such a line is cut into pieces and memory stays bounded.
+    """
     number = 0
     with path.open("r", encoding=encoding, errors="replace", newline=None) as fh:
-        readline = fh.readline
-        while text := readline(MAX_LINE_CHARS):
+        read = fh.read
+        tail = ""
+        while block := read(_CHUNK):
+            if tail:
+                block = tail + block
+            lines = block.split("\n")
+            tail = lines.pop()
+            if len(tail) >= MAX_LINE_CHARS or max(map(len, lines), default=0) >= MAX_LINE_CHARS:
+                offset = 0
+                for text in lines:
+                    if len(text) >= MAX_LINE_CHARS:
+                        break
+                    number += 1
+                    yield number, (text.lstrip("\ufeff") if number == 1 else text)
+                    offset += len(text) + 1
+                yield from _iter_long(_Chained(block[offset:], fh).readline, number, warnings)
+                return
+            if number == 0 and lines:
+                lines[0] = lines[0].lstrip("\ufeff")
+            for text in lines:
+                number += 1
+                yield number, text
+        if tail:
             number += 1
-            if text[-1] == "\n":
-                if number == 1:
-                    text = text.lstrip("\ufeff")
-                yield number, text[:-1]
-                continue
+            yield number, (tail.lstrip("\ufeff") if number == 1 else tail)
+
+
+class _Chained:
+    """``readline(limit)`` over text already read (``head``) and then the rest of ``fh``."""
+
+    def __init__(self, head: str, fh: IO[str]) -> None:
+        self._head = io.StringIO(head)
+        self._fh = fh
+        self._head_done = not head
+
+    def readline(self, limit: int) -> str:
+        if self._head_done:
+            return self._fh.readline(limit)
+        text = self._head.readline(limit)
+        if len(text) == limit or text.endswith("\n"):
+            return text
+        self._head_done = True
+        return text + self._fh.readline(limit - len(text))
+
+
+def _iter_long(
+    readline: Callable[[int], str], number: int, warnings: list[str] | None
+) -> Iterator[tuple[int, str]]:
+    """Line by line from ``readline`` (numbers going on from ``number``), huge lines cut."""
+    warned = False
+    while text := readline(MAX_LINE_CHARS):
+        number += 1
+        if text[-1] == "\n":
             if number == 1:
                 text = text.lstrip("\ufeff")
-            if len(text) < MAX_LINE_CHARS:
-                yield number, text
-                continue
-            # A line longer than MAX_LINE_CHARS: yield it in pieces so memory stays bounded.
-            if not warned and warnings is not None:
-                warnings.append(f"line {number} is longer than {MAX_LINE_CHARS} characters; split into pieces")
-                warned = True
-            carry = ""
-            while True:
-                piece = carry + text
-                if not text or piece.endswith("\n"):
-                    if piece.strip():
-                        yield number, piece.rstrip("\n")
-                    break
-                cut = piece.rfind(" ")  # cut between words, never inside one
-                if cut <= 0:
-                    cut = len(piece)
-                yield number, piece[:cut]
-                carry = piece[cut + 1 :]
-                text = fh.readline(MAX_LINE_CHARS)
+            yield number, text[:-1]
+            continue
+        if number == 1:
+            text = text.lstrip("\ufeff")
+        if len(text) < MAX_LINE_CHARS:
+            yield number, text
+            continue
+        # A line longer than MAX_LINE_CHARS: yield it in pieces so memory stays bounded.
+        if not warned and warnings is not None:
+            warnings.append(f"line {number} is longer than {MAX_LINE_CHARS} characters; split into pieces")
+            warned = True
+        carry = ""
+        while True:
+            piece = carry + text
+            if not text or piece.endswith("\n"):
+                if piece.strip():
+                    yield number, piece.rstrip("\n")
+                break
+            cut = piece.rfind(" ")  # cut between words, never inside one
+            if cut <= 0:
+                cut = len(piece)
+            yield number, piece[:cut]
+            carry = piece[cut + 1 :]
+            text = readline(MAX_LINE_CHARS)
 
 
 _END_FIRST_CHARS = frozenset("*eE")
