@@ -27,7 +27,7 @@ from pathlib import Path
 from augmentlab.errors import AugmentlabError
 from augmentlab.ingest.cast import Cast
 from augmentlab.ingest.detect import FORMATS, detect, normalize_format
-from augmentlab.ingest.io import open_source, strip_gutenberg
+from augmentlab.ingest.io import open_source
 from augmentlab.ingest.segment import (
     DEFAULT_CONTEXT_LINES,
     DEFAULT_TOKEN_BUDGET,
@@ -99,9 +99,11 @@ class SceneStream:
         if self._started:
             raise RuntimeError("a SceneStream can be iterated only once")
         self._started = True
-        lines: Iterable[tuple[int, str]] = iter(self.source)
-        if self.format != "renpy":
-            lines = strip_gutenberg(iter(lines), self._info)
+        lines: Iterable[tuple[int, str]]
+        if self.format == "renpy":
+            lines = iter(self.source)
+        else:
+            lines = self.source.script_lines(self._info)
         events = _parser(self.format)(lines, self.state)
         for scene in self._segmenter.run(events):
             self.scene_count += 1

@@ -12,7 +12,8 @@ from __future__ import annotations
 import codecs
 import io
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from itertools import chain
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -20,6 +21,8 @@ from typing import IO
 from augmentlab.errors import AugmentlabError
 
 _CHUNK = 1 << 20
+_BLOCK = 1 << 16
+"""Characters decoded and split at a time when reading lines (small enough to stay in cache)."""
 _SNIFF_BYTES = 8192
 MAX_LINE_CHARS = 1 << 20
 """Lines longer than this are cut into pieces of this size (with a warning)."""
@@ -41,6 +44,13 @@ class Source:
 
     def __iter__(self) -> Iterator[tuple[int, str]]:
         return iter_lines(self.path, self.encoding, self.warnings)
+
+    def script_lines(self, info: dict[str, str] | None = None) -> Iterator[tuple[int, str]]:
+        """The lines without a Project Gutenberg header and footer (see :func:`strip_gutenberg`).
+
+        Reads the header when called; past it, lines flow in blocks with no per-line Python.
+        """
+        return strip_gutenberg_blocks(iter_blocks(self.path, self.encoding, self.warnings), info)
 
     def head(self, max_lines: int = 400, max_chars: int = 65536) -> list[str]:
         """The first lines (for format detection), without the Gutenberg header."""
@@ -109,40 +119,55 @@ def _detect_encoding(path: Path, head: bytes, warnings: list[str]) -> str:
 
 
 def iter_lines(path: Path, encoding: str, warnings: list[str] | None = None) -> Iterator[tuple[int, str]]:
-    """Yield ``(line_number, text)``; universal newlines, BOM stripped, huge lines cut.
+    """Yield ``(line_number, text)``; universal newlines, BOM stripped, huge lines cut."""
+    return _numbered(iter_blocks(path, encoding, warnings))
+
+
+def _numbered(blocks: Iterable[tuple[int, list[str]]]) -> Iterator[tuple[int, str]]:
+    """``(first, [text, ...])`` blocks as ``(number, text)`` pairs, iterated in C."""
+    return chain.from_iterable(zip(range(first, first + len(lines)), lines) for first, lines in blocks)
+
+
+def iter_blocks(path: Path, encoding: str, warnings: list[str] | None = None) -> Iterator[tuple[int, list[str]]]:
+    """The lines of :func:`iter_lines` in blocks: ``(number of the first, [text, ...])``.
 
     The file is decoded in blocks of ``_CHUNK`` characters and split on ``\n`` (the text layer
     has already turned ``\r\n`` and a lone ``\r`` into ``\n``). From the first line of
     ``MAX_LINE_CHARS`` characters or more on, the rest of the file is read line by line
-    (:func:`_iter_long`), so such a line is cut into pieces and memory stays bounded.
+    (:func:`_iter_long`, one line or piece per block), so such a line is cut into pieces and
+    memory stays bounded.
     """
     number = 0
     with path.open("r", encoding=encoding, errors="replace", newline=None) as fh:
         read = fh.read
         tail = ""
-        while block := read(_CHUNK):
+        while block := read(_BLOCK):
             if tail:
                 block = tail + block
             lines = block.split("\n")
             tail = lines.pop()
             if len(tail) >= MAX_LINE_CHARS or max(map(len, lines), default=0) >= MAX_LINE_CHARS:
-                offset = 0
+                offset = short = 0
                 for text in lines:
                     if len(text) >= MAX_LINE_CHARS:
                         break
-                    number += 1
-                    yield number, (text.lstrip("\ufeff") if number == 1 else text)
                     offset += len(text) + 1
-                yield from _iter_long(_Chained(block[offset:], fh).readline, number, warnings)
+                    short += 1
+                if short:
+                    if number == 0:
+                        lines[0] = lines[0].lstrip("\ufeff")
+                    yield number + 1, lines[:short]
+                    number += short
+                for item in _iter_long(_Chained(block[offset:], fh).readline, number, warnings):
+                    yield item[0], [item[1]]
                 return
-            if number == 0 and lines:
-                lines[0] = lines[0].lstrip("\ufeff")
-            for text in lines:
-                number += 1
-                yield number, text
+            if lines:
+                if number == 0:
+                    lines[0] = lines[0].lstrip("\ufeff")
+                yield number + 1, lines
+                number += len(lines)
         if tail:
-            number += 1
-            yield number, (tail.lstrip("\ufeff") if number == 1 else tail)
+            yield number + 1, [tail.lstrip("\ufeff") if number == 0 else tail]
 
 
 class _Chained:
@@ -247,3 +272,57 @@ def strip_gutenberg(
         if text and (text[0] in first_chars or text[0].isspace()) and end_match(text):
             return
         yield item
+
+
+# ``_GUTENBERG_END`` over a block of lines joined by ``\n``: the same test on every line.
+_GUTENBERG_END_IN_BLOCK = re.compile(
+    r"^[^\S\n]*(?:\*{3}[^\S\n]*END OF (?:THIS|THE) PROJECT GUTENBERG|End of (?:the )?Project Gutenberg)",
+    re.I | re.M,
+)
+
+
+def strip_gutenberg_blocks(
+    blocks: Iterable[tuple[int, list[str]]], info: dict[str, str] | None = None
+) -> Iterator[tuple[int, str]]:
+    """:func:`strip_gutenberg` over :func:`iter_blocks` blocks, giving the same lines.
+
+    The header part (at most 300 lines) is read when called, line by line; past it, each
+    block is searched for the footer at once and its lines flow on without per-line Python.
+    """
+    blocks = iter(blocks)
+    buffered: list[tuple[int, str]] = []
+    for first, lines in blocks:
+        for i, text in enumerate(lines):
+            title = _TITLE_RE.match(text)
+            if title and info is not None and "title" not in info:
+                info["title"] = title.group(1)
+            if _GUTENBERG_START.match(text):
+                if info is not None:
+                    info["gutenberg"] = "yes"
+                buffered.clear()
+                break
+            buffered.append((first + i, text))
+            if len(buffered) >= 300:
+                break
+        else:
+            continue
+        rest = chain(((first + i + 1, lines[i + 1 :]),), blocks)
+        return chain(buffered, _numbered(_until_footer(rest)))
+    return iter(buffered)
+
+
+def _until_footer(blocks: Iterable[tuple[int, list[str]]]) -> Iterator[tuple[int, list[str]]]:
+    search = _GUTENBERG_END_IN_BLOCK.search
+    for first, lines in blocks:
+        if not lines:
+            continue
+        joined = "\n".join(lines)
+        # Every footer contains "gutenberg" in some letter case (none of its letters has a
+        # case-insensitive match outside ASCII), so most blocks skip the slower regex.
+        found = search(joined) if "gutenberg" in joined.lower() else None
+        if found is not None:
+            cut = joined.count("\n", 0, found.start())
+            if cut:
+                yield first, lines[:cut]
+            return
+        yield first, lines
