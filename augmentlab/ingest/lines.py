@@ -17,6 +17,8 @@ _WS_RE = re.compile(r"[ \t\f\v\u00a0]+")
 _ANY_WS_RE = re.compile(r"\s+")
 _SPACE_BEFORE_PUNCT_RE = re.compile(r"\s+([,.;:!?])")
 _PAIRS = {'"': '"', "“": "”", "„": "“", "«": "»", "「": "」", "『": "』"}
+OPENING_QUOTES = frozenset(_PAIRS)
+"""Characters that :func:`strip_enclosing_quotes` treats as an opening quote."""
 
 
 def collapse(text: str) -> str:

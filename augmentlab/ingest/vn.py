@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 
-from augmentlab.ingest.lines import collapse, extract_directions, make_line, strip_enclosing_quotes
+from augmentlab.ingest.lines import OPENING_QUOTES, collapse, extract_directions, make_line, strip_enclosing_quotes
 from augmentlab.ingest.segment import Event, ParseState, SceneStart
 from augmentlab.model import Line
 
@@ -75,7 +75,10 @@ def heading(text: str) -> tuple[str | None, str | None] | None:
 
 def _dialogue(speaker: str, raw: str, number: int) -> Line | None:
     # ``raw`` is made of stripped, non-empty pieces joined by newlines, so without direction
-    # markup (``*`` / ``[``) or runs of spaces/tabs, tidying it would give it back unchanged.
+    # markup (``*`` / ``[``) or runs of spaces/tabs, tidying it would give it back unchanged;
+    # without an opening quote first, there are no enclosing quotes to drop either.
+    if raw and raw[0] not in OPENING_QUOTES and not ("*" in raw or "[" in raw or "  " in raw or "\t" in raw):
+        return make_line(speaker, raw, source_line=number)
     if "*" in raw or "[" in raw or "  " in raw or "\t" in raw:
         spoken, directions, offsets = extract_directions(raw, VN_DIRECTION_RE)
     else:
@@ -98,14 +101,6 @@ def parse(source: Iterable[tuple[int, str]], state: ParseState) -> Iterator[Even
     block: list[str] = []
     known: set[str] = set()
 
-    def flush_block() -> Line | None:
-        nonlocal block_speaker, block
-        line = None
-        if block_speaker is not None and block:
-            line = _dialogue(block_speaker, "\n".join(block), block_start)
-        block_speaker, block = None, []
-        return line
-
     # Lines ending in ":" repeat (speaker cues): their cue name and heading reading, bounded.
     cue_cache: dict[str, tuple[str | None, tuple[str | None, str | None] | None]] = {}
     heading_start = _HEADING_START
@@ -113,7 +108,8 @@ def parse(source: Iterable[tuple[int, str]], state: ParseState) -> Iterator[Even
         text = raw.strip()
         if not text:
             if block_speaker is not None:
-                line = flush_block()
+                line = _dialogue(block_speaker, "\n".join(block), block_start) if block else None
+                block_speaker, block = None, []
                 if line is not None:
                     emitted = True
                     yield line
@@ -142,7 +138,8 @@ def parse(source: Iterable[tuple[int, str]], state: ParseState) -> Iterator[Even
         else:
             cue_name, found = None, False  # False: heading not looked up yet
         if block_speaker is not None:
-            line = flush_block()
+            line = _dialogue(block_speaker, "\n".join(block), block_start) if block else None
+            block_speaker, block = None, []
             if line is not None:
                 emitted = True
                 yield line
@@ -162,9 +159,10 @@ def parse(source: Iterable[tuple[int, str]], state: ParseState) -> Iterator[Even
         if line is not None:
             emitted = True
             yield line
-    line = flush_block()
-    if line is not None:
-        yield line
+    if block_speaker is not None and block:
+        line = _dialogue(block_speaker, "\n".join(block), block_start)
+        if line is not None:
+            yield line
 
 
 _CUE_CACHE_SIZE = 4096
