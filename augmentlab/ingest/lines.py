@@ -134,6 +134,27 @@ _DIALOGUE = LineKind.dialogue
 _NARRATION = LineKind.narration
 
 
+def plain_line(speaker: str | None, text: str, source_line: int | None) -> Line:
+    """``make_line(speaker, text, source_line=source_line)``: no directions, kind or metadata."""
+    line = _new_object(Line)
+    _set(
+        line,
+        "__dict__",
+        {
+            "speaker": speaker,
+            "text": text,
+            "kind": _DIALOGUE if speaker else _NARRATION,
+            "directions": [],
+            "source_line": source_line,
+            "metadata": {},
+        },
+    )
+    _set(line, "__pydantic_fields_set__", set(_LINE_FIELDS))
+    _set(line, "__pydantic_extra__", None)
+    _set(line, "__pydantic_private__", None)
+    return line
+
+
 def attach_direction(line: Line, direction: str, *, before: bool) -> None:
     """Add a standalone direction to ``line``, before its words or after them."""
     direction = clean_direction(direction)

@@ -99,6 +99,9 @@ class Segmenter:
         tokens = 0
         budget = self.token_budget
         resolve = self.cast.resolve
+        memo_get = self.cast._memo.get
+        counts = self.cast._counts
+        counts_get = counts.get
         split_words = str.split
         ceil = math.ceil
         for event in events:
@@ -107,7 +110,12 @@ class Segmenter:
                 fields = event.__dict__
                 speaker = fields["speaker"]
                 if speaker is not None:
-                    resolved = resolve(speaker)
+                    # Cast.resolve's memo hit, inline (one call saved per line).
+                    resolved = memo_get(speaker, "")
+                    if resolved is None or resolved == "":
+                        resolved = resolve(speaker)
+                    else:
+                        counts[resolved] = counts_get(resolved, 0) + 1
                     if resolved is not speaker:
                         # A set field (it was not None), so pydantic's __setattr__ would only
                         # store it; skip its per-call overhead.

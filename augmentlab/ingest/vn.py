@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 
-from augmentlab.ingest.lines import OPENING_QUOTES, collapse, extract_directions, make_line, strip_enclosing_quotes
+from augmentlab.ingest.lines import OPENING_QUOTES, collapse, extract_directions, make_line, plain_line, strip_enclosing_quotes
 from augmentlab.ingest.segment import Event, ParseState, SceneStart
 from augmentlab.model import Line
 
@@ -78,7 +78,7 @@ def _dialogue(speaker: str, raw: str, number: int) -> Line | None:
     # markup (``*`` / ``[``) or runs of spaces/tabs, tidying it would give it back unchanged;
     # without an opening quote first, there are no enclosing quotes to drop either.
     if raw and raw[0] not in OPENING_QUOTES and not ("*" in raw or "[" in raw or "  " in raw or "\t" in raw):
-        return make_line(speaker, raw, source_line=number)
+        return plain_line(speaker, raw, number)
     if "*" in raw or "[" in raw or "  " in raw or "\t" in raw:
         spoken, directions, offsets = extract_directions(raw, VN_DIRECTION_RE)
     else:
