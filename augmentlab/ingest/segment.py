@@ -104,6 +104,9 @@ class Segmenter:
         counts_get = counts.get
         split_words = str.split
         ceil = math.ceil
+        # lines_seen / dialogue_seen are counted in locals and stored before every yield.
+        seen = self.lines_seen
+        dialogue = self.dialogue_seen
         for event in events:
             if type(event) is Line or isinstance(event, Line):
                 # Hot path (one call per line): the same sums as line_tokens, done inline.
@@ -125,17 +128,19 @@ class Segmenter:
                     cost += ceil(len(split_words(direction)) * TOKENS_PER_WORD)
                 lines = current.lines
                 if lines and tokens + cost > budget:
+                    self.lines_seen, self.dialogue_seen = seen, dialogue
                     yield self._finish(current)
                     current = self._new(start, part=current.metadata.get("part", 1) + 1)
                     lines = current.lines
                     tokens = 0
                 lines.append(event)
                 tokens += cost
-                self.lines_seen += 1
+                seen += 1
                 if speaker and fields["kind"] is _DIALOGUE:
-                    self.dialogue_seen += 1
+                    dialogue += 1
             elif isinstance(event, SceneStart):
                 if current.lines:
+                    self.lines_seen, self.dialogue_seen = seen, dialogue
                     yield self._finish(current)
                 start = event
                 current = self._new(start, part=1)
@@ -149,6 +154,7 @@ class Segmenter:
             elif isinstance(event, SceneDirection):
                 if event.text.strip():
                     current.directions.append(event.text.strip())
+        self.lines_seen, self.dialogue_seen = seen, dialogue
         if current.lines:
             yield self._finish(current)
 
