@@ -4,7 +4,8 @@
 (UTF-8 with or without BOM; otherwise cp1252, or Latin-1 where cp1252 has holes, with a warning)
 and returns a :class:`Source`: iterating it yields ``(line_number, text)`` with the line ending
 removed (``\\n``, ``\\r\\n`` and a lone ``\\r`` all end a line). Memory stays flat in file size:
-the file is read line by line, and the encoding check runs over fixed-size chunks.
+the file is read in fixed-size blocks (a line over ``MAX_LINE_CHARS`` is cut into pieces), and
+the encoding check runs over fixed-size chunks.
 """
 
 from __future__ import annotations
