@@ -52,7 +52,11 @@ class Line(_Model):
 
 def content_hash(*parts: Any, length: int = 16) -> str:
     """A stable hex digest of JSON-serialisable parts."""
-    blob = json.dumps(parts, sort_keys=True, ensure_ascii=False, default=_json_default)
+    # The identity is the UTF-8 of json.dumps(..., ensure_ascii=False). The default (ASCII)
+    # encoder is faster and gives the same text whenever it escaped nothing as \uXXXX.
+    blob = json.dumps(parts, sort_keys=True, default=_json_default)
+    if "\\u" in blob:
+        blob = json.dumps(parts, sort_keys=True, ensure_ascii=False, default=_json_default)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:length]
 
 

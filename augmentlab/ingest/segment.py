@@ -11,12 +11,10 @@ scene's worth, whatever the file size.
 
 from __future__ import annotations
 
-import hashlib
 import math
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from json import dumps as _dumps
 from typing import Any
 
 from augmentlab.ingest.cast import Cast
@@ -94,8 +92,6 @@ class Segmenter:
         self._index = 0
         self.lines_seen = 0
         self.dialogue_seen = 0
-        self._fast_ids: bool | None = None
-        """Whether ``_ascii_scene_id`` agrees with ``Scene.compute_id`` (None: not checked yet)."""
 
     def run(self, events: Iterable[Event]) -> Iterator[Scene]:
         start = SceneStart()
@@ -174,31 +170,5 @@ class Segmenter:
             self._recent.append(line)
         scene.index = self._index
         self._index += 1
-        if self._fast_ids is not False:
-            scene_id = _ascii_scene_id(scene)
-            if scene_id is not None:
-                if self._fast_ids is None:  # the first one is checked against compute_id
-                    self._fast_ids = scene_id == scene.compute_id()
-                if self._fast_ids:
-                    scene.id = scene_id
         return scene.with_id()
 
-
-def _ascii_scene_id(scene: Scene) -> str | None:
-    """``scene.compute_id()`` when every string it hashes is ASCII, else ``None``.
-
-    ``compute_id`` hashes ``json.dumps(parts, sort_keys=True, ensure_ascii=False)``; with only
-    ASCII strings (and no dicts) that is the text the default, faster ``json.dumps`` gives.
-    The first scene of every :class:`Segmenter` is checked against ``compute_id`` itself.
-    """
-    heading = scene.heading
-    if heading is not None and not heading.isascii():
-        return None
-    parts = []
-    for line in scene.lines:
-        fields = line.__dict__
-        speaker, text = fields["speaker"], fields["text"]
-        if not text.isascii() or (speaker is not None and not speaker.isascii()):
-            return None
-        parts.append((speaker, text, fields["kind"]))
-    return hashlib.sha256(_dumps((heading, parts)).encode("utf-8")).hexdigest()[:16]
