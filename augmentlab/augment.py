@@ -411,41 +411,6 @@ class _Runner:
         return None, usage, self.redact(problem)
 
 
-def _memoize_dspy_model_info() -> None:
-    """Cache DSPy's model-metadata look-up (process-wide, same answers).
-
-    DSPy 3.4 looks the model up in its bundled metadata map three times per LM call (engine
-    choice and cost estimate); for a model it does not know — every local or custom endpoint —
-    each look-up scans the whole map (~3 ms), which capped concurrent throughput on a 2-core
-    machine. The map is a fixed offline snapshot (augmentlab sets the offline variables), so the
-    answer per ``(provider, model, namespaces)`` never changes; a deep copy is returned as before.
-    """
-    import copy
-    import functools
-
-    from dspy.clients import capabilities, costs, model_metadata
-
-    original = model_metadata.model_info
-    if getattr(original, "_augmentlab_cached", False):
-        return
-
-    @functools.lru_cache(maxsize=512)
-    def cached(provider: Any, model: Any, namespaces: tuple[Any, ...] | None) -> dict[str, Any]:
-        return original(provider, model, namespaces=namespaces)
-
-    def model_info(provider: Any, model: Any, *, namespaces: Any = None) -> dict[str, Any]:
-        try:
-            key = tuple(namespaces) if namespaces is not None else None
-            return copy.deepcopy(cached(provider, model, key))
-        except TypeError:  # unhashable arguments: no cache
-            return original(provider, model, namespaces=namespaces)
-
-    model_info._augmentlab_cached = True  # type: ignore[attr-defined]
-    for module in (model_metadata, costs, capabilities):
-        if getattr(module, "model_info", None) is original:
-            module.model_info = model_info  # type: ignore[attr-defined]
-
-
 def _make_progress(enabled: bool) -> Any:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
@@ -515,9 +480,9 @@ def augment_scripts(
 
     import dspy
 
-    from augmentlab.lm import adapter_for, open_lm
+    from augmentlab.lm import adapter_for, memoize_dspy_model_info, open_lm
 
-    _memoize_dspy_model_info()
+    memoize_dspy_model_info()
     report = AugmentReport(out_dir=out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     store = ResultStore(out_dir)

@@ -110,10 +110,47 @@ def adapter_for(config: LMConfig) -> dspy.Adapter:
     return dspy.ChatAdapter()
 
 
+def memoize_dspy_model_info() -> None:
+    """Cache DSPy's model-metadata look-up (process-wide, same answers).
+
+    DSPy 3.4 looks the model up in its bundled metadata map three times per LM call (engine
+    choice and cost estimate); for a model it does not know — every local or custom endpoint —
+    each look-up scans the whole map (~3 ms), which capped concurrent throughput on a 2-core
+    machine. The map is a fixed offline snapshot (augmentlab sets the offline variables), so the
+    answer per ``(provider, model, namespaces)`` never changes; a deep copy is returned as before.
+    """
+    import copy
+    import functools
+
+    from dspy.clients import capabilities, costs, model_metadata
+
+    original = model_metadata.model_info
+    if getattr(original, "_augmentlab_cached", False):
+        return
+
+    @functools.lru_cache(maxsize=512)
+    def cached(provider: Any, model: Any, namespaces: tuple[Any, ...] | None) -> dict[str, Any]:
+        return original(provider, model, namespaces=namespaces)
+
+    def model_info(provider: Any, model: Any, *, namespaces: Any = None) -> dict[str, Any]:
+        try:
+            key = tuple(namespaces) if namespaces is not None else None
+            return copy.deepcopy(cached(provider, model, key))
+        except TypeError:  # unhashable arguments: no cache
+            return original(provider, model, namespaces=namespaces)
+
+    model_info._augmentlab_cached = True  # type: ignore[attr-defined]
+    for module in (model_metadata, costs, capabilities):
+        if getattr(module, "model_info", None) is original:
+            module.model_info = model_info  # type: ignore[attr-defined]
+
+
 @contextmanager
 def open_lm(config: LMConfig) -> Iterator[dspy.BaseLM]:
     """Open the LM ``config`` describes; close it (and the embedded server) on exit."""
     import dspy
+
+    memoize_dspy_model_info()
 
     prices = (config.prompt_price_per_1k, config.completion_price_per_1k)
     if config.kind == "fake":
