@@ -99,12 +99,15 @@ class SceneStream:
         if self._started:
             raise RuntimeError("a SceneStream can be iterated only once")
         self._started = True
-        lines: Iterable[tuple[int, str]]
+        module = importlib.import_module(f"augmentlab.ingest.{self.format}")
+        events: Iterator[Event]
         if self.format == "renpy":
-            lines = iter(self.source)
+            events = module.parse(iter(self.source), self.state)
+        elif hasattr(module, "parse_blocks"):
+            # A parser that takes blocks of lines (no per-line tuples on the hot path).
+            events = module.parse_blocks(self.source.script_blocks(self._info), self.state)
         else:
-            lines = self.source.script_lines(self._info)
-        events = _parser(self.format)(lines, self.state)
+            events = module.parse(self.source.script_lines(self._info), self.state)
         for scene in self._segmenter.run(events):
             self.scene_count += 1
             yield scene

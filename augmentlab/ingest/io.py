@@ -53,6 +53,10 @@ class Source:
         """
         return strip_gutenberg_blocks(iter_blocks(self.path, self.encoding, self.warnings), info)
 
+    def script_blocks(self, info: dict[str, str] | None = None) -> Iterator[tuple[int, list[str]]]:
+        """:meth:`script_lines` in blocks: ``(number of the first, [text, ...])``, numbers consecutive."""
+        return gutenberg_body_blocks(iter_blocks(self.path, self.encoding, self.warnings), info)
+
     def head(self, max_lines: int = 400, max_chars: int = 65536) -> list[str]:
         """The first lines (for format detection), without the Gutenberg header."""
         out: list[str] = []
@@ -290,6 +294,13 @@ def strip_gutenberg_blocks(
     The header part (at most 300 lines) is read when called, line by line; past it, each
     block is searched for the footer at once and its lines flow on without per-line Python.
     """
+    return _numbered(gutenberg_body_blocks(blocks, info))
+
+
+def gutenberg_body_blocks(
+    blocks: Iterable[tuple[int, list[str]]], info: dict[str, str] | None = None
+) -> Iterator[tuple[int, list[str]]]:
+    """:func:`strip_gutenberg_blocks`, still in blocks (the header part as one-line blocks)."""
     blocks = iter(blocks)
     buffered: list[tuple[int, str]] = []
     for first, lines in blocks:
@@ -308,8 +319,8 @@ def strip_gutenberg_blocks(
         else:
             continue
         rest = chain(((first + i + 1, lines[i + 1 :]),), blocks)
-        return chain(buffered, _numbered(_until_footer(rest)))
-    return iter(buffered)
+        return chain([(number, [text]) for number, text in buffered], _until_footer(rest))
+    return iter([(number, [text]) for number, text in buffered])
 
 
 def _until_footer(blocks: Iterable[tuple[int, list[str]]]) -> Iterator[tuple[int, list[str]]]:

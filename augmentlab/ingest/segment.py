@@ -2,7 +2,7 @@
 
 A format parser yields :class:`SceneStart` at every explicit boundary (a heading, a Ren'Py
 ``scene``, a blank-line run in a VN dump), :class:`SceneSetting` / :class:`SceneDirection` for
-scene-level human text, and :class:`~augmentlab.model.Line` s. :class:`Segmenter` resolves
+scene-level human text, and :class:`~augmentlab.model.Line` s (or :data:`CountedLine` s). :class:`Segmenter` resolves
 speaker names through the :class:`~augmentlab.ingest.cast.Cast`, splits a scene that grows past
 the token budget on a line boundary (never inside a line), keeps the previous
 ``context_lines`` lines as ``Scene.context``, and numbers and hashes every scene. Memory is one
@@ -49,7 +49,11 @@ class SceneDirection:
     text: str
 
 
-Event = SceneStart | SceneSetting | SceneDirection | Line
+CountedLine = tuple[Line, int]
+"""A :class:`Line` with no directions and the number of words of its text
+(``len(line.text.split())``), for a parser that knows it already (it saves the split)."""
+
+Event = SceneStart | SceneSetting | SceneDirection | Line | CountedLine
 
 
 @dataclass
@@ -108,9 +112,18 @@ class Segmenter:
         seen = self.lines_seen
         dialogue = self.dialogue_seen
         for event in events:
-            if type(event) is Line or isinstance(event, Line):
+            event_type = type(event)
+            if event_type is tuple or event_type is Line or isinstance(event, Line):
                 # Hot path (one call per line): the same sums as line_tokens, done inline.
-                fields = event.__dict__
+                if event_type is tuple:
+                    event, words = event
+                    fields = event.__dict__
+                    cost = ceil(words * TOKENS_PER_WORD) + 2
+                else:
+                    fields = event.__dict__
+                    cost = ceil(len(split_words(fields["text"])) * TOKENS_PER_WORD) + 2
+                    for direction in fields["directions"]:
+                        cost += ceil(len(split_words(direction)) * TOKENS_PER_WORD)
                 speaker = fields["speaker"]
                 if speaker is not None:
                     # Cast.resolve's memo hit, inline (one call saved per line).
@@ -123,9 +136,6 @@ class Segmenter:
                         # A set field (it was not None), so pydantic's __setattr__ would only
                         # store it; skip its per-call overhead.
                         fields["speaker"] = speaker = resolved
-                cost = ceil(len(split_words(fields["text"])) * TOKENS_PER_WORD) + 2
-                for direction in fields["directions"]:
-                    cost += ceil(len(split_words(direction)) * TOKENS_PER_WORD)
                 lines = current.lines
                 if lines and tokens + cost > budget:
                     self.lines_seen, self.dialogue_seen = seen, dialogue

@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable, Iterator
 
 from augmentlab.ingest.lines import OPENING_QUOTES, collapse, extract_directions, make_line, plain_line, strip_enclosing_quotes
-from augmentlab.ingest.segment import Event, ParseState, SceneStart
+from augmentlab.ingest.segment import CountedLine, Event, ParseState, SceneStart
 from augmentlab.model import Line
 
 _NAME = r"[^\W\d_][\w.'’\- ]{0,40}?"
@@ -73,11 +73,17 @@ def heading(text: str) -> tuple[str | None, str | None] | None:
     return (title, setting)
 
 
-def _dialogue(speaker: str, raw: str, number: int) -> Line | None:
+def _dialogue(speaker: str, raw: str, number: int, pieces: int = 0) -> Line | CountedLine | None:
     # ``raw`` is made of stripped, non-empty pieces joined by newlines, so without direction
     # markup (``*`` / ``[``) or runs of spaces/tabs, tidying it would give it back unchanged;
     # without an opening quote first, there are no enclosing quotes to drop either.
-    if raw and raw[0] not in OPENING_QUOTES and not ("*" in raw or "[" in raw or "  " in raw or "\t" in raw):
+    if pieces:
+        # The caller vouches that ``raw`` (``pieces`` pieces) is simple text (see
+        # ``_simple_block``): no markup, tabs or white space but single spaces and the newlines
+        # between pieces, so its words are its spaces and newlines plus one.
+        if raw[0] not in OPENING_QUOTES and "  " not in raw:
+            return plain_line(speaker, raw, number), raw.count(" ") + pieces
+    elif raw and raw[0] not in OPENING_QUOTES and not ("*" in raw or "[" in raw or "  " in raw or "\t" in raw):
         return plain_line(speaker, raw, number)
     if "*" in raw or "[" in raw or "  " in raw or "\t" in raw:
         spoken, directions, offsets = extract_directions(raw, VN_DIRECTION_RE)
@@ -92,8 +98,37 @@ def _dialogue(speaker: str, raw: str, number: int) -> Line | None:
     return make_line(speaker, spoken, source_line=number, directions=directions, offsets=offsets)
 
 
+_NOT_SIMPLE = ("*", "[", "\t", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x1f")
+"""ASCII characters that make a block of lines not simple: direction markup, and the white
+space (besides ``" "``; ``\\r`` is gone by now) that ``str.split`` splits on."""
+
+
+def _simple_block(lines: list[str]) -> bool:
+    """Whether ``lines`` are simple text: ASCII with no ``_NOT_SIMPLE`` character.
+
+    A stripped, non-empty simple line with no double space has ``count(" ") + 1`` words.
+    """
+    joined = "".join(lines)
+    if not joined.isascii():
+        return False
+    for char in _NOT_SIMPLE:
+        if char in joined:
+            return False
+    return True
+
+
 def parse(source: Iterable[tuple[int, str]], state: ParseState) -> Iterator[Event]:
     """Yield scene events and lines from a VN dump."""
+    return parse_blocks(((number, [text]) for number, text in source), state)
+
+
+def parse_blocks(blocks: Iterable[tuple[int, list[str]]], state: ParseState) -> Iterator[Event]:
+    """:func:`parse` over blocks of lines: ``(number of the first, [text, ...])``.
+
+    Lines are stripped in C, a block at a time. Each block is checked for simple text once
+    (:func:`_simple_block`); a speech made only of simple lines becomes a
+    :data:`~augmentlab.ingest.segment.CountedLine` with no further checks.
+    """
     blank_run = 0
     emitted = False
     block_speaker: str | None = None
@@ -104,63 +139,71 @@ def parse(source: Iterable[tuple[int, str]], state: ParseState) -> Iterator[Even
     # Lines ending in ":" repeat (speaker cues): their cue name and heading reading, bounded.
     cue_cache: dict[str, tuple[str | None, tuple[str | None, str | None] | None]] = {}
     heading_start = _HEADING_START
-    for number, raw in source:
-        text = raw.strip()
-        if not text:
+    strip = str.strip
+    # Blocks are numbered; ``dirty`` is the number of the last one that was not simple and
+    # ``block_serial`` the number of the block where the current speech began.
+    serial = dirty = block_serial = 0
+    for first, raw_lines in blocks:
+        serial += 1
+        if not _simple_block(raw_lines):
+            dirty = serial
+        for number, text in enumerate(map(strip, raw_lines), first):
+            if not text:
+                if block_speaker is not None:
+                    line = _flush(block_speaker, block, block_start, dirty < block_serial) if block else None
+                    block_speaker, block = None, []
+                    if line is not None:
+                        emitted = True
+                        yield line
+                blank_run += 1
+                continue
+            if blank_run:
+                if blank_run >= 2 and emitted:
+                    yield SceneStart()
+                    emitted = False
+                blank_run = 0
+            found: tuple[str | None, str | None] | None | bool
+            if text[-1] == ":":
+                cached = cue_cache.get(text)
+                if cached is None:
+                    cached = (_cue_name(text), heading(text) if text[0] in heading_start else None)
+                    if len(cue_cache) < _CUE_CACHE_SIZE:
+                        cue_cache[text] = cached
+                cue_name, found = cached
+                if block_speaker is not None and (cue_name is None or not _new_cue(cue_name, known)):
+                    # Inside a speech, a line ending in a colon is verse unless it names a known speaker.
+                    block.append(text)
+                    continue
+            elif block_speaker is not None:
+                block.append(text)  # one more line of the current speech
+                continue
+            else:
+                cue_name, found = None, False  # False: heading not looked up yet
             if block_speaker is not None:
-                line = _dialogue(block_speaker, "\n".join(block), block_start) if block else None
+                line = _flush(block_speaker, block, block_start, dirty < block_serial) if block else None
                 block_speaker, block = None, []
                 if line is not None:
                     emitted = True
                     yield line
-            blank_run += 1
-            continue
-        if blank_run:
-            if blank_run >= 2 and emitted:
-                yield SceneStart()
+            if found is False:
+                found = heading(text) if text[0] in heading_start else None
+            if found is not None:
+                title, setting = found
+                yield SceneStart(heading=title, setting=setting)
                 emitted = False
-            blank_run = 0
-        found: tuple[str | None, str | None] | None | bool
-        if text[-1] == ":":
-            cached = cue_cache.get(text)
-            if cached is None:
-                cached = (_cue_name(text), heading(text) if text[0] in heading_start else None)
-                if len(cue_cache) < _CUE_CACHE_SIZE:
-                    cue_cache[text] = cached
-            cue_name, found = cached
-            if block_speaker is not None and (cue_name is None or not _new_cue(cue_name, known)):
-                # Inside a speech, a line ending in a colon is verse unless it names a known speaker.
-                block.append(text)
                 continue
-        elif block_speaker is not None:
-            block.append(text)  # the hot path: one more line of the current speech
-            continue
-        else:
-            cue_name, found = None, False  # False: heading not looked up yet
-        if block_speaker is not None:
-            line = _dialogue(block_speaker, "\n".join(block), block_start) if block else None
-            block_speaker, block = None, []
+            if cue_name is not None:
+                block_speaker = cue_name
+                known.add(cue_name)
+                block_start = number
+                block_serial = serial
+                continue
+            line = _parse_single(text, number, dirty < serial)
             if line is not None:
                 emitted = True
                 yield line
-        if found is False:
-            found = heading(text) if text[0] in heading_start else None
-        if found is not None:
-            title, setting = found
-            yield SceneStart(heading=title, setting=setting)
-            emitted = False
-            continue
-        if cue_name is not None:
-            block_speaker = cue_name
-            known.add(cue_name)
-            block_start = number
-            continue
-        line = _parse_single(text, number)
-        if line is not None:
-            emitted = True
-            yield line
     if block_speaker is not None and block:
-        line = _dialogue(block_speaker, "\n".join(block), block_start)
+        line = _flush(block_speaker, block, block_start, dirty < block_serial)
         if line is not None:
             yield line
 
@@ -181,15 +224,24 @@ def _new_cue(name: str, known: set[str]) -> bool:
     return name in known or (name.isupper() and len(name) > 1)
 
 
-def _parse_single(text: str, number: int) -> Line | None:
+def _flush(speaker: str, block: list[str], number: int, simple: bool) -> Line | CountedLine | None:
+    """The speech of ``block`` (stripped, non-empty lines; ``simple``: all from simple blocks)."""
+    return _dialogue(speaker, "\n".join(block), number, len(block) if simple else 0)
+
+
+def _parse_single(text: str, number: int, simple: bool = False) -> Line | CountedLine | None:
+    """A line standing alone (``text`` stripped; ``simple``: from a simple block)."""
     match = INLINE_RE.match(text) if ":" in text else None
     if match and looks_like_name(match.group("name")):
-        return _dialogue(match.group("name").strip(), match.group("text"), number)
+        return _dialogue(match.group("name").strip(), match.group("text"), number, 1 if simple else 0)
     match = BRACKET_RE.match(text) if text[0] in "[【" else None
     if match and bracket_is_name(match.group("name")):
         return _dialogue(match.group("name").strip(), match.group("text"), number)
     match = KAGI_RE.match(text) if ("「" in text or "『" in text) else None
     if match and looks_like_name(match.group("name")):
         return _dialogue(match.group("name").strip(), match.group("text"), number)
+    if simple and "  " not in text:
+        # ``collapse`` would give ``text`` back unchanged.
+        return plain_line(None, text, number), text.count(" ") + 1
     spoken = collapse(text)
     return make_line(None, spoken, source_line=number) if spoken else None
