@@ -151,7 +151,10 @@ def iter_blocks(path: Path, encoding: str, warnings: list[str] | None = None) ->
                 block = tail + block
             lines = block.split("\n")
             tail = lines.pop()
-            if len(tail) >= MAX_LINE_CHARS or max(map(len, lines), default=0) >= MAX_LINE_CHARS:
+            # No line of a block shorter than MAX_LINE_CHARS can be that long itself.
+            if len(block) >= MAX_LINE_CHARS and (
+                len(tail) >= MAX_LINE_CHARS or max(map(len, lines), default=0) >= MAX_LINE_CHARS
+            ):
                 offset = short = 0
                 for text in lines:
                     if len(text) >= MAX_LINE_CHARS:
