@@ -8,7 +8,10 @@ direction) so the gold miner can render ``*direction* words`` in the original or
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from pydantic import BaseModel
 
 from augmentlab.model import Line, LineKind
 
@@ -134,9 +137,23 @@ _DIALOGUE = LineKind.dialogue
 _NARRATION = LineKind.narration
 
 
-def plain_line(speaker: str | None, text: str, source_line: int | None) -> Line:
+_FIELDS_SET = set(_LINE_FIELDS)
+# BaseModel's slots, set through their descriptors (what object.__setattr__ would find).
+_set_fields_set = BaseModel.__dict__["__pydantic_fields_set__"].__set__
+_set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
+_set_private = BaseModel.__dict__["__pydantic_private__"].__set__
+
+
+def plain_line(
+    speaker: str | None,
+    text: str,
+    source_line: int | None,
+    *,
+    _new: Callable[[type[Line]], Line] = _new_object,  # bound once: the hot path of every VN speech
+    _set: Callable[[Any, str, Any], None] = _set,
+) -> Line:
     """``make_line(speaker, text, source_line=source_line)``: no directions, kind or metadata."""
-    line = _new_object(Line)
+    line = _new(Line)
     _set(
         line,
         "__dict__",
@@ -149,9 +166,9 @@ def plain_line(speaker: str | None, text: str, source_line: int | None) -> Line:
             "metadata": {},
         },
     )
-    _set(line, "__pydantic_fields_set__", set(_LINE_FIELDS))
-    _set(line, "__pydantic_extra__", None)
-    _set(line, "__pydantic_private__", None)
+    _set_fields_set(line, _FIELDS_SET.copy())
+    _set_extra(line, None)
+    _set_private(line, None)
     return line
 
 

@@ -140,6 +140,7 @@ def parse_blocks(blocks: Iterable[tuple[int, list[str]]], state: ParseState) -> 
     cue_cache: dict[str, tuple[str | None, tuple[str | None, str | None] | None]] = {}
     heading_start = _HEADING_START
     strip = str.strip
+    opening_quotes = OPENING_QUOTES
     # Blocks are numbered; ``dirty`` is the number of the last one that was not simple and
     # ``block_serial`` the number of the block where the current speech began.
     serial = dirty = block_serial = 0
@@ -150,7 +151,17 @@ def parse_blocks(blocks: Iterable[tuple[int, list[str]]], state: ParseState) -> 
         for number, text in enumerate(map(strip, raw_lines), first):
             if not text:
                 if block_speaker is not None:
-                    line = _flush(block_speaker, block, block_start, dirty < block_serial) if block else None
+                    if not block:
+                        line = None
+                    elif dirty < block_serial:
+                        # _flush of a simple speech, inline (one call per speech saved).
+                        raw = "\n".join(block)
+                        if raw[0] not in opening_quotes and "  " not in raw:
+                            line = plain_line(block_speaker, raw, block_start), raw.count(" ") + len(block)
+                        else:
+                            line = _dialogue(block_speaker, raw, block_start, len(block))
+                    else:
+                        line = _flush(block_speaker, block, block_start, False)
                     block_speaker, block = None, []
                     if line is not None:
                         emitted = True
