@@ -27,7 +27,7 @@ from pathlib import Path
 from augmentlab.errors import AugmentlabError
 from augmentlab.ingest.cast import Cast
 from augmentlab.ingest.detect import FORMATS, detect, normalize_format
-from augmentlab.ingest.io import open_source
+from augmentlab.ingest.io import Source, open_source
 from augmentlab.ingest.segment import (
     DEFAULT_CONTEXT_LINES,
     DEFAULT_TOKEN_BUDGET,
@@ -49,11 +49,26 @@ __all__ = [
 ]
 
 Parser = Callable[[Iterable[tuple[int, str]], ParseState], Iterator[Event]]
+"""A format module's ``parse``: ``(line_number, text)`` pairs → events."""
+BlockParser = Callable[[Iterable[tuple[int, list[str]]], ParseState], Iterator[Event]]
+"""A format module's optional ``parse_blocks``: ``(number of the first line, [text, ...])``
+blocks (numbers consecutive within a block) → the same events, with less per-line work."""
 
 
-def _parser(fmt: str) -> Parser:
+def _events(fmt: str, source: Source, info: dict[str, str], state: ParseState) -> Iterator[Event]:
+    """The events of ``source`` read as ``fmt``.
+
+    Ren'Py files are read whole; other formats without a Project Gutenberg header and footer,
+    in blocks when the format module has a ``parse_blocks`` (:data:`BlockParser`).
+    """
     module = importlib.import_module(f"augmentlab.ingest.{fmt}")
-    return module.parse
+    parse: Parser = module.parse
+    if fmt == "renpy":
+        return parse(iter(source), state)
+    parse_blocks: BlockParser | None = getattr(module, "parse_blocks", None)
+    if parse_blocks is not None:
+        return parse_blocks(source.script_blocks(info), state)
+    return parse(source.script_lines(info), state)
 
 
 class SceneStream:
@@ -99,15 +114,7 @@ class SceneStream:
         if self._started:
             raise RuntimeError("a SceneStream can be iterated only once")
         self._started = True
-        module = importlib.import_module(f"augmentlab.ingest.{self.format}")
-        events: Iterator[Event]
-        if self.format == "renpy":
-            events = module.parse(iter(self.source), self.state)
-        elif hasattr(module, "parse_blocks"):
-            # A parser that takes blocks of lines (no per-line tuples on the hot path).
-            events = module.parse_blocks(self.source.script_blocks(self._info), self.state)
-        else:
-            events = module.parse(self.source.script_lines(self._info), self.state)
+        events = _events(self.format, self.source, self._info, self.state)
         for scene in self._segmenter.run(events):
             self.scene_count += 1
             yield scene
