@@ -29,6 +29,7 @@ import re
 from typing import Any
 
 import augmentlab  # noqa: F401  (offline environment first)
+from augmentlab.lm import COMPACT_OUTPUT_HEADER
 import dspy
 from dspy.clients.engines.dummy_engine import AsyncDummyEngine, DummyEngine
 from dspy.lm15 import Message, Response, TextPart, Usage
@@ -103,6 +104,9 @@ class _Prompt:
         match = _JSON_ORDER_RE.search(self.requirements)
         if match:
             return re.findall(r"`(\w+)`", match.group(1))
+        if COMPACT_OUTPUT_HEADER in self.system:  # the grammar adapter names them in the system message
+            block = self.system.split(COMPACT_OUTPUT_HEADER, 1)[1]
+            return re.findall(r'^"(\w+)" \(', block, re.M)
         match = _CHAT_ORDER_RE.search(self.requirements)
         if match:
             return [f for f in re.findall(r"\[\[ ## (\w+) ## \]\]", match.group(1)) if f != "completed"]
