@@ -372,11 +372,11 @@ def _check_file(value: str, what: str, spec_dir: Path, root: Path) -> str:
     return str(found)
 
 
-def _check_variant_file(path: Path, task: str, label: str) -> None:
+def _check_variant_file(path: Path, task: str, label: str) -> Any:
     from prompts.variants import load_variant
 
     try:
-        load_variant(path, task=task)
+        return load_variant(path, task=task)
     except AugmentlabError as exc:
         raise AugmentlabError(f"{label}: {exc}") from None
 
@@ -399,7 +399,7 @@ def _validate_variants(spec: ExperimentSpec, spec_dir: Path, root: Path) -> None
                 v.program = _check_file(v.program, f"{label}: program file", spec_dir, root)
             else:
                 needed = ("scenario", "actions") if spec.task == "both" else (spec.task,)
-                for field in ("scenario", "actions"):
+                for field in ("actions", "scenario"):  # actions first: it may write the scenario itself
                     value = getattr(v, field)
                     if field in needed and not value:
                         raise AugmentlabError(f"{label}: task {spec.task!r} needs a '{field}' variant file")
@@ -409,8 +409,18 @@ def _validate_variants(spec: ExperimentSpec, spec_dir: Path, root: Path) -> None
                         found = _resolve_variant_file(value, field, spec_dir, root)
                         if found is None or not found.is_file():
                             raise AugmentlabError(f"{label}: {field} variant file not found: {value}")
-                        _check_variant_file(found, field, label)
+                        variant = _check_variant_file(found, field, label)
                         setattr(v, field, str(found))
+                        if field == "actions" and variant.writes_scenario:
+                            if spec.task != "both":
+                                raise AugmentlabError(
+                                    f"{label}: {variant.id} writes the scenario too (writes_scenario = true): use task 'both'"
+                                )
+                            if v.scenario:
+                                raise AugmentlabError(
+                                    f"{label}: {variant.id} writes its own scenario: drop the 'scenario' variant file"
+                                )
+                            needed = ("actions",)
             if v.demos:
                 v.demos = _check_file(v.demos, f"{label}: demos file", spec_dir, root)
         else:

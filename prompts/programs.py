@@ -4,7 +4,8 @@
 * :class:`ActionAnnotator` — scene (+ scenario, when the variant sees it) → one annotated line per
   scene line; ``mode = "scene"`` makes one call per scene, ``mode = "line"`` one call per line
   with the previous lines as context; ``output = "actions"`` has the model write only the actions
-  before and after each line and composes ``*before* words *after*`` itself (:func:`compose_line`).
+  before and after each line and composes ``*before* words *after*`` itself (:func:`compose_line`);
+  ``writes_scenario = true`` has the same call write the scenario too (one call per scene).
 * :class:`PersonaWriter` — a character's lines → persona card.
 * :class:`SceneAugmenter` — the two halves together (either may be absent).
 * :func:`augment_scene` — run a program on a :class:`~augmentlab.model.Scene` and check the result.
@@ -36,6 +37,7 @@ from prompts.signatures import (
     AnnotateLine,
     WritePersona,
     WriteScenario,
+    WriteScenarioAndActions,
     build_signature,
 )
 from prompts.variants import Variant, load_variant
@@ -134,6 +136,8 @@ class ActionAnnotator(dspy.Module):
         assert self.variant is not None
         if self.variant.mode == "line":
             base: type[dspy.Signature] = AnnotateLine
+        elif self.variant.writes_scenario:
+            base = WriteScenarioAndActions
         else:
             base = AnnotateActionsOnly if self.variant.output == "actions" else AnnotateActions
         self.predict = _predictor(base, self.variant)
@@ -141,15 +145,17 @@ class ActionAnnotator(dspy.Module):
     def forward(
         self, lines: str, context: str = "", cast: str = "", persona: str = "", scenario: str = ""
     ) -> dspy.Prediction:
+        """``annotated_lines`` (and ``scenario`` when the variant writes it)."""
         names = _cast_names(cast)
         values = {"context": context, "cast": cast, "persona": persona, "scenario": scenario or ""}
         if self.variant.output == "actions":
             pred = self.predict(**_inputs_for(self.predict, {**values, "lines": lines}))
+            written = {"scenario": str(pred.scenario or "").strip()} if self.variant.writes_scenario else {}
             items = pred.line_actions if isinstance(pred.line_actions, list) else [pred.line_actions]
             entries = split_numbered(lines)
             if len(items) != len(entries):  # augment_scene reports the count mismatch
-                return dspy.Prediction(annotated_lines=[str(_field(i, "before") or "") for i in items])
-            return dspy.Prediction(annotated_lines=[compose_line(e, i, names) for e, i in zip(entries, items)])
+                return dspy.Prediction(annotated_lines=[str(_field(i, "before") or "") for i in items], **written)
+            return dspy.Prediction(annotated_lines=[compose_line(e, i, names) for e, i in zip(entries, items)], **written)
         if self.variant.mode == "scene":
             pred = self.predict(**_inputs_for(self.predict, {**values, "lines": lines}))
             annotated = pred.annotated_lines if isinstance(pred.annotated_lines, list) else [pred.annotated_lines]
@@ -183,7 +189,8 @@ class SceneAugmenter(dspy.Module):
     """Scenario writer and action annotator as one program; either half may be absent.
 
     Without a scenario variant, a ``scenario`` passed to :meth:`forward` (e.g. the gold one) is
-    used. An actions variant with ``sees_scenario = false`` never gets the scenario.
+    used. An actions variant with ``sees_scenario = false`` never gets the scenario; one with
+    ``writes_scenario = true`` writes it in the same call and stands alone (no scenario variant).
     """
 
     def __init__(
@@ -196,6 +203,10 @@ class SceneAugmenter(dspy.Module):
         actions = _variant(actions_variant, "actions")
         if scenario is None and actions is None:
             raise AugmentlabError("a SceneAugmenter needs a scenario variant, an actions variant, or both")
+        if scenario is not None and actions is not None and actions.writes_scenario:
+            raise AugmentlabError(
+                f"{actions.id} writes its own scenario (writes_scenario = true): use it without a scenario variant"
+            )
         self.scenario_writer = ScenarioWriter(scenario) if scenario is not None else None
         self.annotator = ActionAnnotator(actions) if actions is not None else None
 
@@ -216,9 +227,14 @@ class SceneAugmenter(dspy.Module):
         return "+".join(v.id for v in (self.scenario_variant, self.actions_variant) if v is not None)
 
     @property
+    def writes_scenario(self) -> bool:
+        """Does this program write a scenario (with a scenario writer, or in the annotator's call)?"""
+        return self.scenario_writer is not None or bool(self.annotator and self.annotator.variant.writes_scenario)
+
+    @property
     def task(self) -> str:
         """``scenario``, ``actions`` or ``both``: what this program writes."""
-        if self.scenario_writer and self.annotator:
+        if self.writes_scenario and self.annotator:
             return "both"
         return "scenario" if self.scenario_writer else "actions"
 
@@ -229,9 +245,10 @@ class SceneAugmenter(dspy.Module):
             scenario = self.scenario_writer(lines=lines, context=context, cast=cast, persona=persona).scenario
         annotated = None
         if self.annotator is not None:
-            annotated = self.annotator(
-                lines=lines, context=context, cast=cast, persona=persona, scenario=scenario or ""
-            ).annotated_lines
+            pred = self.annotator(lines=lines, context=context, cast=cast, persona=persona, scenario=scenario or "")
+            annotated = pred.annotated_lines
+            if self.annotator.variant.writes_scenario:
+                scenario = pred.scenario
         return dspy.Prediction(scenario=scenario, annotated_lines=annotated)
 
 
@@ -270,7 +287,7 @@ def augment_scene(
         result.reason = "the LM output was cut off at max_tokens (finish_reason=length); raise max_tokens"
         result.raw = json.dumps({"scenario": pred.scenario, "annotated_lines": pred.annotated_lines}, ensure_ascii=False)
         return result
-    if program.scenario_writer is not None and not (pred.scenario or "").strip():
+    if program.writes_scenario and not (pred.scenario or "").strip():
         result.status, result.reason = "failed", "empty scenario"
     if program.annotator is None:
         return result

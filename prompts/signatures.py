@@ -64,6 +64,20 @@ class AnnotateActionsOnly(dspy.Signature):
     )
 
 
+class WriteScenarioAndActions(dspy.Signature):
+    """Scene lines → scenario and the actions of each line, in one call (instructions from a variant file).
+
+    The human words are not written back: the program composes ``*before* words *after*``.
+    """
+
+    lines: str = dspy.InputField(desc="the scene, numbered `N. Speaker: text`")
+    context: str = dspy.InputField(desc="earlier lines; may be empty")
+    cast: str = dspy.InputField(desc="one name per line")
+    persona: str = dspy.InputField(desc="persona cards, `Name: card`; may be empty")
+    scenario: str = dspy.OutputField(desc="plain prose")
+    line_actions: list[LineActions] = dspy.OutputField(desc="one per numbered line, in order")
+
+
 class AnnotateLine(dspy.Signature):
     """One line → that line with actions (instructions are set from a variant file)."""
 

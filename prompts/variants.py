@@ -13,6 +13,8 @@ instruction text given to the model::
                                 # actions) | actions (the model writes only the actions before and
                                 # after each line; the program puts the human words between them)
     sees_scenario = false       # actions only: is the scenario passed to the annotator?
+    writes_scenario = false     # actions only (output = "actions"): the same call writes the
+                                # scenario too, so one call per scene does the whole augmentation
     person = "first"            # first | third
     persona = false             # are persona cards passed?
     max_sentences = 5
@@ -41,7 +43,10 @@ TASKS: tuple[str, ...] = ("scenario", "actions", "persona")
 Task = Literal["scenario", "actions", "persona"]
 _FENCE = "+++"
 _HEADER_KEYS = ("name", "task", "parent", "description")
-_OPTION_KEYS = ("mode", "output", "sees_scenario", "person", "persona", "max_sentences", "min_action_sentences")
+_OPTION_KEYS = (
+    "mode", "output", "sees_scenario", "writes_scenario", "person", "persona", "max_sentences", "min_action_sentences",
+)
+_ACTIONS_ONLY = ("mode", "output", "sees_scenario", "writes_scenario")
 
 
 class Variant(BaseModel):
@@ -56,6 +61,7 @@ class Variant(BaseModel):
     mode: Literal["scene", "line"] = "scene"
     output: Literal["lines", "actions"] = "lines"
     sees_scenario: bool = True
+    writes_scenario: bool = False
     person: Literal["first", "third"] = "first"
     persona: bool = False
     max_sentences: int | None = Field(None, ge=1)
@@ -112,10 +118,12 @@ def parse_variant(text: str, path: Path | str = "<variant>") -> Variant:
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err["loc"]) or "front matter"
         raise _fail(path, f"bad value for {where}: {err['msg']}") from None
-    if variant.task != "actions" and (variant.mode != "scene" or "sees_scenario" in data or "output" in data):
-        raise _fail(path, "options 'mode', 'output' and 'sees_scenario' only apply to task 'actions'")
+    if variant.task != "actions" and any(key in data for key in _ACTIONS_ONLY):
+        raise _fail(path, "options 'mode', 'output', 'sees_scenario' and 'writes_scenario' only apply to task 'actions'")
     if variant.output == "actions" and variant.mode != "scene":
         raise _fail(path, "output = 'actions' needs mode = 'scene'")
+    if variant.writes_scenario and (variant.output != "actions" or variant.sees_scenario):
+        raise _fail(path, "writes_scenario = true needs output = 'actions' and sees_scenario = false")
     return variant
 
 
@@ -198,7 +206,7 @@ def render_variant(variant: Variant) -> str:
     defaults = Variant(name="x", task=variant.task, instructions="x").options()
     for key, val in variant.options().items():
         if val is not None and (val != defaults[key] or key in ("sees_scenario", "person")):
-            if variant.task != "actions" and key in ("mode", "output", "sees_scenario"):
+            if variant.task != "actions" and key in _ACTIONS_ONLY:
                 continue
             front[key] = val
     lines = [_FENCE, *(f"{k} = {value(v)}" for k, v in front.items()), _FENCE, "", variant.instructions.strip(), ""]
