@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -289,11 +290,38 @@ def output_schema(signature: type[dspy.Signature], inputs: dict[str, Any] | None
             continue
         source = ITEMS_PER_LINE.get(name)
         if source and prop.get("type") == "array":
-            count = len([ln for ln in str(inputs.get(source) or "").splitlines() if ln.strip()])
-            if count:
-                prop["minItems"] = count
-                prop["maxItems"] = count
+            entries = [ln for ln in str(inputs.get(source) or "").splitlines() if ln.strip()]
+            if entries:
+                prop["minItems"] = len(entries)
+                prop["maxItems"] = len(entries)
+                _blank_narration_items(prop, entries, str(inputs.get("cast") or ""), schema.get("$defs", {}))
     return schema
+
+
+_NUMBER_PREFIX = re.compile(r"^\s*\d+[.)]\s+")
+
+
+def _blank_narration_items(prop: dict[str, Any], entries: list[str], cast: str, defs: dict[str, Any]) -> None:
+    """Per-line items for a list of action objects: a narration line (no ``Speaker:`` of the cast)
+    gets every text field fixed to ``""`` — its actions would be thrown away, so the model does not
+    write them. Speaker lines keep the item schema. Lists of plain strings are left as they are.
+    """
+    item = prop.get("items", {})
+    target = defs.get(item["$ref"].rsplit("/", 1)[-1], {}) if "$ref" in item else item
+    fields = target.get("properties", {})
+    names = [n.strip() for n in cast.splitlines() if n.strip()]
+    if not fields or not names:
+        return
+    blank = {
+        "type": "object",
+        "properties": {k: ({"const": ""} if v.get("type") == "string" else v) for k, v in fields.items()},
+        "required": list(target.get("required", fields)),
+    }
+    speaking = [any(_NUMBER_PREFIX.sub("", e, count=1).startswith(f"{n}: ") for n in names) for e in entries]
+    if all(speaking):
+        return
+    prop["prefixItems"] = [item if s else blank for s in speaking]
+    prop.pop("items")
 
 
 def _make_grammar_adapter() -> type:

@@ -146,3 +146,21 @@ def test_grammar_adapter_demo_answers_are_one_line_json() -> None:
     assert messages[2] == {"role": "assistant", "content": '{"scenario": "Dawn on a pier."}'}
     parsed = adapter.parse(AnnotateActionsOnly, '{"line_actions": [{"before": "I wave.", "after": "I sit."}]}')
     assert parsed["line_actions"][0].before == "I wave."
+
+
+def test_grammar_leaves_narration_actions_empty() -> None:
+    from augmentlab.lm import output_schema
+
+    lines = "1. Ann: Hi.\n2. Rain: it falls on Ann: hard.\n3. Bob: Yo."
+    schema = output_schema(WriteScenarioAndActions, {"lines": lines, "cast": "Ann\nBob"})
+    prop = schema["properties"]["line_actions"]
+    first, narration, last = prop["prefixItems"]
+    assert first == last == {"$ref": "#/$defs/LineActions"} and "items" not in prop
+    assert narration["properties"] == {"before": {"const": ""}, "after": {"const": ""}}
+    assert prop["minItems"] == prop["maxItems"] == 3
+    # All speakers, no cast, or a list of plain strings: one item schema for every line.
+    assert "prefixItems" not in output_schema(WriteScenarioAndActions, {"lines": "1. Ann: a\n2. Bob: b", "cast": "Ann\nBob"})["properties"]["line_actions"]
+    assert "prefixItems" not in output_schema(WriteScenarioAndActions, {"lines": lines, "cast": ""})["properties"]["line_actions"]
+    from prompts.signatures import AnnotateActions
+
+    assert "prefixItems" not in output_schema(AnnotateActions, {"lines": lines, "cast": "Ann\nBob"})["properties"]["annotated_lines"]
