@@ -228,7 +228,8 @@ def usage_since(lm: dspy.BaseLM, start: int = 0) -> Usage:
     """Usage of ``lm.history[start:]``: calls, tokens and cost.
 
     Cost uses the prices configured in :class:`LMConfig` when both are set, else the cost the
-    provider reported (None when nothing is known). Cache hits count as calls with no tokens.
+    provider reported (None when nothing is known). A cache hit counts the tokens and cost of the
+    call it repeats (DSPy clears them; the cached response keeps them) and adds one to ``cached_calls``.
     """
     prices = getattr(lm, "augmentlab_prices", (None, None))
     usage = Usage()
@@ -237,7 +238,11 @@ def usage_since(lm: dspy.BaseLM, start: int = 0) -> Usage:
         data = entry.get("usage") or {}
         prompt = int(data.get("prompt_tokens") or 0)
         completion = int(data.get("completion_tokens") or 0)
-        usage = usage + Usage(calls=1, prompt_tokens=prompt, completion_tokens=completion)
+        cached = 0
+        if not data:  # DSPy clears usage on a cache hit; the cached response still holds it
+            prompt, completion = _response_usage(entry.get("response"))
+            cached = int(prompt + completion > 0)
+        usage = usage + Usage(calls=1, prompt_tokens=prompt, completion_tokens=completion, cached_calls=cached)
         if prices[0] is not None and prices[1] is not None:
             costs.append(prompt / 1000 * prices[0] + completion / 1000 * prices[1])
         elif entry.get("cost") is not None:
@@ -245,6 +250,28 @@ def usage_since(lm: dspy.BaseLM, start: int = 0) -> Usage:
     if costs:
         usage.cost = sum(costs)
     return usage
+
+
+def _response_usage(response: Any) -> tuple[int, int]:
+    """``(prompt, completion)`` tokens a provider response reports (0, 0 when it reports none).
+
+    Reads DSPy's own ``Response`` (``usage.input_tokens``/``output_tokens``) and OpenAI-style
+    responses, objects or dicts (``usage.prompt_tokens``/``completion_tokens``).
+    """
+    if response is None:
+        return 0, 0
+    data = response.get("usage") if isinstance(response, dict) else getattr(response, "usage", None)
+    if not data:
+        return 0, 0
+
+    def read(*names: str) -> int:
+        for name in names:
+            value = data.get(name) if isinstance(data, dict) else getattr(data, name, None)
+            if isinstance(value, (int, float)):
+                return int(value)
+        return 0
+
+    return read("prompt_tokens", "input_tokens"), read("completion_tokens", "output_tokens")
 
 
 ITEMS_PER_LINE: dict[str, str] = {"annotated_lines": "lines", "line_actions": "lines"}

@@ -139,6 +139,10 @@ class Usage(_Model):
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost: float | None = None
+    cached_calls: int = 0
+    """How many of ``calls`` were answered from the DSPy cache. Their tokens (and cost) are the
+    ones the original call reported, so the numbers describe the prompt the same way on a warm
+    re-run; nothing was spent on them this time."""
 
     @property
     def total_tokens(self) -> int:
@@ -153,6 +157,7 @@ class Usage(_Model):
             prompt_tokens=self.prompt_tokens + other.prompt_tokens,
             completion_tokens=self.completion_tokens + other.completion_tokens,
             cost=cost,
+            cached_calls=self.cached_calls + other.cached_calls,
         )
 
 

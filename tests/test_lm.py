@@ -152,3 +152,25 @@ def test_grammar_adapter_reads_raw_newlines_in_strings():
     adapter = grammar_adapter_class()()
     completion = '{ "annotated_lines": [ "*I wave.*\nHi." ,"\n" ,"Bye." ]}'
     assert adapter.parse(Annotate, completion)["annotated_lines"] == ["*I wave.*\nHi.", "\n", "Bye."]
+
+
+def test_usage_of_cache_hits_is_recovered_and_marked(tmp_path, monkeypatch) -> None:
+    """DSPy clears usage on a cache hit; a warm re-run must still report the prompt's tokens."""
+    import dspy
+
+    from augmentlab.lm import use_lm
+    from augmentlab.model import Line, Scene
+    from prompts.programs import SceneAugmenter, augment_scene
+
+    monkeypatch.setattr(dspy, "cache", dspy.clients.cache.Cache(
+        enable_disk_cache=True, enable_memory_cache=False, disk_cache_dir=str(tmp_path), disk_size_limit_bytes=10**8))
+    scene = Scene(lines=[Line(speaker="Ann", text="Hi there."), Line(speaker="Bob", text="Go away.")])
+    with use_lm(LMConfig(kind="fake", cache=True)):
+        cold = augment_scene(SceneAugmenter(None, "compose_scene"), scene)
+    with use_lm(LMConfig(kind="fake", cache=True, prompt_price_per_1k=1.0, completion_price_per_1k=2.0)):
+        warm = augment_scene(SceneAugmenter(None, "compose_scene"), scene)
+    assert cold.usage.cached_calls == 0 and cold.usage.total_tokens > 0
+    assert warm.usage.cached_calls == warm.usage.calls == 1
+    assert (warm.usage.prompt_tokens, warm.usage.completion_tokens) == (cold.usage.prompt_tokens, cold.usage.completion_tokens)
+    assert warm.usage.cost == pytest.approx(cold.usage.prompt_tokens / 1000 + cold.usage.completion_tokens / 500)
+    assert (cold.usage + warm.usage).cached_calls == 1

@@ -68,6 +68,7 @@ def _print_report(report: Any) -> None:
         f"{report.ok} ok, {report.failed} failed, {report.errors} LM errors, {report.skipped} already done "
         f"of {report.scenes} scenes in {report.elapsed:.1f}s; this run {u.calls} calls, "
         f"{u.prompt_tokens:,}+{u.completion_tokens:,} tokens{cost}"
+        + (f" ({u.cached_calls} calls from the DSPy cache: counted, not spent)" if u.cached_calls else "")
     )
     if report.failures:
         table = Table(title="not augmented (see failures.jsonl)")
