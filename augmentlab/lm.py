@@ -457,19 +457,20 @@ def _field_desc(name: str, field: Any) -> str:
 def compact_field_structure(signature: type[dspy.Signature]) -> str:
     """The input and output fields of ``signature`` in a few lines (the grammar adapter's prompt).
 
-    Inputs are named with the ``[[ ## name ## ]]`` markers the user message uses; outputs with
-    their JSON type in words, in order. The property order inside objects is the grammar's
+    Inputs that have a description are named with the ``[[ ## name ## ]]`` markers the user
+    message uses (none listed when none has one); outputs with their JSON type in words, in order. The property order inside objects is the grammar's
     (``before`` before ``after``), so the model reads the order it must write.
     """
     schema = output_schema(signature)
     defs = schema.get("$defs", {})
     properties = schema.get("properties", {})
-    inputs = [f"[[ ## {name} ## ]]: {_field_desc(name, f)}".rstrip(": ") for name, f in signature.input_fields.items()]
+    inputs = [f"[[ ## {name} ## ]]: {desc}" for name, f in signature.input_fields.items() if (desc := _field_desc(name, f))]
     outputs = []
     for name, f in signature.output_fields.items():
         kind = _describe_type(properties.get(name, {}), defs)
         outputs.append(f'"{name}" ({kind}): {_field_desc(name, f)}'.rstrip(": "))
-    return "Inputs:\n" + "\n".join(inputs) + f"\n\n{COMPACT_OUTPUT_HEADER}\n" + "\n".join(outputs)
+    head = "Inputs:\n" + "\n".join(inputs) + "\n\n" if inputs else ""
+    return head + f"{COMPACT_OUTPUT_HEADER}\n" + "\n".join(outputs)
 
 
 def _grammar_format(signature: Any, inputs: dict[str, Any]) -> dict[str, Any]:

@@ -116,12 +116,15 @@ def test_spec_accepts_a_one_call_variant_alone(tmp_path: Path, task: str, files:
 
 
 def test_compact_structure_names_fields_and_types_without_the_schema() -> None:
-    text = compact_field_structure(WriteScenarioAndActions)
-    assert "[[ ## lines ## ]]: the scene, numbered `N. Speaker: text`" in text
-    assert '"scenario" (text): plain prose' in text
-    assert '"line_actions" (list of {"before": text, "after": text}): one per numbered line, in order' in text
-    assert text.index('"scenario"') < text.index('"line_actions"')  # the order the grammar enforces
+    text = compact_field_structure(AnnotateActionsOnly)
+    assert text.startswith("Inputs:\n[[ ## lines ## ]]: the scene, numbered `N. Speaker: text`\n")
+    assert '"line_actions" (list of {"before": text, "after": text}): one entry per numbered line' in text
     assert "$defs" not in text and "pattern" not in text
+    assert '"scenario" (text): the scenario, plain prose' in compact_field_structure(WriteScenario)
+    # No input described: no Inputs block; outputs in the order the grammar enforces.
+    one_call = compact_field_structure(WriteScenarioAndActions)
+    assert "Inputs" not in one_call and "[[ ##" not in one_call
+    assert one_call.index('"scenario" (text)') < one_call.index('"line_actions" (list of {"before": text, "after": text})')
 
 
 def test_grammar_adapter_prompt_is_compact_and_keeps_instructions() -> None:
