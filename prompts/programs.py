@@ -78,7 +78,7 @@ def clean_annotated(text: Any, names: list[str]) -> str:
     """An annotated line as the model wrote it, minus a line number or speaker prefix it added."""
     out = restore_markers(str(text if text is not None else "")).strip()
     out = _NUMBER_RE.sub("", out, count=1)
-    for name in sorted(names, key=len, reverse=True):
+    for name in sorted((restore_markers(n) for n in names), key=len, reverse=True):
         if out.startswith(f"{name}:"):
             out = out[len(name) + 1 :].lstrip()
             break
@@ -102,7 +102,8 @@ def compose_line(entry: str, item: Any, names: list[str]) -> str:
     Narration (no speaker from ``names``) is returned unchanged, without actions.
     """
     speaker, words = None, restore_markers(entry)
-    for name in sorted(names, key=len, reverse=True):
+    # Names come from the cast input, markers neutralized like the entry's: compare restored forms.
+    for name in sorted((restore_markers(n) for n in names), key=len, reverse=True):
         if words.startswith(f"{name}: "):
             speaker, words = name, words[len(name) + 2 :]
             break

@@ -51,3 +51,11 @@ def test_compose_program_with_the_fake_lm() -> None:
     assert all(is_verbatim(t, line.text) for t, line in zip(texts, scene.lines))
     assert texts[1] == "The wind rattles."
     assert texts[0].startswith("*I ") and "Out [[ walking ]]." in texts[2] and texts[2].startswith("*")
+
+
+def test_compose_line_finds_a_speaker_whose_name_looks_like_a_field_marker() -> None:
+    from prompts.data import neutralize_markers
+
+    name = "[[ ## cast ## ]]"
+    entry, names = neutralize_markers(f"{name}: I am here."), [neutralize_markers(name)]
+    assert compose_line(entry, {"before": "I wave.", "after": ""}, names) == "*I wave.* I am here."
