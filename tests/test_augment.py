@@ -84,12 +84,12 @@ def test_fake_run_writes_every_output_in_script_order(tmp_path, monkeypatch):
         assert row["scenario"]
         assert [a["line"]["text"] for a in row["lines"]] == [ln.text for ln in scene.lines]
         assert all(is_verbatim(a["annotated"], a["line"]["text"]) for a in row["lines"])
-        assert row["usage"]["calls"] == 2 and row["usage"]["prompt_tokens"] > 0
+        assert row["usage"]["calls"] == 1 and row["usage"]["prompt_tokens"] > 0  # one call per scene
     assert sorted(calls) == sorted(s.id for s in script.scenes)
-    assert report.usage.calls >= 12 and report.usage.total_tokens > 0
+    assert report.usage.calls >= 6 and report.usage.total_tokens > 0
     assert _lines(tmp_path / "failures.jsonl") == []
     run = json.loads((tmp_path / "run.json").read_text())
-    assert run["program"] == "scenario/seed+actions/seed_with_scenario"
+    assert run["program"] == "actions/compose_scene"
     assert run["counts"]["ok"] == 6 and run["lm"]["kind"] == "fake"
 
 
@@ -97,8 +97,8 @@ def test_default_program_is_one_named_constant():
     from augmentlab.augment import resolve_program
 
     program, name = resolve_program(None)
-    assert DEFAULT_PROGRAM == "seed+seed_with_scenario"
-    assert name == "scenario/seed+actions/seed_with_scenario"
+    assert DEFAULT_PROGRAM == "compose_scene"
+    assert name == "actions/compose_scene" and program.task == "both"
     _, single = resolve_program("actions/seed")
     assert single == "actions/seed"
     with pytest.raises(AugmentlabError):
@@ -173,7 +173,7 @@ _CHILD = textwrap.dedent(
     class Srv:  # only base_url is needed for the config
         base_url = "http://127.0.0.1:{port}/v1"
 
-    augment_scripts([make_script(12)], {out!r}, lm_config=stub_config(Srv), concurrency=1, write_personas=False)
+    augment_scripts([make_script(12)], {out!r}, program="seed+seed_with_scenario", lm_config=stub_config(Srv), concurrency=1, write_personas=False)
     """
 )
 
@@ -207,12 +207,12 @@ def test_sigkill_mid_run_then_resume(tmp_path):
         assert 4 <= finished < 12
         before = server.requests
 
-        report = augment_scripts([make_script(12)], out, lm_config=stub_config(server), concurrency=1, write_personas=False)
+        report = augment_scripts([make_script(12)], out, program="seed+seed_with_scenario", lm_config=stub_config(server), concurrency=1, write_personas=False)
         assert report.skipped == finished and report.ok == 12 - finished
         assert server.requests - before == 2 * (12 - finished)  # scenario + actions per unfinished scene
 
         clean = tmp_path / "clean"
-        augment_scripts([make_script(12)], clean, lm_config=stub_config(server), concurrency=4, write_personas=False)
+        augment_scripts([make_script(12)], clean, program="seed+seed_with_scenario", lm_config=stub_config(server), concurrency=4, write_personas=False)
     with ResultStore(out) as store:
         assert store._db.execute("SELECT COUNT(*) FROM results").fetchone()[0] == 12
     assert (out / "augmented.jsonl").read_text() == (clean / "augmented.jsonl").read_text()
@@ -224,7 +224,7 @@ def test_sigkill_mid_run_then_resume(tmp_path):
 def test_429_waits_retry_after_then_succeeds(tmp_path):
     with StubServer(latency=0.01, faults=["429"], retry_after=0.4) as server:
         start = time.monotonic()
-        report = augment_scripts([make_script(1)], tmp_path, lm_config=stub_config(server, num_retries=2),
+        report = augment_scripts([make_script(1)], tmp_path, program="seed+seed_with_scenario", lm_config=stub_config(server, num_retries=2),
                                  concurrency=1, write_personas=False)
         elapsed = time.monotonic() - start
         assert report.ok == 1 and server.requests == 3  # 429, then scenario and actions
@@ -235,14 +235,14 @@ def test_429_waits_retry_after_then_succeeds(tmp_path):
 
 def test_5xx_is_retried_by_the_lm_layer(tmp_path):
     with StubServer(latency=0.01, faults=["500", "503"], retry_after=0.05) as server:
-        report = augment_scripts([make_script(1)], tmp_path, lm_config=stub_config(server, num_retries=2),
+        report = augment_scripts([make_script(1)], tmp_path, program="seed+seed_with_scenario", lm_config=stub_config(server, num_retries=2),
                                  concurrency=1, write_personas=False)
         assert report.ok == 1 and server.requests == 4
 
 
 def test_timeout_is_retried(tmp_path):
     with StubServer(latency=0.01, faults=["timeout"], hang=2.5) as server:
-        report = augment_scripts([make_script(1)], tmp_path, lm_config=stub_config(server, num_retries=1, timeout=0.3),
+        report = augment_scripts([make_script(1)], tmp_path, program="seed+seed_with_scenario", lm_config=stub_config(server, num_retries=1, timeout=0.3),
                                  concurrency=1, write_personas=False)
         assert report.ok == 1 and server.requests == 3
         gap = server.log[1][0] - server.log[0][0]
@@ -252,13 +252,13 @@ def test_timeout_is_retried(tmp_path):
 def test_lm_down_is_an_error_retried_on_next_run(tmp_path):
     script = make_script(2)
     with StubServer(latency=0.01, faults=["500"] * 4, retry_after=0.01) as server:
-        report = augment_scripts([script], tmp_path, lm_config=stub_config(server, num_retries=1),
+        report = augment_scripts([script], tmp_path, program="seed+seed_with_scenario", lm_config=stub_config(server, num_retries=1),
                                  concurrency=1, write_personas=False)
         assert report.errors == 2 and report.ok == 0
         failures = _lines(tmp_path / "failures.jsonl")
         assert [f["status"] for f in failures] == ["error", "error"]
         assert "LM call failed" in failures[0]["reason"]
-        report = augment_scripts([script], tmp_path, lm_config=stub_config(server, num_retries=1),
+        report = augment_scripts([script], tmp_path, program="seed+seed_with_scenario", lm_config=stub_config(server, num_retries=1),
                                  concurrency=1, write_personas=False)
         assert report.ok == 2 and report.skipped == 0
     assert _lines(tmp_path / "failures.jsonl") == []
@@ -267,7 +267,7 @@ def test_lm_down_is_an_error_retried_on_next_run(tmp_path):
 
 def test_unparseable_and_non_verbatim_output_is_retried(tmp_path):
     with StubServer(latency=0.01, faults=["garbage", "ok", "mangle"]) as server:
-        report = augment_scripts([make_script(1)], tmp_path, lm_config=stub_config(server, num_retries=0),
+        report = augment_scripts([make_script(1)], tmp_path, program="seed+seed_with_scenario", lm_config=stub_config(server, num_retries=0),
                                  concurrency=1, max_attempts=3, write_personas=False)
         assert report.ok == 1
     with ResultStore(tmp_path) as store:
@@ -278,7 +278,7 @@ def test_unparseable_and_non_verbatim_output_is_retried(tmp_path):
 def test_bad_output_becomes_a_listed_failure_with_raw_output(tmp_path, monkeypatch):
     script = make_script(2)
     with StubServer(latency=0.01, faults=["ok", "mangle", "ok", "mangle"]) as server:
-        report = augment_scripts([script], tmp_path, lm_config=stub_config(server, num_retries=0),
+        report = augment_scripts([script], tmp_path, program="seed+seed_with_scenario", lm_config=stub_config(server, num_retries=0),
                                  concurrency=1, max_attempts=2, write_personas=False)
         assert report.failed == 1 and report.ok == 1
         assert report.failures[0].scene_id == script.scenes[0].id
@@ -286,10 +286,10 @@ def test_bad_output_becomes_a_listed_failure_with_raw_output(tmp_path, monkeypat
         assert failure["status"] == "failed" and "human words" in failure["reason"]
         assert "(changed)" in failure["raw"]
         calls = _count_scene_runs(monkeypatch)
-        again = augment_scripts([script], tmp_path, lm_config=stub_config(server, num_retries=0),
+        again = augment_scripts([script], tmp_path, program="seed+seed_with_scenario", lm_config=stub_config(server, num_retries=0),
                                 max_attempts=2, write_personas=False)
         assert calls == [] and again.skipped == 2  # a failure is final...
-        again = augment_scripts([script], tmp_path, lm_config=stub_config(server, num_retries=0),
+        again = augment_scripts([script], tmp_path, program="seed+seed_with_scenario", lm_config=stub_config(server, num_retries=0),
                                 max_attempts=2, write_personas=False, retry_failed=True)
         assert calls == [script.scenes[0].id] and again.ok == 1  # ...until asked to retry
     assert _lines(tmp_path / "failures.jsonl") == []
@@ -297,7 +297,7 @@ def test_bad_output_becomes_a_listed_failure_with_raw_output(tmp_path, monkeypat
 
 def test_no_secret_in_any_output(tmp_path):
     with StubServer(latency=0.01) as server:
-        augment_scripts([make_script(2)], tmp_path, lm_config=stub_config(server), write_personas=True)
+        augment_scripts([make_script(2)], tmp_path, program="seed+seed_with_scenario", lm_config=stub_config(server), write_personas=True)
     for path in tmp_path.iterdir():
         if path.is_file():
             assert SECRET.encode() not in path.read_bytes(), path.name
@@ -307,7 +307,7 @@ def test_no_secret_in_any_output(tmp_path):
 def test_concurrency_overlaps_requests(tmp_path):
     with StubServer(latency=0.2) as server:
         start = time.monotonic()
-        report = augment_scripts([make_script(8)], tmp_path, lm_config=stub_config(server), concurrency=8,
+        report = augment_scripts([make_script(8)], tmp_path, program="seed+seed_with_scenario", lm_config=stub_config(server), concurrency=8,
                                  write_personas=False)
         assert report.ok == 8
         # 16 requests of 0.2 s each: sequential would take 3.2 s
@@ -348,7 +348,7 @@ def test_dry_run_estimates_without_writing(tmp_path, monkeypatch):
                       completion_price_per_1k=2.0)
     report = augment_scripts([make_script(3)], out, lm_config=config, dry_run=True)
     e = report.estimate
-    assert e is not None and e.scenes == 3 and e.calls == 6
+    assert e is not None and e.scenes == 3 and e.calls == 3  # the default program: one call per scene
     assert e.prompt_tokens > 100 and e.completion_tokens > 20
     assert e.cost == pytest.approx(e.prompt_tokens / 1000 + 2 * e.completion_tokens / 1000)
     assert not out.exists()

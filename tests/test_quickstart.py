@@ -42,7 +42,7 @@ def test_quickstart_end_to_end(repo_root: Path, tmp_path: Path, monkeypatch: pyt
     for variant in results.variants:
         assert 0.0 <= variant.metrics["score"] <= 1.0
         assert len(variant.scores) == 5 and all(0.0 <= s <= 1.0 for s in variant.scores)
-        assert variant.metrics["lm_calls"] >= 10
+        assert variant.metrics["lm_calls"] >= 5  # one call per test scene (compose_scene)
         assert (variant.artifact_dir / "instructions").is_dir()
     saved = json.loads((tmp_path / "programs" / "quickstart-bootstrap.json").read_text())
     assert saved["lineage"]["optimizer"] == "bootstrap"

@@ -3,7 +3,7 @@
 :class:`StubServer` listens on ``127.0.0.1`` only, answers ``POST /v1/chat/completions`` after a
 fixed latency with valid JSON for augmentlab's DSPy signatures (derived from the prompt: every
 output field the system message lists, ``annotated_lines`` keeping the human words of the
-``lines`` input), and serves at most ``max_requests`` requests (then answers 400).
+``lines`` input, ``line_actions`` one ``{"before", "after"}`` pair per line), and serves at most ``max_requests`` requests (then answers 400).
 
 Faults are scripted for the first requests, in order — each item one request:
 
@@ -21,7 +21,8 @@ Faults are scripted for the first requests, in order — each item one request:
   top-level key in the response;
 - ``"length"``: a 200 whose content is cut in half, with ``finish_reason = "length"``;
 - ``"empty"``: a 200 whose content is the empty string;
-- ``"mangle"``: a 200 whose annotated lines change the human words.
+- ``"mangle"``: a 200 whose annotated lines change the human words (programs that write only
+  actions cannot change them: for those it is a normal answer).
 
 :data:`FAULTS` lists them all. ``"ok"`` in the list is a normal answer.
 
@@ -97,7 +98,9 @@ def default_responder(messages: list[dict[str, Any]], *, mangle: bool = False) -
     inputs = input_sections(user)
     answer: dict[str, Any] = {}
     for name, kind in output_fields(system) or [("output", "str")]:
-        if name == "annotated_lines" or kind.startswith("list"):
+        if name == "line_actions":  # actions only: the program puts the words between them
+            answer[name] = [{"before": "I look up.", "after": "I nod."} for _ in spoken_of(inputs.get("lines", ""))]
+        elif name == "annotated_lines" or kind.startswith("list"):
             words = spoken_of(inputs.get("lines", ""))
             if mangle:
                 words = [w + " (changed)" for w in words]

@@ -22,7 +22,7 @@ from test_augment import KEY_ENV, make_script, stub_config
 pytestmark = pytest.mark.reliability
 
 N_SCENES = 3
-CALLS_PER_SCENE = 2  # scenario + actions
+CALLS_PER_SCENE = 2  # the two-call echo program these runs use: scenario + actions
 
 
 def _content(rows: list[dict]) -> list[tuple]:
@@ -34,7 +34,7 @@ def _content(rows: list[dict]) -> list[tuple]:
 def clean_output(tmp_path_factory) -> list[tuple]:
     out = tmp_path_factory.mktemp("clean")
     with StubServer(latency=0.0) as server:
-        report = augment_scripts([make_script(N_SCENES)], out, lm_config=stub_config(server), concurrency=1,
+        report = augment_scripts([make_script(N_SCENES)], out, program="seed+seed_with_scenario", lm_config=stub_config(server), concurrency=1,
                                  write_personas=False)
     assert report.ok == N_SCENES
     return _content(jsonl(out / "augmented.jsonl"))
@@ -57,7 +57,7 @@ def test_fault_then_resume(fault, tmp_path, clean_output, figures):
             base_url = f"http://127.0.0.1:{free_port()}/v1"
 
         target = Dead if fault == "refused" else server
-        first = augment_scripts([script], out, lm_config=_config(target), concurrency=1, max_attempts=2,
+        first = augment_scripts([script], out, program="seed+seed_with_scenario", lm_config=_config(target), concurrency=1, max_attempts=2,
                                 write_personas=False)
         counts = assert_store_consistent(out)
         assert first.ok + first.failed + first.errors == N_SCENES
@@ -69,7 +69,7 @@ def test_fault_then_resume(fault, tmp_path, clean_output, figures):
         server.faults.clear()  # the endpoint heals
         missing = N_SCENES - counts["ok"]
         before = server.requests
-        again = augment_scripts([script], out, lm_config=_config(server), concurrency=1, max_attempts=2,
+        again = augment_scripts([script], out, program="seed+seed_with_scenario", lm_config=_config(server), concurrency=1, max_attempts=2,
                                 write_personas=False, retry_failed=True)
         assert again.skipped == counts["ok"] and again.ok == missing
         assert server.requests - before == CALLS_PER_SCENE * missing, "the re-run redid finished work"
@@ -90,13 +90,13 @@ def test_fault_storm_with_concurrency(tmp_path, clean_output, figures):
         runs = 0
         while True:
             runs += 1
-            augment_scripts([script], out, lm_config=_config(server), concurrency=4, max_attempts=3,
+            augment_scripts([script], out, program="seed+seed_with_scenario", lm_config=_config(server), concurrency=4, max_attempts=3,
                             write_personas=False, retry_failed=True)
             counts = assert_store_consistent(out)
             if counts["ok"] == 10 or runs == 6:
                 break
         injected = _served_faults(server)
-        augment_scripts([script], clean, lm_config=_config(server), concurrency=4, write_personas=False)
+        augment_scripts([script], clean, program="seed+seed_with_scenario", lm_config=_config(server), concurrency=4, write_personas=False)
     survived = counts["ok"] == 10 and _content(jsonl(out / "augmented.jsonl")) == _content(jsonl(clean / "augmented.jsonl"))
     figures.fault(survived, injected)
     assert survived, (runs, counts)

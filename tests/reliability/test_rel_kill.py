@@ -37,7 +37,7 @@ _AUGMENT_CHILD = textwrap.dedent(
     class Srv:
         base_url = {url!r}
 
-    augment_scripts([make_script({n})], {out!r}, lm_config=stub_config(Srv), concurrency=4, write_personas=True)
+    augment_scripts([make_script({n})], {out!r}, program="seed+seed_with_scenario", lm_config=stub_config(Srv), concurrency=4, write_personas=True)
     """
 )
 
@@ -65,11 +65,11 @@ def test_augment_sigkill_at_random_point_then_resume(seed, tmp_path, figures):
         time.sleep(0.1)  # let requests in flight reach the server's log
         done_before = sum(1 for _, status in store_rows(out) if status == "ok") if (out / "store.sqlite").exists() else 0
         before = server.requests
-        report = augment_scripts([make_script(N_SCENES)], out, lm_config=stub_config(server), concurrency=4,
+        report = augment_scripts([make_script(N_SCENES)], out, program="seed+seed_with_scenario", lm_config=stub_config(server), concurrency=4,
                                  write_personas=True)
         redone = server.requests - before
         clean = tmp_path / "clean"  # same server: the LM settings (its URL too) are in the output
-        augment_scripts([make_script(N_SCENES)], clean, lm_config=stub_config(server), concurrency=4,
+        augment_scripts([make_script(N_SCENES)], clean, program="seed+seed_with_scenario", lm_config=stub_config(server), concurrency=4,
                         write_personas=True)
     assert report.skipped == done_before and report.ok == N_SCENES - done_before
     personas_left = 2 if redone > 2 * report.ok else 0
