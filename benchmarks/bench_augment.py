@@ -136,21 +136,26 @@ per-scene one-call program last (the goal's subject); the two-call compose progr
 shows how much each step saves."""
 
 
-def tokens_per_line(n_scenes: int) -> list[tuple[str, int, int, int, int, float]]:
+def gold_scenes(n_scenes: int) -> list:
+    """The first ``n_scenes`` hand-written gold examples that have a scenario and annotated lines."""
+    from experiments.runner import load_gold
+
+    gold = [g for g in load_gold([REPO / "experiments" / "gold" / "handwritten.jsonl"]) if g.scenario and g.annotated]
+    return gold[:n_scenes]
+
+
+def tokens_per_line(gold: list) -> list[tuple[str, int, int, int, int, float]]:
     """``(program, tokens, completion tokens, lines, ok scenes, mean score)`` for each of :data:`EMBEDDED_PROGRAMS`.
 
-    Both run on the same first ``n_scenes`` gold scenes (``experiments/gold/handwritten.jsonl``)
+    All run on the same ``gold`` scenes (see :func:`gold_scenes`)
     with the embedded model, no cache. Tokens count every call (scenario and actions, failures
     included) and lines every scene line, so a failed scene costs tokens and scores 0; the score
     is :func:`metrics.composite.score` (task ``both``) against the gold example.
     """
-    from experiments.runner import load_gold
     from metrics.composite import score
     from prompts.programs import SceneAugmenter, augment_scene
     from augmentlab.lm import use_lm
 
-    gold = [g for g in load_gold([REPO / "experiments" / "gold" / "handwritten.jsonl"]) if g.scenario and g.annotated]
-    gold = gold[:n_scenes]
     rows = []
     with use_lm(LMConfig(kind="embedded", cache=False, max_tokens=512)):
         for label, scenario, actions in EMBEDDED_PROGRAMS:
@@ -177,7 +182,8 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.2)
     parser.add_argument("--concurrency", type=int, nargs="*", default=list(CONCURRENCIES))
     parser.add_argument("--embedded", action="store_true", help="also measure tokens/line on the embedded model")
-    parser.add_argument("--scenes", type=int, default=3, help="scenes for --embedded")
+    parser.add_argument("--scenes", type=int, default=20,
+                        help="gold scenes for --embedded (default 20: all of the hand-written set; ~12 min)")
     args = parser.parse_args()
 
     print(f"augment throughput vs raw openai.AsyncOpenAI — stub server, {args.latency * 1000:.0f} ms latency")
@@ -187,11 +193,12 @@ def main() -> None:
         print(f"{c:>5} {n:>7} {aug:>16.2f} {raw:>10.2f} {ratio:>7.2f}{flag}")
 
     if args.embedded:
-        print(f"\ntokens per augmented line, embedded SmolLM2, same {args.scenes} gold scenes")
-        rows = tokens_per_line(args.scenes)
+        gold = gold_scenes(args.scenes)
+        print(f"\ntokens per augmented line, embedded SmolLM2, same {len(gold)} gold scenes")
+        rows = tokens_per_line(gold)
         print(f"  {'program':<40} {'tokens/line':>11} {'written/line':>12} {'ok':>5} {'score':>6}")
         for program, total, written, lines, ok, mean in rows:
-            print(f"  {program:<40} {total / lines:>11.1f} {written / lines:>12.1f} {ok:>3}/{args.scenes} {mean:>6.3f}")
+            print(f"  {program:<40} {total / lines:>11.1f} {written / lines:>12.1f} {ok:>3}/{len(gold)} {mean:>6.3f}")
         (_, b_total, b_written, b_lines, _, b_score), (_, n_total, n_written, n_lines, _, n_score) = rows[0], rows[-1]
         ratio = (n_total / n_lines) / (b_total / b_lines)
         written_ratio = (n_written / n_lines) / (b_written / b_lines)
