@@ -11,8 +11,10 @@ One scene (or a piece of it, see below) becomes one multi-turn conversation:
 A conversation starts with a user turn (the opening from ``prompts/export/blocks.md`` when the
 character speaks first) and ends with the character's last line in it.
 
-**Loss masks**: ``all`` trains on every assistant turn, ``last`` on the final one only (the
-2023 recipe). They are written as OpenAI ``weight`` (0/1 on assistant messages), a per-turn
+**Loss masks**: ``all`` gives one conversation per scene piece and trains on every assistant
+turn; ``last`` (the 2023 recipe) trains on the final turn only, and gives one conversation per
+turn of the character — the piece up to and including that turn — so every line of the
+character is still trained once and none is lost. They are written as OpenAI ``weight`` (0/1 on assistant messages), a per-turn
 ``train`` flag in ShareGPT ``conversations``, and a ``train`` column (one 0/1 per message)
 beside ``messages`` in the Hugging Face layout.
 
@@ -67,10 +69,12 @@ class Example:
     scene_index: int
     piece: int
     messages: list[Message]
+    turn: int | None = None
+    """Mask ``last``: which turn of the character (0-based, in the piece) this example ends with."""
 
     @property
     def id(self) -> str:
-        return f"{self.scene_id}-{self.piece}"
+        return f"{self.scene_id}-{self.piece}" + (f"-{self.turn}" if self.turn is not None else "")
 
 
 @dataclass
@@ -279,18 +283,23 @@ def build_examples(
             report.scenes += 1
             report.split_scenes += len(pieces) > 1
             report.over_budget += over
+        index = scene.scene.index if scene.scene is not None else 0
         for n, piece in enumerate(pieces):
-            messages = [Message(system.role, system.content)] + [Message(m.role, m.content) for m in piece]
-            assistant = [m for m in messages if m.role == "assistant"]
-            for m in assistant:
-                m.train = mask == "all"
-            assistant[-1].train = True
+            ends = [i for i, m in enumerate(piece) if m.role == "assistant"]
             if report is not None:
-                report.examples += 1
-                report.assistant_turns += len(assistant)
-                report.trained_turns += sum(m.train for m in assistant)
-            index = scene.scene.index if scene.scene is not None else 0
-            yield Example(character, scene.scene_id, index, n, messages)
+                report.assistant_turns += len(ends)
+            # all: the whole piece; last: one prefix per turn of the character, ending with it.
+            cuts = [(len(piece), None)] if mask == "all" else [(end + 1, turn) for turn, end in enumerate(ends)]
+            for stop, turn in cuts:
+                messages = [Message(system.role, system.content)]
+                messages += [Message(m.role, m.content, train=m.role == "assistant") for m in piece[:stop]]
+                if mask == "last":
+                    for m in messages[:-1]:
+                        m.train = False
+                if report is not None:
+                    report.examples += 1
+                    report.trained_turns += sum(m.train for m in messages)
+                yield Example(character, scene.scene_id, index, n, messages, turn)
 
 
 # -- formats ------------------------------------------------------------------------------
@@ -324,6 +333,7 @@ def to_hf_row(example: Example) -> dict[str, Any]:
         "character": example.character,
         "scene_id": example.scene_id,
         "piece": example.piece,
+        "turn": -1 if example.turn is None else example.turn,  # -1: the whole piece (mask all)
         "messages": [{"role": m.role, "content": m.content} for m in example.messages],
         "train": [int(m.train) for m in example.messages],
     }
@@ -349,6 +359,7 @@ def _write_hf(rows: list[dict[str, Any]], out: Path) -> None:
             "character": datasets.Value("string"),
             "scene_id": datasets.Value("string"),
             "piece": datasets.Value("int32"),
+            "turn": datasets.Value("int32"),
             "messages": datasets.List({"role": datasets.Value("string"), "content": datasets.Value("string")}),
             "train": datasets.List(datasets.Value("int8")),
         }

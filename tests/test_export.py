@@ -80,9 +80,24 @@ def test_masks(renpy_out):
     for mask in ("all", "last"):
         for ex in build_examples(scenes, "Sylvie", personas, mask=mask):
             flags = [m.train for m in ex.messages if m.role == "assistant"]
-            assert flags[-1] is True
+            assert flags[-1] is True and ex.messages[-1].role == "assistant"
             assert all(flags) if mask == "all" else sum(flags) == 1
             assert not any(m.train for m in ex.messages if m.role != "assistant")
+
+
+def test_mask_last_trains_every_turn_once_in_its_own_prefix(renpy_out):
+    out, _ = renpy_out
+    scenes, personas = load_output(out)
+    whole = list(build_examples(scenes, "Sylvie", personas, mask="all"))
+    last = list(build_examples(scenes, "Sylvie", personas, mask="last"))
+    trained_all = [(ex.scene_id, ex.piece, m.content) for ex in whole for m in ex.messages if m.train]
+    trained_last = [(ex.scene_id, ex.piece, ex.messages[-1].content) for ex in last]
+    assert trained_last == trained_all and len(last) > len(whole)  # same turns, each once, in order
+    assert len({ex.id for ex in last}) == len(last)
+    by_piece = {(ex.scene_id, ex.piece): ex.messages for ex in whole}
+    for ex in last:  # a prefix of its piece, ending with the turn it trains
+        full = by_piece[(ex.scene_id, ex.piece)]
+        assert [m.content for m in ex.messages] == [m.content for m in full[: len(ex.messages)]]
 
 
 def test_system_prompt_has_persona_and_scenario(renpy_out):

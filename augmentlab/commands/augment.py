@@ -128,7 +128,7 @@ def register(app: typer.Typer) -> None:
         character: str = typer.Option(..., "--character", "-c", help="Whose lines are the assistant turns."),
         fmt: str = typer.Option(..., "--format", "-f", help="sharegpt, openai or hf."),
         out: Path = typer.Option(..., "-o", "--out", help="Output file (.jsonl; hf: folder, .parquet or .jsonl)."),
-        mask: str = typer.Option("all", "--mask", help="all: train on every turn of the character; last: final turn only."),
+        mask: str = typer.Option("all", "--mask", help="all: one example per scene piece, every turn of the character trained; last: one example per turn of the character, ending with it and trained on it only."),
         max_tokens: Optional[int] = typer.Option(None, "--max-tokens", help="Split scenes to this token budget."),
         tokenizer: Optional[str] = typer.Option(
             None, "--tokenizer", help="Tokenizer for --max-tokens: .gguf, tokenizer.json, local folder, embedded, words.",
