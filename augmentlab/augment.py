@@ -91,6 +91,8 @@ class Estimate:
     """A dry run's token and cost estimate (prompts exact, completions estimated)."""
 
     scenes: int = 0
+    personas: int = 0
+    """Persona cards the run would generate (one call each, counted in ``calls`` and the tokens)."""
     calls: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
@@ -480,7 +482,8 @@ def augment_scripts(
     user_personas = read_persona_file(personas) if isinstance(personas, (str, Path)) else dict(personas or {})
 
     if dry_run:
-        return _dry_run(loaded, prog, user_personas, lm_config, out_dir, limit, estimate_tokenizer, started)
+        return _dry_run(loaded, prog, user_personas, lm_config, out_dir, limit, estimate_tokenizer, started,
+                        write_personas)
 
     import dspy
 
@@ -712,25 +715,41 @@ def _atomic_write(path: Path, text: str) -> None:
 
 def _dry_run(
     loaded: list[tuple[str, Script]], program: Any, user_personas: dict[str, str], lm_config: LMConfig | None,
-    out_dir: Path, limit: int | None, tokenizer: str | None, started: float,
+    out_dir: Path, limit: int | None, tokenizer: str | None, started: float, write_personas: bool = True,
 ) -> AugmentReport:
     """Run the program with the offline FakeLM to get the exact prompts; count their tokens with
-    the tokenizer (the embedded model's for the embedded LM, else the word estimate)."""
+    the tokenizer (the embedded model's for the embedded LM, else the word estimate).
+
+    Persona cards the real run would generate (main characters without a user card, when
+    ``write_personas``) are written by the persona writer on the FakeLM too, so their calls are
+    counted and the scene prompts carry a card of about the right length."""
     import dspy
 
     from augmentlab.fake_lm import FakeLM
     from augmentlab.lm import adapter_for
     from augmentlab.tokens import load_tokenizer
-    from prompts.programs import augment_scene
+    from prompts.programs import PersonaWriter, augment_scene
 
     if tokenizer is None:
         tokenizer = "embedded" if (lm_config is None or lm_config.kind == "embedded") else "words"
     counter = load_tokenizer(tokenizer)
     adapter = adapter_for(lm_config) if lm_config is not None else dspy.JSONAdapter()
     estimate = Estimate(tokenizer=counter.name)
-    items = _plan(loaded, user_personas, "dry", "dry", limit)
     recorder = _PromptRecorder()
     fake = FakeLM(cache=False)
+    cards = dict(user_personas)
+    scripts = [script for _, script in loaded]
+    missing = [c for c in main_characters(scripts) if c not in cards] if write_personas else []
+    if missing:
+        writer = PersonaWriter()
+        for character in missing:
+            with dspy.context(lm=fake, adapter=adapter, callbacks=[recorder]):
+                try:
+                    cards[character] = writer(**_persona_inputs(character, scripts)).persona
+                except Exception:  # an estimate never fails on one odd character
+                    continue
+            estimate.personas += 1
+    items = _plan(loaded, cards, "dry", "dry", limit)
     for item in items:
         with dspy.context(lm=fake, adapter=adapter, callbacks=[recorder]):
             try:

@@ -348,10 +348,21 @@ def test_dry_run_estimates_without_writing(tmp_path, monkeypatch):
                       completion_price_per_1k=2.0)
     report = augment_scripts([make_script(3)], out, lm_config=config, dry_run=True)
     e = report.estimate
-    assert e is not None and e.scenes == 3 and e.calls == 3  # the default program: one call per scene
+    # the default program makes one call per scene; each main character gets a persona card first
+    assert e is not None and e.scenes == 3 and e.personas >= 1 and e.calls == 3 + e.personas
     assert e.prompt_tokens > 100 and e.completion_tokens > 20
     assert e.cost == pytest.approx(e.prompt_tokens / 1000 + 2 * e.completion_tokens / 1000)
     assert not out.exists()
+
+
+def test_dry_run_counts_the_calls_a_real_run_makes(tmp_path):
+    script = make_script(4)
+    for kwargs in ({}, {"write_personas": False}, {"program": "seed+seed_with_scenario"}):
+        config = LMConfig(kind="fake", cache=False)
+        dry = augment_scripts([script], tmp_path / "dry", lm_config=config, dry_run=True, **kwargs).estimate
+        real = augment_scripts([script], tmp_path / f"real{len(kwargs)}{kwargs.get('program', '')}", lm_config=config, **kwargs)
+        assert dry.calls == real.usage.calls, kwargs
+        assert dry.personas == sum(1 for p in real.personas.values() if p["source"] == "generated")
 
 
 @pytest.mark.parametrize(

@@ -58,7 +58,7 @@ def _print_report(report: Any) -> None:
         e = report.estimate
         cost = f"${e.cost:.4f}" if e.cost is not None else "unknown (set prices)"
         console.print(
-            f"dry run: {e.scenes} scenes, {e.calls} LM calls, ~{e.prompt_tokens:,} prompt + "
+            f"dry run: {e.scenes} scenes, {e.personas} persona cards, {e.calls} LM calls, ~{e.prompt_tokens:,} prompt + "
             f"~{e.completion_tokens:,} completion tokens ({e.tokenizer}); cost {cost}"
         )
         return
