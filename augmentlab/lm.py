@@ -14,6 +14,7 @@ Import :mod:`augmentlab` before dspy (this module does) so the offline variables
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 from collections.abc import Iterator
@@ -146,12 +147,64 @@ def memoize_dspy_model_info() -> None:
             module.model_info = model_info  # type: ignore[attr-defined]
 
 
+_CACHED_USAGE_ATTR = "augmentlab_cached_usage"
+
+
+def keep_cached_usage() -> None:
+    """Keep the usage of a cached LM response where :func:`usage_since` can read it (process-wide).
+
+    On a cache hit DSPy 3.4 hands out a copy of the stored response with ``usage`` cleared (no
+    tokens were spent). For DSPy's own response type the numbers survive elsewhere in the copy;
+    for LiteLLM responses (the embedded server and most endpoints) they are gone. This wraps the
+    cache's copy step to stamp the stored usage on the copy as ``augmentlab_cached_usage``, so a
+    warm re-run reports the same tokens per example as the first run (counted as cached calls).
+    """
+    from dspy.clients import cache as cache_module
+
+    cls = getattr(cache_module, "Cache", None)
+    original = getattr(cls, "_prepare_cached_response", None)
+    if original is None or getattr(original, "_augmentlab_keeps_usage", False):
+        return
+
+    def prepare(self: Any, response: Any) -> Any:
+        usage = response.get("usage") if isinstance(response, dict) else getattr(response, "usage", None)
+        prepared = original(self, response)
+        prompt, completion = _read_usage(usage)
+        if prompt + completion > 0 and not isinstance(prepared, dict):
+            try:
+                object.__setattr__(prepared, _CACHED_USAGE_ATTR, (prompt, completion))
+            except (AttributeError, TypeError):  # a response type that takes no attributes
+                pass
+        return prepared
+
+    prepare._augmentlab_keeps_usage = True  # type: ignore[attr-defined]
+    cls._prepare_cached_response = prepare  # type: ignore[union-attr]
+
+
+class _TruncationNoticeFilter(logging.Filter):
+    """Drops DSPy's "LM response was truncated ... dspy.inspect_history()" warning.
+
+    augmentlab checks ``finish_reason`` itself (:func:`prompts.programs.augment_scene`): a cut-off
+    reply is retried and, if it stays cut off, recorded as a failure whose reason says to raise
+    ``max_tokens``. DSPy's advice (inspect the history, raise the temperature) is for its own
+    API and only cluttered the progress display.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("LM response was truncated")
+
+
+_TRUNCATION_FILTER = _TruncationNoticeFilter()
+
+
 @contextmanager
 def open_lm(config: LMConfig) -> Iterator[dspy.BaseLM]:
     """Open the LM ``config`` describes; close it (and the embedded server) on exit."""
     import dspy
 
     memoize_dspy_model_info()
+    keep_cached_usage()
+    logging.getLogger("dspy.clients.lm").addFilter(_TRUNCATION_FILTER)  # idempotent
 
     prices = (config.prompt_price_per_1k, config.completion_price_per_1k)
     if config.kind == "fake":
@@ -260,7 +313,14 @@ def _response_usage(response: Any) -> tuple[int, int]:
     """
     if response is None:
         return 0, 0
-    data = response.get("usage") if isinstance(response, dict) else getattr(response, "usage", None)
+    kept = getattr(response, _CACHED_USAGE_ATTR, None)  # see keep_cached_usage
+    if kept:
+        return kept
+    return _read_usage(response.get("usage") if isinstance(response, dict) else getattr(response, "usage", None))
+
+
+def _read_usage(data: Any) -> tuple[int, int]:
+    """``(prompt, completion)`` of a usage mapping or object (0, 0 when empty)."""
     if not data:
         return 0, 0
 

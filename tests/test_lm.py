@@ -174,3 +174,38 @@ def test_usage_of_cache_hits_is_recovered_and_marked(tmp_path, monkeypatch) -> N
     assert (warm.usage.prompt_tokens, warm.usage.completion_tokens) == (cold.usage.prompt_tokens, cold.usage.completion_tokens)
     assert warm.usage.cost == pytest.approx(cold.usage.prompt_tokens / 1000 + cold.usage.completion_tokens / 500)
     assert (cold.usage + warm.usage).cached_calls == 1
+
+
+def test_dspy_truncation_warning_is_dropped_once_an_lm_is_open(caplog) -> None:
+    import logging
+
+    from augmentlab.lm import open_lm
+
+    with open_lm(LMConfig(kind="fake", cache=False)):
+        pass
+    logger = logging.getLogger("dspy.clients.lm")
+    with caplog.at_level(logging.WARNING, logger="dspy.clients.lm"):
+        logger.warning("LM response was truncated due to exceeding max_tokens=5. You can inspect ...")
+        logger.warning("some other dspy warning")
+    messages = [r.getMessage() for r in caplog.records if r.name == "dspy.clients.lm"]
+    assert messages == ["some other dspy warning"]
+
+
+def test_cached_litellm_response_keeps_its_usage_for_augmentlab(tmp_path) -> None:
+    """LiteLLM responses (embedded server, most endpoints) lose ``usage`` in DSPy's cache copy."""
+    import litellm
+
+    from augmentlab.lm import _response_usage, keep_cached_usage
+
+    keep_cached_usage()
+    cache = dspy.clients.cache.Cache(enable_disk_cache=True, enable_memory_cache=False,
+                                     disk_cache_dir=str(tmp_path), disk_size_limit_bytes=10**8)
+    response = litellm.ModelResponse(
+        choices=[{"message": {"role": "assistant", "content": "{}"}, "finish_reason": "stop"}],
+        usage={"prompt_tokens": 321, "completion_tokens": 45, "total_tokens": 366},
+    )
+    request = {"model": "openai/local", "messages": [{"role": "user", "content": "hi"}]}
+    cache.put(request, response)
+    hit = cache.get(request)
+    assert not hit.usage  # DSPy cleared it: no tokens were spent on this call
+    assert _response_usage(hit) == (321, 45)
