@@ -112,9 +112,23 @@ def test_sherlock_holmes_prose(corpus_dir: Path) -> None:
     dear = next(ln for ln in dialogue if ln.text.startswith("My dear Holmes,"))
     assert dear.speaker == "Narrator" and dear.directions[0] == "said I,"
     peculiar = next(ln for ln in dialogue if ln.text.startswith("Peculiar--that is the very word,"))
-    assert peculiar.speaker == "Holmes"
+    assert peculiar.speaker == "Sherlock Holmes"  # "... word," said Holmes; merged into the full name
     assert {ln.metadata["attribution"] for ln in dialogue} == {"tag", "alternation", "continuation", "unknown"}
     assert all(ln.speaker is None for ln in dialogue if ln.metadata["attribution"] == "unknown")
-    assert script.metadata["lines_per_speaker"]["Holmes"] > 100
+    assert script.metadata["lines_per_speaker"]["Sherlock Holmes"] > 100
+    # "said Holmes" and "asked Sherlock Holmes" are one character, under the fuller name.
+    speakers = {ln.speaker for ln in dialogue if ln.speaker}
+    cast = {c.name: c for c in script.characters}
+    assert "Holmes" not in speakers and "Holmes" in cast["Sherlock Holmes"].aliases
+    obliging = next(ln for ln in dialogue if ln.text == "What is the name of this obliging youth?")
+    assert obliging.speaker == "Sherlock Holmes" and obliging.directions == ["asked Sherlock Holmes."]
+    # "said Mr. Wilson" / "said Mr. Jabez Wilson" / "said Jabez Wilson": one client.
+    assert {"Mr. Wilson", "Jabez Wilson"} <= set(cast["Mr. Jabez Wilson"].aliases)
+    assert "Bradstreet" in cast["Inspector Bradstreet"].aliases
+    # "said Lord St. Simon": the period of "St." does not end the name.
+    assert "Lord St" not in speakers and not any(s.endswith(" St") for s in speakers)
+    slight = next(ln for ln in dialogue if ln.text == "It was a slight, sir, a public slight,")
+    assert slight.speaker == "Lord St. Simon" and slight.metadata["attribution"] == "tag"
+    assert not any("left unmerged" in w for w in script.warnings)
     assert any(ln.kind is LineKind.narration for ln in script.lines)
     assert script.lines[-1].text.endswith("where I believe that she has met with considerable success.")

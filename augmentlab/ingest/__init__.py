@@ -20,6 +20,7 @@ Bad input raises :class:`~augmentlab.errors.AugmentlabError` with one line.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -59,10 +60,19 @@ def _events(fmt: str, source: Source, info: dict[str, str], state: ParseState) -
     """The events of ``source`` read as ``fmt``.
 
     Ren'Py files are read whole; other formats without a Project Gutenberg header and footer,
-    in blocks when the format module has a ``parse_blocks`` (:data:`BlockParser`).
+    in blocks when the format module has a ``parse_blocks`` (:data:`BlockParser`). A format
+    module with a ``speakers`` function (speaker names of a first pass) tells the cast the names
+    first (:meth:`~augmentlab.ingest.cast.Cast.expect`).
     """
     module = importlib.import_module(f"augmentlab.ingest.{fmt}")
     parse: Parser = module.parse
+    speakers: Callable[[Iterable[tuple[int, str]]], Iterable[str]] | None = getattr(module, "speakers", None)
+    if speakers is not None:
+        # A first pass over the file for the speaker names, so the cast can merge shortened
+        # names (Holmes → Sherlock Holmes) from the first line on; its own warnings list, so
+        # reading warnings are not given twice.
+        first = dataclasses.replace(source, warnings=[])
+        state.cast.expect(speakers(first.script_lines({})), state.warnings)
     if fmt == "renpy":
         return parse(iter(source), state)
     parse_blocks: BlockParser | None = getattr(module, "parse_blocks", None)

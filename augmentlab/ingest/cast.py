@@ -5,12 +5,22 @@ punctuation (``MRS HIGGINS`` / ``MRS. HIGGINS`` / ``Mrs. Higgins:``), screenplay
 (``JOHN (V.O.)``, ``JOHN (CONT'D)``), a dual-dialogue caret, runs of white space. The first
 spelling seen is the one used. A user alias map (``{"THE FLOWER GIRL": "LIZA"}``) maps names
 onto others before that. Works as a stream: names are resolved as lines arrive.
+
+Shortened names merge into the fuller one when the speakers are known in advance
+(:meth:`Cast.expect`, given every speaker label of the file before the lines arrive): a name
+that is the end of exactly one fuller name (``Holmes`` → ``Sherlock Holmes``, ``Mr. Wilson`` →
+``Mr. Jabez Wilson``) or that name without its title (``Bradstreet`` → ``Inspector
+Bradstreet``). A title must match (``Mr. Holmes`` never merges into ``Mycroft Holmes`` or
+``Mrs. Holmes``), and a bare name never merges into a woman's titled name (``Montague`` is not
+``Lady Montague``); a name that could belong to several characters stays as it is, with a
+warning naming them (a user alias settles it).
 """
 
 from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Iterable
 from pathlib import Path
 
 from augmentlab.errors import AugmentlabError
@@ -20,6 +30,13 @@ _EXTENSION_RE = re.compile(r"\s*\((?:[^()]*)\)\s*$")
 _TRAILING_RE = re.compile(r"[\s.:;,!?^*_\-–—]+$")
 _LEADING_RE = re.compile(r"^[\s*_\[@]+")
 _WS_RE = re.compile(r"\s+")
+_HONORIFICS = frozenset(
+    "mr mrs ms miss master mister dr doctor sir lord lady dame madame mme mlle monsieur rev reverend "
+    "prof professor inspector colonel col captain capt major general gen lieutenant lt sergeant sgt "
+    "constable".split()
+)
+"""Words that, leading a name, are a title rather than part of the name (for :meth:`Cast.expect`)."""
+_FEMININE = frozenset("mrs ms miss lady dame madame mme mlle".split())
 _TITLES = {"mr", "mrs", "ms", "miss", "dr", "sir", "lord", "lady", "the", "of", "rev", "hon", "canon", "st"}
 
 
@@ -46,6 +63,33 @@ def _words(name: str) -> set[str]:
     return {w for w in re.findall(r"[\w']+", name_key(name)) if w not in _TITLES}
 
 
+def _title_and_name(key: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """A name key split into its leading titles and the name proper (at least one word)."""
+    words = re.findall(r"[\w']+", key)
+    i = 0
+    while i < len(words) - 1 and words[i] in _HONORIFICS:
+        i += 1
+    return tuple(words[:i]), tuple(words[i:])
+
+
+def _shortens(short: tuple[tuple[str, ...], tuple[str, ...]], full: tuple[tuple[str, ...], tuple[str, ...]]) -> bool:
+    """Whether ``short`` is a shortened form of ``full`` (both from :func:`_title_and_name`).
+
+    The end of the fuller name (``Holmes`` / ``Sherlock Holmes``), with the same title or none
+    (``Mr. Wilson`` / ``Mr. Jabez Wilson``), or the same name without a title (``Bradstreet`` /
+    ``Inspector Bradstreet``).
+    """
+    short_titles, short_name = short
+    full_titles, full_name = full
+    if short_titles and short_titles != full_titles:
+        return False
+    if not short_titles and _FEMININE.intersection(full_titles):
+        return False  # a bare surname is not taken for Mrs./Miss/Lady X (the narration's "said X" is a man)
+    if short_name == full_name:
+        return not short_titles and bool(full_titles)
+    return len(short_name) < len(full_name) and full_name[-len(short_name) :] == short_name
+
+
 class Cast:
     """Resolves speaker spellings to one name per character and collects :class:`Character` s."""
 
@@ -56,6 +100,52 @@ class Cast:
         self._listed: list[Character] = []
         self._counts: dict[str, int] = {}
         self._memo: dict[str, str | None] = {}
+        self._merge: dict[str, str] = {}
+
+    def expect(self, names: Iterable[str], warnings: list[str] | None = None) -> None:
+        """Learn every speaker label of the script up front, so shortened names merge.
+
+        Each label that is a shortened form of exactly one fuller label (see the module
+        docstring) resolves to that label from now on. A label that shortens several distinct
+        characters is left alone, and a line saying so is appended to ``warnings``. Names a user
+        alias maps are taken as mapped; an alias target is never merged further.
+        """
+        shown_by_key: dict[str, str] = {}
+        pinned: set[str] = set()
+        for name in names:
+            shown = clean_name(name)
+            key = name_key(shown)
+            if not key:
+                continue
+            target = self._alias.get(key)
+            if target is not None:
+                shown = clean_name(target)
+                key = name_key(shown)
+                pinned.add(key)
+            shown_by_key.setdefault(key, shown)
+        parts = {key: _title_and_name(key) for key in shown_by_key}
+        order = sorted(shown_by_key, key=lambda k: (-len(parts[k][1]), -len(parts[k][0])))
+        root: dict[str, str] = {}
+        ambiguous: dict[str, list[str]] = {}
+        for key in order:
+            roots = list(dict.fromkeys(root[k] for k in root if _shortens(parts[key], parts[k])))
+            if len(roots) == 1 and key not in pinned:
+                root[key] = roots[0]
+            else:
+                root[key] = key
+                if len(roots) > 1 and key not in pinned:
+                    ambiguous[key] = roots
+        for key in shown_by_key:
+            if root[key] != key:
+                self._merge[key] = shown_by_key[root[key]]
+            elif key in ambiguous and warnings is not None:
+                shown = shown_by_key[key]
+                options = ", ".join(repr(shown_by_key[k]) for k in ambiguous[key])
+                warnings.append(
+                    f"speaker {shown!r} left unmerged: it may be any of {options} "
+                    f"(choose with --alias \"{shown}=NAME\")"
+                )
+        self._memo.clear()
 
     def resolve(self, name: str | None, *, count: bool = True) -> str | None:
         """The canonical name for a spelling (``None`` stays ``None``)."""
@@ -83,6 +173,11 @@ class Cast:
             key = name_key(shown)
         else:
             alias_shown = None
+            merged = self._merge.get(key)
+            if merged is not None:
+                alias_shown = shown
+                shown = merged
+                key = name_key(shown)
         canonical = self._canonical.setdefault(key, shown)
         variants = self._variants.setdefault(canonical, {})
         for variant in (shown, alias_shown):

@@ -12,6 +12,10 @@ Who speaks is recorded with how it was decided, in ``Line.metadata["attribution"
 ``alternation`` (an untagged or ``said he`` line in a two-person exchange goes to the other
 person), ``continuation`` (a quote that runs on from the previous paragraph), or ``unknown``
 (speaker left empty rather than guessed).
+
+A name is the cast's name for it: :func:`speakers` lists the tagged names in a first pass, so
+the cast merges ``Holmes`` into ``Sherlock Holmes`` (see :meth:`~augmentlab.ingest.cast.Cast.expect`)
+before alternation compares speakers.
 """
 
 from __future__ import annotations
@@ -19,10 +23,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 
+from augmentlab.ingest.cast import Cast
 from augmentlab.ingest.lines import collapse, make_line
 from augmentlab.ingest.play import paragraphs
 from augmentlab.ingest.segment import Event, ParseState, SceneStart
-from augmentlab.model import LineKind
+from augmentlab.model import Line, LineKind
 
 NARRATOR = "Narrator"
 QUOTE_RE = re.compile(r'"([^"]*)(?:"|$)|“([^”]*)(?:”|$)')
@@ -38,9 +43,17 @@ _SAID_VERBS = (
 _SAID = f"(?:{'|'.join(_SAID_VERBS)})"
 _SAID_SET = frozenset(_SAID_VERBS)
 _LOWER_WORD_RE = re.compile(r"[a-z]+")
+_ABBREVIATED_TITLES = "Mr|Mrs|Ms|Dr|St|Col|Capt|Gen|Maj|Lt|Sgt|Prof|Rev|Hon|Mme|Mlle"
+_TITLES = (
+    "Miss|Sir|Lord|Lady|Dame|Inspector|Colonel|Captain|Major|General|Lieutenant|Sergeant|Professor|"
+    "Doctor|Madame|Mademoiselle|Monsieur|Mister|Master"
+)
+_WORD = r"(?:Mc|Mac|O')?[A-Z][a-z]+"
+# A title, then one or two words; the period of an abbreviation (``Mr.``, ``Col.``, ``St.`` of
+# ``Lord St. Simon`` / ``Neville St. Clair``) is part of the name, not the end of it.
 _NAME = (
-    r"(?:(?:Mr|Mrs|Dr|St)\.\s|(?:Miss|Sir|Lord|Lady|Inspector|Colonel|Captain|Professor|Madame)\s)?"
-    r"[A-Z][a-z]+(?:\s(?:St\.\s)?[A-Z][a-z]+)?"
+    rf"(?:(?:{_ABBREVIATED_TITLES})\.\s|(?:{_TITLES})\s)?"
+    rf"(?:St\.\s)?{_WORD}(?:\s(?:St\.\s)?{_WORD})?"
 )
 TAG_AFTER_RE = re.compile(rf"\b{_SAID}\s+(?P<name>{_NAME}|he|she|I)\b")
 TAG_BEFORE_RE = re.compile(rf"(?:^|[\s,;])(?P<name>{_NAME}|[Hh]e|[Ss]he|I)\s+(?:[a-z]+ly\s+)?{_SAID}\b")
@@ -90,6 +103,7 @@ class _Exchange:
 def parse(source: Iterable[tuple[int, str]], state: ParseState) -> Iterator[Event]:
     """Yield scene events and lines from prose."""
     exchange = _Exchange()
+    resolve = state.cast.resolve
     story: str | None = None
     open_quote = False
     last_speaker: str | None = None
@@ -142,6 +156,8 @@ def parse(source: Iterable[tuple[int, str]], state: ParseState) -> Iterator[Even
             continue
         name = _attribution(between + [after, lead])
         speaker, how = _resolve(name, continues, last_speaker, exchange)
+        if how == "tag":
+            speaker = resolve(speaker, count=False)
         metadata = {"attribution": how}
         if name and how != "tag":
             metadata["tag"] = name
@@ -157,6 +173,13 @@ def parse(source: Iterable[tuple[int, str]], state: ParseState) -> Iterator[Even
             kind=LineKind.dialogue,
             metadata=metadata,
         )
+
+
+def speakers(source: Iterable[tuple[int, str]]) -> Iterator[str]:
+    """The names of tagged speakers (``said Holmes``), in order: a first pass for the cast."""
+    for event in parse(source, ParseState(cast=Cast())):
+        if isinstance(event, Line) and event.speaker and event.metadata.get("attribution") == "tag":
+            yield event.speaker
 
 
 def _resolve(
