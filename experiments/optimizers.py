@@ -21,12 +21,40 @@ variant sets ``auto``. (``requires_permission_to_run`` is deprecated in DSPy 3.4
 was removed — so it is not passed.) GEPA gets the spec's ``reflection_lm`` and proposes
 instructions through DSPy's built-in proposer with a JSON adapter (the grammar-constrained one for
 the embedded model).
+
+Trajectory
+----------
+:func:`compile_with_trajectory` also returns what the optimizer scored on the way, in the order it
+scored it (:class:`Trial`; scores on the metric's 0–1 scale — DSPy's ``Evaluate`` percentages are
+divided by 100), and takes DSPy's bookkeeping attributes off the returned program so the saved
+program is only its prompts. :func:`trajectory_metrics` turns it into the MLflow step metrics the
+runner logs in the variant's child run (the report's "Optimizer progress" plot reads them):
+``optimizer_score`` (the dev score of candidate / trial *step*), ``optimizer_best`` (the best of
+those up to *step*) and, for MIPROv2 with minibatches only, ``optimizer_minibatch_score``.
+
+=================  ===========================================================================
+``random_search``  one step per candidate program, in the order DSPy scored them on dev:
+                   zero-shot, labeled demos only, unshuffled bootstrap, then each random seed
+                   (``candidate_programs`` of the result, re-sorted by seed)
+``mipro``          one step per trial (step 0: the default program's full evaluation), from the
+                   result's ``trial_logs`` (``track_stats=True``); full evaluations give
+                   ``optimizer_score`` / ``optimizer_best``, minibatch trials
+                   ``optimizer_minibatch_score`` (a score on part of dev, not a candidate's
+                   dev score, so it never counts as the best)
+``gepa``           one step per candidate in discovery order (step 0: the seed program), its
+                   dev aggregate score from ``detailed_results.val_aggregate_scores``
+                   (``track_stats=True``)
+``labeled``        nothing: LabeledFewShot picks demos without scoring anything
+``bootstrap``      nothing: BootstrapFewShot keeps passing traces but scores no candidate
+                   program (its only output is the one compiled program)
+=================  ===========================================================================
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from augmentlab.errors import AugmentlabError
@@ -107,6 +135,45 @@ def effective_options(optimizer: str, options: dict[str, Any], ctx: OptimizerCon
     return o
 
 
+@dataclass(frozen=True)
+class Trial:
+    """One candidate program (or trial) an optimizer scored while compiling."""
+
+    step: int
+    """Position in the order the optimizer scored things (0 = the first)."""
+    score: float
+    """Mean metric on dev (0–1); on a minibatch of dev when ``full`` is False."""
+    full: bool = True
+    """False for a MIPROv2 minibatch score (not comparable with full dev scores)."""
+
+
+@dataclass
+class Compiled:
+    """A compiled program and the trajectory that led to it (empty for labeled / bootstrap)."""
+
+    program: Any
+    trajectory: list[Trial] = field(default_factory=list)
+
+
+#: Step metric names (see the module doc).
+SCORE_METRIC = "optimizer_score"
+BEST_METRIC = "optimizer_best"
+MINIBATCH_METRIC = "optimizer_minibatch_score"
+
+
+def trajectory_metrics(trajectory: Sequence[Trial]) -> list[tuple[int, dict[str, float]]]:
+    """``[(step, {metric: value})]`` to log: each full score with the best so far; minibatch scores apart."""
+    out: list[tuple[int, dict[str, float]]] = []
+    best: float | None = None
+    for trial in sorted(trajectory, key=lambda t: t.step):
+        if trial.full:
+            best = trial.score if best is None else max(best, trial.score)
+            out.append((trial.step, {SCORE_METRIC: trial.score, BEST_METRIC: best}))
+        else:
+            out.append((trial.step, {MINIBATCH_METRIC: trial.score}))
+    return out
+
+
 def compile_variant(
     optimizer: str,
     student: dspy.Module,
@@ -120,7 +187,23 @@ def compile_variant(
 
     ``devset`` is used for selection by the optimizers that select (random search, MIPROv2,
     GEPA); when it is empty they fall back to ``trainset``. The test split never reaches here.
+    See :func:`compile_with_trajectory` for the scores seen on the way.
     """
+    return compile_with_trajectory(
+        optimizer, student, trainset=trainset, devset=devset, options=options, ctx=ctx
+    ).program
+
+
+def compile_with_trajectory(
+    optimizer: str,
+    student: dspy.Module,
+    *,
+    trainset: Sequence[dspy.Example],
+    devset: Sequence[dspy.Example],
+    options: dict[str, Any],
+    ctx: OptimizerContext,
+) -> Compiled:
+    """:func:`compile_variant`, with the optimizer's trajectory (see the module doc)."""
     train = list(trainset)
     dev = list(devset) or train
     if not train:
@@ -129,18 +212,18 @@ def compile_variant(
     import dspy
 
     if optimizer == "labeled":
-        return dspy.LabeledFewShot(k=o["max_labeled_demos"]).compile(student, trainset=train)
+        return Compiled(dspy.LabeledFewShot(k=o["max_labeled_demos"]).compile(student, trainset=train))
     if optimizer == "bootstrap":
-        return dspy.BootstrapFewShot(
+        return Compiled(dspy.BootstrapFewShot(
             metric=ctx.metric(),
             metric_threshold=o["metric_threshold"],
             max_bootstrapped_demos=o["max_bootstrapped_demos"],
             max_labeled_demos=o["max_labeled_demos"],
             max_rounds=o["max_rounds"],
             max_errors=o.get("max_errors"),
-        ).compile(student, trainset=train)
+        ).compile(student, trainset=train))
     if optimizer == "random_search":
-        return dspy.BootstrapFewShotWithRandomSearch(
+        program = dspy.BootstrapFewShotWithRandomSearch(
             metric=ctx.metric(),
             metric_threshold=o["metric_threshold"],
             max_bootstrapped_demos=o["max_bootstrapped_demos"],
@@ -151,11 +234,59 @@ def compile_variant(
             max_errors=o.get("max_errors"),
             stop_at_score=o.get("stop_at_score"),
         ).compile(student, trainset=train, valset=dev)
+        return Compiled(program, _random_search_trajectory(program))
     if optimizer == "mipro":
-        return _mipro(student, train, dev, o, ctx)
+        program = _mipro(student, train, dev, o, ctx)
+        return Compiled(program, _mipro_trajectory(program))
     if optimizer == "gepa":
-        return _gepa(student, train, dev, o, ctx)
+        program = _gepa(student, train, dev, o, ctx)
+        return Compiled(program, _gepa_trajectory(program))
     raise AugmentlabError(f"unknown optimizer {optimizer!r}")
+
+
+def _finite(value: Any) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _pop(program: Any, *names: str) -> dict[str, Any]:
+    """Take DSPy's bookkeeping attributes off ``program`` (they hold copies of every candidate)."""
+    return {name: program.__dict__.pop(name) for name in names if name in program.__dict__}
+
+
+def _random_search_trajectory(program: Any) -> list[Trial]:
+    """From ``candidate_programs`` (sorted by score by DSPy; each has the ``seed`` it ran in order)."""
+    candidates = _pop(program, "candidate_programs").get("candidate_programs") or []
+    ordered = sorted((c for c in candidates if isinstance(c, dict)), key=lambda c: c.get("seed", 0))
+    return [Trial(step, s / 100.0) for step, s in enumerate(_finite(c.get("score")) for c in ordered) if s is not None]
+
+
+def _mipro_trajectory(program: Any) -> list[Trial]:
+    """From ``trial_logs``: ``{trial number (1 = default program): {"full_eval_score" | "mb_score": %}}``."""
+    stats = _pop(program, "trial_logs", "score", "prompt_model_total_calls", "total_calls",
+                 "mb_candidate_programs", "candidate_programs")
+    logs = stats.get("trial_logs") or {}
+    out: list[Trial] = []
+    for number in sorted(k for k in logs if isinstance(k, int)):
+        log = logs[number] or {}
+        full = _finite(log.get("full_eval_score"))
+        if full is not None:
+            out.append(Trial(number - 1, full / 100.0))
+            continue
+        mb = _finite(log.get("mb_score"))
+        if mb is not None:
+            out.append(Trial(number - 1, mb / 100.0, full=False))
+    return out
+
+
+def _gepa_trajectory(program: Any) -> list[Trial]:
+    """From ``detailed_results.val_aggregate_scores`` (candidate 0 is the seed program)."""
+    results = _pop(program, "detailed_results").get("detailed_results")
+    scores = getattr(results, "val_aggregate_scores", None) or []
+    return [Trial(step, s) for step, s in enumerate(_finite(x) for x in scores) if s is not None]
 
 
 def _mipro(student: Any, train: list[Any], dev: list[Any], o: dict[str, Any], ctx: OptimizerContext) -> Any:
@@ -180,7 +311,7 @@ def _mipro(student: Any, train: list[Any], dev: list[Any], o: dict[str, Any], ct
         init_temperature=o.get("init_temperature", 1.0),
         metric_threshold=o["metric_threshold"],
         verbose=False,
-        track_stats=False,
+        track_stats=True,  # attaches trial_logs (the trajectory) to the result
     )
     minibatch_size = min(o.get("minibatch_size", 35), len(dev))
     compile_kwargs: dict[str, Any] = {
@@ -224,7 +355,7 @@ def _gepa(student: Any, train: list[Any], dev: list[Any], o: dict[str, Any], ctx
         "skip_perfect_score": o.get("skip_perfect_score", True),
         "num_threads": ctx.num_threads,
         "seed": o["seed"],
-        "track_stats": False,
+        "track_stats": True,  # attaches detailed_results (the trajectory) to the result
         "warn_on_score_mismatch": False,
     }
     if o.get("max_merge_invocations") is not None:
@@ -236,4 +367,16 @@ def _gepa(student: Any, train: list[Any], dev: list[Any], o: dict[str, Any], ctx
     return gepa.compile(student, trainset=train, valset=dev)
 
 
-__all__ = ["DEFAULTS", "OptimizerContext", "compile_variant", "effective_options"]
+__all__ = [
+    "BEST_METRIC",
+    "DEFAULTS",
+    "MINIBATCH_METRIC",
+    "SCORE_METRIC",
+    "Compiled",
+    "OptimizerContext",
+    "Trial",
+    "compile_variant",
+    "compile_with_trajectory",
+    "effective_options",
+    "trajectory_metrics",
+]

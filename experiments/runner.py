@@ -5,7 +5,8 @@
 3. open the LM(s) once;
 4. for each variant, in spec order: build it (hand-written) or compile it from its base with the
    optimizer on train (dev for selection); evaluate it on **test**; log it as a child MLflow run
-   (params, instructions, demos, scores, per-example table, usage, program file); optimized
+   (params, instructions, demos, scores, per-example table, usage, program file, and the
+   optimizer's trajectory as step metrics ``optimizer_score`` / ``optimizer_best``); optimized
    variants are also saved as ``prompts/optimized/<spec>-<variant>.json`` with their lineage;
 5. print the leaderboard (score with its 95% bootstrap interval, sub-scores, tokens per example,
    verdict against the first variant);
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from augmentlab.tracking import RunLogger, Tracker
+    from experiments.optimizers import Trial
 
 
 # ------------------------------------------------------------------------------- results
@@ -71,6 +73,8 @@ class VariantOutcome:
     program_path: Path | None = None
     run_id: str | None = None
     seconds: float = 0.0
+    trajectory: list[Trial] = field(default_factory=list)
+    """The optimizer's scores while compiling (empty for hand-written variants); logged as step metrics."""
 
     @property
     def score(self) -> float:
@@ -355,6 +359,11 @@ def _log_variant(
     }
     metrics.update({f"part.{k}": val for k, val in outcome.part_means().items()})
     run.metrics(metrics)
+    if outcome.trajectory:
+        from experiments.optimizers import trajectory_metrics
+
+        for step, values in trajectory_metrics(outcome.trajectory):
+            run.metrics(values, step=step)
     for predictor, data in instructions_and_demos(outcome.program).items():
         run.text(data["instructions"], f"instructions/{predictor}.md")
         run.json(data["demos"], f"demos/{predictor}.json")
@@ -546,7 +555,7 @@ def _run_experiment(
         parent.file(spec.path, "spec")
         parent.json(split.ids(), "split.json")
         from augmentlab.lm import usage_since
-        from experiments.optimizers import OptimizerContext, compile_variant, effective_options
+        from experiments.optimizers import OptimizerContext, compile_with_trajectory, effective_options
 
         ctx = OptimizerContext(
             task=spec.task,
@@ -577,7 +586,7 @@ def _run_experiment(
                         console.print(f"compiling [bold]{v.name}[/] ({v.optimizer} from {v.base}) on {len(split.train)} train example(s)")
                         start = len(lm.history)
                         try:
-                            outcome.program = compile_variant(
+                            compiled = compile_with_trajectory(
                                 v.optimizer,
                                 base.program.deepcopy(),
                                 trainset=parts["train"],
@@ -585,6 +594,7 @@ def _run_experiment(
                                 options=v.options(),
                                 ctx=ctx,
                             )
+                            outcome.program, outcome.trajectory = compiled.program, compiled.trajectory
                         except AugmentlabError:
                             raise
                         except Exception as exc:

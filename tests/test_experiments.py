@@ -138,6 +138,18 @@ def test_each_optimizer_runs_and_is_logged(tmp_path: Path, optimizer: str, optio
     logged = load_experiment("t", tracking_uri=str(tmp_path / "mlruns")).variant("opt")
     assert logged.params["optimizer"] == opt.spec.optimizer
     assert logged.scores == pytest.approx(opt.scores)
+    # the trajectory: one step per candidate / trial scored on dev (none for labeled / bootstrap)
+    from mlflow import MlflowClient
+
+    from augmentlab.tracking import resolve_tracking_uri
+
+    history = MlflowClient(resolve_tracking_uri(str(tmp_path / "mlruns"))).get_metric_history(logged.run_id, "optimizer_score")
+    steps = sorted(m.step for m in history)
+    assert steps == sorted(t.step for t in opt.trajectory if t.full)
+    if opt.spec.optimizer in ("labeled", "bootstrap"):
+        assert steps == []
+    else:  # random search: 3 fixed candidates + 1 seed; MIPROv2: default + 2 trials; GEPA: the seed + accepted ones
+        assert len(steps) >= {"random_search": 4, "mipro": 3, "gepa": 1}[opt.spec.optimizer]
 
 
 def test_mlflow_contents_of_a_run(tmp_path: Path) -> None:
