@@ -347,6 +347,7 @@ def _log_variant(
         "n_examples": len(outcome.examples),
         "n_errors": sum(e.error is not None for e in outcome.examples),
         "lm_calls": outcome.eval_usage.calls,
+        "lm_cached_calls": outcome.eval_usage.cached_calls,  # tokens counted, nothing spent
         "prompt_tokens": outcome.eval_usage.prompt_tokens,
         "completion_tokens": outcome.eval_usage.completion_tokens,
         "total_tokens": outcome.eval_usage.total_tokens,

@@ -230,3 +230,16 @@ def test_bad_gold_line_is_one_clear_error(tmp_path: Path) -> None:
     spec.write_text(spec.read_text().replace(str(GOLD), str(bad)))
     with pytest.raises(AugmentlabError, match=r"bad.jsonl:2: not a gold example"):
         _run(tmp_path, spec)
+
+
+def test_warm_rerun_counts_the_same_tokens_from_the_dspy_cache(tmp_path: Path) -> None:
+    spec = _spec(tmp_path)
+    first = _run(tmp_path, spec)
+    second = _run(tmp_path, spec)  # same prompts: every call is answered by the DSPy cache
+    for a, b in zip(first.variants, second.variants):
+        assert b.eval_usage.cached_calls == b.eval_usage.calls > 0
+        assert (b.eval_usage.prompt_tokens, b.eval_usage.completion_tokens) == (
+            a.eval_usage.prompt_tokens, a.eval_usage.completion_tokens)
+        assert b.tokens_per_example() == a.tokens_per_example() > 0
+    logged = load_experiment("t", tracking_uri=str(tmp_path / "mlruns")).variant("seed")
+    assert logged.metrics["lm_cached_calls"] == logged.metrics["lm_calls"]
