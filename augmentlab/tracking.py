@@ -441,7 +441,7 @@ class ExperimentResults:
         return max(scored, key=lambda v: v.score or 0.0) if scored else None
 
 
-def _experiment_name(name_or_spec: str | os.PathLike[str]) -> str:
+def experiment_name(name_or_spec: str | os.PathLike[str]) -> str:
     text = str(name_or_spec)
     path = Path(text)
     if text.endswith(".toml"):
@@ -492,7 +492,7 @@ def load_experiment(
     """
     uri = resolve_tracking_uri(tracking_uri, create=False)
     mlflow_client = client(uri)
-    name = _experiment_name(name_or_spec)
+    name = experiment_name(name_or_spec)
     exp = mlflow_client.get_experiment_by_name(name)
     if exp is None:
         raise AugmentlabError(f"no experiment named {name!r} in {uri} (see `augmentlab experiment list`)")

@@ -10,6 +10,10 @@ data.headline, data.leaderboard_frame(), data.comparisons
 
 - :mod:`augmentlab.report.data` — :func:`gather` reads the store and computes intervals, paired
   comparisons, verdicts, the winner, the examples to show and the winning prompt;
+- :mod:`augmentlab.report.runs` — which execution to report on, a variant's logged prompt, the
+  optimizer progress metrics (MLflow reading);
+- :mod:`augmentlab.report.examples` — test examples side by side (gold set, outputs, the ones
+  worth reading);
 - :mod:`augmentlab.report.plots` — the figures (matplotlib, Agg);
 - :mod:`augmentlab.report.render` — HTML (self-contained) and Markdown from Jinja2 templates.
 """

@@ -23,29 +23,25 @@ absent, one variant gives a leaderboard without comparisons.
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import math
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import augmentlab  # noqa: F401  (offline environment before mlflow)
 from augmentlab.errors import AugmentlabError
+from augmentlab.report import examples, runs
+from augmentlab.report.examples import ExampleView, VariantOutput
+from augmentlab.report.runs import PromptText, latest_execution
 from augmentlab.stats import Comparison, Interval, bootstrap_ci, compare
 
 if TYPE_CHECKING:
     import pandas as pd
-    from mlflow import MlflowClient
 
-    from augmentlab.model import GoldExample
     from augmentlab.tracking import ExperimentResults, VariantResult
 
 #: Tag or param of an execution naming its baseline variant (optional).
 BASELINE_KEY = "augmentlab.baseline"
-#: Metrics logged once per variant; a metric with more than one step is optimizer progress.
-_PROGRESS_MIN_POINTS = 2
 _SMALL_N = 10
 
 
@@ -140,46 +136,6 @@ class PairedComparison:
             f"No detectable difference between {self.variant} and {self.baseline}: {span} {where} ({test}); "
             "the data cannot tell them apart."
         )
-
-
-@dataclass
-class VariantOutput:
-    """What one variant produced for one example, and how it scored."""
-
-    variant: str
-    score: float
-    parts: dict[str, float]
-    feedback: str
-    scenario: str
-    annotated_lines: list[str]
-
-
-@dataclass
-class ExampleView:
-    """One test example side by side: the human lines, the gold labels, each variant's output."""
-
-    example_id: str
-    heading: str = ""
-    human_lines: list[tuple[str, str]] = field(default_factory=list)
-    """``(speaker, text)``; the speaker is empty for narration. Empty when the gold set is missing."""
-    gold_scenario: str = ""
-    gold_annotated: list[str] = field(default_factory=list)
-    outputs: list[VariantOutput] = field(default_factory=list)
-    spread: float = 0.0
-    """Highest minus lowest score across the variants shown."""
-
-
-@dataclass
-class PromptText:
-    """A variant's prompt: instructions and demos per predictor, and where its program lives."""
-
-    variant: str
-    predictors: dict[str, dict[str, Any]] = field(default_factory=dict)
-    """``{predictor: {"instructions": str, "demos": [dict, ...]}}``."""
-    sources: dict[str, str] = field(default_factory=dict)
-    """Hand-written variant files (``{"scenario": "prompts/scenario/seed.md", ...}``)."""
-    program_files: list[str] = field(default_factory=list)
-    """Saved program files: the MLflow artifact and the project copy when it exists."""
 
 
 @dataclass
@@ -299,16 +255,6 @@ def _metric(v: VariantResult, key: str) -> float | None:
     return float(value) if value is not None and math.isfinite(value) else None
 
 
-def _json_list(text: str | None) -> list[str]:
-    if not text:
-        return []
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError:
-        return []
-    return [str(x) for x in value] if isinstance(value, list) else []
-
-
 def _pct(new: float, old: float) -> str:
     if not old:
         return ""
@@ -316,46 +262,6 @@ def _pct(new: float, old: float) -> str:
 
 
 # ------------------------------------------------------------------------------- reading
-def latest_execution(name: str, tracking_uri: str | None = None) -> tuple[str | None, str]:
-    """``(run_id, status)`` of the experiment's latest execution of any status (None if none).
-
-    Unknown experiment: :class:`AugmentlabError` naming the store.
-    """
-    from augmentlab.tracking import ROLE_TAG, _experiment_name, client, resolve_tracking_uri
-
-    uri = resolve_tracking_uri(tracking_uri)
-    mlflow_client = client(uri)
-    exp = mlflow_client.get_experiment_by_name(_experiment_name(name))
-    if exp is None:
-        raise AugmentlabError(f"no experiment named {_experiment_name(name)!r} in {uri} (see `augmentlab experiment list`)")
-    runs = mlflow_client.search_runs(
-        [exp.experiment_id],
-        filter_string=f"tags.`{ROLE_TAG}` = 'execution'",
-        order_by=["attributes.start_time DESC"],
-        max_results=1,
-    )
-    if not runs:
-        return None, ""
-    return runs[0].info.run_id, runs[0].info.status
-
-
-def _load(experiment: str, tracking_uri: str | None, run_id: str | None) -> tuple[ExperimentResults, list[str]]:
-    """The execution to report on; a failed/running latest execution is reported with a note."""
-    from augmentlab.tracking import load_experiment
-
-    notes: list[str] = []
-    if run_id is None:
-        latest, status = latest_execution(experiment, tracking_uri)
-        if latest is None:
-            raise AugmentlabError(f"experiment {experiment!r} has no execution to report on yet")
-        if status != "FINISHED":
-            notes.append(
-                f"The latest execution did not finish (status {status}); this report shows what it logged."
-            )
-        run_id = latest
-    return load_experiment(experiment, tracking_uri=tracking_uri, run_id=run_id), notes
-
-
 def _choose_baseline(results: ExperimentResults, explicit: str | None) -> str | None:
     names = [v.name for v in results.variants]
     if explicit:
@@ -367,7 +273,7 @@ def _choose_baseline(results: ExperimentResults, explicit: str | None) -> str | 
     marked = results.tags.get(BASELINE_KEY) or results.params.get(BASELINE_KEY) or results.params.get("baseline")
     if marked in names:
         return marked
-    for name in _json_list(results.params.get("variants")):
+    for name in runs.json_list(results.params.get("variants")):
         if name in names:
             return name
     return names[0] if names else None
@@ -477,150 +383,6 @@ def _cost_clause(winner: VariantSummary, base: VariantSummary) -> str:
     return (" " + ", ".join(parts) + ".") if parts else ""
 
 
-def _read_gold(results: ExperimentResults) -> tuple[dict[str, GoldExample], str]:
-    """The gold examples the execution used, by id, and a note when they cannot be found."""
-    from pydantic import ValidationError
-
-    from augmentlab.model import GoldExample
-
-    paths = _json_list(results.params.get("gold"))
-    if not paths:
-        return {}, "The execution did not log its gold set, so the human lines are not shown."
-    roots = [Path.cwd()]
-    spec_path = results.params.get("spec_path")
-    if spec_path:
-        roots.append(Path(spec_path).parent)
-    try:
-        import prompts
-
-        roots.append(Path(prompts.__file__).resolve().parent.parent)
-    except ImportError:  # pragma: no cover - prompts ships with augmentlab
-        pass
-    gold: dict[str, GoldExample] = {}
-    missing = []
-    for text in paths:
-        candidates = [Path(text)] if Path(text).is_absolute() else [root / text for root in roots]
-        found = next((p for p in candidates if p.is_file()), None)
-        if found is None:
-            missing.append(text)
-            continue
-        for line in found.read_text(encoding="utf-8", errors="replace").splitlines():
-            if not line.strip():
-                continue
-            try:
-                example = GoldExample.model_validate_json(line)
-            except ValidationError:
-                continue
-            gold[example.id] = example
-    note = f"Gold set not found ({', '.join(missing)}): human lines are not shown." if missing else ""
-    return gold, note
-
-
-def _view(example_id: str, variants: Sequence[VariantResult], gold: dict[str, GoldExample]) -> ExampleView:
-    view = ExampleView(example_id=example_id)
-    g = gold.get(example_id)
-    if g is not None:
-        view.heading = g.scene.heading or g.scene.setting or ""
-        view.human_lines = [(line.speaker or "", line.text) for line in g.scene.lines]
-        view.gold_scenario = g.scenario or ""
-        view.gold_annotated = list(g.annotated or [])
-    for v in variants:
-        row = next((r for r in v.rows if str(r.get("example_id")) == example_id), None)
-        if row is None:
-            continue
-        lines = row.get("annotated_lines") or ""
-        view.outputs.append(
-            VariantOutput(
-                variant=v.name,
-                score=float(row.get("score") or 0.0),
-                parts={k[len("part.") :]: float(val) for k, val in row.items()
-                       if k.startswith("part.") and isinstance(val, int | float) and math.isfinite(val)},
-                feedback=str(row.get("feedback") or ""),
-                scenario=str(row.get("scenario") or ""),
-                annotated_lines=[x for x in str(lines).split("\n")] if lines else [],
-            )
-        )
-    scores = [o.score for o in view.outputs]
-    view.spread = max(scores) - min(scores) if scores else 0.0
-    return view
-
-
-def _disagreements(variants: Sequence[VariantResult], gold: dict[str, GoldExample], k: int) -> list[ExampleView]:
-    scored = [v for v in variants if v.rows]
-    if len(scored) < 2:
-        return []
-    ids: list[str] = []
-    for v in scored:
-        ids.extend(i for i in v.example_ids if i not in ids)
-    views = [_view(i, scored, gold) for i in ids]
-    views = [w for w in views if len(w.outputs) >= 2 and w.spread > 1e-9]
-    views.sort(key=lambda w: (-w.spread, w.example_id))
-    return views[:k]
-
-
-def _worst(variant: VariantResult, others: Sequence[VariantResult], gold: dict[str, GoldExample], k: int) -> list[ExampleView]:
-    order = sorted(range(len(variant.scores)), key=lambda i: (variant.scores[i], variant.example_ids[i]))
-    shown = [variant, *[o for o in others if o is not variant and o.rows]]
-    return [_view(variant.example_ids[i], shown, gold) for i in order[:k]]
-
-
-def _download_text(mlflow_client: MlflowClient, run_id: str, path: str, tmp: str) -> str | None:
-    try:
-        local = mlflow_client.download_artifacts(run_id, path, tmp)
-        return Path(local).read_text(encoding="utf-8")
-    except Exception:  # a missing or unreadable artifact is shown as missing, not a crash
-        return None
-
-
-def _prompt(mlflow_client: MlflowClient, v: VariantResult, experiment: str) -> PromptText:
-    prompt = PromptText(variant=v.name)
-    prompt.sources = {k[len("source.") :]: val for k, val in v.params.items() if k.startswith("source.")}
-    with tempfile.TemporaryDirectory(prefix="augmentlab-report-") as tmp:
-        try:
-            instructions = [a.path for a in mlflow_client.list_artifacts(v.run_id, "instructions")]
-            programs = [a.path for a in mlflow_client.list_artifacts(v.run_id, "program")]
-        except Exception:
-            instructions, programs = [], []
-        for path in sorted(instructions):
-            predictor = Path(path).name.removesuffix(".md")
-            text = _download_text(mlflow_client, v.run_id, path, tmp)
-            demos_text = _download_text(mlflow_client, v.run_id, f"demos/{predictor}.json", tmp)
-            try:
-                demos = json.loads(demos_text) if demos_text else []
-            except json.JSONDecodeError:
-                demos = []
-            prompt.predictors[predictor] = {"instructions": text or "", "demos": demos if isinstance(demos, list) else []}
-    base = v.artifact_uri.rstrip("/")
-    local_dir = v.artifact_dir
-    for path in programs:
-        prompt.program_files.append(str(local_dir / path) if local_dir else f"{base}/{path}")
-    try:
-        import prompts
-
-        saved = Path(prompts.__file__).resolve().parent / "optimized" / f"{experiment}-{v.name}.json"
-        if saved.is_file():
-            prompt.program_files.append(str(saved))
-    except ImportError:  # pragma: no cover
-        pass
-    return prompt
-
-
-def _progress(mlflow_client: MlflowClient, variants: Sequence[VariantResult]) -> dict[str, dict[str, list[tuple[int, float]]]]:
-    out: dict[str, dict[str, list[tuple[int, float]]]] = {}
-    for v in variants:
-        if not v.params.get("optimizer"):
-            continue
-        for key in sorted(v.metrics):
-            try:
-                history = mlflow_client.get_metric_history(v.run_id, key)
-            except Exception:
-                continue
-            if len({m.step for m in history}) >= _PROGRESS_MIN_POINTS:
-                points = sorted((int(m.step), float(m.value)) for m in history if math.isfinite(m.value))
-                out.setdefault(v.name, {})[key] = points
-    return out
-
-
 # ------------------------------------------------------------------------------- public views
 def _raw(data: ReportData, name: str) -> VariantResult:
     if data.results is None:
@@ -631,7 +393,7 @@ def _raw(data: ReportData, name: str) -> VariantResult:
 def example_view(data: ReportData, example_id: str, variants: Sequence[str] | None = None) -> ExampleView:
     """One example side by side for ``variants`` (default: every variant that scored it)."""
     names = list(variants) if variants is not None else [v.name for v in data.variants]
-    view = _view(example_id, [_raw(data, n) for n in names], data.gold)
+    view = examples.view(example_id, [_raw(data, n) for n in names], data.gold)
     if not view.outputs:
         raise AugmentlabError(f"no variant scored example {example_id!r} in experiment {data.experiment!r}")
     return view
@@ -642,7 +404,7 @@ def worst_examples(data: ReportData, variant: str, k: int = 3, *, compare_with: 
     raw = _raw(data, variant)
     other = compare_with if compare_with is not None else data.baseline
     others = [_raw(data, other)] if other and other != variant else []
-    return _worst(raw, others, data.gold, k)
+    return examples.worst(raw, others, data.gold, k)
 
 
 def prompt_of(data: ReportData, variant: str) -> PromptText:
@@ -650,7 +412,7 @@ def prompt_of(data: ReportData, variant: str) -> PromptText:
     from augmentlab.tracking import client
 
     raw = _raw(data, variant)
-    return _prompt(client(data.tracking_uri), raw, data.experiment)
+    return runs.prompt(client(data.tracking_uri), raw, data.experiment)
 
 
 # ------------------------------------------------------------------------------- gather
@@ -671,7 +433,7 @@ def gather(
     """
     from augmentlab.tracking import client
 
-    results, notes = _load(experiment, tracking_uri, run_id)
+    results, notes = runs.load(experiment, tracking_uri, run_id)
     mlflow_client = client(results.tracking_uri)
     parent = mlflow_client.get_run(results.parent_run_id) if results.parent_run_id else None
     data = ReportData(
@@ -692,7 +454,7 @@ def gather(
         data.notes.append("The execution logged no variant runs.")
         data.headline = "Nothing to report: the execution logged no variant runs."
         return data
-    planned = _json_list(results.params.get("variants"))
+    planned = runs.json_list(results.params.get("variants"))
     missing = [name for name in planned if name not in {v.name for v in results.variants}]
     if missing:
         data.notes.append(f"Variant(s) in the spec but never run: {', '.join(missing)}.")
@@ -733,17 +495,17 @@ def gather(
         ranked = [v for v in data.ranked() if v.score]
         data.winner = ranked[0].name if ranked else None
     data.headline = _headline(data)
-    gold, gold_note = _read_gold(results)
+    gold, gold_note = examples.read_gold(results)
     data.gold = gold
     if gold_note:
         data.notes.append(gold_note)
-    data.disagreements = _disagreements(results.variants, gold, n_examples)
+    data.disagreements = examples.disagreements(results.variants, gold, n_examples)
     if data.winner:
         winner = results.variant(data.winner)
         if winner.rows:
-            data.winner_worst = _worst(winner, [base_result] if base_result else [], gold, n_examples)
-        data.winner_prompt = _prompt(mlflow_client, winner, results.name)
-    data.progress = _progress(mlflow_client, results.variants)
+            data.winner_worst = examples.worst(winner, [base_result] if base_result else [], gold, n_examples)
+        data.winner_prompt = runs.prompt(mlflow_client, winner, results.name)
+    data.progress = runs.progress(mlflow_client, results.variants)
     return data
 
 
