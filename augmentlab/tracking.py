@@ -480,6 +480,32 @@ def list_experiments(tracking_uri: str | None = None) -> list[dict[str, Any]]:
     return out
 
 
+def find_experiment(name_or_spec: str | os.PathLike[str], tracking_uri: str | None = None) -> tuple[MlflowClient, Any, str]:
+    """``(client, experiment, uri)`` of an existing experiment; never creates a store.
+
+    Unknown experiment: :class:`AugmentlabError` naming the store.
+    """
+    uri = resolve_tracking_uri(tracking_uri, create=False)
+    mlflow_client = client(uri)
+    name = experiment_name(name_or_spec)
+    exp = mlflow_client.get_experiment_by_name(name)
+    if exp is None:
+        raise AugmentlabError(f"no experiment named {name!r} in {uri} (see `augmentlab experiment list`)")
+    return mlflow_client, exp, uri
+
+
+def latest_execution_run(mlflow_client: MlflowClient, experiment_id: str, *, finished: bool = False) -> Any:
+    """The latest execution (parent) run of an experiment, or only a FINISHED one; None if none."""
+    status = " and attributes.status = 'FINISHED'" if finished else ""
+    runs = mlflow_client.search_runs(
+        [experiment_id],
+        filter_string=f"tags.`{ROLE_TAG}` = 'execution'{status}",
+        order_by=["attributes.start_time DESC"],
+        max_results=1,
+    )
+    return runs[0] if runs else None
+
+
 def load_experiment(
     name_or_spec: str | os.PathLike[str],
     *,
@@ -490,22 +516,12 @@ def load_experiment(
 
     ``name_or_spec`` is the experiment name or the spec file it was run from.
     """
-    uri = resolve_tracking_uri(tracking_uri, create=False)
-    mlflow_client = client(uri)
-    name = experiment_name(name_or_spec)
-    exp = mlflow_client.get_experiment_by_name(name)
-    if exp is None:
-        raise AugmentlabError(f"no experiment named {name!r} in {uri} (see `augmentlab experiment list`)")
+    mlflow_client, exp, uri = find_experiment(name_or_spec, tracking_uri)
+    name = exp.name
     if run_id is None:
-        parents = mlflow_client.search_runs(
-            [exp.experiment_id],
-            filter_string=f"tags.`{ROLE_TAG}` = 'execution' and attributes.status = 'FINISHED'",
-            order_by=["attributes.start_time DESC"],
-            max_results=1,
-        )
-        if not parents:
+        parent = latest_execution_run(mlflow_client, exp.experiment_id, finished=True)
+        if parent is None:
             raise AugmentlabError(f"experiment {name!r} has no finished execution yet")
-        parent = parents[0]
     else:
         try:
             parent = mlflow_client.get_run(run_id)

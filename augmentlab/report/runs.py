@@ -54,22 +54,11 @@ def latest_execution(name: str, tracking_uri: str | None = None) -> tuple[str | 
 
     Unknown experiment: :class:`AugmentlabError` naming the store.
     """
-    from augmentlab.tracking import ROLE_TAG, experiment_name, client, resolve_tracking_uri
+    from augmentlab.tracking import find_experiment, latest_execution_run
 
-    uri = resolve_tracking_uri(tracking_uri)
-    mlflow_client = client(uri)
-    exp = mlflow_client.get_experiment_by_name(experiment_name(name))
-    if exp is None:
-        raise AugmentlabError(f"no experiment named {experiment_name(name)!r} in {uri} (see `augmentlab experiment list`)")
-    runs = mlflow_client.search_runs(
-        [exp.experiment_id],
-        filter_string=f"tags.`{ROLE_TAG}` = 'execution'",
-        order_by=["attributes.start_time DESC"],
-        max_results=1,
-    )
-    if not runs:
-        return None, ""
-    return runs[0].info.run_id, runs[0].info.status
+    mlflow_client, exp, _ = find_experiment(name, tracking_uri)
+    run = latest_execution_run(mlflow_client, exp.experiment_id)
+    return (run.info.run_id, run.info.status) if run is not None else (None, "")
 
 
 def load(experiment: str, tracking_uri: str | None, run_id: str | None) -> tuple[ExperimentResults, list[str]]:
