@@ -24,7 +24,7 @@ the embedded model).
 
 Trajectory
 ----------
-:func:`compile_with_trajectory` also returns what the optimizer scored on the way, in the order it
+:func:`compile_variant` returns, with the program, what the optimizer scored on the way, in the order it
 scored it (:class:`Trial`; scores on the metric's 0–1 scale — DSPy's ``Evaluate`` percentages are
 divided by 100), and takes DSPy's bookkeeping attributes off the returned program so the saved
 program is only its prompts. :func:`trajectory_metrics` turns it into the MLflow step metrics the
@@ -182,28 +182,13 @@ def compile_variant(
     devset: Sequence[dspy.Example],
     options: dict[str, Any],
     ctx: OptimizerContext,
-) -> dspy.Module:
-    """Compile ``student`` with ``optimizer`` (a canonical spec name) on ``trainset``.
+) -> Compiled:
+    """Compile ``student`` with ``optimizer`` (a canonical spec name) on ``trainset``; the program
+    and the optimizer's trajectory (see the module doc).
 
     ``devset`` is used for selection by the optimizers that select (random search, MIPROv2,
     GEPA); when it is empty they fall back to ``trainset``. The test split never reaches here.
-    See :func:`compile_with_trajectory` for the scores seen on the way.
     """
-    return compile_with_trajectory(
-        optimizer, student, trainset=trainset, devset=devset, options=options, ctx=ctx
-    ).program
-
-
-def compile_with_trajectory(
-    optimizer: str,
-    student: dspy.Module,
-    *,
-    trainset: Sequence[dspy.Example],
-    devset: Sequence[dspy.Example],
-    options: dict[str, Any],
-    ctx: OptimizerContext,
-) -> Compiled:
-    """:func:`compile_variant`, with the optimizer's trajectory (see the module doc)."""
     train = list(trainset)
     dev = list(devset) or train
     if not train:
@@ -376,7 +361,6 @@ __all__ = [
     "OptimizerContext",
     "Trial",
     "compile_variant",
-    "compile_with_trajectory",
     "effective_options",
     "trajectory_metrics",
 ]

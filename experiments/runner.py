@@ -556,7 +556,7 @@ def _run_experiment(
         parent.file(spec.path, "spec")
         parent.json(split.ids(), "split.json")
         from augmentlab.lm import usage_since
-        from experiments.optimizers import OptimizerContext, compile_with_trajectory, effective_options
+        from experiments.optimizers import OptimizerContext, compile_variant, effective_options
 
         ctx = OptimizerContext(
             task=spec.task,
@@ -587,7 +587,7 @@ def _run_experiment(
                         console.print(f"compiling [bold]{v.name}[/] ({v.optimizer} from {v.base}) on {len(split.train)} train example(s)")
                         start = len(lm.history)
                         try:
-                            compiled = compile_with_trajectory(
+                            compiled = compile_variant(
                                 v.optimizer,
                                 base.program.deepcopy(),
                                 trainset=parts["train"],

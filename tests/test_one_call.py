@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import dspy
 import pytest
 
@@ -11,7 +9,6 @@ from augmentlab.errors import AugmentlabError
 from augmentlab.lm import LMConfig, compact_field_structure, grammar_adapter_class, use_lm
 from augmentlab.model import Line, LineKind, Scene
 from augmentlab.text import is_verbatim
-from experiments.spec import load_spec
 from prompts.data import scene_inputs
 from prompts.programs import SceneAugmenter, augment_scene
 from prompts.signatures import AnnotateActionsOnly, WriteScenario, WriteScenarioAndActions
@@ -76,43 +73,6 @@ def test_one_call_program_without_a_scenario_fails_the_scene(monkeypatch: pytest
 def test_one_call_variant_refuses_a_second_scenario_writer() -> None:
     with pytest.raises(AugmentlabError, match="writes its own scenario"):
         SceneAugmenter("seed", "compose_scene")
-
-
-SPEC = """
-name = "t"
-task = "{task}"
-gold = ["gold.jsonl"]
-[split]
-train = 0.5
-dev = 0.25
-test = 0.25
-[lm]
-kind = "fake"
-[[variants]]
-name = "one"
-{files}
-"""
-
-
-@pytest.mark.parametrize(
-    ("task", "files", "error"),
-    [
-        ("both", 'actions = "compose_scene"', None),
-        ("both", 'scenario = "seed"\nactions = "compose_scene"', "writes its own scenario: drop the 'scenario' variant file"),
-        ("actions", 'actions = "compose_scene"', "writes the scenario too (writes_scenario = true): use task 'both'"),
-        ("both", 'actions = "compose"', "task 'both' needs a 'scenario' variant file"),
-    ],
-)
-def test_spec_accepts_a_one_call_variant_alone(tmp_path: Path, task: str, files: str, error: str | None) -> None:
-    (tmp_path / "gold.jsonl").write_text("")
-    path = tmp_path / "spec.toml"
-    path.write_text(SPEC.format(task=task, files=files))
-    if error is None:
-        spec = load_spec(path)
-        assert spec.variants[0].scenario is None and spec.variants[0].actions.endswith("compose_scene.md")
-        return
-    with pytest.raises(AugmentlabError, match=error.replace("(", r"\(").replace(")", r"\)")):
-        load_spec(path)
 
 
 def test_compact_structure_names_fields_and_types_without_the_schema() -> None:

@@ -16,37 +16,10 @@ from experiments.optimizers import (
     trajectory_metrics,
 )
 from experiments.runner import RunResult, run_experiment
+from test_experiments import _spec
 
-REPO = Path(__file__).resolve().parent.parent
-GOLD = REPO / "experiments" / "gold" / "handwritten.jsonl"
 NAME = "progress"
 OPTIMIZER_METRICS = (SCORE_METRIC, BEST_METRIC, MINIBATCH_METRIC)
-
-SPEC = f"""
-name = "{{name}}"
-task = "actions"
-gold = ["{GOLD}"]
-seed = 3
-
-[split]
-train = 0.4
-dev = 0.3
-test = 0.3
-max_train = 3
-max_dev = 2
-max_test = 2
-
-[lm]
-kind = "fake"
-
-[metrics]
-threshold = 0.3
-
-[[variants]]
-name = "seed"
-actions = "prompts/actions/seed.md"
-{{variants}}
-"""
 
 RANDOM_SEARCH = """
 [[variants]]
@@ -66,8 +39,7 @@ num_candidate_programs = 1
 
 def _run(folder: Path, name: str, variants: str) -> tuple[RunResult, str]:
     folder.mkdir(parents=True, exist_ok=True)
-    spec = folder / f"{name}.toml"
-    spec.write_text(SPEC.format(name=name, variants=variants), encoding="utf-8")
+    spec = _spec(folder, name=name, task="actions", variants=variants)
     store = str(folder / "mlruns")
     result = run_experiment(
         spec, tracking_uri=store, programs_dir=folder / "programs", out_dir=folder / "out", progress=False, augment=False

@@ -144,3 +144,22 @@ def test_shipped_specs_are_valid(repo_root: Path, name: str) -> None:
     spec = load_spec(repo_root / "experiments" / f"{name}.toml")
     assert spec.spec_name == name
     assert spec.variants[0].optimizer is None
+
+
+@pytest.mark.parametrize(
+    ("task", "files", "error"),
+    [
+        ("both", 'actions = "compose_scene"', None),
+        ("both", 'scenario = "seed"\nactions = "compose_scene"', "writes its own scenario: drop the 'scenario' variant file"),
+        ("actions", 'actions = "compose_scene"', "writes the scenario too (writes_scenario = true): use task 'both'"),
+        ("both", 'actions = "compose"', "task 'both' needs a 'scenario' variant file"),
+    ],
+)
+def test_spec_accepts_a_one_call_variant_alone(spec_dir: Path, task: str, files: str, error: str | None) -> None:
+    """An actions variant that writes the scenario (actions/compose_scene) is a whole program."""
+    text = BASE.replace('task = "both"', f'task = "{task}"').replace('scenario = "scen.md"\nactions = "act.md"', files)
+    if error is None:
+        spec = _load(spec_dir, text)
+        assert spec.variants[0].scenario is None and spec.variants[0].actions.endswith("compose_scene.md")
+        return
+    assert error in _error(spec_dir, text)

@@ -125,9 +125,9 @@ class PairedComparison:
         if self.comparison is None:
             return self.note or f"{self.variant} was not compared with {self.baseline}"
         d = self.comparison.difference
-        span = f"{_signed(d.mean)} (95% CI {_signed(d.low)} to {_signed(d.high)})"
+        span = f"{format_signed(d.mean)} (95% CI {format_signed(d.low)} to {format_signed(d.high)})"
         where = f"on {self.n} paired test example{'s' if self.n != 1 else ''}"
-        test = f"p = {_p(self.comparison.test.p_value)}, {self.method}"
+        test = f"p = {format_p(self.comparison.test.p_value)}, {self.method}"
         if self.verdict == "better":
             return f"{self.variant} is better than {self.baseline}: {span} composite score {where} ({test})."
         if self.verdict == "worse":
@@ -238,11 +238,13 @@ class ReportData:
 
 
 # ------------------------------------------------------------------------------- helpers
-def _signed(value: float) -> str:
+def format_signed(value: float) -> str:
+    """A difference with its sign and 3 decimals (``+0.017``; ``0.000`` when it rounds to zero)."""
     return "0.000" if abs(value) < 0.0005 else f"{value:+.3f}"
 
 
-def _p(value: float) -> str:
+def format_p(value: float) -> str:
+    """A p-value as the report prints it (``< 0.001``, ``0.375``)."""
     return "< 0.001" if value < 0.001 else f"{value:.3g}"
 
 
@@ -363,9 +365,9 @@ def _headline(data: ReportData) -> str:
     n = f"{top.n} paired example{'s' if top.n != 1 else ''}"
     return (
         f"No variant is detectably better than the baseline {base.name}; keep it. "
-        f"The closest, {top.variant}, differs by {_signed(top.difference.mean)} on {n} "
-        f"(p = {_p(top.p_value if top.p_value is not None else 1.0)}); the true difference most likely lies between "
-        f"{_signed(top.difference.low)} and {_signed(top.difference.high)} (95% CI)."
+        f"The closest, {top.variant}, differs by {format_signed(top.difference.mean)} on {n} "
+        f"(p = {format_p(top.p_value if top.p_value is not None else 1.0)}); the true difference most likely lies between "
+        f"{format_signed(top.difference.low)} and {format_signed(top.difference.high)} (95% CI)."
     )
 
 

@@ -16,7 +16,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from augmentlab.report.data import ExampleView, ReportData
+from augmentlab.report.data import ExampleView, ReportData, format_p, format_signed
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 _ACTION_RE = re.compile(r"\*([^*]+)\*")
@@ -28,12 +28,10 @@ def _num(value: Any, digits: int = 3) -> str:
     return f"{value:.{digits}f}"
 
 
-def _signed(value: Any, digits: int = 3) -> str:
+def _signed(value: Any) -> str:
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "–"
-    if abs(value) < 0.5 * 10**-digits:
-        return f"{0:.{digits}f}"
-    return f"{value:+.{digits}f}"
+    return format_signed(value)
 
 
 def _ci(interval: Any) -> str:
@@ -43,9 +41,7 @@ def _ci(interval: Any) -> str:
 
 
 def _p(value: Any) -> str:
-    if value is None:
-        return "–"
-    return "< 0.001" if value < 0.001 else f"{value:.3g}"
+    return "–" if value is None else format_p(value)
 
 
 def _int(value: Any) -> str:
