@@ -14,9 +14,9 @@ character speaks first) and ends with the character's last line in it.
 **Loss masks**: ``all`` gives one conversation per scene piece and trains on every assistant
 turn; ``last`` (the 2023 recipe) trains on the final turn only, and gives one conversation per
 turn of the character — the piece up to and including that turn — so every line of the
-character is still trained once and none is lost. They are written as OpenAI ``weight`` (0/1 on assistant messages), a per-turn
-``train`` flag in ShareGPT ``conversations``, and a ``train`` column (one 0/1 per message)
-beside ``messages`` in the Hugging Face layout.
+character is still trained once and none is lost. They are written as OpenAI ``weight`` (0/1
+on assistant messages), a per-turn ``train`` flag in ShareGPT ``conversations``, and a
+``train`` column (one 0/1 per message) beside ``messages`` in the Hugging Face layout.
 
 **Token budget**: with ``max_tokens`` a scene longer than the budget is split between
 (user, assistant) exchanges into pieces that each fit, every piece keeping the full system
@@ -292,10 +292,10 @@ def build_examples(
             cuts = [(len(piece), None)] if mask == "all" else [(end + 1, turn) for turn, end in enumerate(ends)]
             for stop, turn in cuts:
                 messages = [Message(system.role, system.content)]
-                messages += [Message(m.role, m.content, train=m.role == "assistant") for m in piece[:stop]]
-                if mask == "last":
-                    for m in messages[:-1]:
-                        m.train = False
+                messages += [
+                    Message(m.role, m.content, train=m.role == "assistant" and (mask == "all" or i == stop - 1))
+                    for i, m in enumerate(piece[:stop])
+                ]
                 if report is not None:
                     report.examples += 1
                     report.trained_turns += sum(m.train for m in messages)

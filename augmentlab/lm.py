@@ -518,8 +518,9 @@ def compact_field_structure(signature: type[dspy.Signature]) -> str:
     """The input and output fields of ``signature`` in a few lines (the grammar adapter's prompt).
 
     Inputs that have a description are named with the ``[[ ## name ## ]]`` markers the user
-    message uses (none listed when none has one); outputs with their JSON type in words, in order. The property order inside objects is the grammar's
-    (``before`` before ``after``), so the model reads the order it must write.
+    message uses (none listed when none has one); outputs with their JSON type in words, in
+    order. The property order inside objects is the grammar's (``before`` before ``after``), so
+    the model reads the order it must write.
     """
     schema = output_schema(signature)
     defs = schema.get("$defs", {})
