@@ -67,7 +67,8 @@ def main(argv: list[str] | None = None) -> int:
     _register_all()
     verbose = "--verbose" in (argv or sys.argv) or "-v" in (argv or sys.argv)[:2]
     try:
-        app(args=argv, standalone_mode=False)
+        # Outside standalone mode click *returns* a typer.Exit's code instead of raising it.
+        result = app(args=argv, standalone_mode=False)
     except AugmentlabError as exc:
         if verbose:
             raise
@@ -91,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
             raise
         error_line(f"{type(exc).__name__}: {' '.join(str(exc).split())} (run with --verbose for the traceback)")
         return 1
-    return 0
+    return result if isinstance(result, int) and not isinstance(result, bool) else 0
 
 
 if __name__ == "__main__":  # pragma: no cover
