@@ -32,7 +32,10 @@ import functools
 import json
 import math
 import tempfile
+import warnings
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -55,6 +58,8 @@ class Conversation:
     id: str
     messages: list[dict[str, str]]
     flags: list[bool]
+    mask_hint: str | None = None
+    """The mask the row says it was made with (the HF layout's ``turn``: -1 for ``all``)."""
 
     @property
     def roles(self) -> list[str]:
@@ -133,7 +138,7 @@ class TrainCheckReport:
         ]
         if self.steps:
             trend = "decreasing" if self.loss_ok else "NOT finite and decreasing"
-            lines.append(f"loss: {self.loss_before:.4f} -> {self.loss_after:.4f} ({self.steps} steps, {trend})")
+            lines.append(f"loss: {self.loss_before:.4f} -> {self.loss_after:.4f} ({self.steps} step{'s' if self.steps != 1 else ''}, {trend})")
         if self.mismatches:
             lines.append(f"first mismatch: {self.mismatches[0].describe()}")
         if self.examples and not self.trained_tokens:
@@ -156,6 +161,7 @@ def _conversation(row: Any, where: str, fallback_id: str) -> tuple[str, Conversa
     if not isinstance(row, dict):
         raise AugmentlabError(f"{where}: not a JSON object")
     cid = str(row.get("id", fallback_id))
+    hint: str | None = None
     if "conversations" in row:  # ShareGPT
         fmt, msgs, flags = "sharegpt", [], []
         for m in _messages(row["conversations"], where):
@@ -177,12 +183,14 @@ def _conversation(row: Any, where: str, fallback_id: str) -> tuple[str, Conversa
             if not isinstance(train, list) or len(train) != len(msgs):
                 raise AugmentlabError(f"{where}: the train column needs one 0/1 per message")
             flags = [bool(x) for x in train]
+            if isinstance(row.get("turn"), int):
+                hint = "all" if row["turn"] < 0 else "last"
         else:  # OpenAI: weight on assistant messages, 1 when absent (OpenAI's reading)
             fmt = "openai"
             flags = [bool(m.get("weight", 1 if m["role"] == "assistant" else 0)) for m in raw]
     else:
         raise AugmentlabError(f"{where}: not an export row (no conversations or messages)")
-    return fmt, Conversation(cid, msgs, flags)
+    return fmt, Conversation(cid, msgs, flags, hint)
 
 
 def load_conversations(path: str | Path) -> tuple[str, list[Conversation]]:
@@ -269,6 +277,8 @@ def load_chat_tokenizer(spec: str | None = None) -> Any:
                 raise AugmentlabError(f"tokenizer file not found: {path}")
             folder, gguf_file = path.parent, path.name
         elif path.is_dir():
+            if not any((path / name).is_file() for name in ("tokenizer.json", "tokenizer_config.json")):
+                raise AugmentlabError(f"no tokenizer in {path} (no tokenizer.json or tokenizer_config.json)")
             folder = path
         else:
             raise AugmentlabError(f"tokenizer not found: {spec} (give a local tokenizer folder or a .gguf file)")
@@ -337,8 +347,12 @@ def promised_flags(roles: list[str], mask: str) -> list[bool]:
 
 
 def infer_mask(conversations: list[Conversation]) -> str:
-    """The mask the flags follow (``last`` or ``all``): the one most examples keep (ties: ``all``)."""
-    votes = Counter()
+    """The mask of an export: the one its rows declare (HF ``turn``), else the one most rows'
+    flags keep (ties: ``all``)."""
+    hints = {c.mask_hint for c in conversations}
+    if len(hints) == 1 and None not in hints:
+        return str(hints.pop())
+    votes: Counter[str] = Counter()
     for conv in conversations:
         for mask in MASKS:
             votes[mask] += conv.flags == promised_flags(conv.roles, mask)
@@ -428,8 +442,34 @@ def sft_trainer(model: Any, tok: Any, rows: list[dict[str, list[int]]], out: str
         seed=0,
         disable_tqdm=True,
         dataloader_num_workers=0,
+        gradient_checkpointing=False,
+        log_level="error",
     )
-    return SFTTrainer(model=model, args=args, train_dataset=datasets.Dataset.from_list(rows), processing_class=tok)
+    from transformers.trainer_callback import PrinterCallback
+
+    trainer = SFTTrainer(model=model, args=args, train_dataset=datasets.Dataset.from_list(rows), processing_class=tok)
+    trainer.remove_callback(PrinterCallback)  # the losses are read from the trainer's state
+    return trainer
+
+
+@contextmanager
+def _quiet() -> Iterator[None]:
+    """No progress bars from ``datasets`` and no warnings from ``transformers`` while checking."""
+    import datasets
+    import transformers
+
+    bars = datasets.utils.logging.is_progress_bar_enabled()
+    level = transformers.logging.get_verbosity()
+    datasets.disable_progress_bars()
+    transformers.logging.set_verbosity_error()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        transformers.logging.set_verbosity(level)
+        if bars:
+            datasets.enable_progress_bars()
 
 
 def _batch_loss(model: Any, trainer: Any, rows: list[dict[str, Any]]) -> float:
@@ -484,7 +524,7 @@ def train_check(
 
     rows = [tokenize_conversation(tok, c.messages, c.flags) for c in conversations]
     longest = max(len(r["input_ids"]) for r in rows)
-    with tempfile.TemporaryDirectory(prefix="augmentlab-traincheck-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="augmentlab-traincheck-") as tmp, _quiet():
         model = tiny_model(tok, max_positions=max(8192, longest + 1))
         trainer = sft_trainer(model, tok, rows, tmp)
         prepared = trainer.train_dataset
