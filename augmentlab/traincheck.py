@@ -45,6 +45,7 @@ from augmentlab.errors import AugmentlabError
 ROLES = ("system", "user", "assistant")
 _SHAREGPT_ROLES = {"system": "system", "human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant"}
 MASKS = ("all", "last")
+NEVER = "system and user turns are never trained"
 PROMISE = {
     "all": "mask all trains every assistant turn",
     "last": "mask last trains the final assistant turn only",
@@ -126,6 +127,14 @@ class TrainCheckReport:
     @property
     def ok(self) -> bool:
         return self.examples > 0 and self.mismatch_count == 0 and self.trained_tokens > 0 and self.loss_ok
+
+    def failure(self) -> str:
+        """Why the check failed, in one line."""
+        if self.mismatches:
+            return f"train-check failed: {self.mismatch_count} mismatch(es); first: {self.mismatches[0].describe()}"
+        if not self.examples or not self.trained_tokens:
+            return "train-check failed: no token carries loss"
+        return f"train-check failed: the loss is not finite and decreasing ({self.loss_before} -> {self.loss_after})"
 
     def summary(self) -> list[str]:
         lines = [
@@ -487,15 +496,17 @@ def marked_text(tok: Any, ids: list[int], labels: list[int], *, colour: bool = F
     """The decoded tokens with the trained runs marked: ``[[...]]``, or green in a terminal."""
     open_, close = ("\x1b[42;30m", "\x1b[0m") if colour else ("[[", "]]")
     out: list[str] = []
+    run: list[int] = []
     inside = False
-    for token, label in zip(ids, labels):
-        trained = label != -100
-        if trained != inside:
-            out.append(open_ if trained else close)
-            inside = trained
-        out.append(tok.decode([token]))
-    if inside:
-        out.append(close)
+    for token, label in [*zip(ids, labels), (None, None)]:
+        trained = label is not None and label != -100
+        if token is None or trained != inside:
+            if run:  # a run is decoded whole, so characters split across tokens come out right
+                text = tok.decode(run)
+                out.append(f"{open_}{text}{close}" if inside else text)
+            run, inside = [], trained
+        if token is not None:
+            run.append(token)
     return "".join(out)
 
 
@@ -535,7 +546,8 @@ def train_check(
             for i, (got, want) in enumerate(zip(conv.flags, promised)):
                 if got != want:
                     report.mismatched_flags += 1
-                    report.mismatches.append(Mismatch(conv.id, i, conv.roles[i], want, got, reason=PROMISE[mask]))
+                    why = PROMISE[mask] if conv.roles[i] == "assistant" else NEVER
+                    report.mismatches.append(Mismatch(conv.id, i, conv.roles[i], want, got, reason=why))
             expect_ids, expected, owner = expected_token_loss(tok, conv, promised)
             if list(ids) != expect_ids:
                 report.mismatched_tokens += 1
@@ -550,7 +562,7 @@ def train_check(
                 if got != want:
                     report.mismatched_tokens += 1
                     role = conv.roles[m] if m >= 0 else "-"
-                    why = PROMISE[mask] if m >= 0 and conv.roles[m] == "assistant" else "only the character's turns train"
+                    why = PROMISE[mask] if m >= 0 and conv.roles[m] == "assistant" else NEVER
                     report.mismatches.append(Mismatch(conv.id, m, role, want, got, t, tok.decode([token]), why))
         for ids, labels in list(zip(ids_of, labels_of))[:show]:
             report.shown.append(marked_text(tok, list(ids), list(labels), colour=colour))

@@ -25,6 +25,7 @@ def register(app: typer.Typer) -> None:
         show: int = typer.Option(0, "--show", help="Print N examples with the trained spans marked."),
     ) -> None:
         """Check that an export puts the loss on exactly the character's trained turns, token by token."""
+        from augmentlab.errors import AugmentlabError
         from augmentlab.traincheck import train_check as run
 
         report = run(dataset, tokenizer=tokenizer, steps=steps, mask=mask, show=show, colour=sys.stdout.isatty())
@@ -33,4 +34,7 @@ def register(app: typer.Typer) -> None:
             print(text)
         print("\n".join(report.summary()))
         if not report.ok:
-            raise typer.Exit(1)
+            # Exit 1 (the export fails the check), not 2 (bad input): the summary above says why.
+            failed = AugmentlabError(report.failure())
+            failed.exit_code = 1
+            raise failed
