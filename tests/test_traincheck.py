@@ -78,15 +78,24 @@ def _write_jsonl(path: Path, rows: list[dict]) -> None:
     path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
 
 
+# Every combination is checked token by token through SFTTrainer's labels; these six also run
+# an optimizer step (each corpus format, layout and mask at least once; a step costs seconds on CPU).
+TRAINED = {("vn", "sharegpt", "all"), ("renpy", "openai", "last"), ("play", "hf", "all"),
+           ("fountain", "sharegpt", "last"), ("prose", "openai", "all"), ("prose", "hf", "last")}
+
+
 @pytest.mark.parametrize("mask", MASKS)
 @pytest.mark.parametrize("fmt", FORMATS)
 @pytest.mark.parametrize("kind", list(CORPORA))
 def test_every_corpus_format_layout_and_mask_trains_as_promised(exports, tok, kind, fmt, mask):
-    report = traincheck.train_check(_target(exports[kind], fmt, mask), steps=1, batch_size=1, mask=mask)
+    steps = 1 if (kind, fmt, mask) in TRAINED else 0
+    report = traincheck.train_check(_target(exports[kind], fmt, mask), steps=steps, batch_size=1, mask=mask)
     assert report.format == fmt and report.mask == mask
     assert report.mismatch_count == 0, report.mismatches[0].describe()
     assert report.examples > 0 and 0 < report.trained_tokens < report.tokens
-    assert report.loss_after < report.loss_before and report.ok
+    assert report.ok and report.steps == steps
+    if steps:
+        assert report.loss_after < report.loss_before
 
 
 def test_the_mask_is_read_from_the_export(exports):
