@@ -312,8 +312,13 @@ def load_chat_tokenizer(spec: str | None = None) -> Any:
 
 def _render(tok: Any, messages: list[dict[str, str]], generation: bool = False) -> str:
     if not messages:
-        return tok.apply_chat_template([], tokenize=False, add_generation_prompt=generation) if generation else ""
-    return tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=generation)
+        if not generation:
+            return ""
+        try:  # the bare generation prompt; some templates cannot render an empty conversation
+            return str(tok.apply_chat_template([], tokenize=False, add_generation_prompt=True))
+        except Exception:
+            return ""
+    return str(tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=generation))
 
 
 def _ids(tok: Any, text: str) -> list[int]:

@@ -107,6 +107,21 @@ def test_the_mask_is_read_from_the_export(exports):
             assert traincheck.infer_mask(conversations) == mask
 
 
+def test_other_hf_files_and_a_json_array(exports, tmp_path):
+    """hf as .parquet and .jsonl, and a JSON array of OpenAI rows, read the same conversations."""
+    out = _augment(load(SAMPLES / "vn_lighthouse.txt"), tmp_path / "aug")
+    folder = traincheck.load_conversations(_target(exports["vn"], "hf", "last"))[1]
+    for name in ("juno.parquet", "juno.jsonl"):
+        export(out, "Juno", "hf", tmp_path / name, mask="last")
+        fmt, conversations = traincheck.load_conversations(tmp_path / name)
+        assert fmt == "hf" and [c.flags for c in conversations] == [c.flags for c in folder]
+        assert [c.messages for c in conversations] == [c.messages for c in folder]
+    rows = _jsonl(_target(exports["vn"], "openai", "last"))
+    (tmp_path / "array.json").write_text(json.dumps(rows), encoding="utf-8")
+    report = traincheck.train_check(tmp_path / "array.json", steps=0)
+    assert report.ok and report.format == "openai" and report.mask == "last"
+
+
 def _trained_spans(tok, path: Path, mask: str) -> list[list[str]]:
     """The trained text of each example, one string per trained run of tokens."""
     _, conversations = traincheck.load_conversations(path)
