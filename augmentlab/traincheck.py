@@ -152,6 +152,9 @@ class TrainCheckReport:
             lines.append(f"loss: {self.loss_before:.4f} -> {self.loss_after:.4f} ({self.steps} step{'s' if self.steps != 1 else ''}, {trend})")
         if self.mismatches:
             lines.append(f"first mismatch: {self.mismatches[0].describe()}")
+            token = next((m for m in self.mismatches if m.token is not None), None)
+            if token is not None and token is not self.mismatches[0]:
+                lines.append(f"first token mismatch: {token.describe()}")
         if self.examples and not self.trained_tokens:
             lines.append("no token carries loss")
         lines.append("OK" if self.ok else "FAILED")
@@ -250,7 +253,7 @@ def load_conversations(path: str | Path) -> tuple[str, list[Conversation]]:
     formats: Counter[str] = Counter()
     conversations = []
     for n, (where, row) in enumerate(rows):
-        fmt, conv = _conversation(row, where, str(n))
+        fmt, conv = _conversation(row, where, str(n + 1))  # rows without an id: 1-based
         formats[fmt] += 1
         conversations.append(conv)
     if len(formats) > 1:
