@@ -48,6 +48,8 @@ ROLES = ("system", "user", "assistant")
 _SHAREGPT_ROLES = {"system": "system", "human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant"}
 MASKS = ("all", "last")
 NEVER = "system and user turns are never trained"
+KEEP_MISMATCHES = 100
+"""How many mismatches a report keeps (all are counted)."""
 PROMISE = {
     "all": "mask all trains every assistant turn",
     "last": "mask last trains the final assistant turn only",
@@ -85,6 +87,8 @@ class Mismatch:
     def describe(self) -> str:
         want = "trained" if self.expected else "masked"
         have = "trained" if self.got else "masked"
+        if self.message < 0:
+            return f"example {self.example}: {self.reason}"
         where = f"example {self.example}, message {self.message} ({self.role})"
         if self.token is None:
             return f"{where}: flagged {have}, expected {want} ({self.reason})"
@@ -129,6 +133,10 @@ class TrainCheckReport:
     @property
     def ok(self) -> bool:
         return self.examples > 0 and self.mismatch_count == 0 and self.trained_tokens > 0 and self.loss_ok
+
+    def keep(self, mismatch: Mismatch) -> None:
+        if len(self.mismatches) < KEEP_MISMATCHES:
+            self.mismatches.append(mismatch)
 
     def failure(self) -> str:
         """Why the check failed, in one line."""
@@ -599,11 +607,12 @@ def train_check(
                 if got != want:
                     report.mismatched_flags += 1
                     why = PROMISE[mask] if conv.roles[i] == "assistant" else NEVER
-                    report.mismatches.append(Mismatch(conv.id, i, conv.roles[i], want, got, reason=why))
+                    report.keep(Mismatch(conv.id, i, conv.roles[i], want, got, reason=why))
             expect_ids, expected, owner = expected_token_loss(tok, conv, promised)
             if list(ids) != expect_ids:
                 report.mismatched_tokens += 1
-                report.mismatches.append(Mismatch(conv.id, -1, "-", True, False, 0, "", "the trainer's tokens differ"))
+                why = "the trainer's tokens differ from the tokenizer's over the rendered text"
+                report.keep(Mismatch(conv.id, -1, "-", True, False, reason=why))
                 continue
             report.tokens += len(ids)
             for t, (token, label, want, m) in enumerate(zip(ids, labels, expected, owner)):
@@ -615,7 +624,7 @@ def train_check(
                     report.mismatched_tokens += 1
                     role = conv.roles[m] if m >= 0 else "-"
                     why = PROMISE[mask] if m >= 0 and conv.roles[m] == "assistant" else NEVER
-                    report.mismatches.append(Mismatch(conv.id, m, role, want, got, t, tok.decode([token]), why))
+                    report.keep(Mismatch(conv.id, m, role, want, got, t, tok.decode([token]), why))
         for ids, labels in list(zip(ids_of, labels_of))[:show]:
             report.shown.append(marked_text(tok, list(ids), list(labels), colour=colour))
 

@@ -240,6 +240,19 @@ def test_the_converted_gguf_tokenizer_is_cached_faithfully(tok, tmp_path, monkey
             traincheck.tokenize_conversation(tok, messages, [False, False, True])
 
 
+def test_a_label_builder_with_other_tokens_is_caught(exports, monkeypatch):
+    real = traincheck.tokenize_conversation
+
+    def extra_bos(tok, messages, flags):
+        row = real(tok, messages, flags)
+        return {"input_ids": [tok.bos_token_id, *row["input_ids"]], "completion_mask": [0, *row["completion_mask"]]}
+
+    monkeypatch.setattr(traincheck, "tokenize_conversation", extra_bos)
+    report = traincheck.train_check(_target(exports["vn"], "hf", "all"), steps=0)
+    assert not report.ok and report.mismatched_tokens == report.examples and report.mismatched_flags == 0
+    assert report.mismatches[0].describe().endswith("the trainer's tokens differ from the tokenizer's over the rendered text")
+
+
 def test_show_marks_trained_spans(exports, capsys):
     path = _target(exports["play"], "openai", "last")
     assert cli_main(["train-check", str(path), "--show", "1", "--steps", "0"]) == 0
