@@ -23,7 +23,8 @@ on assistant messages), a per-turn ``train`` flag in ShareGPT ``conversations``,
 whose speaker the parser could not settle) is never one of the character's turns by default:
 it is context in a user turn, so no loss falls on words the character may not have said.
 ``train_uncertain=True`` (``--train-uncertain``) makes such a line of the character a normal,
-trained assistant turn; a line with no speaker at all stays context either way.
+trained assistant turn; a line with no speaker at all stays context either way, as
+``Someone: words`` (speech, not an ``*action*``).
 
 **Token budget**: with ``max_tokens`` a scene longer than the budget is split between
 (user, assistant) exchanges into pieces that each fit, every piece keeping the full system
@@ -60,6 +61,8 @@ MESSAGE_OVERHEAD_TOKENS = 4
 _SHAREGPT_ROLES = {"system": "system", "user": "human", "assistant": "gpt"}
 UNCERTAIN = "uncertain"
 """``Line.metadata["attribution"]`` of a line whose speaker is not settled."""
+UNATTRIBUTED = "Someone"
+"""The name on a user-turn line of speech that ingest credited to nobody (not an *action*)."""
 
 
 @dataclass
@@ -211,6 +214,8 @@ def _is_narration(line: Line) -> bool:
 
 
 def _user_part(al: AugmentedLine) -> str:
+    if al.line.speaker is None and al.line.kind == LineKind.dialogue:  # speech nobody is credited with
+        return f"{UNATTRIBUTED}: {collapse_ws(al.annotated)}"
     if _is_narration(al.line):
         return f"*{collapse_ws(al.line.text)}*"
     return f"{al.line.speaker}: {collapse_ws(al.annotated)}"

@@ -391,6 +391,22 @@ def test_uncertain_speakers_are_never_trained_unless_asked(tmp_path, keep_speake
             assert check.ok, check.mismatches[:1]
 
 
+def test_speech_credited_to_nobody_is_speech_in_the_context(tmp_path):
+    """A dialogue line without a speaker (prose ingest abstaining) is ``Someone: words`` in a
+    user turn, never an ``*action*`` and never trained."""
+    out, marked = _uncertain_prose(tmp_path, keep_speaker=False)
+    target = tmp_path / "edith.jsonl"
+    export(out, "Edith", "openai", target, train_uncertain=True)
+    messages = [m for r in _jsonl(target) for m in r["messages"]]
+    user = "\n".join(m["content"] for m in messages if m["role"] == "user")
+    trained = " ".join(m["content"] for m in messages if m.get("weight"))
+    unattributed = [ln.text for s in load_output(out)[0] for ln in (a.line for a in s.lines)
+                    if ln.speaker is None and ln.kind == LineKind.dialogue]
+    assert set(marked) <= set(unattributed)
+    shown = [t for t in unattributed if f"Someone: {t}" in user]
+    assert len(shown) >= 2 and all(f"*{t}*" not in user and t not in trained for t in unattributed)
+
+
 def _contains(haystack: list[str], needle: list[str]) -> bool:
     return any(haystack[i : i + len(needle)] == needle for i in range(len(haystack) - len(needle) + 1))
 
