@@ -276,7 +276,8 @@ def load_conversations(path: str | Path) -> tuple[str, list[Conversation]]:
 def load_chat_tokenizer(spec: str | None = None) -> Any:
     """A fast ``transformers`` tokenizer with a chat template, loaded offline.
 
-    ``None``/``"embedded"``: the embedded model's GGUF; a ``.gguf`` file; a local folder.
+    ``None``/``"embedded"``: the embedded model's GGUF; a ``.gguf`` file; a local folder; a
+    model name already in the Hugging Face cache. Nothing is downloaded.
     """
     from augmentlab.tokens import embedded_gguf_path
 
@@ -302,8 +303,15 @@ def load_chat_tokenizer(spec: str | None = None) -> Any:
             if not any((path / name).is_file() for name in ("tokenizer.json", "tokenizer_config.json")):
                 raise AugmentlabError(f"no tokenizer in {path} (no tokenizer.json or tokenizer_config.json)")
             folder = path
-        else:
-            raise AugmentlabError(f"tokenizer not found: {spec} (give a local tokenizer folder or a .gguf file)")
+        else:  # a model name already in the Hugging Face cache
+            try:
+                tok = AutoTokenizer.from_pretrained(spec, local_files_only=True)
+            except Exception as exc:
+                raise AugmentlabError(
+                    f"tokenizer not found locally: {spec} (give a local tokenizer folder, a .gguf file or a "
+                    "model name already in the Hugging Face cache; nothing is downloaded)"
+                ) from exc
+            return _ready(tok, spec)
     try:
         cached = _gguf_cache(folder / gguf_file) if gguf_file else None
         if cached is not None and (cached / "tokenizer.json").is_file():
@@ -319,13 +327,18 @@ def load_chat_tokenizer(spec: str | None = None) -> Any:
         raise AugmentlabError(f"cannot load tokenizer {spec or 'embedded'}: {exc}".splitlines()[0]) from exc
     except Exception as exc:
         raise AugmentlabError(f"cannot load tokenizer {spec or 'embedded'} ({type(exc).__name__})") from exc
+    return _ready(tok, f"gguf:{gguf_file}" if gguf_file else str(folder))
+
+
+def _ready(tok: Any, name: str) -> Any:
+    """``tok`` checked for what train-check needs (a chat template, offsets, a pad token)."""
     if not getattr(tok, "chat_template", None):
-        raise AugmentlabError(f"tokenizer {spec or 'embedded'} has no chat template")
+        raise AugmentlabError(f"tokenizer {name} has no chat template")
     if not getattr(tok, "is_fast", False):
-        raise AugmentlabError(f"tokenizer {spec or 'embedded'} is not a fast tokenizer (offsets are needed)")
+        raise AugmentlabError(f"tokenizer {name} is not a fast tokenizer (offsets are needed)")
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
-    tok.augmentlab_name = f"gguf:{gguf_file}" if gguf_file else str(folder)
+    tok.augmentlab_name = name
     return tok
 
 

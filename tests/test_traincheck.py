@@ -286,6 +286,7 @@ def test_bad_input_is_one_line_exit_2(exports, tmp_path, capsys):
         ([str(SAMPLES / "garden.rpy")], "not JSON"),
         ([str(good), "--tokenizer", str(empty)], "no tokenizer in"),
         ([str(good), "--tokenizer", str(tmp_path / "x.gguf")], "tokenizer file not found"),
+        ([str(good), "--tokenizer", "some-org/not-a-cached-model"], "tokenizer not found locally"),
         ([str(good), "--mask", "some"], "unknown mask"),
     ]
     for args, message in cases:
