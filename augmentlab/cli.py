@@ -19,7 +19,7 @@ import typer
 
 from augmentlab.errors import AugmentlabError
 
-COMMAND_MODULES = ("ingest", "metrics", "experiment", "augment", "report")
+COMMAND_MODULES = ("ingest", "metrics", "experiment", "augment", "report", "traincheck")
 
 app = typer.Typer(
     name="augmentlab",

@@ -17,6 +17,14 @@ turn of the character — the piece up to and including that turn — so every l
 character is still trained once and none is lost. They are written as OpenAI ``weight`` (0/1
 on assistant messages), a per-turn ``train`` flag in ShareGPT ``conversations``, and a
 ``train`` column (one 0/1 per message) beside ``messages`` in the Hugging Face layout.
+``augmentlab train-check`` proves these sets token by token with a real trainer.
+
+**Uncertain speakers**: a line whose ``Line.metadata["attribution"]`` is ``uncertain`` (prose
+whose speaker the parser could not settle) is never one of the character's turns by default:
+it is context in a user turn, so no loss falls on words the character may not have said.
+``train_uncertain=True`` (``--train-uncertain``) makes such a line of the character a normal,
+trained assistant turn; a line with no speaker at all stays context either way, as
+``Someone: words`` (speech, not an ``*action*``).
 
 **Token budget**: with ``max_tokens`` a scene longer than the budget is split between
 (user, assistant) exchanges into pieces that each fit, every piece keeping the full system
@@ -51,6 +59,10 @@ MESSAGE_OVERHEAD_TOKENS = 4
 """Tokens a chat template adds around each message (role markers), counted in the budget."""
 
 _SHAREGPT_ROLES = {"system": "system", "user": "human", "assistant": "gpt"}
+UNCERTAIN = "uncertain"
+"""``Line.metadata["attribution"]`` of a line whose speaker is not settled."""
+UNATTRIBUTED = "Someone"
+"""The name on a user-turn line of speech that ingest credited to nobody (not an *action*)."""
 
 
 @dataclass
@@ -91,6 +103,8 @@ class ExportReport:
     over_budget: int = 0
     assistant_turns: int = 0
     trained_turns: int = 0
+    uncertain_lines: int = 0
+    """The character's lines with an uncertain speaker, kept as context (not trained)."""
     tokenizer: str = ""
     warnings: list[str] = field(default_factory=list)
 
@@ -200,17 +214,26 @@ def _is_narration(line: Line) -> bool:
 
 
 def _user_part(al: AugmentedLine) -> str:
+    if al.line.speaker is None and al.line.kind == LineKind.dialogue:  # speech nobody is credited with
+        return f"{UNATTRIBUTED}: {collapse_ws(al.annotated)}"
     if _is_narration(al.line):
         return f"*{collapse_ws(al.line.text)}*"
     return f"{al.line.speaker}: {collapse_ws(al.annotated)}"
 
 
-def scene_turns(scene: AugmentedScene, character: str) -> list[Message]:
+def is_uncertain(line: Line) -> bool:
+    """Whether ingest marked the line's speaker as uncertain."""
+    return line.metadata.get("attribution") == UNCERTAIN
+
+
+def scene_turns(scene: AugmentedScene, character: str, *, train_uncertain: bool = False) -> list[Message]:
     """User/assistant turns of ``scene`` seen by ``character`` (alternating, user first, ending
-    with the character's last line; empty when the character does not speak)."""
+    with the character's last line; empty when the character does not speak). A line with an
+    uncertain speaker is a user turn (context) unless ``train_uncertain``."""
     turns: list[Message] = []
     for al in scene.lines:
         mine = not _is_narration(al.line) and al.line.speaker == character
+        mine = mine and (train_uncertain or not is_uncertain(al.line))
         role: Literal["user", "assistant"] = "assistant" if mine else "user"
         part = collapse_ws(al.annotated) if mine else _user_part(al)
         if turns and turns[-1].role == role:
@@ -266,6 +289,7 @@ def build_examples(
     max_tokens: int | None = None,
     tokenizer: TokenCounter | None = None,
     report: ExportReport | None = None,
+    train_uncertain: bool = False,
 ) -> Iterator[Example]:
     """The training examples of ``character`` over ``scenes`` (script order)."""
     if mask not in MASKS:
@@ -274,7 +298,12 @@ def build_examples(
         raise AugmentlabError("--max-tokens must be a positive number")
     persona = (personas or {}).get(character)
     for scene in scenes:
-        turns = scene_turns(scene, character)
+        turns = scene_turns(scene, character, train_uncertain=train_uncertain)
+        if report is not None and not train_uncertain:
+            report.uncertain_lines += sum(
+                al.line.speaker == character and not _is_narration(al.line) and is_uncertain(al.line)
+                for al in scene.lines
+            )
         if not turns:
             continue
         system = Message("system", system_prompt(character, persona, scene.scenario))
@@ -385,11 +414,13 @@ def export(
     mask: Mask = "all",
     max_tokens: int | None = None,
     tokenizer: str | None = None,
+    train_uncertain: bool = False,
 ) -> ExportReport:
     """Write ``character``'s training examples from the augment folder ``out_dir`` to ``out``.
 
     ``fmt`` ``openai``/``sharegpt`` write JSON lines; ``hf`` saves a ``datasets.Dataset``
     (``save_to_disk`` folder, or ``.parquet`` / ``.jsonl`` by the suffix of ``out``).
+    ``train_uncertain`` trains the character's lines whose speaker is uncertain (default: context).
     """
     if fmt not in FORMATS:
         raise AugmentlabError(f"unknown format {fmt!r} (use one of: {', '.join(FORMATS)})")
@@ -400,13 +431,21 @@ def export(
     counter = load_tokenizer(tokenizer) if max_tokens is not None else None
     out = Path(out)
     report = ExportReport(name, fmt, mask, out, tokenizer=counter.name if counter else "")
-    examples = list(build_examples(scenes, name, personas, mask=mask, max_tokens=max_tokens, tokenizer=counter, report=report))
+    examples = list(build_examples(
+        scenes, name, personas, mask=mask, max_tokens=max_tokens, tokenizer=counter, report=report,
+        train_uncertain=train_uncertain,
+    ))
     if fmt == "openai":
         _write_jsonl((to_openai(e) for e in examples), out)
     elif fmt == "sharegpt":
         _write_jsonl((to_sharegpt(e) for e in examples), out)
     else:
         _write_hf([to_hf_row(e) for e in examples], out)
+    if report.uncertain_lines:
+        report.warnings.append(
+            f"{report.uncertain_lines} line(s) of {name} have an uncertain speaker: kept as context, "
+            "not trained (--train-uncertain trains them)"
+        )
     if report.over_budget:
         report.warnings.append(
             f"{report.over_budget} exchange(s) alone exceed {max_tokens} tokens and were kept whole"

@@ -133,11 +133,18 @@ def register(app: typer.Typer) -> None:
         tokenizer: Optional[str] = typer.Option(
             None, "--tokenizer", help="Tokenizer for --max-tokens: .gguf, tokenizer.json, local folder, embedded, words.",
         ),
+        train_uncertain: bool = typer.Option(
+            False, "--train-uncertain",
+            help="Train the character's lines whose speaker ingest marked uncertain (default: context only).",
+        ),
     ) -> None:
         """Export one character's training conversations from an augment folder."""
         from augmentlab.export import export as run_export
 
-        report = run_export(folder, character, fmt, out, mask=mask, max_tokens=max_tokens, tokenizer=tokenizer)  # type: ignore[arg-type]
+        report = run_export(
+            folder, character, fmt, out, mask=mask, max_tokens=max_tokens, tokenizer=tokenizer,  # type: ignore[arg-type]
+            train_uncertain=train_uncertain,
+        )
         print(
             f"{report.examples} examples ({report.scenes} scenes, {report.split_scenes} split) for "
             f"{report.character}: {report.format}, mask={report.mask} → {report.out}"
