@@ -24,26 +24,29 @@ from augmentlab.ingest.lines import attach_direction, clean_direction, collapse,
 from augmentlab.ingest.segment import Event, ParseState, SceneDirection, SceneSetting, SceneStart
 from augmentlab.model import Line
 
-_ORDINALS = {"FIRST": 1, "SECOND": 2, "THIRD": 3, "FOURTH": 4, "FIFTH": 5, "SIXTH": 6}
+_ORDINALS = {"FIRST": 1, "SECOND": 2, "THIRD": 3, "FOURTH": 4, "FIFTH": 5, "SIXTH": 6, "SEVENTH": 7}
 _ROMAN = {"I": 1, "V": 5, "X": 10, "L": 50, "C": 100}
 _WORD_NUMBERS = {"ONE": 1, "TWO": 2, "THREE": 3, "FOUR": 4, "FIVE": 5}
 ACT_RE = re.compile(
-    r"^\s*(?:(?P<ord>FIRST|SECOND|THIRD|FOURTH|FIFTH|SIXTH)\s+ACT"
-    r"|ACT\s+(?P<num>[IVXLC]+|\d+|ONE|TWO|THREE|FOUR|FIVE)\b)\.?[ \t]*(?P<rest>.*)$",
+    r"^\s*_?(?:(?:THE\s+)?(?P<ord>FIRST|SECOND|THIRD|FOURTH|FIFTH|SIXTH|SEVENTH)\s+(?P<w1>ACT)"
+    r"|(?P<w2>ACT)\s+(?:THE\s+(?P<ord2>FIRST|SECOND|THIRD|FOURTH|FIFTH|SIXTH|SEVENTH)\b"
+    r"|(?P<num>[IVXLC]+|\d+|ONE|TWO|THREE|FOUR|FIVE)\b))_?\.?[ \t]*(?P<rest>.*)$",
     re.I,
 )
-SCENE_RE = re.compile(r"^\s*SCENE(?:\s+(?P<num>[IVXLC]+|\d+))?\b\.?[ \t]*[:.\-–—]?[ \t]*(?P<rest>.*)$", re.I)
+_NOT_HEADING_REST = frozenset(";,?!'’")
+SCENE_RE = re.compile(r"^\s*SCENE(?:\s+(?P<num>[IVXLC]+|\d+))?\b\.?[ \t]*(?:--?|[:.\-–—])?[ \t]*(?P<rest>.*)$", re.I)
+RULE_RE = re.compile(r"^\s*(?:[*\-_~=]\s*){3,}$")
 PERSONS_RE = re.compile(
     r"^\s*(?:THE\s+)?(?:PERSONS\s+(?:OF|IN)\s+THE\s+PLAY|DRAMATIS\s+PERSON[AE]+|CHARACTERS(?:\s+IN\s+THE\s+PLAY)?|CAST)\s*:?\s*$",
     re.I,
 )
 SCENES_LIST_RE = re.compile(r"^\s*(?:THE\s+)?SCENES\s+(?:OF|IN)\s+THE\s+PLAY\s*$", re.I)
 END_RE = re.compile(r"^\s*(?:ACT\s+DROPS?|CURTAIN|TABLEAU|END\s+OF\s+(?:THE\s+)?(?:ACT|PLAY|SCENE).*|THE\s+END)\.?\s*$", re.I)
-CAPS_CUE_RE = re.compile(r"^(?P<name>[A-Z][A-Z'’\-]*(?:\.?\s[A-Z][A-Z'’\-]*){0,4})(?:\.\s+|\s*(?=[\[(])|\.?\s*$)")
+CAPS_CUE_RE = re.compile(r"^(?P<name>[A-Z][A-Z'’\-]*(?:\.?\s[A-Z][A-Z'’\-]*){0,4})(?:\.\s+|:\s*|\s*(?=[\[(])|\.?\s*$)")
 TITLE_CUE_RE = re.compile(
     r"^(?P<name>(?:(?:Mr|Mrs|Ms|Dr|St|Rev)\.\s|[A-Z][a-z'’\-]+\s){0,2}[A-Z][a-z'’\-]+)\.(?:\s{2,}|\s*(?=\[)|\s*$)"
 )
-CAPS_ALONE_RE = re.compile(r"^(?P<name>[A-Z][A-Z'’\-]*(?:\.?\s[A-Z][A-Z'’\-]*){0,4})\.?$")
+CAPS_ALONE_RE = re.compile(r"^(?P<name>[A-Z][A-Z'’\-]*(?:\.?\s[A-Z][A-Z'’\-]*){0,4})[.:]?$")
 MD_CUE_RE = re.compile(r"^\*\*(?P<name>[^*\n]{1,40}?)\.?\*\*[.:]?\s*")
 DIRECTION_RE = re.compile(r"\[([^\]]*)\]|\(([^)]*)\)")
 LEADING_ITALIC_RE = re.compile(r"^_([^_]{1,300})_\.?(?=\s|$)")
@@ -90,9 +93,32 @@ def _is_italic_paragraph(text: str) -> bool:
 
 def _is_direction_paragraph(text: str) -> bool:
     stripped = text.strip()
-    return (stripped.startswith("[") and stripped.endswith("]")) or (
+    return (stripped.startswith("[") and (stripped.endswith("]") or "]" not in stripped)) or (
         stripped.startswith("(") and stripped.endswith(")")
     )
+
+
+def act_heading(text: str) -> re.Match[str] | None:
+    """The :data:`ACT_RE` match of a real act heading (``THE FIRST ACT``, ``ACT II.``, ``Act 3``).
+
+    The word ACT is in capitals or ``Act``, and what follows it is not the rest of a sentence
+    (``Second act; what's the matter with it?`` is a speech, not a heading).
+    """
+    match = ACT_RE.match(text)
+    if match is None:
+        return None
+    word = match.group("w1") or match.group("w2")
+    if word not in {"ACT", "Act"}:
+        return None
+    rest = match.group("rest").lstrip()
+    if rest and (rest[0] in _NOT_HEADING_REST or rest[0].islower()):
+        return None
+    return match
+
+
+def _act_number(match: re.Match[str]) -> int | None:
+    ordinal = match.group("ord") or match.group("ord2")
+    return _ORDINALS[ordinal.upper()] if ordinal else _number(match.group("num"))
 
 
 def find_cue(text: str) -> tuple[str, str] | None:
@@ -102,7 +128,7 @@ def find_cue(text: str) -> tuple[str, str] | None:
         if not match:
             continue
         name = match.group("name").strip().rstrip(".")
-        if name.upper() in _NOT_CUES or ACT_RE.match(name) or END_RE.match(name):
+        if name.upper() in _NOT_CUES or act_heading(name) or END_RE.match(name):
             return None
         if pattern is CAPS_CUE_RE and len(name) < 2:
             return None
@@ -117,6 +143,9 @@ def _person(line: str) -> tuple[str, str | None] | None:
     if "}" in line:
         name, _, desc = line.partition("}")
         return name.strip(), desc.strip() or None
+    paren = re.match(r"^(?P<name>[^(]+?)\s*\((?P<desc>[^)]*)\)?\s*$", line)
+    if paren and paren.group("name").strip():
+        return paren.group("name").strip().rstrip(".,"), clean_direction(paren.group("desc")) or None
     name, sep, desc = line.partition(", ")
     return name.strip().rstrip("."), (desc.strip() or None) if sep else None
 
@@ -135,13 +164,18 @@ class _Play:
         self.pending_dirs: list[str] = []
         self.pending_cue: tuple[str, int] | None = None
         self.act_heading: str | None = None
-        self.ended = False
+        self.ended: str | None = None
+        """Why paragraphs are skipped after an act's end (``CURTAIN``) or a rule, until a speech."""
+        self.cue_alone = False
+        """Whether the last speech's cue stood alone (then a plain paragraph continues it)."""
+        self.claim: tuple[str, bool] | None = None
+        self.listed: set[str] = set()
 
     # -- scene boundaries -------------------------------------------------------------------
     def start_scene(self, heading: str, setting: str | None) -> Iterator[Event]:
         yield from self.flush(end_of_scene=True)
         self.lines_in_scene = 0
-        self.ended = False
+        self.ended = None
         self.awaiting_setting = True
         self.has_setting = bool(setting)
         meta = {"act": self.act, "scene": self.scene_no}
@@ -167,41 +201,76 @@ class _Play:
 
     # -- paragraphs -------------------------------------------------------------------------
     def feed(self, number: int, block: list[str]) -> Iterator[Event]:
+        """The events of one paragraph; what became of its lines goes to the ledger."""
+        self.claim = None
+        yield from self._feed(number, block)
+        claim = self.claim
+        if claim is None:
+            return  # left unexplained: the ledger's count shows it
+        what, skipped = claim
+        ledger = self.state.ledger
+        if skipped:
+            speech_like = 1 if what not in _NOT_SPEECH_SKIPS and _speech_like(block) else 0
+            ledger.skip(what, number, len(block), speech_like=speech_like)
+        else:
+            ledger.take(what, number, len(block))
+
+    def _take(self, kind: str) -> None:
+        self.claim = (kind, False)
+
+    def _skip(self, reason: str) -> None:
+        self.claim = (reason, True)
+
+    def _feed(self, number: int, block: list[str]) -> Iterator[Event]:
         first = block[0].strip()
         joined = " ".join(line.strip() for line in block)  # keeps the two spaces after a cue
         text = collapse(joined)
-        act = ACT_RE.match(first)
+        if self.pending_cue is not None and (len(block) > 1 or not _strict_heading(first)) and find_cue(joined) is None:
+            # The paragraph under a cue standing alone is its speech, whatever it looks like.
+            name, cue_line = self.pending_cue
+            self.pending_cue = None
+            self.cue_alone = True
+            self._take("dialogue")
+            yield from self.speech(name, text, cue_line)
+            return
+        act = act_heading(first)
         if self.section in {"front", "persons", "scenes_list"}:
-            if PERSONS_RE.match(first) and len(block) == 1:
+            if PERSONS_RE.match(first.replace("_", "")) and len(block) == 1:
                 self.section = "persons"
+                self._skip("cast list")
                 return
-            if SCENES_LIST_RE.match(first):
+            if SCENES_LIST_RE.match(first.replace("_", "")):
                 self.section = "scenes_list"
+                self._skip("list of scenes")
                 return
             if self.section == "scenes_list" and act and (act.group("rest").strip() or len(block) > 1):
                 setting = clean_direction(" ".join([act.group("rest")] + [b.strip() for b in block[1:]]))
-                n = _number(act.group("ord") and str(_ORDINALS[act.group("ord").upper()]) or act.group("num"))
+                n = _act_number(act)
                 if n and setting:
                     self.act_settings[n] = setting
+                self._skip("list of scenes")
                 return
             if self.section == "persons" and not act and not first.startswith("*"):
                 for line in block:
                     person = _person(line)
                     if person:
                         self.state.cast.add_listed(*person)
+                        self.listed.add(person[0].upper())
+                self._skip("cast list")
                 return
-            if not act:
+            if not act and not (SCENE_RE.match(first) and _scene_heading(first)) and not self._starts_play(joined):
                 if self.section == "persons":
                     self.section = "front"
+                self._skip("front matter")
                 return
         if act:
             self.section = "body"
-            ordinal = act.group("ord")
-            self.act = _ORDINALS[ordinal.upper()] if ordinal else _number(act.group("num"))
+            self.act = _act_number(act)
             self.scene_no = None
             rest = clean_direction(act.group("rest")) if act.group("rest") else ""
             self.act_heading = first
             setting = rest or (self.act_settings.get(self.act) if self.act else None)
+            self._take("heading")
             yield from self.start_scene(first, setting if rest else None)
             if not rest and setting:
                 self._fallback = setting
@@ -211,55 +280,79 @@ class _Play:
         if self.section != "body":
             self.section = "body"
         scene = SCENE_RE.match(first)
-        if scene and len(first) < 120 and (scene.group("num") or not scene.group("rest")):
+        if scene and _scene_heading(first):
             self.scene_no = _number(scene.group("num")) or 1
             rest = clean_direction(" ".join([scene.group("rest")] + [b.strip() for b in block[1:]]))
             heading = first if not self.act_heading else f"{self.act_heading}, {first}"
+            self._take("heading")
             yield from self.start_scene(heading, rest or None)
             self._fallback = self.act_settings.get(self.act) if self.act and not rest else None
             return
         if END_RE.match(text):
-            self.ended = True
+            self.ended = "after the curtain (notes)"
+            self._take("direction")
             yield from self.flush(end_of_scene=True)
             yield SceneDirection(clean_direction(text))
             return
+        if RULE_RE.match(text):
+            # A rule after the speeches began: what follows, until a cue or a heading, is not
+            # the play (Shaw's prose sequel after Pygmalion's last act).
+            if self.lines_in_scene:
+                self.ended = "prose section after the play"
+                yield from self.flush(end_of_scene=True)
+            self._skip("separator")
+            return
         if _is_direction_paragraph(text):
             direction = clean_direction(text)
+            self._take("direction")
             if self.lines_in_scene == 0 and self.pending_line is None:
                 self._settle_fallback_setting()
                 yield SceneDirection(direction)
             else:
                 self.pending_dirs.append(direction)
             return
-        if self.ended:
-            return  # printer's notes and the like after CURTAIN, until the next act
         cue = find_cue(joined)
         alone = CAPS_ALONE_RE.match(first)
         if len(block) > 1 and alone and alone.group("name").upper() not in _NOT_CUES:
             cue = (alone.group("name"), " ".join(line.strip() for line in block[1:]))
-        if self.pending_cue is not None and cue is None:
-            name, cue_line = self.pending_cue
-            self.pending_cue = None
-            yield from self.speech(name, text, cue_line)
-            return
+        if self.ended:
+            if cue is None or not cue[1].strip() and self.pending_cue is None and not self.cue_alone:
+                self._skip(self.ended)
+                return  # printer's notes and the like after CURTAIN, until the next act or speech
+            self.ended = None
         if cue is None:
             if self.awaiting_setting and self.lines_in_scene == 0:
                 setting = clean_direction(text) if _is_italic_paragraph(text) else text
                 self.has_setting = True
+                self._take("heading")
                 yield SceneSetting(setting)
                 return
             if self.pending_line is not None:
-                self._continue_speech(text)
+                if self.cue_alone or block[0][:1].isspace() or _is_italic_paragraph(text) or "[" in text:
+                    self._take("dialogue")
+                    self._continue_speech(text)
+                else:
+                    # Inline cues (``NAME. speech``): a paragraph without one is a direction.
+                    self._take("direction")
+                    self.pending_dirs.append(clean_direction(text))
             else:
                 yield from self.flush()
                 self.lines_in_scene += 1
+                self._take("narration")
                 self.pending_line = make_line(None, clean_direction(text) if _is_italic_paragraph(text) else text, source_line=number)
             return
         name, rest = cue
+        self._take("dialogue")
         if not rest.strip():
             self.pending_cue = (name, number)
             return
+        self.cue_alone = False
         yield from self.speech(name, rest, number)
+
+    def _starts_play(self, joined: str) -> bool:
+        """Whether a front-matter paragraph is a speech of a listed character (a play with no act heading)."""
+        cue = find_cue(joined)
+        return bool(cue and cue[1].strip() and cue[0].upper() in self.listed)
 
     def _settle_fallback_setting(self) -> None:
         self.awaiting_setting = False
@@ -301,6 +394,29 @@ class _Play:
         yield from self.flush(end_of_scene=True)
 
 
+_NOT_SPEECH_SKIPS = frozenset({"cast list", "list of scenes", "Project Gutenberg header"})
+
+
+def _speech_like(block: list[str]) -> bool:
+    """Whether a skipped paragraph looks like a speech (a cue with words after it)."""
+    cue = find_cue(" ".join(line.strip() for line in block))
+    if cue is None:
+        alone = CAPS_ALONE_RE.match(block[0].strip())
+        return bool(alone and len(block) > 1 and alone.group("name").upper() not in _NOT_CUES)
+    return bool(cue[1].strip()) or len(block) == 1 and block[0].strip().endswith(".")
+
+
+def _strict_heading(first: str) -> bool:
+    """A line that is a heading even right after a cue standing alone: ``ACT II`` in capitals."""
+    match = act_heading(first)
+    return bool(match and match.group(0).strip().isupper())
+
+
+def _scene_heading(first: str) -> bool:
+    scene = SCENE_RE.match(first)
+    return bool(scene and len(first) < 120 and (scene.group("num") or not scene.group("rest")))
+
+
 def _belongs_to_next(direction: str, speaker: str) -> bool:
     lowered = direction.casefold()
     if re.match(r"^(?:re-?)?enter\b", lowered):
@@ -330,6 +446,10 @@ def _speech_line(name: str, rest: str, number: int) -> Line | None:
         directions=[d for d, _ in kept],
         offsets=[min(o, len(spoken)) for _, o in kept],
     )
+
+
+ACCOUNTS_LINES = True
+"""This module reports every paragraph it reads into the ledger (:mod:`augmentlab.ingest.accounting`)."""
 
 
 def parse(source: Iterable[tuple[int, str]], state: ParseState) -> Iterator[Event]:

@@ -51,34 +51,44 @@ def parse(source: Iterable[tuple[int, str]], state: ParseState) -> Iterator[Even
     last_speaker: str | None = None
     setting: str | None = None
     label: str | None = None
+    ledger = state.ledger
     for number, raw in source:
         text = raw.strip()
-        if not text or text.startswith("#"):
+        if not text:
+            continue
+        if text.startswith("#"):
+            ledger.skip("comment", number)
             continue
         define = DEFINE_RE.match(raw)
         if define:
             name = define.group("name")
             speakers[define.group("var")] = None if name == "None" else unquote(name)
+            ledger.skip("code (character definition)", number)
             continue
         label_match = LABEL_RE.match(raw)
         if label_match:
             label = label_match.group("name")
+            ledger.take("heading", number)
             yield SceneStart(heading=f"label {label}", setting=setting, metadata={"label": label})
             continue
         scene = SCENE_RE.match(raw)
         if scene:
             image = scene.group("image").strip()
             setting = _setting(image)
+            ledger.take("heading", number)
             yield SceneStart(heading=f"scene {image}", setting=setting, metadata={"label": label, "image": image})
             continue
         say = SAY_RE.match(raw)
         if not say:
+            ledger.skip("code", number)
             continue
         rest = say.group("rest").strip()
         if rest.startswith(":"):
+            ledger.skip("menu choice", number)
             continue  # a menu choice, not a line
         words = unquote(say.group("text"))
         if not words:
+            ledger.skip("empty string", number)
             continue
         who = say.group("who")
         if say.group("whostr"):
@@ -90,6 +100,7 @@ def parse(source: Iterable[tuple[int, str]], state: ParseState) -> Iterator[Even
         elif who in speakers:
             speaker = speakers[who]
         elif who in _KEYWORDS or who.startswith("$"):
+            ledger.skip("code", number)
             continue
         else:
             speaker = who
@@ -100,7 +111,12 @@ def parse(source: Iterable[tuple[int, str]], state: ParseState) -> Iterator[Even
             metadata["extend"] = True
         if speaker is not None:
             last_speaker = speaker
+        ledger.take("dialogue" if speaker else "narration", number)
         yield make_line(speaker, words, source_line=number, metadata=metadata)
+
+
+ACCOUNTS_LINES = True
+"""This module reports every line it reads into the ledger (:mod:`augmentlab.ingest.accounting`)."""
 
 
 def _setting(image: str) -> str:
