@@ -42,11 +42,13 @@ PERSONS_RE = re.compile(
 )
 SCENES_LIST_RE = re.compile(r"^\s*(?:THE\s+)?SCENES\s+(?:OF|IN)\s+THE\s+PLAY\s*$", re.I)
 END_RE = re.compile(r"^\s*(?:ACT\s+DROPS?|CURTAIN|TABLEAU|END\s+OF\s+(?:THE\s+)?(?:ACT|PLAY|SCENE).*|THE\s+END)\.?\s*$", re.I)
-CAPS_CUE_RE = re.compile(r"^(?P<name>[A-Z][A-Z'’\-]*(?:\.?\s[A-Z][A-Z'’\-]*){0,4})(?:\.\s+|:\s*|\s*(?=[\[(])|\.?\s*$)")
+_CAPS_WORD = r"[A-Z](?:[A-Z'’\-]*[A-Z'’])?"
+"""A word of a capitals name (not ending in a dash: ``I--`` is a broken-off speech)."""
+CAPS_CUE_RE = re.compile(rf"^(?P<name>{_CAPS_WORD}(?:\.?\s{_CAPS_WORD}){{0,4}})(?:\.\s+|:\s*|\s*(?=[\[(])|\.?\s*$)")
 TITLE_CUE_RE = re.compile(
     r"^(?P<name>(?:(?:Mr|Mrs|Ms|Dr|St|Rev)\.\s|[A-Z][a-z'’\-]+\s){0,2}[A-Z][a-z'’\-]+)\.(?:\s{2,}|\s*(?=\[)|\s*$)"
 )
-CAPS_ALONE_RE = re.compile(r"^(?P<name>[A-Z][A-Z'’\-]*(?:\.?\s[A-Z][A-Z'’\-]*){0,4})[.:]?$")
+CAPS_ALONE_RE = re.compile(rf"^(?P<name>{_CAPS_WORD}(?:\.?\s{_CAPS_WORD}){{0,4}})[.:]?$")
 MD_CUE_RE = re.compile(r"^\*\*(?P<name>[^*\n]{1,40}?)\.?\*\*[.:]?\s*")
 DIRECTION_RE = re.compile(r"\[([^\]]*)\]|\(([^)]*)\)")
 LEADING_ITALIC_RE = re.compile(r"^_([^_]{1,300})_\.?(?=\s|$)")
