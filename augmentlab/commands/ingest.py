@@ -214,6 +214,7 @@ def _print_summary(summary: dict[str, Any]) -> None:
 
 def _print_accounting(console: Any, accounting: dict[str, Any]) -> None:
     """What became of every non-blank line: ingested by kind, skipped by reason, the file's parts."""
+    from rich.markup import escape
     from rich.table import Table
 
     lines = Table(title=f"lines ({accounting['non_blank_lines']} non-blank)")
@@ -226,12 +227,12 @@ def _print_accounting(console: Any, accounting: dict[str, Any]) -> None:
             lines.add_row(f"ingested: {kind}", str(count), "")
     for reason, entry in accounting["skipped"].items():
         note = f" ({entry['speech_like']} speech-like)" if entry["speech_like"] else ""
-        lines.add_row(f"skipped: {reason}{note}", str(entry["lines"]), ", ".join(entry["ranges"][:8]))
+        lines.add_row(escape(f"skipped: {reason}{note}"), str(entry["lines"]), ", ".join(entry["ranges"][:8]))
     lines.add_row("unexplained", str(accounting["unexplained"]), "")
     console.print(lines)
     parts = Table(title="parts of the file")
     parts.add_column("lines")
     parts.add_column("read as")
     for part in accounting["parts"][:40]:
-        parts.add_row(part["lines"], part["what"])
+        parts.add_row(part["lines"], escape(part["what"]))
     console.print(parts)

@@ -89,7 +89,7 @@ class Ledger:
             ranges.append([first, end])
         else:
             entry.more_ranges += 1
-        inside_reading = bool(self.parts) and self.parts[-1][2].startswith("read as")
+        inside_reading = bool(self.parts) and self.parts[-1][2].startswith("read as") and first <= self.parts[-1][1] + 3
         self._part(first, end, "" if lines < _PART_MIN_SKIP and inside_reading else reason)
 
     def _part(self, first: int, last: int, reason: str) -> None:
@@ -170,7 +170,7 @@ class Ledger:
             },
             "unexplained": self.unexplained,
             "speech_like_skipped_share": round(self.speech_skip_share(), 4),
-            "parts": [{"lines": f"{a}-{b}", "what": what} for a, b, what in self.parts],
+            "parts": [{"lines": f"{a}-{b}", "what": what} for a, b, what in sorted(self.parts, key=lambda p: p[0])],
         }
 
     def summary_line(self) -> str:

@@ -17,12 +17,13 @@ from collections.abc import Iterable, Iterator
 from augmentlab.ingest.lines import make_line
 from augmentlab.ingest.segment import Event, ParseState, SceneStart
 
-_STRING = r'"(?:[^"\\]|\\.)*"'
+_STRING = r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\''
 DEFINE_RE = re.compile(
     rf"^\s*define\s+(?P<var>[A-Za-z_]\w*)\s*=\s*(?:\w+\.)?Character\(\s*(?:_\(\s*)?(?P<name>{_STRING}|None)"
 )
+_SPEECH_LIKE_RE = re.compile(r"^\s*(?P<who>[A-Za-z_]\w*)\b[^=(]*?[\"']")
 SAY_RE = re.compile(
-    rf"^\s*(?:(?P<who>[A-Za-z_]\w*)(?P<attrs>(?:\s+[A-Za-z_][\w-]*)*)\s+|(?P<whostr>{_STRING})\s+)?"
+    rf"^\s*(?:(?P<who>[A-Za-z_]\w*)(?P<attrs>(?:\s+@)?(?:\s+-?[A-Za-z_][\w-]*)*)\s*|(?P<whostr>{_STRING})\s+)?"
     rf"(?P<text>{_STRING})(?P<rest>.*)$"
 )
 SCENE_RE = re.compile(r"^\s*scene\s+(?P<image>[^:#]+?)\s*(?:(?:with|at|onlayer|behind)\b.*)?(?:#.*)?$")
@@ -80,7 +81,9 @@ def parse(source: Iterable[tuple[int, str]], state: ParseState) -> Iterator[Even
             continue
         say = SAY_RE.match(raw)
         if not say:
-            ledger.skip("code", number)
+            like = _SPEECH_LIKE_RE.match(raw)
+            speech_like = int(bool(like) and like.group("who") not in _KEYWORDS)
+            ledger.skip("code", number, speech_like=speech_like)
             continue
         rest = say.group("rest").strip()
         if rest.startswith(":"):
