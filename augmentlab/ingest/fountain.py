@@ -139,10 +139,19 @@ def _paragraph(number: int, block: list[str], state: ParseState, claims: list[tu
         if scene["first"]:
             scene["first"] = False
             if TITLE_KEY_RE.match(head) and not HEADING_RE.match(head):
-                for line in block:
+                for i, line in enumerate(block):
                     key = TITLE_KEY_RE.match(line.strip())
-                    if key and key.group("key").lower() == "title" and key.group("value").strip():
-                        state.title = _plain(key.group("value"))
+                    if key and key.group("key").lower() == "title":
+                        value = key.group("value").strip()
+                        if not value:  # the value on the indented lines below (``Title:\n\tNAME``)
+                            below = []
+                            for more in block[i + 1 :]:
+                                if not more[:1].isspace():
+                                    break
+                                below.append(more.strip())
+                            value = " ".join(below)
+                        if value:
+                            state.title = _plain(value)
                 claims.append(("title page", True))
                 return
         if head.startswith(("#", "=")) and not head.startswith("==="):

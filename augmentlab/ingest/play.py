@@ -41,7 +41,9 @@ PERSONS_RE = re.compile(
     re.I,
 )
 SCENES_LIST_RE = re.compile(r"^\s*(?:THE\s+)?SCENES\s+(?:OF|IN)\s+THE\s+PLAY\s*$", re.I)
-END_RE = re.compile(r"^\s*(?:ACT\s+DROPS?|CURTAIN|TABLEAU|END\s+OF\s+(?:THE\s+)?(?:ACT|PLAY|SCENE).*|THE\s+END)\.?\s*$", re.I)
+END_RE = re.compile(
+    r"^\s*(?:ACT\s+DROPS?|CURTAIN|TABLEAU|END\s+OF\s+(?:THE\s+)?(?:\w+\s+)?(?:ACT|PLAY|SCENE).*|THE\s+END)\.?\s*$", re.I
+)
 _CAPS_WORD = r"[A-Z](?:[A-Z'’\-]*[A-Z'’])?"
 """A word of a capitals name (not ending in a dash: ``I--`` is a broken-off speech)."""
 CAPS_CUE_RE = re.compile(rf"^(?P<name>{_CAPS_WORD}(?:\.?\s{_CAPS_WORD}){{0,4}})(?:\.\s+|:\s*|\s*(?=[\[(])|\.?\s*$)")
@@ -145,6 +147,8 @@ def _person(line: str) -> tuple[str, str | None] | None:
     if "}" in line:
         name, _, desc = line.partition("}")
         return name.strip(), desc.strip() or None
+    if line.startswith("("):
+        return None  # a description running on from the entry above
     paren = re.match(r"^(?P<name>[^(]+?)\s*\((?P<desc>[^)]*)\)?\s*$", line)
     if paren and paren.group("name").strip():
         return paren.group("name").strip().rstrip(".,"), clean_direction(paren.group("desc")) or None
@@ -227,7 +231,7 @@ class _Play:
         first = block[0].strip()
         joined = " ".join(line.strip() for line in block)  # keeps the two spaces after a cue
         text = collapse(joined)
-        if self.pending_cue is not None and (len(block) > 1 or not _strict_heading(first)) and find_cue(joined) is None:
+        if self.pending_cue is not None and (len(block) > 1 or not _strict_heading(first)) and not _caps_cue(joined):
             # The paragraph under a cue standing alone is its speech, whatever it looks like.
             name, cue_line = self.pending_cue
             self.pending_cue = None
@@ -252,7 +256,7 @@ class _Play:
                     self.act_settings[n] = setting
                 self._skip("list of scenes")
                 return
-            if self.section == "persons" and not act and not first.startswith("*"):
+            if self.section == "persons" and not act and not first.startswith("*") and _cast_paragraph(block):
                 for line in block:
                     person = _person(line)
                     if person:
@@ -314,6 +318,8 @@ class _Play:
                 self.pending_dirs.append(direction)
             return
         cue = find_cue(joined)
+        if cue is not None and self.cue_alone and not cue[0].isupper():
+            cue = None  # cues stand alone in capitals here: ``Ta. [_He goes._]`` is words of a speech
         alone = CAPS_ALONE_RE.match(first)
         if len(block) > 1 and alone and alone.group("name").upper() not in _NOT_CUES:
             cue = (alone.group("name"), " ".join(line.strip() for line in block[1:]))
@@ -406,6 +412,30 @@ def _speech_like(block: list[str]) -> bool:
         alone = CAPS_ALONE_RE.match(block[0].strip())
         return bool(alone and len(block) > 1 and alone.group("name").upper() not in _NOT_CUES)
     return bool(cue[1].strip()) or len(block) == 1 and block[0].strip().endswith(".")
+
+
+_PARTICLES = frozenset("of the de von van la le du da di and in at to".split())
+
+
+def _cast_paragraph(block: list[str]) -> bool:
+    """Whether a paragraph after a cast-list heading is entries of it (not a note after it):
+    most lines name someone, before any ``,`` / ``(`` / ``}`` description, in capitalised words."""
+    names = 0
+    for line in block:
+        text = line.strip().strip("_*").strip()
+        if text.startswith(("(", "}")):
+            names += 1  # a description running on from the entry above
+            continue
+        name = re.split(r"[,(}]", text, maxsplit=1)[0]
+        words = re.findall(r"[^\W\d_][\w.'’\-]*", name)
+        if words and all(w[0].isupper() or w.lower() in _PARTICLES for w in words):
+            names += 1
+    return names * 2 > len(block)
+
+
+def _caps_cue(joined: str) -> bool:
+    cue = find_cue(joined)
+    return cue is not None and cue[0].isupper()
 
 
 def _strict_heading(first: str) -> bool:
