@@ -42,7 +42,7 @@ _PLAY_LIST_RE = re.compile(
     r"^\s*(?:THE\s+)?(?:PERSONS\s+(?:OF|IN)\s+THE\s+PLAY|DRAMATIS\s+PERSON[AE]+|CHARACTERS\s+IN\s+THE\s+PLAY)", re.I
 )
 _PLAY_CUE_RE = re.compile(r"^(?:[A-Z][A-Za-z'’\-]*\.?\s){0,3}[A-Z][A-Za-z'’\-]*\.(?:\s{2,}|\s*\[)\S|^\*\*[^*]{1,40}\*\*")
-_VN_INLINE_RE = re.compile(r"^\s*(?=[^\W\d_])(?![a-z])[\w.'’\- ]{1,40}?\s*:\s+\S|^\s*\[[A-Z][^\]]{0,39}\]\s*\S|^\s*\S{1,20}「")
+_VN_INLINE_RE = re.compile(r"^\s*(?=[^\W\d_])(?![a-z])[\w.'’\- ]{1,40}?\s*(?::\s+|：\s*)\S|^\s*\[[A-Z][^\]]{0,39}\]\s*\S|^\s*\S{1,20}「")
 _VN_CUE_ONLY_RE = re.compile(r"^\s*(?=[^\W\d_])(?![a-z])[\w.'’\- ]{1,40}?\s*:\s*$")
 _QUOTE_RE = re.compile(r"[\"“”]")
 # A paragraph opening with a capitals cue and its speech: ``HIGGINS. Liar.``, ``LIZA [shocked] No``,

@@ -21,7 +21,7 @@ from augmentlab.model import Line
 _NAME = r"[^\W\d_][\w.'’\- ]{0,40}?"
 _EXT = r"(?:\s*\([^)\n]{1,30}\))?"
 CUE_ONLY_RE = re.compile(rf"^\s*(?P<name>[^\W\d_][\w.'’\-,& ]{{0,48}}?){_EXT}\s*:\s*$")
-INLINE_RE = re.compile(rf"^\s*(?P<name>{_NAME}){_EXT}\s*:[ \t]+(?P<text>\S.*)$")
+INLINE_RE = re.compile(rf"^\s*(?P<name>{_NAME}){_EXT}\s*(?::[ \t]+|：\s*)(?P<text>\S.*)$")
 BRACKET_RE = re.compile(r"^\s*[\[【](?P<name>[^\]】\n]{1,40})[\]】]\s*[:：]?\s*(?P<text>\S.*)$")
 KAGI_RE = re.compile(r"^\s*(?P<name>[^「『\s][^「『]{0,30}?)\s*(?P<text>[「『].*[」』])\s*$")
 HEADING_RE = re.compile(
@@ -280,7 +280,7 @@ def _flush(speaker: str, block: list[str], number: int, simple: bool) -> Line | 
 
 def _parse_single(text: str, number: int, simple: bool = False) -> Line | CountedLine | None:
     """A line standing alone (``text`` stripped; ``simple``: from a simple block)."""
-    match = INLINE_RE.match(text) if ":" in text else None
+    match = INLINE_RE.match(text) if ":" in text or "：" in text else None
     if match and looks_like_name(match.group("name")):
         return _dialogue(match.group("name").strip(), match.group("text"), number, 1 if simple else 0)
     match = BRACKET_RE.match(text) if text[0] in "[【" else None
