@@ -182,3 +182,42 @@ def test_forcing_play_gives_the_same_as_detection(name: str, tmp_path: Path) -> 
     detected = [s.id for s in load(path).scenes]
     forced = [s.id for s in load(path, "play").scenes]
     assert detected == forced
+
+
+def test_hedda_gabler_act_first_cues_alone_and_a_long_front_matter(tmp_path: Path) -> None:
+    path = _unzip("plays/ibsen_hedda_gabler_pg4093.txt.gz", tmp_path)
+    text = _lines(path)
+    start = text.index("ACT FIRST.")
+    end = text.index("THE END")
+    cues = sum(
+        1 for i in range(start, end) if re.fullmatch(r"[A-Z][A-Z .'-]+\.", text[i]) and not text[i - 1].strip()
+    )
+    stream, lines = _ingest(path)
+    # The translator's introduction fills the head: detected from windows further in.
+    assert stream.format == "play" and "windows" in stream.detection_reason
+    speeches = [line for line in lines if line.speaker]
+    assert _within(len(speeches), cues), (len(speeches), cues)
+    # ``MRS. ELVSTED enters from the hall.`` is a direction, not a speech of "MRS".
+    assert "MRS" not in {line.speaker for line in speeches}
+    assert "FOOTNOTES" not in {line.speaker for line in speeches}
+    whats = [part["what"] for part in stream.ledger.as_dict()["parts"]]
+    assert whats[2:4] == ["read as play", "skipped: after the end of the play"]
+    assert stream.ledger.unexplained == 0
+
+
+def test_enemy_of_the_people_title_case_cues_with_a_direction(tmp_path: Path) -> None:
+    path = _unzip("plays/ibsen_enemy_of_the_people_pg2446_excerpt.txt.gz", tmp_path)
+    text = _lines(path)
+    start = text.index("ACT I")
+    cue = re.compile(r"(?:Mr\.|Mrs\.|Dr\. )?[A-Z][a-z]+(?: [A-Z][a-z]+)?(?: \([^)]*\))?\. ")
+    cues = sum(1 for i in range(start, len(text)) if not text[i - 1].strip() and cue.match(text[i]))
+    stream, lines = _ingest(path)
+    assert stream.format == "play"
+    speeches = [line for line in lines if line.speaker]
+    assert _within(len(speeches), cues), (len(speeches), cues)
+    billing = next(line for line in speeches if line.text.startswith("It is uncommonly good"))
+    assert billing.speaker == "Billing" and billing.directions == ["as he eats"]
+    names = {c.name for c in stream.script().characters}
+    assert {"Dr. Stockmann", "Peter Stockmann", "Petra", "Hovstad", "Aslaksen"} <= names
+    assert not any("Constable" in name for name in names)  # a wrapped cast-list line is no person
+    assert stream.ledger.unexplained == 0

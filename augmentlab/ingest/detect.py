@@ -68,9 +68,18 @@ def normalize_format(name: str) -> str:
     raise AugmentlabError(f"unknown script format {name!r}; choose one of: auto, {', '.join(FORMATS)}")
 
 
+_TITLE_CUE_RE = re.compile(
+    r"^(?P<name>(?:(?:Mr|Mrs|Ms|Dr|St|Rev)\.\s)?(?:[A-Z][a-z'’\-]+\s){0,2}[A-Z][a-z'’\-]+)(?:\s*\([^)]*\))?\.\s+\S"
+)
+
+
 def cue_paragraphs(lines: list[str]) -> tuple[int, int]:
-    """``(paragraphs opening with a capitals speaker cue, paragraphs with quotation marks)``."""
+    """``(paragraphs opening with a speaker cue, paragraphs with quotation marks)``.
+
+    A cue is a capitals one (``HIGGINS. Liar.``) or a Title-case name that opens at least
+    three paragraphs (``Dr. Stockmann. An article of mine?``)."""
     cues = quoted = 0
+    titles: dict[str, int] = {}
     previous = ""
     for line in lines:
         if not previous.strip() and line.strip():
@@ -78,8 +87,12 @@ def cue_paragraphs(lines: list[str]) -> tuple[int, int]:
                 cues += 1
             elif _QUOTE_RE.search(line):
                 quoted += 1
+            else:
+                title = _TITLE_CUE_RE.match(line)
+                if title:
+                    titles[title.group("name")] = titles.get(title.group("name"), 0) + 1
         previous = line
-    return cues, quoted
+    return cues + sum(n for n in titles.values() if n >= 3), quoted
 
 
 def detect(path: Path, head: list[str], samples: list[list[str]] | None = None) -> Detection:

@@ -29,7 +29,7 @@ _ROMAN = {"I": 1, "V": 5, "X": 10, "L": 50, "C": 100}
 _WORD_NUMBERS = {"ONE": 1, "TWO": 2, "THREE": 3, "FOUR": 4, "FIVE": 5}
 ACT_RE = re.compile(
     r"^\s*_?(?:(?:THE\s+)?(?P<ord>FIRST|SECOND|THIRD|FOURTH|FIFTH|SIXTH|SEVENTH)\s+(?P<w1>ACT)"
-    r"|(?P<w2>ACT)\s+(?:THE\s+(?P<ord2>FIRST|SECOND|THIRD|FOURTH|FIFTH|SIXTH|SEVENTH)\b"
+    r"|(?P<w2>ACT)\s+(?:(?:THE\s+)?(?P<ord2>FIRST|SECOND|THIRD|FOURTH|FIFTH|SIXTH|SEVENTH)\b"
     r"|(?P<num>[IVXLC]+|\d+|ONE|TWO|THREE|FOUR|FIVE)\b))_?\.?[ \t]*(?P<rest>.*)$",
     re.I,
 )
@@ -51,9 +51,22 @@ TITLE_CUE_RE = re.compile(
     r"^(?P<name>(?:(?:Mr|Mrs|Ms|Dr|St|Rev)\.\s|[A-Z][a-z'’\-]+\s){0,2}[A-Z][a-z'’\-]+)\.(?:\s{2,}|\s*(?=\[)|\s*$)"
 )
 CAPS_ALONE_RE = re.compile(rf"^(?P<name>{_CAPS_WORD}(?:\.?\s{_CAPS_WORD}){{0,4}})[.:]?$")
+TITLE_SPACE_CUE_RE = re.compile(
+    r"^(?P<name>(?:(?:Mr|Mrs|Ms|Dr|St|Rev)\.\s)?(?:[A-Z][a-z'’\-]+\s){0,2}[A-Z][a-z'’\-]+)"
+    r"(?:\s*\((?P<dir>[^)]{1,200})\))?\.\s+(?P<rest>\S.*)$"
+)
+"""``Dr. Stockmann. An article of mine?`` / ``Peter Stockmann (following him). Is there``: a
+Title-case cue with one space, taken only for a name of the cast list (else any sentence
+opening ``Well. I ...`` would be one)."""
+_HONORIFICS = frozenset({"Mr", "Mrs", "Ms", "Dr", "St", "Rev", "Miss", "Lady", "Lord", "Sir", "Captain", "Mr.", "Mrs.", "Dr."})
 MD_CUE_RE = re.compile(r"^\*\*(?P<name>[^*\n]{1,40}?)\.?\*\*[.:]?\s*")
 DIRECTION_RE = re.compile(r"\[([^\]]*)\]|\(([^)]*)\)")
 LEADING_ITALIC_RE = re.compile(r"^_([^_]{1,300})_\.?(?=\s|$)")
+_TITLE_ABBREVIATIONS = frozenset({"MR", "MRS", "MS", "DR", "ST", "REV", "MME", "MLLE"})
+"""A capitals "name" that is only these is the start of a longer name (``MRS. ELVSTED enters``)."""
+_NAMES_FIRST_RE = re.compile(r"^[A-Z][A-Z'’\-]+(?:\.?\s[A-Z][A-Z'’\-]+)*,?\s+(?:\([^)]*\)\s+)?[a-z]")
+"""A paragraph opening with a name in capitals and going on in lower case is a stage direction
+(``MRS. ELVSTED enters from the hall.``, ``ARKADINA comes in on SORIN'S arm``)."""
 _TITLE_WORDS = {"mrs", "miss", "lady", "lord", "sir", "the", "and", "of"}
 _NOT_CUES = {"SCENE", "ACT", "CURTAIN", "TABLEAU", "END", "THE END", "TIME", "PLACE", "EXIT", "EXEUNT", "ENTER"}
 
@@ -132,7 +145,7 @@ def find_cue(text: str) -> tuple[str, str] | None:
         if not match:
             continue
         name = match.group("name").strip().rstrip(".")
-        if name.upper() in _NOT_CUES or act_heading(name) or END_RE.match(name):
+        if name.upper() in _NOT_CUES or act_heading(name) or END_RE.match(name) or name.upper() in _TITLE_ABBREVIATIONS:
             return None
         if pattern is CAPS_CUE_RE and len(name) < 2:
             return None
@@ -149,9 +162,10 @@ def _person(line: str) -> tuple[str, str | None] | None:
         return name.strip(), desc.strip() or None
     if line.startswith("("):
         return None  # a description running on from the entry above
-    paren = re.match(r"^(?P<name>[^(]+?)\s*\((?P<desc>[^)]*)\)?\s*$", line)
+    paren = re.match(r"^(?P<name>[^(,]+?)\s*\((?P<desc>[^)]*)\)?(?P<more>.*)$", line)
     if paren and paren.group("name").strip():
-        return paren.group("name").strip().rstrip(".,"), clean_direction(paren.group("desc")) or None
+        desc = clean_direction(f"{paren.group('desc')} {paren.group('more').strip(' ,.')}")
+        return paren.group("name").strip().rstrip(".,"), desc or None
     name, sep, desc = line.partition(", ")
     return name.strip().rstrip("."), (desc.strip() or None) if sep else None
 
@@ -176,6 +190,7 @@ class _Play:
         """Whether the last speech's cue stood alone (then a plain paragraph continues it)."""
         self.claim: tuple[str, bool] | None = None
         self.listed: set[str] = set()
+        self.listed_words: set[str] = set()
 
     # -- scene boundaries -------------------------------------------------------------------
     def start_scene(self, heading: str, setting: str | None) -> Iterator[Event]:
@@ -257,11 +272,19 @@ class _Play:
                 self._skip("list of scenes")
                 return
             if self.section == "persons" and not act and not first.startswith("*") and _cast_paragraph(block):
-                for line in block:
+                indent = min(len(line) - len(line.lstrip()) for line in block)
+                for i, line in enumerate(block):
+                    deeper = len(line) - len(line.lstrip()) > indent
+                    if i and "}" not in line and (
+                        deeper and len(block[i - 1]) - len(block[i - 1].lstrip()) == indent
+                        or block[i - 1].rstrip()[-1:].islower()
+                    ):
+                        continue  # an entry's description running on to the next line
                     person = _person(line)
                     if person:
                         self.state.cast.add_listed(*person)
                         self.listed.add(person[0].upper())
+                        self.listed_words.update(w.upper() for w in re.findall(r"[A-Z][\w'’\-]+", person[0]))
                 self._skip("cast list")
                 return
             if not act and not (SCENE_RE.match(first) and _scene_heading(first)) and not self._starts_play(joined):
@@ -295,7 +318,8 @@ class _Play:
             self._fallback = self.act_settings.get(self.act) if self.act and not rest else None
             return
         if END_RE.match(text):
-            self.ended = "after the curtain (notes)"
+            final = re.match(r"^\s*(?:THE\s+END|END\s+OF\s+(?:THE\s+)?PLAY)\b", text, re.I)
+            self.ended = "after the end of the play" if final else "after the curtain (notes)"
             self._take("direction")
             yield from self.flush(end_of_scene=True)
             yield SceneDirection(clean_direction(text))
@@ -320,11 +344,17 @@ class _Play:
         cue = find_cue(joined)
         if cue is not None and self.cue_alone and not cue[0].isupper():
             cue = None  # cues stand alone in capitals here: ``Ta. [_He goes._]`` is words of a speech
+        if cue is None and self.listed_words:
+            cue = self._title_cue(joined)
         alone = CAPS_ALONE_RE.match(first)
         if len(block) > 1 and alone and alone.group("name").upper() not in _NOT_CUES:
             cue = (alone.group("name"), " ".join(line.strip() for line in block[1:]))
         if self.ended:
-            if cue is None or not cue[1].strip() and self.pending_cue is None and not self.cue_alone:
+            if (
+                cue is None
+                or self.ended == "after the end of the play"
+                or not cue[1].strip() and self.pending_cue is None and not self.cue_alone
+            ):
                 self._skip(self.ended)
                 return  # printer's notes and the like after CURTAIN, until the next act or speech
             self.ended = None
@@ -336,7 +366,9 @@ class _Play:
                 yield SceneSetting(setting)
                 return
             if self.pending_line is not None:
-                if self.cue_alone or block[0][:1].isspace() or _is_italic_paragraph(text) or "[" in text:
+                if (
+                    self.cue_alone and not block[0][:1].isspace() and not _NAMES_FIRST_RE.match(text)
+                ) or (not self.cue_alone and (_is_italic_paragraph(text) or "[" in text)):
                     self._take("dialogue")
                     self._continue_speech(text)
                 else:
@@ -356,6 +388,19 @@ class _Play:
             return
         self.cue_alone = False
         yield from self.speech(name, rest, number)
+
+    def _title_cue(self, joined: str) -> tuple[str, str] | None:
+        """A :data:`TITLE_SPACE_CUE_RE` cue whose name words are all in the cast list."""
+        match = TITLE_SPACE_CUE_RE.match(joined)
+        if match is None:
+            return None
+        words = [w for w in match.group("name").replace(".", " ").split() if w not in _HONORIFICS]
+        if not words or not all(w.upper() in self.listed_words for w in words):
+            return None
+        rest = match.group("rest")
+        if match.group("dir"):
+            rest = f"[{match.group('dir')}] {rest}"
+        return match.group("name"), rest
 
     def _starts_play(self, joined: str) -> bool:
         """Whether a front-matter paragraph is a speech of a listed character (a play with no act heading)."""
