@@ -277,7 +277,7 @@ class _Play:
                     deeper = len(line) - len(line.lstrip()) > indent
                     if i and "}" not in line and (
                         deeper and len(block[i - 1]) - len(block[i - 1].lstrip()) == indent
-                        or block[i - 1].rstrip()[-1:].islower()
+                        or _runs_on(block[i - 1])
                     ):
                         continue  # an entry's description running on to the next line
                     person = _person(line)
@@ -476,6 +476,16 @@ def _cast_paragraph(block: list[str]) -> bool:
         if words and all(w[0].isupper() or w.lower() in _PARTICLES for w in words):
             names += 1
     return names * 2 > len(block)
+
+
+_RUN_ON_WORDS = frozenset("the of and a an to in for with at by or".split())
+
+
+def _runs_on(line: str) -> bool:
+    """Whether a cast-list line is cut mid-phrase (``..., Mayor of the``) and goes on below."""
+    text = line.rstrip()
+    words = text.split()
+    return bool(words) and (text[-1] in ",-" or words[-1] in _RUN_ON_WORDS)
 
 
 def _caps_cue(joined: str) -> bool:
