@@ -119,7 +119,7 @@ class SceneStream:
         self.source = open_source(self.path, encoding)
         self.detection_reason = "given"
         if fmt == "auto":
-            found = detect(self.path, self.source.head(), self.source.samples())
+            found = detect(self.path, self.source.head(), self.source.samples)
             fmt, self.detection_reason = found.format, found.reason
         self.format = fmt
         self.cast = Cast(aliases)

@@ -59,6 +59,7 @@ class Ledger:
     """Contiguous runs ``[first, last, what]``: ``what`` is ``read as <format>`` or ``skipped: <reason>``."""
     speeches: int = 0
     """Speeches ingested (dialogue lines), the base of the speech-like skip share."""
+    _read_label: str | None = field(default=None, repr=False)
 
     # -- reporting ---------------------------------------------------------------------------
     def count(self, lines: int) -> None:
@@ -69,8 +70,17 @@ class Ledger:
         """``lines`` non-blank lines from line ``first`` (to ``last``) were ingested as ``kind``."""
         if lines <= 0:
             return
-        self.ingested[kind] = self.ingested.get(kind, 0) + lines
-        self._part(first, last if last is not None else first + lines - 1, "")
+        ingested = self.ingested
+        ingested[kind] = ingested.get(kind, 0) + lines
+        end = last if last is not None else first + lines - 1
+        parts = self.parts
+        if parts:
+            part = parts[-1]
+            if part[2] is self._read_label and part[0] <= first:  # the common case: reading on
+                if end > part[1]:
+                    part[1] = end
+                return
+        self._part(first, end, "")
 
     def skip(self, reason: str, first: int, lines: int = 1, *, last: int | None = None, speech_like: int = 0) -> None:
         """``lines`` non-blank lines from line ``first`` (to ``last``) were not ingested, for ``reason``."""
@@ -93,7 +103,12 @@ class Ledger:
         self._part(first, end, "" if lines < _PART_MIN_SKIP and inside_reading else reason)
 
     def _part(self, first: int, last: int, reason: str) -> None:
-        what = f"skipped: {reason}" if reason else f"read as {self.format}"
+        if not reason:
+            if self._read_label is None or self._read_label != f"read as {self.format}":
+                self._read_label = f"read as {self.format}"
+            what = self._read_label
+        else:
+            what = f"skipped: {reason}"
         parts = self.parts
         if parts and parts[-1][2] == what and parts[-1][0] <= first:
             if last > parts[-1][1]:
@@ -209,20 +224,23 @@ def account_events(events: Iterable[Any], ledger: Ledger, read: list[int]) -> It
     """Credit the lines read (``read``, kept by :func:`counted_lines`) to the events that follow.
 
     For a format module that does not report into the ledger itself (see the module docstring).
+    Kinds are summed here and given to the ledger at the end, as one part.
     """
     credited = 0
-    first = 0
-    for event in events:
-        new = read[0] - credited
-        if new > 0:
-            first = first or read[2]
-            line = event[0] if type(event) is tuple else event
-            if isinstance(line, Line):
-                kind = line.kind.value
-            else:
-                kind = "direction" if type(event).__name__ == "SceneDirection" else "heading"
-            ledger.take(kind, first, new)
-            ledger.parts[-1][1] = max(ledger.parts[-1][1], read[1])
-            credited = read[0]
-            first = read[1] + 1
-        yield event
+    kinds: dict[str, int] = {}
+    line_type = Line
+    try:
+        for event in events:
+            new = read[0] - credited
+            if new > 0:
+                line = event[0] if type(event) is tuple else event
+                if type(line) is line_type or isinstance(line, line_type):
+                    kind = line.kind.value
+                else:
+                    kind = "direction" if type(event).__name__ == "SceneDirection" else "heading"
+                kinds[kind] = kinds.get(kind, 0) + new
+                credited += new
+            yield event
+    finally:
+        for kind, count in kinds.items():
+            ledger.take(kind, read[2], count, last=read[1])

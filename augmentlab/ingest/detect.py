@@ -7,6 +7,7 @@ header), so detection costs the same for any file size.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -95,11 +96,18 @@ def cue_paragraphs(lines: list[str]) -> tuple[int, int]:
     return cues + sum(n for n in titles.values() if n >= 3), quoted
 
 
-def detect(path: Path, head: list[str], samples: list[list[str]] | None = None) -> Detection:
+def detect(
+    path: Path, head: list[str], samples: list[list[str]] | Callable[[], list[list[str]]] | None = None
+) -> Detection:
     """Guess the format of ``path`` from its extension, first lines and ``samples`` (windows
-    of lines from further into the file, for a play inside prose: a preface, a sequel)."""
+    of lines from further into the file, or a function giving them: read only when the head
+    looks like prose or gives no clear markers, for a play inside prose: a preface, a sequel)."""
     found = _detect_head(path, head)
-    if found.format in {"prose", "vn"} and not found.reason.startswith("extension") and samples:
+    if found.format == "prose" or found.reason.startswith("no clear markers"):
+        samples = samples() if callable(samples) else samples
+    else:
+        samples = None
+    if samples:
         # A long prose preface can fill the head: the play format wins when speaker cues carry
         # the dialogue in most windows further in.
         playlike = 0

@@ -190,6 +190,8 @@ class _Play:
         """Whether the last speech's cue stood alone (then a plain paragraph continues it)."""
         self.claim: tuple[str, bool] | None = None
         self.listed: set[str] = set()
+        self.read_kinds: dict[str, int] = {}
+        self.read_first = self.read_last = 0
         self.listed_words: set[str] = set()
 
     # -- scene boundaries -------------------------------------------------------------------
@@ -225,16 +227,36 @@ class _Play:
         """The events of one paragraph; what became of its lines goes to the ledger."""
         self.claim = None
         yield from self._feed(number, block)
+        self.account(number, block)
+
+    def account(self, number: int, block: list[str]) -> None:
+        """Report the paragraph's claim (set by :meth:`_feed`) to the ledger.
+
+        Ingested lines are summed by kind and given to the ledger as one part when a skip
+        comes or the play ends (:meth:`_flush_read`): one dict update per paragraph.
+        """
         claim = self.claim
         if claim is None:
             return  # left unexplained: the ledger's count shows it
         what, skipped = claim
-        ledger = self.state.ledger
-        if skipped:
-            speech_like = 1 if what not in _NOT_SPEECH_SKIPS and _speech_like(block) else 0
-            ledger.skip(what, number, len(block), speech_like=speech_like)
-        else:
-            ledger.take(what, number, len(block))
+        if not skipped:
+            kinds = self.read_kinds
+            kinds[what] = kinds.get(what, 0) + len(block)
+            if not self.read_first:
+                self.read_first = number
+            self.read_last = number + len(block) - 1
+            return
+        self._flush_read()
+        speech_like = 1 if what not in _NOT_SPEECH_SKIPS and _speech_like(block) else 0
+        self.state.ledger.skip(what, number, len(block), speech_like=speech_like)
+
+    def _flush_read(self) -> None:
+        if self.read_kinds:
+            take = self.state.ledger.take
+            for kind, count in self.read_kinds.items():
+                take(kind, self.read_first, count, last=self.read_last)
+            self.read_kinds = {}
+        self.read_first = 0
 
     def _take(self, kind: str) -> None:
         self.claim = (kind, False)
@@ -251,25 +273,25 @@ class _Play:
             name, cue_line = self.pending_cue
             self.pending_cue = None
             self.cue_alone = True
-            self._take("dialogue")
+            self.claim = ("dialogue", False)
             yield from self.speech(name, text, cue_line)
             return
         act = act_heading(first)
         if self.section in {"front", "persons", "scenes_list"}:
             if PERSONS_RE.match(first.replace("_", "")) and len(block) == 1:
                 self.section = "persons"
-                self._skip("cast list")
+                self.claim = ("cast list", True)
                 return
             if SCENES_LIST_RE.match(first.replace("_", "")):
                 self.section = "scenes_list"
-                self._skip("list of scenes")
+                self.claim = ("list of scenes", True)
                 return
             if self.section == "scenes_list" and act and (act.group("rest").strip() or len(block) > 1):
                 setting = clean_direction(" ".join([act.group("rest")] + [b.strip() for b in block[1:]]))
                 n = _act_number(act)
                 if n and setting:
                     self.act_settings[n] = setting
-                self._skip("list of scenes")
+                self.claim = ("list of scenes", True)
                 return
             if self.section == "persons" and not act and not first.startswith("*") and _cast_paragraph(block):
                 indent = min(len(line) - len(line.lstrip()) for line in block)
@@ -285,12 +307,12 @@ class _Play:
                         self.state.cast.add_listed(*person)
                         self.listed.add(person[0].upper())
                         self.listed_words.update(w.upper() for w in re.findall(r"[A-Z][\w'’\-]+", person[0]))
-                self._skip("cast list")
+                self.claim = ("cast list", True)
                 return
             if not act and not (SCENE_RE.match(first) and _scene_heading(first)) and not self._starts_play(joined):
                 if self.section == "persons":
                     self.section = "front"
-                self._skip("front matter")
+                self.claim = ("front matter", True)
                 return
         if act:
             self.section = "body"
@@ -299,7 +321,7 @@ class _Play:
             rest = clean_direction(act.group("rest")) if act.group("rest") else ""
             self.act_heading = first
             setting = rest or (self.act_settings.get(self.act) if self.act else None)
-            self._take("heading")
+            self.claim = ("heading", False)
             yield from self.start_scene(first, setting if rest else None)
             if not rest and setting:
                 self._fallback = setting
@@ -313,14 +335,14 @@ class _Play:
             self.scene_no = _number(scene.group("num")) or 1
             rest = clean_direction(" ".join([scene.group("rest")] + [b.strip() for b in block[1:]]))
             heading = first if not self.act_heading else f"{self.act_heading}, {first}"
-            self._take("heading")
+            self.claim = ("heading", False)
             yield from self.start_scene(heading, rest or None)
             self._fallback = self.act_settings.get(self.act) if self.act and not rest else None
             return
         if END_RE.match(text):
             final = re.match(r"^\s*(?:THE\s+END|END\s+OF\s+(?:THE\s+)?PLAY)\b", text, re.I)
             self.ended = "after the end of the play" if final else "after the curtain (notes)"
-            self._take("direction")
+            self.claim = ("direction", False)
             yield from self.flush(end_of_scene=True)
             yield SceneDirection(clean_direction(text))
             return
@@ -330,11 +352,11 @@ class _Play:
             if self.lines_in_scene:
                 self.ended = "prose section after the play"
                 yield from self.flush(end_of_scene=True)
-            self._skip("separator")
+            self.claim = ("separator", True)
             return
         if _is_direction_paragraph(text):
             direction = clean_direction(text)
-            self._take("direction")
+            self.claim = ("direction", False)
             if self.lines_in_scene == 0 and self.pending_line is None:
                 self._settle_fallback_setting()
                 yield SceneDirection(direction)
@@ -355,34 +377,34 @@ class _Play:
                 or self.ended == "after the end of the play"
                 or not cue[1].strip() and self.pending_cue is None and not self.cue_alone
             ):
-                self._skip(self.ended)
+                self.claim = (self.ended, True)
                 return  # printer's notes and the like after CURTAIN, until the next act or speech
             self.ended = None
         if cue is None:
             if self.awaiting_setting and self.lines_in_scene == 0:
                 setting = clean_direction(text) if _is_italic_paragraph(text) else text
                 self.has_setting = True
-                self._take("heading")
+                self.claim = ("heading", False)
                 yield SceneSetting(setting)
                 return
             if self.pending_line is not None:
                 if (
                     self.cue_alone and not block[0][:1].isspace() and not _NAMES_FIRST_RE.match(text)
                 ) or (not self.cue_alone and (_is_italic_paragraph(text) or "[" in text)):
-                    self._take("dialogue")
+                    self.claim = ("dialogue", False)
                     self._continue_speech(text)
                 else:
                     # Inline cues (``NAME. speech``): a paragraph without one is a direction.
-                    self._take("direction")
+                    self.claim = ("direction", False)
                     self.pending_dirs.append(clean_direction(text))
             else:
                 yield from self.flush()
                 self.lines_in_scene += 1
-                self._take("narration")
+                self.claim = ("narration", False)
                 self.pending_line = make_line(None, clean_direction(text) if _is_italic_paragraph(text) else text, source_line=number)
             return
         name, rest = cue
-        self._take("dialogue")
+        self.claim = ("dialogue", False)
         if not rest.strip():
             self.pending_cue = (name, number)
             return
@@ -442,6 +464,7 @@ class _Play:
             line.metadata["direction_at"] = offsets
 
     def finish(self) -> Iterator[Event]:
+        self._flush_read()
         if self.pending_cue is not None:
             self.state.warnings.append(f"line {self.pending_cue[1]}: cue {self.pending_cue[0]!r} has no speech")
         yield from self.flush(end_of_scene=True)
@@ -543,6 +566,9 @@ def parse(source: Iterable[tuple[int, str]], state: ParseState) -> Iterator[Even
     """Yield scene events and lines from a stage play."""
     play = _Play(state)
     play._fallback = None  # type: ignore[attr-defined]
+    feed, account = play._feed, play.account
     for number, block in paragraphs(source):
-        yield from play.feed(number, block)
+        play.claim = None
+        yield from feed(number, block)
+        account(number, block)
     yield from play.finish()
