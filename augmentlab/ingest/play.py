@@ -35,6 +35,7 @@ ACT_RE = re.compile(
 )
 _NOT_HEADING_REST = frozenset(";,?!'’")
 SCENE_RE = re.compile(r"^\s*SCENE(?:\s+(?P<num>[IVXLC]+|\d+))?\b\.?[ \t]*(?:--?|[:.\-–—])?[ \t]*(?P<rest>.*)$", re.I)
+_RULE_CHARS = frozenset("*-_~=")
 RULE_RE = re.compile(r"^\s*(?:[*\-_~=]\s*){3,}$")
 PERSONS_RE = re.compile(
     r"^\s*(?:THE\s+)?(?:PERSONS\s+(?:OF|IN)\s+THE\s+PLAY|DRAMATIS\s+PERSON[AE]+|CHARACTERS(?:\s+IN\s+THE\s+PLAY)?|CAST)\s*:?\s*$",
@@ -145,7 +146,8 @@ def find_cue(text: str) -> tuple[str, str] | None:
         if not match:
             continue
         name = match.group("name").strip().rstrip(".")
-        if name.upper() in _NOT_CUES or act_heading(name) or END_RE.match(name) or name.upper() in _TITLE_ABBREVIATIONS:
+        upper = name.upper()
+        if upper in _NOT_CUES or upper in _TITLE_ABBREVIATIONS or ACT_RE.match(name) and act_heading(name) or END_RE.match(name):
             return None
         if pattern is CAPS_CUE_RE and len(name) < 2:
             return None
@@ -240,11 +242,12 @@ class _Play:
             return  # left unexplained: the ledger's count shows it
         what, skipped = claim
         if not skipped:
+            size = len(block)
             kinds = self.read_kinds
-            kinds[what] = kinds.get(what, 0) + len(block)
+            kinds[what] = kinds.get(what, 0) + size
             if not self.read_first:
                 self.read_first = number
-            self.read_last = number + len(block) - 1
+            self.read_last = number + size - 1
             return
         self._flush_read()
         speech_like = 1 if what not in _NOT_SPEECH_SKIPS and _speech_like(block) else 0
@@ -276,7 +279,9 @@ class _Play:
             self.claim = ("dialogue", False)
             yield from self.speech(name, text, cue_line)
             return
-        act = act_heading(first)
+        act = ACT_RE.match(first)
+        if act is not None:
+            act = act_heading(first)
         if self.section in {"front", "persons", "scenes_list"}:
             if PERSONS_RE.match(first.replace("_", "")) and len(block) == 1:
                 self.section = "persons"
@@ -346,7 +351,7 @@ class _Play:
             yield from self.flush(end_of_scene=True)
             yield SceneDirection(clean_direction(text))
             return
-        if RULE_RE.match(text):
+        if text[:1] in _RULE_CHARS and RULE_RE.match(text):
             # A rule after the speeches began: what follows, until a cue or a heading, is not
             # the play (Shaw's prose sequel after Pygmalion's last act).
             if self.lines_in_scene:
