@@ -354,7 +354,7 @@ class _Play:
         if text[:1] in _RULE_CHARS and RULE_RE.match(text):
             # A rule after the speeches began: what follows, until a cue or a heading, is not
             # the play (Shaw's prose sequel after Pygmalion's last act).
-            if self.lines_in_scene:
+            if self.lines_in_scene and not self.ended:
                 self.ended = "prose section after the play"
                 yield from self.flush(end_of_scene=True)
             self.claim = ("separator", True)
