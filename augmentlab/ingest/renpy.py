@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 
+from augmentlab.ingest.accounting import Ledger
 from augmentlab.ingest.lines import make_line
 from augmentlab.ingest.segment import Event, ParseState, SceneStart
 
@@ -52,46 +53,55 @@ def parse(source: Iterable[tuple[int, str]], state: ParseState) -> Iterator[Even
     last_speaker: str | None = None
     setting: str | None = None
     label: str | None = None
-    ledger = state.ledger
+    # Line accounting, summed here and reported at the end (one dict update per line).
+    taken: dict[str, int] = {}
+    skipped: dict[str, list[int]] = {}
+    speech_like_code: list[int] = []
+    first = last = 0
     for number, raw in source:
         text = raw.strip()
         if not text:
             continue
+        if not first:
+            first = number
+        last = number
         if text.startswith("#"):
-            ledger.skip("comment", number)
+            skipped.setdefault("comment", []).append(number)
             continue
         define = DEFINE_RE.match(raw)
         if define:
             name = define.group("name")
             speakers[define.group("var")] = None if name == "None" else unquote(name)
-            ledger.skip("code (character definition)", number)
+            skipped.setdefault("code (character definition)", []).append(number)
             continue
         label_match = LABEL_RE.match(raw)
         if label_match:
             label = label_match.group("name")
-            ledger.take("heading", number)
+            taken["heading"] = taken.get("heading", 0) + 1
             yield SceneStart(heading=f"label {label}", setting=setting, metadata={"label": label})
             continue
         scene = SCENE_RE.match(raw)
         if scene:
             image = scene.group("image").strip()
             setting = _setting(image)
-            ledger.take("heading", number)
+            taken["heading"] = taken.get("heading", 0) + 1
             yield SceneStart(heading=f"scene {image}", setting=setting, metadata={"label": label, "image": image})
             continue
         say = SAY_RE.match(raw)
         if not say:
             like = _SPEECH_LIKE_RE.match(raw)
             speech_like = int(bool(like) and like.group("who") not in _KEYWORDS)
-            ledger.skip("code", number, speech_like=speech_like)
+            skipped.setdefault("code", []).append(number)
+            if speech_like:
+                speech_like_code.append(number)
             continue
         rest = say.group("rest").strip()
         if rest.startswith(":"):
-            ledger.skip("menu choice", number)
+            skipped.setdefault("menu choice", []).append(number)
             continue  # a menu choice, not a line
         words = unquote(say.group("text"))
         if not words:
-            ledger.skip("empty string", number)
+            skipped.setdefault("empty string", []).append(number)
             continue
         who = say.group("who")
         if say.group("whostr"):
@@ -103,7 +113,7 @@ def parse(source: Iterable[tuple[int, str]], state: ParseState) -> Iterator[Even
         elif who in speakers:
             speaker = speakers[who]
         elif who in _KEYWORDS or who.startswith("$"):
-            ledger.skip("code", number)
+            skipped.setdefault("code", []).append(number)
             continue
         else:
             speaker = who
@@ -114,8 +124,27 @@ def parse(source: Iterable[tuple[int, str]], state: ParseState) -> Iterator[Even
             metadata["extend"] = True
         if speaker is not None:
             last_speaker = speaker
-        ledger.take("dialogue" if speaker else "narration", number)
+        kind = "dialogue" if speaker else "narration"
+        taken[kind] = taken.get(kind, 0) + 1
         yield make_line(speaker, words, source_line=number, metadata=metadata)
+    _report(state.ledger, taken, skipped, speech_like_code, first, last)
+
+
+def _report(
+    ledger: Ledger, taken: dict[str, int], skipped: dict[str, list[int]], speech_like: list[int], first: int, last: int
+) -> None:
+    """Give the ledger the lines taken (one part) and the skipped ones in runs of consecutive lines."""
+    for kind, count in taken.items():
+        ledger.take(kind, first, count, last=last)
+    like = set(speech_like)
+    for reason, numbers in skipped.items():
+        start = previous = numbers[0]
+        for number in numbers[1:] + [0]:
+            if number != previous + 1:
+                run = range(start, previous + 1)
+                ledger.skip(reason, start, len(run), speech_like=sum(1 for n in run if n in like) if like else 0)
+                start = number
+            previous = number
 
 
 ACCOUNTS_LINES = True
