@@ -72,14 +72,23 @@ class Source:
         try:
             with self.path.open("rb") as fh:
                 for k in range(1, windows + 1):
-                    fh.seek(self.size * k // (windows + 1))
+                    unit = 4 if "32" in self.encoding else 2 if "16" in self.encoding else 1
+                    fh.seek(self.size * k // (windows + 1) // unit * unit)  # whole code units
                     raw = fh.read(max_bytes)
-                    text = raw.decode(self.encoding.replace("-sig", ""), errors="replace")
+                    codec = {"utf-16": "utf-16-le", "utf-32": "utf-32-le"}.get(self.encoding, self.encoding)
+                    if codec in {"utf-16-le", "utf-32-le"} and self._big_endian():
+                        codec = codec.replace("-le", "-be")
+                    text = raw.decode(codec.replace("-sig", ""), errors="replace")
                     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")[1:-1]
                     out.append(lines[:max_lines])
         except (OSError, LookupError):
             return []
         return out
+
+    def _big_endian(self) -> bool:
+        with self.path.open("rb") as fh:
+            start = fh.read(4)
+        return start.startswith((codecs.BOM_UTF16_BE, codecs.BOM_UTF32_BE)) and not start.startswith(codecs.BOM_UTF32_LE)
 
     def head(self, max_lines: int = 400, max_chars: int = 65536) -> list[str]:
         """The first lines (for format detection), without the Gutenberg header."""
