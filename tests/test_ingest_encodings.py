@@ -102,3 +102,17 @@ def test_a_wrong_guess_is_a_one_line_error_naming_encoding(
     assert main(["ingest", str(path), "-o", str(out), "--format", "vn"]) == 2
     err = [line for line in capsys.readouterr().err.strip().splitlines() if line.startswith("error")]
     assert len(err) == 1 and "--encoding" in err[0] and "a guess" in err[0]
+
+
+@pytest.mark.parametrize("codec, bom", [("utf-16-be", codecs.BOM_UTF16_BE), ("utf-32-le", codecs.BOM_UTF32_LE)])
+def test_windows_further_in_read_wide_encodings(tmp_path: Path, codec: str, bom: bytes) -> None:
+    # Hedda Gabler's introduction fills the head; detection reads windows further in, which must
+    # start on whole code units in the file's byte order.
+    import gzip
+
+    text = gzip.decompress((Path(__file__).parent / "data" / "plays" / "ibsen_hedda_gabler_pg4093.txt.gz").read_bytes())
+    path = tmp_path / "hedda.txt"
+    path.write_bytes(bom + text.decode("utf-8").encode(codec))
+    script = load(path)
+    assert script.format == "play" and "windows" in script.metadata["detected_by"]
+    assert sum(1 for line in script.lines if line.speaker) > 1600
