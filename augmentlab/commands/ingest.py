@@ -15,6 +15,7 @@ import typer
 from augmentlab.errors import AugmentlabError
 
 _FORMAT_HELP = "Script format: auto, vn, renpy, play, fountain, prose."
+_STRICT_HELP = "Fail (exit 2) when a line is unaccounted for or more than 1% of speech-like lines are skipped."
 
 
 def _aliases(alias: Optional[list[str]], aliases_file: Optional[Path]) -> dict[str, str]:
@@ -66,6 +67,7 @@ def summarize(stream: Any) -> dict[str, Any]:
         "format": script.format,
         "detected_by": script.metadata.get("detected_by"),
         "encoding": script.metadata.get("encoding"),
+        "encoding_guess": script.metadata.get("encoding_guess", {}),
         "scenes": scenes,
         "lines": lines,
         "line_kinds": kinds,
@@ -73,6 +75,7 @@ def summarize(stream: Any) -> dict[str, Any]:
         "directions": {"lines": line_directions, "scenes": scene_directions},
         "cast": [c.model_dump(mode="json", exclude_defaults=True) for c in script.characters],
         "warnings": script.warnings,
+        "accounting": stream.ledger.as_dict(),
     }
 
 
@@ -89,6 +92,7 @@ def register(app: typer.Typer) -> None:
         token_budget: int = typer.Option(800, "--token-budget", help="Split scenes longer than this (approx tokens)."),
         context_lines: int = typer.Option(3, "--context-lines", help="Previous lines kept as scene context."),
         encoding: Optional[str] = typer.Option(None, "--encoding", help="Force a text encoding."),
+        strict: bool = typer.Option(False, "--strict", help=_STRICT_HELP),
     ) -> None:
         """Read a script and write one Scene JSON per line (streaming)."""
         from augmentlab.ingest import iter_scenes
@@ -100,6 +104,7 @@ def register(app: typer.Typer) -> None:
             token_budget=token_budget,
             context_lines=context_lines,
             encoding=encoding,
+            strict=strict,
         )
         count = lines = 0
         with atomic_output(output) as fh:
@@ -113,6 +118,7 @@ def register(app: typer.Typer) -> None:
             print(f"warning: {warning}", file=sys.stderr)
         if str(output) != "-":
             print(f"wrote {count} scenes ({lines} lines, format {script.format}) to {output}")
+        print(stream.ledger.summary_line(), file=sys.stderr if str(output) == "-" else sys.stdout)
 
     @app.command("inspect")
     def inspect_cmd(
@@ -123,12 +129,18 @@ def register(app: typer.Typer) -> None:
         aliases_file: Optional[Path] = typer.Option(None, "--aliases", help="TOML file of NAME = CANONICAL."),
         token_budget: int = typer.Option(800, "--token-budget", help="Split scenes longer than this (approx tokens)."),
         encoding: Optional[str] = typer.Option(None, "--encoding", help="Force a text encoding."),
+        strict: bool = typer.Option(False, "--strict", help=_STRICT_HELP),
     ) -> None:
-        """Summarise a script: format, scenes, lines per speaker, directions, cast, warnings."""
+        """Summarise a script: format, scenes, lines per speaker, directions, cast, what was skipped, warnings."""
         from augmentlab.ingest import iter_scenes
 
         stream = iter_scenes(
-            file, format, aliases=_aliases(alias, aliases_file), token_budget=token_budget, encoding=encoding
+            file,
+            format,
+            aliases=_aliases(alias, aliases_file),
+            token_budget=token_budget,
+            encoding=encoding,
+            strict=strict,
         )
         summary = summarize(stream)
         if as_json:
@@ -174,7 +186,9 @@ def _print_summary(summary: dict[str, Any]) -> None:
     console = Console()
     head = Table(title=f"{summary['title']} ({summary['file']})", show_header=False)
     head.add_row("format", f"{summary['format']} ({summary['detected_by']})")
-    head.add_row("encoding", str(summary["encoding"]))
+    guess = summary.get("encoding_guess") or {}
+    how = f" ({guess.get('by')}" + (f", confidence {guess['confidence']:.0%}" if "confidence" in guess else "") + ")" if guess else ""
+    head.add_row("encoding", f"{summary['encoding']}{how}")
     head.add_row("scenes", str(summary["scenes"]))
     head.add_row("lines", ", ".join(f"{k} {v}" for k, v in summary["line_kinds"].items()) or "0")
     head.add_row("directions", f"{summary['directions']['lines']} on lines, {summary['directions']['scenes']} on scenes")
@@ -193,5 +207,32 @@ def _print_summary(summary: dict[str, Any]) -> None:
             entry.get("description") or "",
         )
     console.print(speakers)
+    _print_accounting(console, summary["accounting"])
     for warning in summary["warnings"]:
         console.print(f"[yellow]warning:[/yellow] {warning}")
+
+
+def _print_accounting(console: Any, accounting: dict[str, Any]) -> None:
+    """What became of every non-blank line: ingested by kind, skipped by reason, the file's parts."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    lines = Table(title=f"lines ({accounting['non_blank_lines']} non-blank)")
+    lines.add_column("what")
+    lines.add_column("lines", justify="right")
+    lines.add_column("where")
+    ingested = accounting["ingested"]
+    for kind, count in ingested.items():
+        if kind != "lines":
+            lines.add_row(f"ingested: {kind}", str(count), "")
+    for reason, entry in accounting["skipped"].items():
+        note = f" ({entry['speech_like']} speech-like)" if entry["speech_like"] else ""
+        lines.add_row(escape(f"skipped: {reason}{note}"), str(entry["lines"]), ", ".join(entry["ranges"][:8]))
+    lines.add_row("unexplained", str(accounting["unexplained"]), "")
+    console.print(lines)
+    parts = Table(title="parts of the file")
+    parts.add_column("lines")
+    parts.add_column("read as")
+    for part in accounting["parts"][:40]:
+        parts.add_row(part["lines"], escape(part["what"]))
+    console.print(parts)

@@ -28,7 +28,8 @@ from pathlib import Path
 from augmentlab.errors import AugmentlabError
 from augmentlab.ingest.cast import Cast
 from augmentlab.ingest.detect import FORMATS, detect, normalize_format
-from augmentlab.ingest.io import Source, open_source
+from augmentlab.ingest.accounting import Ledger, account_events, counted_blocks, counted_lines
+from augmentlab.ingest.io import Source, _numbered, iter_blocks, open_source
 from augmentlab.ingest.segment import (
     DEFAULT_CONTEXT_LINES,
     DEFAULT_TOKEN_BUDGET,
@@ -73,12 +74,21 @@ def _events(fmt: str, source: Source, info: dict[str, str], state: ParseState) -
         # reading warnings are not given twice.
         first = dataclasses.replace(source, warnings=[])
         state.cast.expect(speakers(first.script_lines({})), state.warnings)
+    ledger = state.ledger
+    ledger.format = fmt
+    if not getattr(module, "ACCOUNTS_LINES", False):
+        # The module does not report into the ledger: credit the lines it reads to its events.
+        read = [0, 0, 0]
+        lines = counted_lines(source.script_lines(info, ledger), ledger, read)
+        return account_events(parse(lines, state), ledger, read)
     if fmt == "renpy":
-        return parse(iter(source), state)
+        blocks = counted_blocks(iter_blocks(source.path, source.encoding, source.warnings), ledger)
+    else:
+        blocks = counted_blocks(source.script_blocks(info, ledger), ledger)
     parse_blocks: BlockParser | None = getattr(module, "parse_blocks", None)
     if parse_blocks is not None:
-        return parse_blocks(source.script_blocks(info), state)
-    return parse(source.script_lines(info), state)
+        return parse_blocks(blocks, state)
+    return parse(_numbered(blocks), state)
 
 
 class SceneStream:
@@ -98,6 +108,7 @@ class SceneStream:
         token_budget: int = DEFAULT_TOKEN_BUDGET,
         context_lines: int = DEFAULT_CONTEXT_LINES,
         encoding: str | None = None,
+        strict: bool = False,
     ) -> None:
         fmt = normalize_format(format)
         if token_budget < 1:
@@ -108,7 +119,7 @@ class SceneStream:
         self.source = open_source(self.path, encoding)
         self.detection_reason = "given"
         if fmt == "auto":
-            found = detect(self.path, self.source.head())
+            found = detect(self.path, self.source.head(), self.source.samples)
             fmt, self.detection_reason = found.format, found.reason
         self.format = fmt
         self.cast = Cast(aliases)
@@ -116,6 +127,7 @@ class SceneStream:
         self.state.warnings = self.source.warnings
         self._info: dict[str, str] = {}
         self._segmenter = Segmenter(cast=self.cast, token_budget=token_budget, context_lines=context_lines)
+        self.strict = strict
         self._started = False
         self.done = False
         self.scene_count = 0
@@ -129,11 +141,29 @@ class SceneStream:
             self.scene_count += 1
             yield scene
         if self._segmenter.dialogue_seen == 0:
+            guess = self.source.guess
+            if guess.get("by", "").startswith("guessed"):
+                raise AugmentlabError(
+                    f"no dialogue found in {self.path.name} (read as {self.format}, decoded as "
+                    f"{guess['encoding']}, a guess with confidence {float(guess.get('confidence', 0)):.0%}); "
+                    "pass --encoding if that is the wrong encoding, or --format"
+                )
             raise AugmentlabError(
                 f"no dialogue found in {self.path.name} (read as {self.format}); "
                 "check the file or pass --format"
             )
+        ledger = self.state.ledger
+        ledger.speeches = self._segmenter.dialogue_seen
+        problems = ledger.problems()
+        if problems and self.strict:
+            raise AugmentlabError(f"{self.path.name}: {problems[0]} (--strict)")
+        self.state.warnings.extend(problems)
         self.done = True
+
+    @property
+    def ledger(self) -> Ledger:
+        """What became of each non-blank line (complete once the scenes are iterated)."""
+        return self.state.ledger
 
     @property
     def title(self) -> str:
@@ -144,6 +174,10 @@ class SceneStream:
         metadata = dict(self.state.metadata)
         metadata.setdefault("detected_by", self.detection_reason)
         metadata["encoding"] = self.source.encoding
+        if self.source.guess:
+            metadata["encoding_guess"] = dict(self.source.guess)
+        if self.done:
+            metadata["accounting"] = self.state.ledger.as_dict()
         metadata["lines_per_speaker"] = self.cast.counts
         return Script(
             title=self.title,
@@ -164,8 +198,12 @@ def iter_scenes(
     token_budget: int = DEFAULT_TOKEN_BUDGET,
     context_lines: int = DEFAULT_CONTEXT_LINES,
     encoding: str | None = None,
+    strict: bool = False,
 ) -> SceneStream:
-    """A :class:`SceneStream` over ``path`` (memory does not grow with file size)."""
+    """A :class:`SceneStream` over ``path`` (memory does not grow with file size).
+
+    ``strict``: lines unaccounted for, or too many speech-like lines skipped, are an error
+    (else a warning)."""
     return SceneStream(
         path,
         format,
@@ -173,6 +211,7 @@ def iter_scenes(
         token_budget=token_budget,
         context_lines=context_lines,
         encoding=encoding,
+        strict=strict,
     )
 
 
@@ -184,6 +223,7 @@ def load(
     token_budget: int = DEFAULT_TOKEN_BUDGET,
     context_lines: int = DEFAULT_CONTEXT_LINES,
     encoding: str | None = None,
+    strict: bool = False,
 ) -> Script:
     """Read a whole script file into a :class:`Script`."""
     stream = iter_scenes(
@@ -193,6 +233,7 @@ def load(
         token_budget=token_budget,
         context_lines=context_lines,
         encoding=encoding,
+        strict=strict,
     )
     scenes = list(stream)
     return stream.script(scenes)

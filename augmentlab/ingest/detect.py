@@ -7,6 +7,7 @@ header), so detection costs the same for any file size.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,9 +43,15 @@ _PLAY_LIST_RE = re.compile(
     r"^\s*(?:THE\s+)?(?:PERSONS\s+(?:OF|IN)\s+THE\s+PLAY|DRAMATIS\s+PERSON[AE]+|CHARACTERS\s+IN\s+THE\s+PLAY)", re.I
 )
 _PLAY_CUE_RE = re.compile(r"^(?:[A-Z][A-Za-z'’\-]*\.?\s){0,3}[A-Z][A-Za-z'’\-]*\.(?:\s{2,}|\s*\[)\S|^\*\*[^*]{1,40}\*\*")
-_VN_INLINE_RE = re.compile(r"^\s*(?=[^\W\d_])(?![a-z])[\w.'’\- ]{1,40}?\s*:\s+\S|^\s*\[[A-Z][^\]]{0,39}\]\s*\S|^\s*\S{1,20}「")
+_VN_INLINE_RE = re.compile(r"^\s*(?=[^\W\d_])(?![a-z])[\w.'’\- ]{1,40}?\s*(?::\s+|：\s*)\S|^\s*\[[A-Z][^\]]{0,39}\]\s*\S|^\s*\S{1,20}「")
 _VN_CUE_ONLY_RE = re.compile(r"^\s*(?=[^\W\d_])(?![a-z])[\w.'’\- ]{1,40}?\s*:\s*$")
 _QUOTE_RE = re.compile(r"[\"“”]")
+# A paragraph opening with a capitals cue and its speech: ``HIGGINS. Liar.``, ``LIZA [shocked] No``,
+# ``ROPER:`` / ``ROPER.`` standing alone; not a heading word or a Roman numeral.
+_PARA_CUE_RE = re.compile(
+    r"^\s*(?!(?:CHAPTER|ACT|SCENE|BOOK|PART|ADVENTURE|STORY|THE END|END)\b)(?![IVXLC]+\.)"
+    r"[A-Z][A-Z'’\-]+(?:\s[A-Z][A-Z'’\-]+){0,3}(?:\.\s+\S|\s*\[|\s*[.:]\s*$)"
+)
 
 
 @dataclass
@@ -62,8 +69,61 @@ def normalize_format(name: str) -> str:
     raise AugmentlabError(f"unknown script format {name!r}; choose one of: auto, {', '.join(FORMATS)}")
 
 
-def detect(path: Path, head: list[str]) -> Detection:
-    """Guess the format of ``path`` from its extension and first lines."""
+_TITLE_CUE_RE = re.compile(
+    r"^(?P<name>(?:(?:Mr|Mrs|Ms|Dr|St|Rev)\.\s)?(?:[A-Z][a-z'’\-]+\s){0,2}[A-Z][a-z'’\-]+)(?:\s*\([^)]*\))?\.\s+\S"
+)
+
+
+def cue_paragraphs(lines: list[str]) -> tuple[int, int]:
+    """``(paragraphs opening with a speaker cue, paragraphs with quotation marks)``.
+
+    A cue is a capitals one (``HIGGINS. Liar.``) or a Title-case name that opens at least
+    three paragraphs (``Dr. Stockmann. An article of mine?``)."""
+    cues = quoted = 0
+    titles: dict[str, int] = {}
+    previous = ""
+    for line in lines:
+        if not previous.strip() and line.strip():
+            if _PARA_CUE_RE.match(line):
+                cues += 1
+            elif _QUOTE_RE.search(line):
+                quoted += 1
+            else:
+                title = _TITLE_CUE_RE.match(line)
+                if title:
+                    titles[title.group("name")] = titles.get(title.group("name"), 0) + 1
+        previous = line
+    return cues + sum(n for n in titles.values() if n >= 3), quoted
+
+
+def detect(
+    path: Path, head: list[str], samples: list[list[str]] | Callable[[], list[list[str]]] | None = None
+) -> Detection:
+    """Guess the format of ``path`` from its extension, first lines and ``samples`` (windows
+    of lines from further into the file, or a function giving them: read only when the head
+    looks like prose or gives no clear markers, for a play inside prose: a preface, a sequel)."""
+    found = _detect_head(path, head)
+    if found.format == "prose" or found.reason.startswith("no clear markers"):
+        samples = samples() if callable(samples) else samples
+    else:
+        samples = None
+    if samples:
+        # A long prose preface can fill the head: the play format wins when speaker cues carry
+        # the dialogue in most windows further in.
+        playlike = 0
+        for window in samples:
+            cues, quoted = cue_paragraphs(window)
+            vn = sum(1 for line in window if _VN_INLINE_RE.match(line) or _VN_CUE_ONLY_RE.match(line))
+            if cues >= 8 and cues > 2 * quoted and cues > vn:
+                playlike += 1
+        if playlike * 2 > len(samples):
+            return Detection(
+                "play", f"speaker cues carry the dialogue in {playlike} of {len(samples)} windows (prose around the play)"
+            )
+    return found
+
+
+def _detect_head(path: Path, head: list[str]) -> Detection:
     ext = path.suffix.lower()
     if ext in _EXTENSIONS:
         return Detection(_EXTENSIONS[ext], f"extension {ext}")
@@ -92,6 +152,9 @@ def detect(path: Path, head: list[str]) -> Detection:
         return Detection("play", "act headings and speaker cues")
     if play_cues >= 5 and play_cues > vn:
         return Detection("play", "NAME. speaker cues")
+    para_cues, quoted = cue_paragraphs(head)
+    if (acts or play_list) and para_cues >= 5 and para_cues > quoted:
+        return Detection("play", "act headings and speaker cues")
     nonblank = sum(1 for line in head if line.strip()) or 1
     if vn >= 3 and vn >= 0.1 * nonblank:
         return Detection("vn", "Name: line dialogue")

@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 
+from augmentlab.ingest.accounting import Ledger
 from augmentlab.ingest.lines import attach_direction, clean_direction, collapse, make_line
 from augmentlab.ingest.segment import Event, ParseState, SceneDirection, SceneStart
 from augmentlab.model import Line
@@ -33,8 +34,20 @@ _EMPHASIS_RE = re.compile(r"(?<!\\)[*_]+")
 _NOTE_RE = re.compile(r"\[\[.*?\]\]", re.S)
 
 
-def _without_markup(lines: Iterable[tuple[int, str]]) -> Iterator[tuple[int, str]]:
-    """Remove boneyard ``/* */`` and notes ``[[ ]]``, also across lines."""
+def _without_markup(lines: Iterable[tuple[int, str]], ledger: Ledger | None = None) -> Iterator[tuple[int, str]]:
+    """Remove boneyard ``/* */`` and notes ``[[ ]]``, also across lines (a line left empty by
+    it is reported to ``ledger`` as skipped)."""
+    for number, raw, out in _markup_removed(lines):
+        if out is None or not out.strip():
+            if ledger is not None and raw.strip():
+                ledger.skip("editorial note (boneyard, [[note]])", number)
+            if out is None:
+                continue
+        yield number, out
+
+
+def _markup_removed(lines: Iterable[tuple[int, str]]) -> Iterator[tuple[int, str, str | None]]:
+    """``(number, raw, text without markup)``; ``None`` for a line inside a note or boneyard."""
     in_bone = False
     note: list[str] | None = None
     for number, raw in lines:
@@ -59,6 +72,7 @@ def _without_markup(lines: Iterable[tuple[int, str]]) -> Iterator[tuple[int, str
         if note is not None:
             end = out.find("]]")
             if end < 0:
+                yield number, raw, None
                 continue
             out = out[end + 2 :]
             note = None
@@ -66,8 +80,9 @@ def _without_markup(lines: Iterable[tuple[int, str]]) -> Iterator[tuple[int, str
         if "[[" in out:
             out, note = out[: out.index("[[")], []
         if in_bone and not out.strip():
+            yield number, raw, None
             continue
-        yield number, out
+        yield number, raw, out
 
 
 def _paragraphs(lines: Iterable[tuple[int, str]]) -> Iterator[tuple[int, list[str]]]:
@@ -86,24 +101,68 @@ def _paragraphs(lines: Iterable[tuple[int, str]]) -> Iterator[tuple[int, list[st
 
 def parse(source: Iterable[tuple[int, str]], state: ParseState) -> Iterator[Event]:
     """Yield scene events and lines from a Fountain screenplay."""
-    pending: Line | None = None
-    waiting: list[str] = []
-    lines_in_scene = 0
-    first = True
-    for number, block in _paragraphs(_without_markup(source)):
+    ledger = state.ledger
+    claims: list[tuple[str, bool]] = []
+    _scene: dict = {"pending": None, "waiting": [], "lines_in_scene": 0, "first": True}
+    for number, block in _paragraphs(_without_markup(source, ledger)):
+        claims.clear()
+        yield from _paragraph(number, block, state, claims, _scene)
+        if claims:
+            what, skipped = claims[-1]
+            lines = sum(1 for text in block if text.strip())
+            if skipped:
+                ledger.skip(what, number, lines, last=number + len(block) - 1, speech_like=int(what == _NO_WORDS))
+            else:
+                ledger.take(what, number, lines, last=number + len(block) - 1)
+    yield from _end(_scene)
+
+
+_NO_WORDS = "speech with no words"
+ACCOUNTS_LINES = True
+"""This module reports every paragraph it reads into the ledger (:mod:`augmentlab.ingest.accounting`)."""
+
+
+def _end(scene: dict) -> Iterator[Event]:
+    if scene["pending"] is not None:
+        yield scene["pending"]
+    for direction in scene["waiting"]:
+        yield SceneDirection(direction)
+
+
+def _paragraph(number: int, block: list[str], state: ParseState, claims: list[tuple[str, bool]], scene: dict) -> Iterator[Event]:
+    """The events of one paragraph; what became of it goes to ``claims``."""
+    pending: Line | None = scene["pending"]
+    waiting: list[str] = scene["waiting"]
+    lines_in_scene = scene["lines_in_scene"]
+    try:
         head = block[0].strip()
-        if first:
-            first = False
+        if scene["first"]:
+            scene["first"] = False
             if TITLE_KEY_RE.match(head) and not HEADING_RE.match(head):
-                for line in block:
+                for i, line in enumerate(block):
                     key = TITLE_KEY_RE.match(line.strip())
-                    if key and key.group("key").lower() == "title" and key.group("value").strip():
-                        state.title = _plain(key.group("value"))
-                continue
+                    if key and key.group("key").lower() == "title":
+                        value = key.group("value").strip()
+                        if not value:  # the value on the indented lines below (``Title:\n\tNAME``)
+                            below = []
+                            for more in block[i + 1 :]:
+                                if not more[:1].isspace():
+                                    break
+                                below.append(more.strip())
+                            value = " ".join(below)
+                        if value:
+                            state.title = _plain(value)
+                claims.append(("title page", True))
+                return
         if head.startswith(("#", "=")) and not head.startswith("==="):
-            continue
-        if head.startswith("===") or TRANSITION_RE.match(head) and len(block) == 1:
-            continue
+            claims.append(("outline (section, synopsis)", True))
+            return
+        if head.startswith("==="):
+            claims.append(("page break", True))
+            return
+        if TRANSITION_RE.match(head) and len(block) == 1:
+            claims.append(("transition", True))
+            return
         heading = HEADING_RE.match(head) if len(block) == 1 or not CUE_RE.match(head) else None
         if heading and (head[:1] == "." or len(block) == 1):
             if pending is not None:
@@ -117,9 +176,10 @@ def parse(source: Iterable[tuple[int, str]], state: ParseState) -> Iterator[Even
             waiting = []
             title = SCENE_NUMBER_RE.sub("", head.lstrip(".")).strip()
             location = re.sub(r"^(?:INT|EXT|EST|INT\.?/EXT|I/E)[. ]\s*", "", title, flags=re.I)
+            claims.append(("heading", False))
             yield SceneStart(heading=title, setting=location or None)
             lines_in_scene = 0
-            continue
+            return
         cue = CUE_RE.match(head)
         is_cue = cue is not None and len(block) > 1 and (cue.group("forced") or _caps_name(cue.group("name") or ""))
         if is_cue:
@@ -127,7 +187,9 @@ def parse(source: Iterable[tuple[int, str]], state: ParseState) -> Iterator[Even
             name = (cue.group("forced") or cue.group("name") or "").strip()
             line = _dialogue(name, cue.group("ext"), bool(cue.group("dual")), block[1:], number)
             if line is None:
-                continue
+                claims.append((_NO_WORDS, True))
+                return
+            claims.append(("dialogue", False))
             if pending is not None:
                 for direction in waiting:
                     if _names(direction, name):
@@ -144,16 +206,17 @@ def parse(source: Iterable[tuple[int, str]], state: ParseState) -> Iterator[Even
             waiting = []
             pending = line
             lines_in_scene += 1
-            continue
+            return
         action = clean_direction(collapse(" ".join(b.strip().lstrip("!") for b in block)))
         if head.startswith(">") and head.endswith("<"):
             action = clean_direction(head.strip("><"))
         if action:
             waiting.append(action)
-    if pending is not None:
-        yield pending
-    for direction in waiting:
-        yield SceneDirection(direction)
+            claims.append(("direction", False))
+        else:
+            claims.append(("markup only", True))
+    finally:
+        scene["pending"], scene["waiting"], scene["lines_in_scene"] = pending, waiting, lines_in_scene
 
 
 def _caps_name(name: str) -> bool:

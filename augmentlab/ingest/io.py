@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import IO
 
 from augmentlab.errors import AugmentlabError
+from augmentlab.ingest.accounting import Ledger
 
 _CHUNK = 1 << 20
 _BLOCK = 1 << 16
@@ -42,20 +43,52 @@ class Source:
     encoding: str
     warnings: list[str] = field(default_factory=list)
     size: int = 0
+    guess: dict[str, object] = field(default_factory=dict)
+    """How the encoding was settled: ``encoding``, ``by`` and, for a guess, ``confidence``."""
 
     def __iter__(self) -> Iterator[tuple[int, str]]:
         return iter_lines(self.path, self.encoding, self.warnings)
 
-    def script_lines(self, info: dict[str, str] | None = None) -> Iterator[tuple[int, str]]:
+    def script_lines(self, info: dict[str, str] | None = None, ledger: Ledger | None = None) -> Iterator[tuple[int, str]]:
         """The lines without a Project Gutenberg header and footer (see :func:`strip_gutenberg`).
 
         Reads the header when called; past it, lines flow in blocks with no per-line Python.
+        With a ``ledger``, the header and footer lines are reported to it as skipped.
         """
-        return strip_gutenberg_blocks(iter_blocks(self.path, self.encoding, self.warnings), info)
+        return _numbered(self.script_blocks(info, ledger))
 
-    def script_blocks(self, info: dict[str, str] | None = None) -> Iterator[tuple[int, list[str]]]:
+    def script_blocks(
+        self, info: dict[str, str] | None = None, ledger: Ledger | None = None
+    ) -> Iterator[tuple[int, list[str]]]:
         """:meth:`script_lines` in blocks: ``(number of the first, [text, ...])``, numbers consecutive."""
-        return gutenberg_body_blocks(iter_blocks(self.path, self.encoding, self.warnings), info)
+        return gutenberg_body_blocks(iter_blocks(self.path, self.encoding, self.warnings), info, ledger)
+
+    def samples(self, windows: int = 3, max_lines: int = 300, max_bytes: int = 24576) -> list[list[str]]:
+        """Lines from ``windows`` places further into the file (at 1/4, 2/4, 3/4 of its size):
+        a bounded read whatever the file size, for detecting a play inside prose."""
+        if self.size < 4 * _SNIFF_BYTES:
+            return []
+        out: list[list[str]] = []
+        try:
+            with self.path.open("rb") as fh:
+                for k in range(1, windows + 1):
+                    unit = 4 if "32" in self.encoding else 2 if "16" in self.encoding else 1
+                    fh.seek(self.size * k // (windows + 1) // unit * unit)  # whole code units
+                    raw = fh.read(max_bytes)
+                    codec = {"utf-16": "utf-16-le", "utf-32": "utf-32-le"}.get(self.encoding, self.encoding)
+                    if codec in {"utf-16-le", "utf-32-le"} and self._big_endian():
+                        codec = codec.replace("-le", "-be")
+                    text = raw.decode(codec.replace("-sig", ""), errors="replace")
+                    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")[1:-1]
+                    out.append(lines[:max_lines])
+        except (OSError, LookupError):
+            return []
+        return out
+
+    def _big_endian(self) -> bool:
+        with self.path.open("rb") as fh:
+            start = fh.read(4)
+        return start.startswith((codecs.BOM_UTF16_BE, codecs.BOM_UTF32_BE)) and not start.startswith(codecs.BOM_UTF32_LE)
 
     def head(self, max_lines: int = 400, max_chars: int = 65536) -> list[str]:
         """The first lines (for format detection), without the Gutenberg header."""
@@ -70,7 +103,13 @@ class Source:
 
 
 def open_source(path: str | Path, encoding: str | None = None) -> Source:
-    """Check ``path`` and settle its encoding; raise :class:`AugmentlabError` on bad input."""
+    """Check ``path`` and settle its encoding; raise :class:`AugmentlabError` on bad input.
+
+    A given ``encoding`` always wins (also over the binary check). Otherwise a BOM (UTF-8,
+    UTF-16, UTF-32) decides; then UTF-16 without BOM (NUL bytes in every other position);
+    then UTF-8; then a guess among legacy encodings (:func:`_guess_legacy`), recorded with its
+    confidence in :attr:`Source.guess`.
+    """
     p = Path(path)
     if not p.exists():
         raise AugmentlabError(f"script file not found: {p}")
@@ -82,44 +121,124 @@ def open_source(path: str | Path, encoding: str | None = None) -> Source:
             head = fh.read(_SNIFF_BYTES)
     except OSError as exc:
         raise AugmentlabError(f"cannot read {p}: {exc.strerror or exc}") from exc
-    if size == 0 or not head.strip(b" \t\r\n\xef\xbb\xbf"):
+    if size == 0 or not head.strip(b" \t\r\n\xef\xbb\xbf\xff\xfe\x00"):
         raise AugmentlabError(f"{p} is empty")
-    if b"\x00" in head:
-        raise AugmentlabError(f"{p} looks like a binary file (it contains NUL bytes), not a script")
     warnings: list[str] = []
-    if encoding is None:
-        encoding = _detect_encoding(p, head, warnings)
-    else:
+    guess: dict[str, object] = {}
+    if encoding is not None:
         try:
             codecs.lookup(encoding)
         except LookupError as exc:
             raise AugmentlabError(f"unknown text encoding: {encoding!r}") from exc
-    return Source(path=p, encoding=encoding, warnings=warnings, size=size)
+        guess = {"encoding": encoding, "by": "given"}
+    else:
+        encoding = _bom_encoding(head)
+        if encoding is not None:
+            guess = {"encoding": encoding, "by": "byte order mark"}
+        elif b"\x00" in head:
+            encoding = _utf16_without_bom(head)
+            if encoding is None:
+                raise AugmentlabError(
+                    f"{p} looks like a binary file (it contains NUL bytes), not a script; "
+                    "if it is text, pass --encoding"
+                )
+            guess = {"encoding": encoding, "by": "NUL bytes in every other position (UTF-16 without BOM)"}
+        else:
+            encoding = _detect_encoding(p, head, warnings, guess)
+    return Source(path=p, encoding=encoding, warnings=warnings, size=size, guess=guess)
 
 
-def _detect_encoding(path: Path, head: bytes, warnings: list[str]) -> str:
-    if head.startswith(codecs.BOM_UTF16_LE) or head.startswith(codecs.BOM_UTF16_BE):
-        return "utf-16"
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
+def _bom_encoding(head: bytes) -> str | None:
+    for bom, name in _BOMS:  # UTF-32 LE first: its BOM starts with UTF-16 LE's
+        if head.startswith(bom):
+            return None if name == "utf-8-sig" else name  # UTF-8 with BOM: the UTF-8 check below
+    return None
+
+
+def _utf16_without_bom(head: bytes) -> str | None:
+    """``utf-16-le`` / ``utf-16-be`` when NUL bytes fill the odd / even positions of ``head``."""
+    sample = head[: len(head) // 2 * 2]
+    pairs = len(sample) // 2
+    if pairs < 2:
+        return None
+    odd = sample[1::2].count(0) / pairs
+    even = sample[0::2].count(0) / pairs
+    for share, other, name in ((odd, even, "utf-16-le"), (even, odd, "utf-16-be")):
+        if share >= 0.3 and other <= 0.05:
+            try:
+                sample.decode(name)
+            except UnicodeDecodeError:
+                return None
+            return name
+    return None
+
+
+_LEGACY = ["cp932", "shift_jis", "euc_jp", "gb18030", "gbk", "big5", "cp1252", "latin_1"]
+"""Encodings a non-UTF-8 file is guessed among (charset-normalizer, over a sample)."""
+_GUESS_BYTES = 1 << 18
+
+
+def _guess_legacy(path: Path) -> tuple[str, float] | None:
+    """The most plausible legacy encoding of ``path`` and a confidence in 0..1, or ``None``."""
+    try:
+        from charset_normalizer import from_bytes
+    except ImportError:  # pragma: no cover - a declared dependency
+        return None
+    with path.open("rb") as fh:
+        sample = fh.read(_GUESS_BYTES)
+    best = from_bytes(sample, cp_isolation=_LEGACY).best()
+    if best is None:
+        return None
+    return codecs.lookup(best.encoding).name, round(1.0 - float(best.chaos), 2)
+
+
+def _decodes(path: Path, encoding: str) -> bool:
+    decoder = codecs.getincrementaldecoder(encoding)()
+    try:
+        with path.open("rb") as fh:
+            while chunk := fh.read(_CHUNK):
+                decoder.decode(chunk)
+            decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _detect_encoding(path: Path, head: bytes, warnings: list[str], guess: dict[str, object]) -> str:
     decoder = codecs.getincrementaldecoder("utf-8")()
     try:
         with path.open("rb") as fh:
             while chunk := fh.read(_CHUNK):
                 if b"\x00" in chunk:
                     raise AugmentlabError(
-                        f"{path} looks like a binary file (it contains NUL bytes), not a script"
+                        f"{path} looks like a binary file (it contains NUL bytes), not a script; "
+                        "if it is text, pass --encoding"
                     )
                 decoder.decode(chunk)
             decoder.decode(b"", final=True)
     except UnicodeDecodeError:
-        fallback = "cp1252"
-        try:
-            with path.open("rb") as fh:
-                while chunk := fh.read(_CHUNK):
-                    chunk.decode("cp1252")
-        except UnicodeDecodeError:
-            fallback = "latin-1"
-        warnings.append(f"{path.name} is not valid UTF-8; decoded as {fallback}")
+        found = _guess_legacy(path)
+        if found is not None and _decodes(path, found[0]):
+            fallback, confidence = found
+        else:
+            fallback = "cp1252" if _decodes(path, "cp1252") else "latin-1"
+            confidence = 0.0
+        guess.update(encoding=fallback, by="guessed (charset-normalizer)", confidence=confidence)
+        warnings.append(
+            f"{path.name} is not valid UTF-8; decoded as {fallback} "
+            f"(a guess, confidence {confidence:.0%}; pass --encoding if the text looks wrong)"
+        )
         return fallback
+    guess.update(encoding="utf-8", by="valid UTF-8")
     return "utf-8-sig"
 
 
@@ -301,9 +420,13 @@ def strip_gutenberg_blocks(
 
 
 def gutenberg_body_blocks(
-    blocks: Iterable[tuple[int, list[str]]], info: dict[str, str] | None = None
+    blocks: Iterable[tuple[int, list[str]]], info: dict[str, str] | None = None, ledger: Ledger | None = None
 ) -> Iterator[tuple[int, list[str]]]:
-    """:func:`strip_gutenberg_blocks`, still in blocks (the header part as one-line blocks)."""
+    """:func:`strip_gutenberg_blocks`, still in blocks (the header part as one-line blocks).
+
+    With a ``ledger``, the header (to the START line) and the footer (from the END line to the
+    end of the file) are counted into it and reported as skipped.
+    """
     blocks = iter(blocks)
     buffered: list[tuple[int, str]] = []
     for first, lines in blocks:
@@ -314,6 +437,10 @@ def gutenberg_body_blocks(
             if _GUTENBERG_START.match(text):
                 if info is not None:
                     info["gutenberg"] = "yes"
+                if ledger is not None:
+                    header = 1 + sum(1 for _, line in buffered if line.strip())
+                    ledger.count(header)
+                    ledger.skip("Project Gutenberg header", 1, header, last=first + i)
                 buffered.clear()
                 break
             buffered.append((first + i, text))
@@ -322,12 +449,15 @@ def gutenberg_body_blocks(
         else:
             continue
         rest = chain(((first + i + 1, lines[i + 1 :]),), blocks)
-        return chain([(number, [text]) for number, text in buffered], _until_footer(rest))
+        return chain([(number, [text]) for number, text in buffered], _until_footer(rest, ledger))
     return iter([(number, [text]) for number, text in buffered])
 
 
-def _until_footer(blocks: Iterable[tuple[int, list[str]]]) -> Iterator[tuple[int, list[str]]]:
+def _until_footer(
+    blocks: Iterable[tuple[int, list[str]]], ledger: Ledger | None = None
+) -> Iterator[tuple[int, list[str]]]:
     search = _GUTENBERG_END_IN_BLOCK.search
+    blocks = iter(blocks)
     for first, lines in blocks:
         if not lines:
             continue
@@ -339,5 +469,17 @@ def _until_footer(blocks: Iterable[tuple[int, list[str]]]) -> Iterator[tuple[int
             cut = joined.count("\n", 0, found.start())
             if cut:
                 yield first, lines[:cut]
+            if ledger is not None:
+                _skip_footer(first + cut, chain([(first + cut, lines[cut:])], blocks), ledger)
             return
         yield first, lines
+
+
+def _skip_footer(start: int, blocks: Iterable[tuple[int, list[str]]], ledger: Ledger) -> None:
+    """Count the footer's non-blank lines (from line ``start`` to the end) as skipped licence text."""
+    count = last = 0
+    for first, lines in blocks:
+        count += len(lines) - list(map(str.strip, lines)).count("")
+        last = first + len(lines) - 1
+    ledger.count(count)
+    ledger.skip("Project Gutenberg footer (licence)", start, count, last=last)

@@ -14,15 +14,17 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 
+from augmentlab.ingest.accounting import Ledger
 from augmentlab.ingest.lines import make_line
 from augmentlab.ingest.segment import Event, ParseState, SceneStart
 
-_STRING = r'"(?:[^"\\]|\\.)*"'
+_STRING = r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\''
 DEFINE_RE = re.compile(
     rf"^\s*define\s+(?P<var>[A-Za-z_]\w*)\s*=\s*(?:\w+\.)?Character\(\s*(?:_\(\s*)?(?P<name>{_STRING}|None)"
 )
+_SPEECH_LIKE_RE = re.compile(r"^\s*(?P<who>[A-Za-z_]\w*)\b[^=(]*?[\"']")
 SAY_RE = re.compile(
-    rf"^\s*(?:(?P<who>[A-Za-z_]\w*)(?P<attrs>(?:\s+[A-Za-z_][\w-]*)*)\s+|(?P<whostr>{_STRING})\s+)?"
+    rf"^\s*(?:(?P<who>[A-Za-z_]\w*)(?P<attrs>(?:\s+@)?(?:\s+-?[A-Za-z_][\w-]*)*)\s*|(?P<whostr>{_STRING})\s+)?"
     rf"(?P<text>{_STRING})(?P<rest>.*)$"
 )
 SCENE_RE = re.compile(r"^\s*scene\s+(?P<image>[^:#]+?)\s*(?:(?:with|at|onlayer|behind)\b.*)?(?:#.*)?$")
@@ -51,34 +53,55 @@ def parse(source: Iterable[tuple[int, str]], state: ParseState) -> Iterator[Even
     last_speaker: str | None = None
     setting: str | None = None
     label: str | None = None
+    # Line accounting, summed here and reported at the end (one dict update per line).
+    taken: dict[str, int] = {}
+    skipped: dict[str, list[int]] = {}
+    speech_like_code: list[int] = []
+    first = last = 0
     for number, raw in source:
         text = raw.strip()
-        if not text or text.startswith("#"):
+        if not text:
+            continue
+        if not first:
+            first = number
+        last = number
+        if text.startswith("#"):
+            skipped.setdefault("comment", []).append(number)
             continue
         define = DEFINE_RE.match(raw)
         if define:
             name = define.group("name")
             speakers[define.group("var")] = None if name == "None" else unquote(name)
+            skipped.setdefault("code (character definition)", []).append(number)
             continue
         label_match = LABEL_RE.match(raw)
         if label_match:
             label = label_match.group("name")
+            taken["heading"] = taken.get("heading", 0) + 1
             yield SceneStart(heading=f"label {label}", setting=setting, metadata={"label": label})
             continue
         scene = SCENE_RE.match(raw)
         if scene:
             image = scene.group("image").strip()
             setting = _setting(image)
+            taken["heading"] = taken.get("heading", 0) + 1
             yield SceneStart(heading=f"scene {image}", setting=setting, metadata={"label": label, "image": image})
             continue
         say = SAY_RE.match(raw)
         if not say:
+            like = _SPEECH_LIKE_RE.match(raw)
+            speech_like = int(bool(like) and like.group("who") not in _KEYWORDS)
+            skipped.setdefault("code", []).append(number)
+            if speech_like:
+                speech_like_code.append(number)
             continue
         rest = say.group("rest").strip()
         if rest.startswith(":"):
+            skipped.setdefault("menu choice", []).append(number)
             continue  # a menu choice, not a line
         words = unquote(say.group("text"))
         if not words:
+            skipped.setdefault("empty string", []).append(number)
             continue
         who = say.group("who")
         if say.group("whostr"):
@@ -90,6 +113,7 @@ def parse(source: Iterable[tuple[int, str]], state: ParseState) -> Iterator[Even
         elif who in speakers:
             speaker = speakers[who]
         elif who in _KEYWORDS or who.startswith("$"):
+            skipped.setdefault("code", []).append(number)
             continue
         else:
             speaker = who
@@ -100,7 +124,31 @@ def parse(source: Iterable[tuple[int, str]], state: ParseState) -> Iterator[Even
             metadata["extend"] = True
         if speaker is not None:
             last_speaker = speaker
+        kind = "dialogue" if speaker else "narration"
+        taken[kind] = taken.get(kind, 0) + 1
         yield make_line(speaker, words, source_line=number, metadata=metadata)
+    _report(state.ledger, taken, skipped, speech_like_code, first, last)
+
+
+def _report(
+    ledger: Ledger, taken: dict[str, int], skipped: dict[str, list[int]], speech_like: list[int], first: int, last: int
+) -> None:
+    """Give the ledger the lines taken (one part) and the skipped ones in runs of consecutive lines."""
+    for kind, count in taken.items():
+        ledger.take(kind, first, count, last=last)
+    like = set(speech_like)
+    for reason, numbers in skipped.items():
+        start = previous = numbers[0]
+        for number in numbers[1:] + [0]:
+            if number != previous + 1:
+                run = range(start, previous + 1)
+                ledger.skip(reason, start, len(run), speech_like=sum(1 for n in run if n in like) if like else 0)
+                start = number
+            previous = number
+
+
+ACCOUNTS_LINES = True
+"""This module reports every line it reads into the ledger (:mod:`augmentlab.ingest.accounting`)."""
 
 
 def _setting(image: str) -> str:

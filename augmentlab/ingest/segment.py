@@ -17,6 +17,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from augmentlab.ingest.accounting import Ledger
 from augmentlab.ingest.cast import Cast
 from augmentlab.model import Line, LineKind, Scene
 
@@ -58,12 +59,14 @@ Event = SceneStart | SceneSetting | SceneDirection | Line | CountedLine
 
 @dataclass
 class ParseState:
-    """What a format parser learns besides events: title, cast list, warnings, metadata."""
+    """What a format parser learns besides events: title, cast list, warnings, metadata,
+    and the :class:`~augmentlab.ingest.accounting.Ledger` of what became of each line."""
 
     cast: Cast
     title: str = ""
     warnings: list[str] = field(default_factory=list)
     metadata: dict[str, Any] = field(default_factory=dict)
+    ledger: Ledger = field(default_factory=Ledger)
 
 
 def approx_tokens(text: str, tokens_per_word: float = TOKENS_PER_WORD) -> int:

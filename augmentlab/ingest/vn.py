@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 
+from augmentlab.ingest.accounting import Ledger
 from augmentlab.ingest.lines import OPENING_QUOTES, collapse, extract_directions, make_line, plain_line, strip_enclosing_quotes
 from augmentlab.ingest.segment import CountedLine, Event, ParseState, SceneStart
 from augmentlab.model import Line
@@ -20,7 +21,7 @@ from augmentlab.model import Line
 _NAME = r"[^\W\d_][\w.'’\- ]{0,40}?"
 _EXT = r"(?:\s*\([^)\n]{1,30}\))?"
 CUE_ONLY_RE = re.compile(rf"^\s*(?P<name>[^\W\d_][\w.'’\-,& ]{{0,48}}?){_EXT}\s*:\s*$")
-INLINE_RE = re.compile(rf"^\s*(?P<name>{_NAME}){_EXT}\s*:[ \t]+(?P<text>\S.*)$")
+INLINE_RE = re.compile(rf"^\s*(?P<name>{_NAME}){_EXT}\s*(?::[ \t]+|：\s*)(?P<text>\S.*)$")
 BRACKET_RE = re.compile(r"^\s*[\[【](?P<name>[^\]】\n]{1,40})[\]】]\s*[:：]?\s*(?P<text>\S.*)$")
 KAGI_RE = re.compile(r"^\s*(?P<name>[^「『\s][^「『]{0,30}?)\s*(?P<text>[「『].*[」』])\s*$")
 HEADING_RE = re.compile(
@@ -144,7 +145,13 @@ def parse_blocks(blocks: Iterable[tuple[int, list[str]]], state: ParseState) -> 
     # Blocks are numbered; ``dirty`` is the number of the last one that was not simple and
     # ``block_serial`` the number of the block where the current speech began.
     serial = dirty = block_serial = 0
+    # Line accounting (see augmentlab.ingest.accounting): counted here, reported at the end.
+    ledger = state.ledger
+    speech_lines = dialogue_lines = narration_lines = heading_lines = 0
+    first_number = number = 0
     for first, raw_lines in blocks:
+        if not first_number:
+            first_number = first
         serial += 1
         if not _simple_block(raw_lines):
             dirty = serial
@@ -162,10 +169,13 @@ def parse_blocks(blocks: Iterable[tuple[int, list[str]]], state: ParseState) -> 
                             line = _dialogue(block_speaker, raw, block_start, len(block))
                     else:
                         line = _flush(block_speaker, block, block_start, False)
-                    block_speaker, block = None, []
                     if line is not None:
+                        speech_lines += len(block) + 1
                         emitted = True
                         yield line
+                    else:
+                        _skip_speech(ledger, block_start, block)
+                    block_speaker, block = None, []
                 blank_run += 1
                 continue
             if blank_run:
@@ -192,14 +202,18 @@ def parse_blocks(blocks: Iterable[tuple[int, list[str]]], state: ParseState) -> 
                 cue_name, found = None, False  # False: heading not looked up yet
             if block_speaker is not None:
                 line = _flush(block_speaker, block, block_start, dirty < block_serial) if block else None
-                block_speaker, block = None, []
                 if line is not None:
+                    speech_lines += len(block) + 1
                     emitted = True
                     yield line
+                else:
+                    _skip_speech(ledger, block_start, block)
+                block_speaker, block = None, []
             if found is False:
                 found = heading(text) if text[0] in heading_start else None
             if found is not None:
                 title, setting = found
+                heading_lines += 1
                 yield SceneStart(heading=title, setting=setting)
                 emitted = False
                 continue
@@ -211,12 +225,36 @@ def parse_blocks(blocks: Iterable[tuple[int, list[str]]], state: ParseState) -> 
                 continue
             line = _parse_single(text, number, dirty < serial)
             if line is not None:
+                if (line[0] if type(line) is tuple else line).speaker is None:
+                    narration_lines += 1
+                else:
+                    dialogue_lines += 1
                 emitted = True
                 yield line
-    if block_speaker is not None and block:
-        line = _flush(block_speaker, block, block_start, dirty < block_serial)
+            else:
+                ledger.skip("speech with no words", number, 1, speech_like=1)
+    if block_speaker is not None:
+        line = _flush(block_speaker, block, block_start, dirty < block_serial) if block else None
         if line is not None:
+            speech_lines += len(block) + 1
             yield line
+        else:
+            _skip_speech(ledger, block_start, block)
+    ledger.take("dialogue", first_number, speech_lines + dialogue_lines, last=number)
+    ledger.take("narration", first_number, narration_lines, last=number)
+    ledger.take("heading", first_number, heading_lines, last=number)
+
+
+ACCOUNTS_LINES = True
+"""This module reports every line it reads into the ledger (:mod:`augmentlab.ingest.accounting`)."""
+
+
+def _skip_speech(ledger: Ledger, start: int, block: list[str]) -> None:
+    """A ``Name:`` cue whose speech has no words (empty, or directions only)."""
+    if block:  # directions only: the speech's words are not there, its directions are lost
+        ledger.skip("speech with no words", start, len(block) + 1, speech_like=1)
+    else:  # the source has a cue and no speech under it: nothing of a speech is lost
+        ledger.skip("cue with no speech", start, 1)
 
 
 _CUE_CACHE_SIZE = 4096
@@ -242,7 +280,7 @@ def _flush(speaker: str, block: list[str], number: int, simple: bool) -> Line | 
 
 def _parse_single(text: str, number: int, simple: bool = False) -> Line | CountedLine | None:
     """A line standing alone (``text`` stripped; ``simple``: from a simple block)."""
-    match = INLINE_RE.match(text) if ":" in text else None
+    match = INLINE_RE.match(text) if ":" in text or "：" in text else None
     if match and looks_like_name(match.group("name")):
         return _dialogue(match.group("name").strip(), match.group("text"), number, 1 if simple else 0)
     match = BRACKET_RE.match(text) if text[0] in "[【" else None
