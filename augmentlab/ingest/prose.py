@@ -21,109 +21,52 @@ before alternation compares speakers.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterable, Iterator
 
-from augmentlab.ingest.cast import Cast
+from augmentlab.ingest.attribution import (
+    NARRATOR,
+    Narration,
+    Profile,
+    Quoted,
+    attribute,
+    is_kind,
+    learn,
+    tag_after,
+    tag_before,
+    vocatives,
+)
 from augmentlab.ingest.lines import collapse, make_line
 from augmentlab.ingest.play import paragraphs
 from augmentlab.ingest.segment import Event, ParseState, SceneStart
 from augmentlab.model import Line, LineKind
 
-NARRATOR = "Narrator"
 QUOTE_RE = re.compile(r'"([^"]*)(?:"|$)|“([^”]*)(?:”|$)')
 HEADING_RE = re.compile(
     r"^(?:(?:ADVENTURE|CHAPTER|BOOK|PART|STORY)\b[^a-z]*|[IVXLC]+\.\s+[^a-z]+|[IVXLC]+\.|CHAPTER\s+\S+.*|Chapter\s+\S+.*)$"
 )
-_SAID_VERBS = (
-    "said says asked asks cried cries replied remarked answered observed continued exclaimed "
-    "whispered shouted muttered returned repeated added began ejaculated interrupted suggested "
-    "explained murmured groaned gasped laughed sobbed screamed inquired protested declared "
-    "thundered snarled growled sighed urged insisted responded roared called"
-).split()
-_SAID = f"(?:{'|'.join(_SAID_VERBS)})"
-_SAID_SET = frozenset(_SAID_VERBS)
-_LOWER_WORD_RE = re.compile(r"[a-z]+")
-_ABBREVIATED_TITLES = "Mr|Mrs|Ms|Dr|St|Col|Capt|Gen|Maj|Lt|Sgt|Prof|Rev|Hon|Mme|Mlle"
-_TITLES = (
-    "Miss|Sir|Lord|Lady|Dame|Inspector|Colonel|Captain|Major|General|Lieutenant|Sergeant|Professor|"
-    "Doctor|Madame|Mademoiselle|Monsieur|Mister|Master"
-)
-_WORD = r"(?:Mc|Mac|O')?[A-Z][a-z]+"
-# A title, then one or two words; the period of an abbreviation (``Mr.``, ``Col.``, ``St.`` of
-# ``Lord St. Simon`` / ``Neville St. Clair``) is part of the name, not the end of it.
-_NAME = (
-    rf"(?:(?:{_ABBREVIATED_TITLES})\.\s|(?:{_TITLES})\s)?"
-    rf"(?:St\.\s)?{_WORD}(?:\s(?:St\.\s)?{_WORD})?"
-)
-TAG_AFTER_RE = re.compile(rf"\b{_SAID}\s+(?P<name>{_NAME}|he|she|I)\b")
-TAG_BEFORE_RE = re.compile(rf"(?:^|[\s,;])(?P<name>{_NAME}|[Hh]e|[Ss]he|I)\s+(?:[a-z]+ly\s+)?{_SAID}\b")
-_NOT_NAMES = {
-    "The", "Then", "But", "And", "It", "This", "That", "There", "When", "As", "So", "Yes", "No",
-    "Oh", "Well", "What", "Now", "Here", "If", "Why", "How", "Who", "She", "He", "They", "We",
-    "You", "Ah", "Pray", "Very", "Quite", "Only", "Holmes's",
-}  # fmt: skip
+_FIRST_PERSON = re.compile(r"\bI\b")
 LEAD_IN_WORDS = 12
 
 
-def _attribution(pieces: list[str]) -> str | None:
-    for piece in pieces:
-        # Both tag patterns need a speech verb standing as a whole lower-case word: skip
-        # pieces without one before running them (the verb alternation is slow to scan).
-        if _SAID_SET.isdisjoint(_LOWER_WORD_RE.findall(piece)):
-            continue
-        for pattern in (TAG_AFTER_RE, TAG_BEFORE_RE):
-            for match in pattern.finditer(piece):
-                name = match.group("name")
-                if name in _NOT_NAMES and name not in {"She", "He"}:
-                    continue
-                return name
-    return None
+FLUSH_BLOCKS = 5000
+"""A chapter longer than this many paragraphs is attributed in parts (memory stays bounded)."""
 
 
-class _Exchange:
-    """The last two distinct speakers, for alternation."""
-
-    def __init__(self) -> None:
-        self.recent: list[str] = []
-
-    def note(self, speaker: str | None) -> None:
-        if not speaker:
-            return
-        if self.recent and self.recent[-1] == speaker:
-            return
-        self.recent = (self.recent + [speaker])[-2:]
-
-    def other(self) -> str | None:
-        return self.recent[0] if len(self.recent) == 2 else None
-
-    def reset(self) -> None:
-        self.recent = []
-
-
-def parse(source: Iterable[tuple[int, str]], state: ParseState) -> Iterator[Event]:
-    """Yield scene events and lines from prose."""
-    exchange = _Exchange()
-    resolve = state.cast.resolve
-    story: str | None = None
+def _blocks(source: Iterable[tuple[int, str]]) -> Iterator[tuple[str, object]]:
+    """Paragraphs as ``("heading", text)``, ``("narration", (number, text))`` or ``("quoted", Quoted)``."""
     open_quote = False
-    last_speaker: str | None = None
     for number, block in paragraphs(source):
         text = collapse(" ".join(line.strip() for line in block))
         if len(block) == 1 and len(text) < 100 and HEADING_RE.match(text):
-            if re.match(r"^[IVXLC]+\.$", text):
-                heading = f"{story} {text}" if story else text
-            else:
-                story = text
-                heading = text
-            exchange.reset()
             open_quote = False
-            yield SceneStart(heading=heading, metadata={"story": story})
+            yield "heading", text
             continue
         matches = list(QUOTE_RE.finditer(text))
         quoted = [next((g for g in m.groups() if g is not None), "").strip() for m in matches]
-        if not matches or all(len(q) <= 3 for q in quoted):
+        if not matches or all(len(q) <= 3 for q in quoted) or not any(quoted):
             open_quote = False
-            yield make_line(None, text, source_line=number)
+            yield "narration", (number, text)
             continue
         lead = text[: matches[0].start()].strip()
         between = [text[a.end() : b.start()].strip() for a, b in zip(matches, matches[1:])]
@@ -132,67 +75,161 @@ def parse(source: Iterable[tuple[int, str]], state: ParseState) -> Iterator[Even
         open_quote = not (text.endswith('"') or text.endswith("”")) and (
             text.count('"') % 2 == 1 or text.count("“") > text.count("”")
         )
-        if lead and len(lead.split()) >= LEAD_IN_WORDS:
-            yield make_line(None, lead, source_line=number)
-            lead = ""
-        spoken_parts: list[str] = []
-        directions: list[str] = []
-        offsets: list[int] = []
-        length = 0
-        if lead:
-            directions.append(lead)
-            offsets.append(0)
-        for i, words in enumerate(quoted):
-            if words:
-                length += len(words) + (1 if spoken_parts else 0)
-                spoken_parts.append(words)
-            narration = between[i] if i < len(between) else after
-            if narration:
-                directions.append(narration)
-                offsets.append(length)
-        spoken = " ".join(spoken_parts)
-        if not spoken:
-            yield make_line(None, text, source_line=number)
-            continue
-        name = _attribution(between + [after, lead])
-        speaker, how = _resolve(name, continues, last_speaker, exchange)
-        if how == "tag":
-            speaker = resolve(speaker, count=False)
-        metadata = {"attribution": how}
-        if name and how != "tag":
-            metadata["tag"] = name
-        exchange.note(speaker)
-        if speaker:
-            last_speaker = speaker
-        yield make_line(
-            speaker,
-            spoken,
-            source_line=number,
-            directions=directions,
-            offsets=offsets,
-            kind=LineKind.dialogue,
-            metadata=metadata,
+        yield "quoted", (
+            Quoted(
+                number=number,
+                text=text,
+                lead=lead,
+                pieces=[*between, after],
+                spoken=" ".join(q for q in quoted if q),
+                starts_with_quote=matches[0].start() == 0,
+                continues=continues,
+                left_open=open_quote,
+            ),
+            quoted,
+            between,
+            after,
         )
+
+
+def _emit(item: tuple[Quoted, list[str], list[str], str]) -> Iterator[Line]:
+    block, quoted, between, after = item
+    lead = block.lead
+    number = block.number
+    if lead and len(lead.split()) >= LEAD_IN_WORDS:
+        yield make_line(None, lead, source_line=number)
+        lead = ""
+    spoken_parts: list[str] = []
+    directions: list[str] = []
+    offsets: list[int] = []
+    length = 0
+    if lead:
+        directions.append(lead)
+        offsets.append(0)
+    for i, words in enumerate(quoted):
+        if words:
+            length += len(words) + (1 if spoken_parts else 0)
+            spoken_parts.append(words)
+        narration = between[i] if i < len(between) else after
+        if narration:
+            directions.append(narration)
+            offsets.append(length)
+    metadata: dict[str, str] = {"attribution": block.rule}
+    if block.tag and block.rule != "tag":
+        metadata["tag"] = block.tag
+    elif block.pronoun and block.rule != "pronoun":
+        metadata["tag"] = block.pronoun
+    yield make_line(
+        block.speaker,
+        " ".join(spoken_parts),
+        source_line=number,
+        directions=directions,
+        offsets=offsets,
+        kind=LineKind.dialogue,
+        metadata=metadata,
+    )
+
+
+def parse(source: Iterable[tuple[int, str]], state: ParseState) -> Iterator[Event]:
+    """Yield scene events and lines from prose, attributed a chapter at a time."""
+    profile = state.metadata.pop(_PROFILE_KEY, None) or Profile()
+    if profile.narrator != NARRATOR:
+        state.metadata["narrator"] = profile.narrator
+    resolve = state.cast.resolve
+
+    def canonical(name: str) -> str | None:
+        if name == "I":
+            return profile.narrator
+        return resolve(name, count=False)
+
+    story: str | None = None
+    pending: list[tuple[str, object]] = []
+
+    def flush() -> Iterator[Event]:
+        blocks = [
+            item[1][0] if kind == "quoted" else Narration(text=item[1][1])
+            for kind, item in ((k, (k, v)) for k, v in pending)
+        ]
+        attribute(blocks, profile, canonical)
+        for kind, value in pending:
+            if kind == "quoted":
+                yield from _emit(value)  # type: ignore[arg-type]
+            else:
+                number, text = value  # type: ignore[misc]
+                yield make_line(None, text, source_line=number)
+        pending.clear()
+
+    for kind, value in _blocks(source):
+        if kind == "heading":
+            yield from flush()
+            text = str(value)
+            if re.match(r"^[IVXLC]+\.$", text):
+                heading = f"{story} {text}" if story else text
+            else:
+                story = text
+                heading = text
+            yield SceneStart(heading=heading, metadata={"story": story})
+            continue
+        pending.append((kind, value))
+        if kind == "narration" and len(pending) >= FLUSH_BLOCKS:
+            yield from flush()
+    yield from flush()
+
+
+_PROFILE_KEY = "_prose_profile"
+
+
+def prepare(source: Iterable[tuple[int, str]], state: ParseState) -> None:
+    """A first pass over the file: the tagged names (so the cast merges ``Holmes`` into
+    ``Sherlock Holmes``), gender evidence, whether the narration is first person and, if so,
+    the narrator's name when the other characters call them by one (``my dear Watson``)."""
+    names: list[str] = []
+    narration_words = first_person = narrator_tags = 0
+    addressed: Counter[str] = Counter()
+    texts: list[str] = []
+    previous: Quoted | None = None
+    previous_was_narrator = False
+    for kind, value in _blocks(source):
+        if kind != "quoted":
+            previous, previous_was_narrator = None, False
+            if kind == "narration":
+                text = value[1]  # type: ignore[index]
+                texts.append(text)
+                narration_words += len(text.split())
+                first_person += len(_FIRST_PERSON.findall(text))
+            continue
+        block = value[0]  # type: ignore[index]
+        narration = " ".join([block.lead, *block.pieces])
+        texts.append(narration)
+        narration_words += len(narration.split())
+        first_person += len(_FIRST_PERSON.findall(narration))
+        tags = [t for t in (*(tag_after(p) for p in block.pieces), tag_before(block.lead)) if t]
+        names.extend(t for t in tags if is_kind(t) == "name")
+        by_narrator = "I" in tags
+        narrator_tags += by_narrator
+        if by_narrator and previous is not None:
+            addressed.update(vocatives(previous.spoken))
+        if previous_was_narrator:
+            addressed.update(vocatives(block.spoken))
+        previous, previous_was_narrator = block, by_narrator
+    state.cast.expect(names, state.warnings)
+    profile = Profile()
+    profile.first_person = narrator_tags >= 3 or first_person > 0.01 * max(narration_words, 1)
+    resolve = state.cast.resolve
+    for text in texts:
+        learn(profile, text, lambda n: resolve(n, count=False))
+    if profile.first_person and addressed:
+        (name, count), total = addressed.most_common(1)[0], sum(addressed.values())
+        if count >= 3 and count >= 0.5 * total:
+            profile.narrator = resolve(name, count=False) or name
+    state.metadata[_PROFILE_KEY] = profile
 
 
 def speakers(source: Iterable[tuple[int, str]]) -> Iterator[str]:
     """The names of tagged speakers (``said Holmes``), in order: a first pass for the cast."""
-    for event in parse(source, ParseState(cast=Cast())):
-        if isinstance(event, Line) and event.speaker and event.metadata.get("attribution") == "tag":
-            yield event.speaker
-
-
-def _resolve(
-    name: str | None, continues: bool, last: str | None, exchange: _Exchange
-) -> tuple[str | None, str]:
-    if name == "I":
-        return NARRATOR, "tag"
-    if name and name.lower() not in {"he", "she"}:
-        return name, "tag"
-    if continues and last:
-        return last, "continuation"
-    other = exchange.other()
-    if other and other != NARRATOR or (other == NARRATOR and name is None):
-        return other, "alternation"
-    return None, "unknown"
-
+    for kind, value in _blocks(source):
+        if kind == "quoted":
+            block = value[0]  # type: ignore[index]
+            for tag in (*(tag_after(p) for p in block.pieces), tag_before(block.lead)):
+                if tag and is_kind(tag) == "name":
+                    yield tag

@@ -1,0 +1,459 @@
+"""Who speaks each quotation of prose: linguistic rules that abstain when they cannot tell.
+
+:func:`attribute` takes the paragraphs of one stretch of a novel (a chapter) and sets each
+quoted paragraph's speaker and the rule that decided it (``Line.metadata["attribution"]``):
+
+``tag``
+    a speech verb next to the quote names the speaker: ``"...," said Emma``, ``Emma replied,
+    "..."``, ``said the Hatter``; ``said I`` is the first-person narrator.
+``pronoun``
+    ``said he`` / ``she replied``: the one character of that gender among the people of the
+    exchange and those just named in the narration (the previous speaker excluded: speakers take
+    turns).
+``continuation``
+    a speech running on from the previous paragraph (that paragraph's quote was left open).
+``narration``
+    the paragraph's own narration names one character and no speech verb tags anyone
+    (``Holmes shook his head. "..."``), or is ``I``-narration in a first-person novel.
+``alternation``
+    an untagged quote inside a run of quoted paragraphs goes to the person who spoke two turns
+    before (or after) when the two speakers around it are known and differ; narration
+    paragraphs and chapter breaks end a run.
+``uncertain``
+    none of the above, or two rules disagree (two different tags in one paragraph; alternation
+    forward and backward differ; the chosen speaker is the one addressed by name in the quote
+    (``"Emma, ..."``); the gender of ``said she`` does not fit): ``speaker`` stays ``None``.
+
+Names are the cast's (the caller resolves them). Genders come from titles (``Mr.``, ``Lady``), a
+few nouns (``the King``) and, for other names, the pronouns that follow the name as a sentence
+subject across the book (:class:`Profile`, filled by a first pass over the file).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+NARRATOR = "Narrator"
+UNCERTAIN = "uncertain"
+
+_VERBS = (
+    "say said says saying ask asked asks cry cried cries reply replied replies answer answered answers "
+    "remark remarked remarks observe observed observes continue continued continues exclaim exclaimed "
+    "exclaims whisper whispered whispers shout shouted shouts mutter muttered mutters return returned "
+    "returns repeat repeated repeats add added adds begin began begins ejaculated interrupt interrupted "
+    "interrupts suggest suggested suggests explain explained explains murmur murmured murmurs groan "
+    "groaned gasp gasped laugh laughed laughs sob sobbed scream screamed screams inquire inquired "
+    "inquires enquire enquired enquires protest protested declare declared declares thundered snarl "
+    "snarled growl growled growls sigh sighed sighs urge urged insist insisted insists respond responded "
+    "roar roared call called calls rejoin rejoined rejoins retort retorted retorts resume resumed "
+    "demand demanded demands persist persisted pursued conclude concluded ventured faltered stammered "
+    "snap snapped snaps hiss hissed panted wailed moaned grumbled grunted bellowed shrieked whimpered "
+    "chuckled giggled sneered agreed agree agrees admitted admit admits assented conceded pleaded "
+    "remonstrated expostulated echoed announced confessed commented warned promised went put broke "
+    "thought thinks reflected mused wondered told tell tells cried called"
+).split()
+_VERB_SET = frozenset(_VERBS)
+_VERB = r"(?:" + "|".join(sorted(set(_VERBS), key=len, reverse=True)) + r")"
+_PARTICLE = r"(?:\s+(?:on|in|out|up|again))?"  # went on, put in, broke in, cried out
+_ADV = r"(?:\s+[a-z]+ly)?"
+_ABBREVIATED_TITLES = "Mr|Mrs|Ms|Dr|St|Col|Capt|Gen|Maj|Lt|Sgt|Prof|Rev|Hon|Mme|Mlle"
+_TITLES = (
+    "Miss|Sir|Lord|Lady|Dame|Inspector|Colonel|Captain|Major|General|Lieutenant|Sergeant|Professor|"
+    "Doctor|Madame|Mademoiselle|Monsieur|Mister|Master|Aunt|Uncle|Father|Mother|Cousin|Brother|Sister|"
+    "Mistress|Dame|Squire|Judge|Parson|Farmer|Widow|Young|Old|Little|Mrs"
+)
+_WORD = r"(?:Mc|Mac|O')?[A-Z][a-z]+(?:-[A-Z][a-z]+)?"
+_NAME = (
+    rf"(?:(?:{_ABBREVIATED_TITLES})\.?\s|(?:{_TITLES})\s)?"
+    rf"(?:St\.\s)?{_WORD}(?:\s(?:St\.\s)?{_WORD})?"
+)
+# ``the Hatter``, ``the Mock Turtle``, ``the stranger``: a character named by what they are.
+_NOMINAL = r"[Tt]he\s(?:[A-Z][a-z]+(?:-[A-Z][a-z]+)?(?:\s[A-Z][a-z]+)?|[a-z]+(?:\s[a-z]+)?(?=\s*(?:[,.;:!?]|--|$)))"
+_POSSESSIVE = r"(?:his|her|their|my|our|your)\s[a-z]+(?:\s[a-z]+)?"
+
+
+def _subject_group(group: str) -> str:
+    return rf"(?P<{group}>{_NAME}|{_NOMINAL}|{_POSSESSIVE}|[Hh]e|[Ss]he|I|[Tt]hey|[Ww]e)"
+
+
+_SUBJECT = _subject_group("name")
+_SUBJECT2 = _subject_group("name2")
+_OPEN = r"^[\s,;:\-—–]*(?:and\s+|then\s+|but\s+)?"
+TAG_AFTER_RE = re.compile(
+    rf"{_OPEN}(?:{_VERB}{_PARTICLE}{_ADV}\s+{_SUBJECT}(?![a-z])|{_SUBJECT2}{_ADV}\s+(?:had\s+|has\s+)?{_VERB}\b)"
+)
+"""A tag right after a quote: ``said Emma``, ``Emma said``, ``said the Hatter``, ``she replied``."""
+_SENTENCE_END_RE = re.compile(r"(?<![A-Z][a-z])(?<!\b[A-Z])(?<!\bM[rs])(?<!\bMrs)(?<!\bDr|\bSt)[.!?](?:\s|$)|--|—")
+TAG_BEFORE_RE = re.compile(
+    rf"(?:^|[,;]\s|\band\s)(?:{_SUBJECT}{_ADV}\s+(?:[a-z]+ly\s+)?{_VERB}{_PARTICLE}|{_VERB}{_PARTICLE}{_ADV}\s+{_SUBJECT2})"
+    rf"(?:\s+[a-z]+ly)?(?:\s+(?:to|at|of|with)\s+[A-Za-z.]+(?:\s+[A-Za-z.]+){{0,3}})?[\s,:;\-—–]*$"
+)
+"""A tag ending the narration before a quote: ``Emma replied,``, ``Her father fondly replied,``."""
+SUBJECT_RE = re.compile(rf"^(?:[A-Z][a-z]+,\s)?{_SUBJECT}\b")
+_NAME_RE = re.compile(rf"\b(?:{_NAME})\b|\b{_NOMINAL}")
+_NOT_NAMES = frozenset(
+    "The Then But And It This That There When As So Yes No Oh Well What Now Here If Why How Who They We "
+    "You Ah Pray Very Quite Only His Her Its Our Your My Their One At In On For With After Before Upon "
+    "All Some Nothing Everything Still Yet Perhaps Presently Suddenly Meanwhile Again Instead Thus "
+    "Indeed Just Even Although Though While Where Whatever Let Do Don't Good Dear Sir Madam Mister "
+    "Miss Mrs Mr Lord Lady God Heaven Heavens Nay Aye Ay Hush Hullo Hallo Hello Come Look See "
+    "Listen Stop Wait Go Tell Thank Thanks Not Never Ever Always Sometimes Every Each Both Either "
+    "Neither Such Whose Which Whom To From By Of Up Down Out Over Under Into Onto Behind Beyond Yours "
+    "Mine Hers Ours Theirs Is Are Was Were Be Been Am Will Would Shall Should Can Could May Might Must "
+    "Have Has Had Did Does Done Monday Tuesday Wednesday Thursday Friday Saturday Sunday January "
+    "February March April June July August September October November December Christmas English "
+    "French London Chapter Book Volume Part".split()
+)
+_MALE_TITLES = frozenset("mr mister sir lord master monsieur king prince duke earl father uncle brother squire".split())
+_FEMALE_TITLES = frozenset(
+    "mrs ms miss lady madame mme mlle mademoiselle dame queen princess duchess countess mother aunt sister "
+    "mistress widow".split()
+)
+_MALE_NOUNS = frozenset(
+    "man gentleman boy king prince duke earl lord father uncle brother son husband fellow sir master "
+    "old-man landlord servant footman butler mariner sailor soldier constable inspector stranger".split()
+)
+_FEMALE_NOUNS = frozenset(
+    "woman lady girl queen princess duchess countess mother aunt sister daughter wife widow landlady "
+    "maid housekeeper mistress".split()
+)
+_MALE_PRONOUNS = frozenset("he him his himself".split())
+_FEMALE_PRONOUNS = frozenset("she her hers herself".split())
+_PRONOUN_RE = re.compile(r"\b(he|him|his|himself|she|her|hers|herself)\b")
+_VOCATIVE_RE = re.compile(rf"(?:^|[,;!?.—]\s*|--\s*)(?:[Mm]y\s+(?:dear\s+)?|[Dd]ear\s+|[Oo]h,?\s+)?(?P<name>{_NAME})(?=\s*(?:[,!?;]|--|—|\.(?:\s|$)))")
+# Narration that reads as first person: I / my / me outside quotes.
+_FIRST_PERSON_RE = re.compile(r"\b(?:I|my|me|myself)\b")
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[a-z]+", text)
+
+
+@dataclass
+class Quoted:
+    """A paragraph with quoted speech, and what the rules made of it."""
+
+    number: int
+    text: str
+    lead: str
+    pieces: list[str]
+    """Narration after each quote (between quotes, then after the last)."""
+    spoken: str
+    starts_with_quote: bool
+    continues: bool
+    """The paragraph opens with a quote while the previous paragraph's quote was left open."""
+    left_open: bool
+    speaker: str | None = None
+    rule: str = UNCERTAIN
+    tag: str | None = None
+    pronoun: str | None = None
+    addressed: set[str] = field(default_factory=set)
+    mentions: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Narration:
+    """A paragraph without quoted speech (it ends a run of quoted paragraphs)."""
+
+    text: str
+    mentions: list[str] = field(default_factory=list)
+
+
+Block = Quoted | Narration
+
+
+@dataclass
+class Profile:
+    """What a first pass over the whole file learns: gender evidence, first person, the narrator's name."""
+
+    male: Counter[str] = field(default_factory=Counter)
+    female: Counter[str] = field(default_factory=Counter)
+    first_person: bool = False
+    narrator: str = NARRATOR
+
+    def gender(self, name: str) -> str | None:
+        """``"m"``, ``"f"`` or ``None`` (unknown) for a canonical name."""
+        if name == NARRATOR or name == self.narrator:
+            return None
+        words = re.findall(r"[a-z]+", name.lower())
+        if words and words[0] == "the" and len(words) >= 2:
+            noun = words[-1]
+            if noun in _MALE_NOUNS:
+                return "m"
+            if noun in _FEMALE_NOUNS:
+                return "f"
+            words = words[1:]
+        if words and words[0] in _MALE_TITLES:
+            return "m"
+        if words and words[0] in _FEMALE_TITLES:
+            return "f"
+        m, f = self.male[name], self.female[name]
+        if m + f >= 2:
+            if m >= 3 * f:
+                return "m"
+            if f >= 3 * m:
+                return "f"
+        return None
+
+
+def tag_after(piece: str) -> str | None:
+    """The subject of a speech tag opening the narration after a quote (``said Emma,`` → ``Emma``)."""
+    if not piece or _VERB_SET.isdisjoint(_words(piece[:80])):
+        return None
+    match = TAG_AFTER_RE.match(piece[:120])
+    return _subject(match.group("name") or match.group("name2")) if match else None
+
+
+def tag_before(lead: str) -> str | None:
+    """The subject of a speech tag ending the narration before a quote (``Emma replied,`` → ``Emma``)."""
+    if not lead or lead[-1] not in ",:;-—–" and not lead.rstrip().endswith(("said", "asked")):
+        return None
+    tail = lead[-160:]
+    if _VERB_SET.isdisjoint(_words(tail)):
+        return None
+    sentence = _SENTENCE_END_RE.split(tail)[-1].strip()
+    match = TAG_BEFORE_RE.search(sentence)
+    if match:
+        return _subject(match.group("name") or match.group("name2"))
+    # "Emma turned to him and said," : a speech verb in the sentence, its subject first.
+    if _VERB_SET.intersection(_words(sentence[-40:])):
+        first = SUBJECT_RE.match(sentence)
+        if first:
+            return _subject(first.group("name"))
+    return None
+
+
+def _subject(name: str | None) -> str | None:
+    if not name:
+        return None
+    head = name.split()[0]
+    if head in _NOT_NAMES and head not in {"The", "His", "Her", "Their", "My", "Our", "Your", "They", "We"}:
+        # "Then said ..." / "Well said": no subject; but "Lord X" / "Miss X" / "Mr X" are names.
+        if head not in {"Miss", "Mrs", "Mr", "Lord", "Lady", "Sir"} or len(name.split()) < 2:
+            return None
+    low = name.lower()
+    if low in {"he", "she", "i", "they", "we"}:
+        return low if low != "i" else "I"
+    if low.startswith("the "):
+        return "The " + name[4:]
+    return name
+
+
+def mentions(text: str) -> list[str]:
+    """Character-like names in narration, in order (sentence-initial function words skipped)."""
+    out = []
+    for m in _NAME_RE.finditer(text):
+        name = m.group(0)
+        if name.split()[0] in _NOT_NAMES and not name.startswith(("Miss ", "Mrs", "Mr", "Lord ", "Lady ", "Sir ")):
+            continue
+        if name[:4].lower() == "the " and name[4:5].islower():
+            continue  # "the door": only capitalised nominals count as mentions
+        out.append("The " + name[4:] if name.startswith(("the ", "The ")) else name)
+    return out
+
+
+def vocatives(spoken: str) -> list[str]:
+    """Names addressed in a quote: ``"Emma, ..."``, ``"..., my dear Watson."``."""
+    out = []
+    for m in _VOCATIVE_RE.finditer(spoken):
+        name = m.group("name")
+        if name.split()[0] in _NOT_NAMES and not name.startswith(("Miss ", "Mrs", "Mr", "Lord ", "Lady ", "Sir ")):
+            continue
+        out.append(name)
+    return out
+
+
+def is_kind(tag: str | None) -> str:
+    """What a tag's subject is: ``name``, ``pronoun``, ``narrator``, ``other`` (his wife) or ``none``."""
+    if tag is None:
+        return "none"
+    if tag in {"he", "she"}:
+        return "pronoun"
+    if tag == "I":
+        return "narrator"
+    if tag in {"they", "we"} or tag.split()[0].lower() in {"his", "her", "their", "my", "our", "your"}:
+        return "other"
+    return "name"
+
+
+def subject_of(text: str) -> str | None:
+    """The sentence subject opening ``text`` when it is a name (``Holmes shook his head.``)."""
+    match = SUBJECT_RE.match(text.strip())
+    if not match:
+        return None
+    name = _subject(match.group("name"))
+    return name if is_kind(name) == "name" and not name.startswith("The ") or (name and name.startswith("The ") and name[4:5].isupper()) else None
+
+
+def learn(profile: Profile, text: str, resolve: Callable[[str], str | None]) -> None:
+    """Gender evidence from one narration text: the first pronoun after a sentence-initial name."""
+    for sentence in _SENTENCE_END_RE.split(text):
+        sentence = sentence.strip()
+        match = SUBJECT_RE.match(sentence)
+        if not match:
+            continue
+        name = _subject(match.group("name"))
+        if is_kind(name) != "name":
+            continue
+        rest = sentence[match.end() :]
+        pronoun = _PRONOUN_RE.search(rest)
+        if not pronoun:
+            continue
+        canonical = resolve(name) or name
+        if pronoun.group(1) in _MALE_PRONOUNS:
+            profile.male[canonical] += 1
+        else:
+            profile.female[canonical] += 1
+
+
+def attribute(blocks: list[Block], profile: Profile, resolve: Callable[[str], str | None]) -> None:
+    """Set ``speaker`` and ``rule`` of every :class:`Quoted` in ``blocks`` (one chapter, in order)."""
+    narrator = profile.narrator
+    quoted = [b for b in blocks if isinstance(b, Quoted)]
+    # 1. Tags, the narrator, vocatives.
+    for block in blocks:
+        if isinstance(block, Narration):
+            block.mentions = [resolve(n) or n for n in mentions(block.text)]
+            continue
+        block.addressed = {resolve(n) or n for n in vocatives(block.spoken)}
+        narration = " ".join([block.lead, *block.pieces])
+        block.mentions = [resolve(n) or n for n in mentions(narration)]
+        tags = [t for t in (tag_after(p) for p in block.pieces) if t]
+        before = tag_before(block.lead)
+        if before:
+            tags.append(before)
+        kinds = {is_kind(t) for t in tags}
+        named = {resolve(t) or t for t in tags if is_kind(t) == "name"}
+        if "narrator" in kinds:
+            named.add(narrator)
+        if len(named) > 1:
+            block.rule = UNCERTAIN  # two speakers tagged in one paragraph
+            block.tag = "/".join(sorted(named))
+            continue
+        if named:
+            block.speaker, block.rule = next(iter(named)), "tag"
+            block.tag = block.speaker
+            continue
+        if "pronoun" in kinds:
+            block.pronoun = next(t for t in tags if is_kind(t) == "pronoun")
+        elif "other" in kinds:
+            block.tag = next(t for t in tags if is_kind(t) == "other")
+    # 2. Continuation of a speech left open in the previous paragraph.
+    previous: Quoted | None = None
+    for block in blocks:
+        if isinstance(block, Quoted):
+            if block.speaker is None and block.continues and previous is not None and previous.speaker:
+                if block.pronoun is None and block.tag is None:
+                    block.speaker, block.rule = previous.speaker, "continuation"
+            previous = block
+        else:
+            previous = None
+    # 3. Pronoun tags and narration naming the speaker.
+    recent: list[str] = []  # names in order of mention/speech, most recent last
+    last_speaker: str | None = None
+    for block in blocks:
+        if isinstance(block, Narration):
+            recent.extend(block.mentions)
+            last_speaker = None
+            continue
+        if block.speaker is None and block.pronoun:
+            block.speaker = _resolve_pronoun(block, recent, last_speaker, profile)
+            if block.speaker:
+                block.rule = "pronoun"
+        elif block.speaker is None and block.tag is None and not block.continues:
+            beat = _beat(block, profile)
+            if beat:
+                block.speaker, block.rule = resolve(beat) or beat, "narration"
+        recent.extend(block.mentions)
+        if block.speaker:
+            recent.append(block.speaker)
+        last_speaker = block.speaker
+    # 4. Alternation inside runs of quoted paragraphs (a continuation is the same turn).
+    for run in _runs(blocks):
+        _alternate(run, profile)
+    for block in quoted:
+        if block.speaker and block.speaker in block.addressed and block.rule != "tag":
+            block.speaker, block.rule = None, UNCERTAIN
+        if block.speaker is None:
+            block.rule = UNCERTAIN
+
+
+def _beat(block: Quoted, profile: Profile) -> str | None:
+    """The speaker named by the paragraph's own narration, when it names exactly one character."""
+    narration = " ".join([block.lead, *block.pieces]).strip()
+    if not narration:
+        return None
+    if profile.first_person and re.match(r"^I\b", block.lead.strip() or (block.pieces[0].strip() if block.pieces else "")):
+        others = [m for m in block.mentions if m != profile.narrator]
+        return profile.narrator if not others else None
+    distinct = set(block.mentions)
+    if len(distinct) != 1:
+        return None
+    only = next(iter(distinct))
+    lead_subject = subject_of(block.lead) if block.lead else None
+    piece_subject = subject_of(block.pieces[0]) if block.pieces else None
+    if lead_subject or piece_subject:
+        return only
+    return None
+
+
+def _resolve_pronoun(block: Quoted, recent: list[str], last_speaker: str | None, profile: Profile) -> str | None:
+    gender = "m" if block.pronoun == "he" else "f"
+    window: list[str] = []
+    for name in reversed(recent[-12:]):
+        if name not in window:
+            window.append(name)
+    fits = [n for n in window if profile.gender(n) == gender and n != profile.narrator]
+    if last_speaker in fits and len(fits) > 1:
+        fits.remove(last_speaker)
+    in_paragraph = [n for n in block.mentions if profile.gender(n) == gender]
+    if len(set(in_paragraph)) == 1:
+        return in_paragraph[0]
+    if len(fits) == 1:
+        return fits[0]
+    unknown = [n for n in window if profile.gender(n) is None and n != profile.narrator and n != last_speaker]
+    if not fits and len(unknown) == 1:
+        return None
+    return None
+
+
+def _runs(blocks: list[Block]) -> Iterable[list[Quoted]]:
+    run: list[Quoted] = []
+    for block in blocks:
+        if isinstance(block, Narration):
+            if run:
+                yield run
+            run = []
+        elif block.continues and run and block.speaker in (None, run[-1].speaker):
+            if block.speaker is None and run[-1].speaker and block.pronoun is None and block.tag is None:
+                block.speaker, block.rule = run[-1].speaker, "continuation"
+        else:
+            run.append(block)
+    if run:
+        yield run
+
+
+def _alternate(run: list[Quoted], profile: Profile) -> None:
+    changed = True
+    while changed:
+        changed = False
+        for i, block in enumerate(run):
+            if block.speaker is not None:
+                continue
+            forward = backward = None
+            if i >= 2 and run[i - 1].speaker and run[i - 2].speaker and run[i - 1].speaker != run[i - 2].speaker:
+                forward = run[i - 2].speaker
+            if i + 2 < len(run) and run[i + 1].speaker and run[i + 2].speaker and run[i + 1].speaker != run[i + 2].speaker:
+                backward = run[i + 2].speaker
+            guess = forward or backward
+            if not guess or (forward and backward and forward != backward):
+                continue
+            if block.pronoun and profile.gender(guess) not in (None, "m" if block.pronoun == "he" else "f"):
+                continue
+            if guess in block.addressed:
+                continue
+            block.speaker, block.rule = guess, "alternation"
+            changed = True
