@@ -88,7 +88,7 @@ TAG_AFTER_RE = re.compile(
 """A tag right after a quote: ``said Emma``, ``Emma said``, ``said the Hatter``, ``she replied``."""
 _SENTENCE_END_RE = re.compile(r"(?<![A-Z][a-z])(?<!\b[A-Z])(?<!\bM[rs])(?<!\bMrs)(?<!\bDr|\bSt)[.!?](?:\s|$)|--|—")
 TAG_BEFORE_RE = re.compile(
-    rf"(?:^|[,;]\s|\band\s)(?:{_SUBJECT}{_ADV}\s+(?:[a-z]+ly\s+)?{_VERB}{_PARTICLE}|{_VERB}{_PARTICLE}{_ADV}\s+{_SUBJECT2})"
+    rf"(?:^|[,;]\s|\band\s|\bbut\s|\bthen\s)(?:{_SUBJECT}{_ADV}\s+(?:[a-z]+ly\s+)?{_VERB}{_PARTICLE}|{_VERB}{_PARTICLE}{_ADV}\s+{_SUBJECT2})"
     rf"(?:\s+[a-z]+ly)?(?:\s+(?:to|at|of|with)\s+[A-Za-z.]+(?:\s+[A-Za-z.]+){{0,3}})?[\s,:;\-—–]*$"
 )
 """A tag ending the narration before a quote: ``Emma replied,``, ``Her father fondly replied,``."""
@@ -209,7 +209,7 @@ def tag_after(piece: str) -> str | None:
 
 def tag_before(lead: str) -> str | None:
     """The subject of a speech tag ending the narration before a quote (``Emma replied,`` → ``Emma``)."""
-    if not lead or lead[-1] not in ",:;-—–" and not lead.rstrip().endswith(("said", "asked")):
+    if not lead or lead[-1] not in ",:;-—–" and not (_words(lead[-12:]) or [""])[-1] in _VERB_SET:
         return None
     tail = lead[-160:]
     if _VERB_SET.isdisjoint(_words(tail)):
@@ -229,6 +229,8 @@ def tag_before(lead: str) -> str | None:
 def _subject(name: str | None) -> str | None:
     if not name:
         return None
+    if name.lower() in {"the", "his", "her", "their", "my", "our", "your"}:
+        return None
     head = name.split()[0]
     if head in _NOT_NAMES and head not in {"The", "His", "Her", "Their", "My", "Our", "Your", "They", "We"}:
         # "Then said ..." / "Well said": no subject; but "Lord X" / "Miss X" / "Mr X" are names.
@@ -238,7 +240,7 @@ def _subject(name: str | None) -> str | None:
     if low in {"he", "she", "i", "they", "we"}:
         return low if low != "i" else "I"
     if low.startswith("the "):
-        return "The " + name[4:]
+        return ("The " if name[4:5].isupper() else "the ") + name[4:]
     return name
 
 
@@ -274,8 +276,10 @@ def is_kind(tag: str | None) -> str:
         return "pronoun"
     if tag == "I":
         return "narrator"
-    if tag in {"they", "we"} or tag.split()[0].lower() in {"his", "her", "their", "my", "our", "your"}:
+    if tag in {"they", "we"} or tag.split()[0] in {"his", "her", "their", "my", "our", "your", "His", "Her", "Their", "My", "Our", "Your"}:
         return "other"
+    if tag.startswith("the "):
+        return "other"  # the girl, the other, the latter: a description, not a name
     return "name"
 
 
@@ -309,22 +313,35 @@ def learn(profile: Profile, text: str, resolve: Callable[[str], str | None]) -> 
             profile.female[canonical] += 1
 
 
-def attribute(blocks: list[Block], profile: Profile, resolve: Callable[[str], str | None]) -> None:
-    """Set ``speaker`` and ``rule`` of every :class:`Quoted` in ``blocks`` (one chapter, in order)."""
+def attribute(
+    blocks: list[Block],
+    profile: Profile,
+    resolve: Callable[[str], str | None],
+    peek: Callable[[str], str | None] | None = None,
+) -> None:
+    """Set ``speaker`` and ``rule`` of every :class:`Quoted` in ``blocks`` (one chapter, in order).
+
+    ``resolve`` gives a speaker's cast name (and adds it to the cast); ``peek`` a mentioned
+    name's, without adding it (defaults to ``resolve``).
+    """
+    peek = peek or resolve
     narrator = profile.narrator
     quoted = [b for b in blocks if isinstance(b, Quoted)]
     # 1. Tags, the narrator, vocatives.
     for block in blocks:
         if isinstance(block, Narration):
-            block.mentions = [resolve(n) or n for n in mentions(block.text)]
+            block.mentions = [peek(n) or n for n in mentions(block.text)]
             continue
-        block.addressed = {resolve(n) or n for n in vocatives(block.spoken)}
+        block.addressed = {peek(n) or n for n in vocatives(block.spoken)}
         narration = " ".join([block.lead, *block.pieces])
-        block.mentions = [resolve(n) or n for n in mentions(narration)]
+        block.mentions = [peek(n) or n for n in mentions(narration)]
         tags = [t for t in (tag_after(p) for p in block.pieces) if t]
         before = tag_before(block.lead)
         if before:
             tags.append(before)
+        # narration between two quotes that introduces the second one ("Alice panted; but the
+        # Gryphon only answered") may name a second speaker of the paragraph.
+        tags.extend(t for t in (tag_before(p) for p in block.pieces[:-1]) if t)
         kinds = {is_kind(t) for t in tags}
         named = {resolve(t) or t for t in tags if is_kind(t) == "name"}
         if "narrator" in kinds:

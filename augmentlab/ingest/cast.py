@@ -102,14 +102,22 @@ class Cast:
         self._memo: dict[str, str | None] = {}
         self._merge: dict[str, str] = {}
 
-    def expect(self, names: Iterable[str], warnings: list[str] | None = None) -> None:
+    def expect(
+        self,
+        names: Iterable[str],
+        warnings: list[str] | None = None,
+        distinct: Iterable[tuple[str, str]] = (),
+    ) -> None:
         """Learn every speaker label of the script up front, so shortened names merge.
 
         Each label that is a shortened form of exactly one fuller label (see the module
         docstring) resolves to that label from now on. A label that shortens several distinct
         characters is left alone, and a line saying so is appended to ``warnings``. Names a user
-        alias maps are taken as mapped; an alias target is never merged further.
+        alias maps are taken as mapped; an alias target is never merged further. Pairs in
+        ``distinct`` are two people (prose: ``Mr. Knightley`` and
+        ``Mr. John Knightley`` named in one sentence) and are never merged.
         """
+        apart = {frozenset((name_key(a), name_key(b))) for a, b in distinct}
         shown_by_key: dict[str, str] = {}
         pinned: set[str] = set()
         for name in names:
@@ -128,7 +136,13 @@ class Cast:
         root: dict[str, str] = {}
         ambiguous: dict[str, list[str]] = {}
         for key in order:
-            roots = list(dict.fromkeys(root[k] for k in root if _shortens(parts[key], parts[k])))
+            roots = list(
+                dict.fromkeys(
+                    root[k]
+                    for k in root
+                    if _shortens(parts[key], parts[k]) and frozenset((key, k)) not in apart
+                )
+            )
             if len(roots) == 1 and key not in pinned:
                 root[key] = roots[0]
             else:
@@ -160,6 +174,17 @@ class Cast:
         if len(self._memo) < 100_000:
             self._memo[name] = result
         return result
+
+    def peek(self, name: str) -> str:
+        """The name ``name`` would resolve to, without adding it to the cast (prose mentions)."""
+        shown = clean_name(name)
+        key = name_key(shown)
+        target = self._alias.get(key)
+        if target is not None:
+            shown = clean_name(target)
+        else:
+            shown = self._merge.get(key, shown)
+        return self._canonical.get(name_key(shown), shown)
 
     def _resolve(self, name: str, *, count: bool) -> str | None:
         shown = clean_name(name)

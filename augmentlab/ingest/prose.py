@@ -32,6 +32,7 @@ from augmentlab.ingest.attribution import (
     attribute,
     is_kind,
     learn,
+    mentions,
     tag_after,
     tag_before,
     vocatives,
@@ -47,6 +48,8 @@ HEADING_RE = re.compile(
 )
 _FIRST_PERSON = re.compile(r"\bI\b")
 LEAD_IN_WORDS = 12
+ESTABLISHED = 3
+"""Mentions of a short name before a longer one appears that make it a character of its own."""
 
 
 FLUSH_BLOCKS = 5000
@@ -135,12 +138,14 @@ def parse(source: Iterable[tuple[int, str]], state: ParseState) -> Iterator[Even
     profile = state.metadata.pop(_PROFILE_KEY, None) or Profile()
     if profile.narrator != NARRATOR:
         state.metadata["narrator"] = profile.narrator
+    peek = state.cast.peek
     resolve = state.cast.resolve
 
     def canonical(name: str) -> str | None:
-        if name == "I":
-            return profile.narrator
-        return resolve(name, count=False)
+        return profile.narrator if name == "I" else resolve(name, count=False)
+
+    def mention(name: str) -> str | None:
+        return profile.narrator if name == "I" else peek(name)
 
     story: str | None = None
     pending: list[tuple[str, object]] = []
@@ -150,7 +155,7 @@ def parse(source: Iterable[tuple[int, str]], state: ParseState) -> Iterator[Even
             item[1][0] if kind == "quoted" else Narration(text=item[1][1])
             for kind, item in ((k, (k, v)) for k, v in pending)
         ]
-        attribute(blocks, profile, canonical)
+        attribute(blocks, profile, canonical, mention)
         for kind, value in pending:
             if kind == "quoted":
                 yield from _emit(value)  # type: ignore[arg-type]
@@ -189,6 +194,7 @@ def prepare(source: Iterable[tuple[int, str]], state: ParseState) -> None:
     texts: list[str] = []
     previous: Quoted | None = None
     previous_was_narrator = False
+    distinct: set[tuple[str, str]] = set()
     for kind, value in _blocks(source):
         if kind != "quoted":
             previous, previous_was_narrator = None, False
@@ -212,16 +218,30 @@ def prepare(source: Iterable[tuple[int, str]], state: ParseState) -> None:
         if previous_was_narrator:
             addressed.update(vocatives(block.spoken))
         previous, previous_was_narrator = block, by_narrator
-    state.cast.expect(names, state.warnings)
+    # A short name the narration used for a while before a longer one first appears is a
+    # character of its own ("Mr. Knightley", established, then his brother "Mr. John
+    # Knightley"): the two are never merged. A name introduced first and shortened later
+    # ("Sherlock Holmes", then "Holmes") still merges.
+    seen: Counter[str] = Counter()
+    by_last: dict[str, list[str]] = {}
+    for text in texts:
+        for name in mentions(text):
+            if name not in seen:
+                last = name.split()[-1]
+                for short in by_last.get(last, []):
+                    if seen[short] >= ESTABLISHED and len(short.split()) < len(name.split()):
+                        distinct.add((short, name))
+                by_last.setdefault(last, []).append(name)
+            seen[name] += 1
+    state.cast.expect(names, state.warnings, distinct)
     profile = Profile()
     profile.first_person = narrator_tags >= 3 or first_person > 0.01 * max(narration_words, 1)
-    resolve = state.cast.resolve
     for text in texts:
-        learn(profile, text, lambda n: resolve(n, count=False))
+        learn(profile, text, state.cast.peek)
     if profile.first_person and addressed:
         (name, count), total = addressed.most_common(1)[0], sum(addressed.values())
         if count >= 3 and count >= 0.5 * total:
-            profile.narrator = resolve(name, count=False) or name
+            profile.narrator = state.cast.peek(name)
     state.metadata[_PROFILE_KEY] = profile
 
 
