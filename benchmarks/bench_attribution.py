@@ -148,6 +148,12 @@ def score(script: Script, folder: Path) -> Result:
             tally.add(bool(speaker), correct)
         if speaker and not correct:
             result.errors.append((rule, row["speaker"], speaker, row["quoteText"][:90].replace("\n", " ")))
+        elif not speaker and os.environ.get("BENCH_MISSED") in (qtype, "all"):
+            where = " | ".join(line.directions)[:120] if line is not None else ""
+            if line is not None and not where:
+                i = lines.index(line)
+                where = "<<" + lines[i - 1].text[-120:] + ">> " + line.text[:60]
+            result.errors.append(("missed:" + qtype, row["speaker"], "", where))
     return result
 
 

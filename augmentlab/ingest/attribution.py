@@ -82,17 +82,26 @@ def _subject_group(group: str) -> str:
 _SUBJECT = _subject_group("name")
 _SUBJECT2 = _subject_group("name2")
 _OPEN = r"^[\s,;:\-—–]*(?:and\s+|then\s+|but\s+)?"
+_ANY_VERB = rf"(?:{_VERB}|[a-z]+ed)"
+"""Next to a quote, any past-tense verb with a named subject tags it (``chattered Anne``)."""
+_EPITHET = r"(?:(?:the\s+)?(?:[a-z]+\s+){0,2}(?=[A-Z]))?"
+"""Words before a name in an inverted tag: ``said the still waiting Harriet``, ``said astonished Marilla``."""
+_PROPER = _NAME.replace("(?:", "(?:", 1)
 TAG_AFTER_RE = re.compile(
-    rf"{_OPEN}(?:{_VERB}{_PARTICLE}{_ADV}\s+{_SUBJECT}(?![a-z])|{_SUBJECT2}{_ADV}\s+(?:had\s+|has\s+)?{_VERB}\b)"
+    rf"{_OPEN}(?:{_VERB}{_PARTICLE}{_ADV}\s+{_SUBJECT}(?![a-z])"
+    rf"|{_SUBJECT2}{_ADV}\s+(?:had\s+|has\s+)?{_VERB}\b"
+    rf"|[a-z]+ed{_ADV}\s+{_EPITHET}(?P<name3>{_NAME})\b"
+    rf"|(?P<name4>{_NAME}){_ADV}\s+[a-z]+ed\b"
+    rf"|(?:was|came)\s+(?:the\s+)?(?P<name5>{_NAME})'s?\b)"
 )
 """A tag right after a quote: ``said Emma``, ``Emma said``, ``said the Hatter``, ``she replied``."""
 _SENTENCE_END_RE = re.compile(r"(?<![A-Z][a-z])(?<!\b[A-Z])(?<!\bM[rs])(?<!\bMrs)(?<!\bDr|\bSt)[.!?](?:\s|$)|--|—")
 TAG_BEFORE_RE = re.compile(
-    rf"(?:^|[,;]\s|\band\s|\bbut\s|\bthen\s)(?:{_SUBJECT}{_ADV}\s+(?:[a-z]+ly\s+)?{_VERB}{_PARTICLE}|{_VERB}{_PARTICLE}{_ADV}\s+{_SUBJECT2})"
+    rf"(?:^|[,;]\s|\band\s|\bbut\s|\bthen\s|\s(?=[A-Z]))(?:{_SUBJECT}{_ADV}\s+(?:[a-z]+ly\s+)?{_ANY_VERB}{_PARTICLE}|{_VERB}{_PARTICLE}{_ADV}\s+{_SUBJECT2})"
     rf"(?:\s+[a-z]+ly)?(?:\s+(?:to|at|of|with)\s+[A-Za-z.]+(?:\s+[A-Za-z.]+){{0,3}})?[\s,:;\-—–]*$"
 )
 """A tag ending the narration before a quote: ``Emma replied,``, ``Her father fondly replied,``."""
-SUBJECT_RE = re.compile(rf"^(?:[A-Z][a-z]+,\s)?{_SUBJECT}\b")
+SUBJECT_RE = re.compile(rf"^(?:(?:And|But|Then|So)\s|[A-Z][a-z]+,\s)?{_SUBJECT}\b")
 _NAME_RE = re.compile(rf"\b(?:{_NAME})\b|\b{_NOMINAL}")
 _NOT_NAMES = frozenset(
     "The Then But And It This That There When As So Yes No Oh Well What Now Here If Why How Who They We "
@@ -201,10 +210,12 @@ class Profile:
 
 def tag_after(piece: str) -> str | None:
     """The subject of a speech tag opening the narration after a quote (``said Emma,`` → ``Emma``)."""
-    if not piece or _VERB_SET.isdisjoint(_words(piece[:80])):
+    if not piece:
         return None
     match = TAG_AFTER_RE.match(piece[:120])
-    return _subject(match.group("name") or match.group("name2")) if match else None
+    if not match:
+        return None
+    return _subject(next((g for g in match.group("name", "name2", "name3", "name4", "name5") if g), None))
 
 
 def tag_before(lead: str) -> str | None:
@@ -453,7 +464,30 @@ def _runs(blocks: list[Block]) -> Iterable[list[Quoted]]:
         yield run
 
 
+def _two_person(run: list[Quoted], profile: Profile) -> None:
+    """A run whose known speakers are two people taking strict turns: the rest by turn parity."""
+    known = [(i, b.speaker) for i, b in enumerate(run) if b.speaker]
+    names = {name for _, name in known}
+    if len(names) != 2 or len(known) < 2:
+        return
+    by_parity: dict[int, str] = {}
+    for i, name in known:
+        if by_parity.setdefault(i % 2, name) != name:
+            return  # not strict turns: leave it to the local rule
+    if len(by_parity) != 2:
+        return
+    for i, block in enumerate(run):
+        if block.speaker is None:
+            guess = by_parity[i % 2]
+            if block.pronoun and profile.gender(guess) not in (None, "m" if block.pronoun == "he" else "f"):
+                continue
+            if guess in block.addressed or block.tag:
+                continue
+            block.speaker, block.rule = guess, "alternation"
+
+
 def _alternate(run: list[Quoted], profile: Profile) -> None:
+    _two_person(run, profile)
     changed = True
     while changed:
         changed = False
