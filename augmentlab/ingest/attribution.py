@@ -258,9 +258,15 @@ def _subject(name: str | None) -> str | None:
 def mentions(text: str) -> list[str]:
     """Character-like names in narration, in order (sentence-initial function words skipped)."""
     out = []
-    for m in _NAME_RE.finditer(text):
+    pos = 0
+    while True:
+        m = _NAME_RE.search(text, pos)
+        if m is None:
+            break
         name = m.group(0)
+        pos = m.end()
         if name.split()[0] in _NOT_NAMES and not name.startswith(("Miss ", "Mrs", "Mr", "Lord ", "Lady ", "Sir ")):
+            pos = m.start() + len(name.split()[0])  # "To Sherlock Holmes": read on from "Sherlock"
             continue
         if name[:4].lower() == "the " and name[4:5].islower():
             continue  # "the door": only capitalised nominals count as mentions
