@@ -132,7 +132,12 @@ _FEMALE_NOUNS = frozenset(
 _MALE_PRONOUNS = frozenset("he him his himself".split())
 _FEMALE_PRONOUNS = frozenset("she her hers herself".split())
 _PRONOUN_RE = re.compile(r"\b(he|him|his|himself|she|her|hers|herself)\b")
-_VOCATIVE_RE = re.compile(rf"(?:^|[,;!?.—]\s*|--\s*)(?:[Mm]y\s+(?:dear\s+)?|[Dd]ear\s+|[Oo]h,?\s+)?(?P<name>{_NAME})(?=\s*(?:[,!?;]|--|—|\.(?:\s|$)))")
+_VOCATIVE_RE = re.compile(
+    rf"(?:(?:^|[.!?]\s+|--\s*)(?P<lead>[Mm]y\s+(?:dear\s+)?|[Dd]ear\s+|[Oo]h,?\s+)?|(?P<comma>,\s+)(?:my\s+(?:dear\s+)?|dear\s+)?)"
+    rf"(?P<name>{_NAME})(?=\s*(?:[,!?;]|--|—|\.(?:\s|$)))"
+)
+"""``my dear Watson,`` / ``..., Watson.`` / ``Emma,`` (a bare word opening a sentence must be a
+titled or known name: "Surely," is not a vocative)."""
 # Narration that reads as first person: I / my / me outside quotes.
 _FIRST_PERSON_RE = re.compile(r"\b(?:I|my|me|myself)\b")
 
@@ -274,12 +279,15 @@ def mentions(text: str) -> list[str]:
     return out
 
 
-def vocatives(spoken: str) -> list[str]:
+def vocatives(spoken: str, known: set[str] | None = None) -> list[str]:
     """Names addressed in a quote: ``"Emma, ..."``, ``"..., my dear Watson."``."""
     out = []
     for m in _VOCATIVE_RE.finditer(spoken):
         name = m.group("name")
         if name.split()[0] in _NOT_NAMES and not name.startswith(("Miss ", "Mrs", "Mr", "Lord ", "Lady ", "Sir ")):
+            continue
+        titled = len(name.split()) > 1 or name.endswith(".")
+        if not (m.group("lead") or m.group("comma") or titled or (known is not None and name in known)):
             continue
         out.append(name)
     return out

@@ -239,9 +239,13 @@ def prepare(source: Iterable[tuple[int, str]], state: ParseState) -> None:
     for text in texts:
         learn(profile, text, state.cast.peek)
     if profile.first_person and addressed:
-        (name, count), total = addressed.most_common(1)[0], sum(addressed.values())
-        if count >= 3 and count >= 0.5 * total:
-            profile.narrator = state.cast.peek(name)
+        called: Counter[str] = Counter()
+        for name, count in addressed.items():
+            called[state.cast.peek(name)] += count
+        ranked = called.most_common(2) + [("", 0)]
+        (name, count), (_, second) = ranked[0], ranked[1]
+        if count >= 3 and count >= 2 * second:  # the name the others call the narrator by, clearly
+            profile.narrator = name
     state.metadata[_PROFILE_KEY] = profile
 
 
