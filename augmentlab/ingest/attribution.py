@@ -73,10 +73,12 @@ _NAME = (
 # ``the Hatter``, ``the Mock Turtle``, ``the stranger``: a character named by what they are.
 _NOMINAL = r"[Tt]he\s(?:[A-Z][a-z]+(?:-[A-Z][a-z]+)?(?:\s[A-Z][a-z]+)?|[a-z]+(?:\s[a-z]+)?(?=\s*(?:[,.;:!?]|--|$)))"
 _POSSESSIVE = r"(?:his|her|their|my|our|your)\s[a-z]+(?:\s[a-z]+)?"
+_INDEFINITE = r"(?:[Aa]n?\s[a-z]+(?:\s[a-z]+)?|[Ss]omeone|[Ss]omebody|[Ee]verybody|[Ee]veryone|[Nn]obody)"
+"""``a voice called``, ``someone said``: a speaker the rules cannot name (the quote abstains)."""
 
 
 def _subject_group(group: str) -> str:
-    return rf"(?P<{group}>{_NAME}|{_NOMINAL}|{_POSSESSIVE}|[Hh]e|[Ss]he|I|[Tt]hey|[Ww]e)"
+    return rf"(?P<{group}>{_NAME}|{_NOMINAL}|{_POSSESSIVE}|{_INDEFINITE}|[Hh]e|[Ss]he|I|[Tt]hey|[Ww]e)"
 
 
 _SUBJECT = _subject_group("name")
@@ -253,6 +255,8 @@ def _subject(name: str | None) -> str | None:
         if head not in {"Miss", "Mrs", "Mr", "Lord", "Lady", "Sir"} or len(name.split()) < 2:
             return None
     low = name.lower()
+    if low.startswith(("a ", "an ")) or low in {"someone", "somebody", "everybody", "everyone", "nobody"}:
+        return low
     if low in {"he", "she", "i", "they", "we"}:
         return low if low != "i" else "I"
     if low.startswith("the "):
@@ -303,7 +307,7 @@ def is_kind(tag: str | None) -> str:
         return "narrator"
     if tag in {"they", "we"} or tag.split()[0] in {"his", "her", "their", "my", "our", "your", "His", "Her", "Their", "My", "Our", "Your"}:
         return "other"
-    if tag.startswith("the "):
+    if tag.startswith(("the ", "a ", "an ", "A ", "An ")) or tag.lower() in {"someone", "somebody", "everybody", "everyone", "nobody"}:
         return "other"  # the girl, the other, the latter: a description, not a name
     return "name"
 
@@ -518,7 +522,7 @@ def _alternate(run: list[Quoted], profile: Profile) -> None:
                 continue
             if block.pronoun and profile.gender(guess) not in (None, "m" if block.pronoun == "he" else "f"):
                 continue
-            if guess in block.addressed:
+            if guess in block.addressed or block.tag:
                 continue
             block.speaker, block.rule = guess, "alternation"
             changed = True
