@@ -189,6 +189,11 @@ class Profile:
     female: Counter[str] = field(default_factory=Counter)
     first_person: bool = False
     narrator: str = NARRATOR
+    speakers: set[str] = field(default_factory=set)
+    """Cast names tagged as speakers somewhere in the file: the only candidates for ``he``/``she``."""
+
+    def speaks(self, name: str) -> bool:
+        return not self.speakers or name in self.speakers
 
     def gender(self, name: str) -> str | None:
         """``"m"``, ``"f"`` or ``None`` (unknown) for a canonical name."""
@@ -435,8 +440,8 @@ def _beat(block: Quoted, profile: Profile) -> str | None:
     if profile.first_person and re.match(r"^I\b", block.lead.strip() or (block.pieces[0].strip() if block.pieces else "")):
         others = [m for m in block.mentions if m != profile.narrator]
         return profile.narrator if not others else None
-    distinct = set(block.mentions)
-    if len(distinct) != 1:
+    distinct = {m for m in block.mentions if profile.speaks(m)}
+    if len(distinct) != 1 or len(set(block.mentions)) > 2:
         return None
     only = next(iter(distinct))
     lead_subject = subject_of(block.lead) if block.lead else None
@@ -452,12 +457,12 @@ def _resolve_pronoun(block: Quoted, recent: list[str], last_speaker: str | None,
     for name in reversed(recent[-12:]):
         if name not in window:
             window.append(name)
-    fits = [n for n in window if profile.gender(n) == gender and n != profile.narrator]
+    fits = [n for n in window if profile.gender(n) == gender and n != profile.narrator and profile.speaks(n)]
     if last_speaker in fits and len(fits) > 1:
         fits.remove(last_speaker)
-    in_paragraph = [n for n in block.mentions if profile.gender(n) == gender]
-    if len(set(in_paragraph)) == 1:
-        return in_paragraph[0]
+    subject = subject_of(block.lead) if block.lead else None
+    if subject and profile.gender(subject) == gender:
+        return subject  # "Holmes rose. 'Come,' said he."
     if len(fits) == 1:
         return fits[0]
     unknown = [n for n in window if profile.gender(n) is None and n != profile.narrator and n != last_speaker]

@@ -236,6 +236,7 @@ def prepare(source: Iterable[tuple[int, str]], state: ParseState) -> None:
     state.cast.expect(names, state.warnings, distinct)
     profile = Profile()
     profile.first_person = narrator_tags >= 3 or first_person > 0.01 * max(narration_words, 1)
+    profile.speakers = {state.cast.peek(name) for name in names}
     for text in texts:
         learn(profile, text, state.cast.peek)
     if profile.first_person and addressed:
