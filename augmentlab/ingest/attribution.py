@@ -361,7 +361,16 @@ def attribute(
     peek = peek or resolve
     narrator = profile.narrator
     quoted = [b for b in blocks if isinstance(b, Quoted)]
-    # 1. Tags, the narrator, vocatives.
+    # 1. Tags, the narrator, vocatives. A narration paragraph that ends introducing speech
+    # ("Emma laughed, and replied,") tags the quote of the next paragraph.
+    introduced: dict[int, str] = {}
+    for i, block in enumerate(blocks[:-1]):
+        following = blocks[i + 1]
+        if isinstance(block, Narration) and isinstance(following, Quoted) and not following.lead:
+            if block.text.rstrip()[-1:] in {",", ":", "-", "—"}:
+                tag = tag_before(block.text)
+                if tag:
+                    introduced[id(following)] = tag
     for block in blocks:
         if isinstance(block, Narration):
             block.mentions = [peek(n) or n for n in mentions(block.text)]
@@ -370,7 +379,7 @@ def attribute(
         narration = " ".join([block.lead, *block.pieces])
         block.mentions = [peek(n) or n for n in mentions(narration)]
         tags = [t for t in (tag_after(p) for p in block.pieces) if t]
-        before = tag_before(block.lead)
+        before = tag_before(block.lead) or introduced.get(id(block))
         if before:
             tags.append(before)
         # narration between two quotes that introduces the second one ("Alice panted; but the
