@@ -432,7 +432,7 @@ def attribute(
             recent.append(block.speaker)
         last_speaker = block.speaker
     # 4. Alternation inside runs of quoted paragraphs (a continuation is the same turn).
-    for run in _runs(blocks):
+    for run in _runs(blocks, profile.speakers):
         _alternate(run, profile)
     for block in quoted:
         if block.speaker and block.speaker in block.addressed and block.rule != "tag":
@@ -480,13 +480,22 @@ def _resolve_pronoun(block: Quoted, recent: list[str], last_speaker: str | None,
     return None
 
 
-def _runs(blocks: list[Block]) -> Iterable[list[Quoted]]:
+BEAT_WORDS = 25
+"""A narration paragraph this short, naming nobody new, does not end a run of turns."""
+
+
+def _runs(blocks: list[Block], speakers: set[str]) -> Iterable[list[Quoted]]:
     run: list[Quoted] = []
     for block in blocks:
         if isinstance(block, Narration):
-            if run:
+            # A short beat ("Holmes shook his head.") keeps the exchange going; a longer
+            # passage or a newcomer named in it ends it.
+            present = {b.speaker for b in run if b.speaker}
+            newcomer = any(m not in present for m in block.mentions if m in speakers)
+            if run and (len(block.text.split()) > BEAT_WORDS or newcomer):
                 yield run
-            run = []
+                run = []
+            continue
         elif block.continues and run and block.speaker in (None, run[-1].speaker):
             if block.speaker is None and run[-1].speaker and block.pronoun is None and block.tag is None:
                 block.speaker, block.rule = run[-1].speaker, "continuation"
