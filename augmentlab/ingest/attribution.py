@@ -168,6 +168,10 @@ class Quoted:
     pronoun: str | None = None
     addressed: set[str] = field(default_factory=set)
     mentions: list[str] = field(default_factory=list)
+    context: list[str] = field(default_factory=list)
+    """Names mentioned or speaking before this paragraph (most recent last), for ``said he``."""
+    centre: str | None = None
+    """The last subject of the pronoun's gender in the narration just before (``said she``)."""
 
 
 @dataclass
@@ -212,10 +216,10 @@ class Profile:
         if words and words[0] in _FEMALE_TITLES:
             return "f"
         m, f = self.male[name], self.female[name]
-        if m + f >= 2:
-            if m >= 3 * f:
+        if m + f >= 3:
+            if m >= 1.5 * f:
                 return "m"
-            if f >= 3 * m:
+            if f >= 1.5 * m:
                 return "f"
         return None
 
@@ -326,22 +330,31 @@ def subject_of(text: str) -> str | None:
     return name if is_kind(name) == "name" and not name.startswith("The ") or (name and name.startswith("The ") and name[4:5].isupper()) else None
 
 
+_SUBJECT_PRONOUN_RE = re.compile(r"^(He|She)\b")
+_BOUND_PRONOUN_RE = re.compile(r"\b(he|his|himself|she|herself)\b")
+"""Pronouns bound to a sentence's subject (``Holmes shook his head``); ``her`` / ``him`` are
+left out: they are as often another person, the object."""
+
+
 def learn(profile: Profile, text: str, resolve: Callable[[str], str | None]) -> None:
-    """Gender evidence from one narration text: the first pronoun after a sentence-initial name."""
-    for sentence in _SENTENCE_END_RE.split(text):
-        sentence = sentence.strip()
+    """Gender evidence from one narration text: a sentence with a name as subject, then the
+    pronouns that refer back to a subject (``his``, ``himself``, ``she``), or a next sentence
+    opening with ``He`` / ``She``."""
+    sentences = [x.strip() for x in _SENTENCE_END_RE.split(text) if x and x.strip()]
+    for k, sentence in enumerate(sentences):
         match = SUBJECT_RE.match(sentence)
         if not match:
             continue
         name = _subject(match.group("name"))
-        if is_kind(name) != "name":
-            continue
-        rest = sentence[match.end() :]
-        pronoun = _PRONOUN_RE.search(rest)
-        if not pronoun:
+        if is_kind(name) != "name" or name is None:
             continue
         canonical = resolve(name) or name
-        if pronoun.group(1) in _MALE_PRONOUNS:
+        votes = _BOUND_PRONOUN_RE.findall(sentence[match.end() :])
+        if k + 1 < len(sentences):
+            votes += [v.lower() for v in _SUBJECT_PRONOUN_RE.findall(sentences[k + 1])]
+        if not votes:
+            continue
+        if votes[0] in _MALE_PRONOUNS:
             profile.male[canonical] += 1
         else:
             profile.female[canonical] += 1
@@ -411,18 +424,26 @@ def attribute(
             previous = block
         else:
             previous = None
-    # 3. Pronoun tags and narration naming the speaker.
+    # 3. Pronoun tags and narration naming the speaker. The narration's centre of attention:
+    # the last sentence subject of each gender ("Harriet submitted ... 'No,' said she").
     recent: list[str] = []  # names in order of mention/speech, most recent last
     last_speaker: str | None = None
+    centre: dict[str, str | None] = {"m": None, "f": None}
+    fresh = False
     for block in blocks:
         if isinstance(block, Narration):
             recent.extend(block.mentions)
             last_speaker = None
+            _follow(centre, block.text, profile, peek)
+            fresh = True
             continue
+        if block.lead:
+            _follow(centre, block.lead, profile, peek)
+            fresh = True
         if block.speaker is None and block.pronoun:
-            block.speaker = _resolve_pronoun(block, recent, last_speaker, profile)
-            if block.speaker:
-                block.rule = "pronoun"
+            block.context = list(recent[-12:])  # resolved with the exchange, in step 4
+            if fresh:
+                block.centre = centre["m" if block.pronoun == "he" else "f"]
         elif block.speaker is None and block.tag is None and not block.continues:
             beat = _beat(block, profile)
             if beat:
@@ -431,6 +452,7 @@ def attribute(
         if block.speaker:
             recent.append(block.speaker)
         last_speaker = block.speaker
+        fresh = False
     # 4. Alternation inside runs of quoted paragraphs (a continuation is the same turn).
     for run in _runs(blocks, profile.speakers):
         _alternate(run, profile)
@@ -460,24 +482,61 @@ def _beat(block: Quoted, profile: Profile) -> str | None:
     return None
 
 
-def _resolve_pronoun(block: Quoted, recent: list[str], last_speaker: str | None, profile: Profile) -> str | None:
-    gender = "m" if block.pronoun == "he" else "f"
-    window: list[str] = []
-    for name in reversed(recent[-12:]):
-        if name not in window:
-            window.append(name)
-    fits = [n for n in window if profile.gender(n) == gender and n != profile.narrator and profile.speaks(n)]
-    if last_speaker in fits and len(fits) > 1:
-        fits.remove(last_speaker)
-    subject = subject_of(block.lead) if block.lead else None
-    if subject and profile.gender(subject) == gender:
-        return subject  # "Holmes rose. 'Come,' said he."
-    if len(fits) == 1:
-        return fits[0]
-    unknown = [n for n in window if profile.gender(n) is None and n != profile.narrator and n != last_speaker]
-    if not fits and len(unknown) == 1:
-        return None
-    return None
+def _follow(centre: dict[str, str | None], text: str, profile: Profile, peek: Callable[[str], str | None]) -> None:
+    """Move the centre of attention along the sentences of a narration text."""
+    for sentence in _SENTENCE_END_RE.split(text):
+        sentence = sentence.strip()
+        if not sentence:
+            continue
+        match = SUBJECT_RE.match(sentence)
+        if not match:
+            continue
+        name = _subject(match.group("name"))
+        kind = is_kind(name)
+        if kind == "name" and name is not None:
+            canonical = peek(name) or name
+            gender = profile.gender(canonical)
+            if gender:
+                centre[gender] = canonical
+            else:
+                centre["m"] = centre["f"] = None  # someone of unknown gender: a pronoun may be them
+        elif kind == "other":
+            centre["m"] = centre["f"] = None  # "the child": someone the rules cannot name
+
+
+def _pronouns(run: list[Quoted], profile: Profile) -> None:
+    """``said he`` / ``she replied``: the one person of that gender who can be meant.
+
+    Candidates are the other people of the exchange (the previous speaker excluded: speakers
+    take turns); with nobody else in the exchange, the people just named in the narration. A
+    candidate of unknown gender, or two that fit, leave the quote uncertain.
+    """
+    participants = list(dict.fromkeys(b.speaker for b in run if b.speaker and b.speaker != profile.narrator))
+    for i, block in enumerate(run):
+        if block.speaker is not None or not block.pronoun:
+            continue
+        gender = "m" if block.pronoun == "he" else "f"
+        previous = run[i - 1].speaker if i else None
+        subject = subject_of(block.lead) if block.lead else None
+        if subject and profile.gender(subject) == gender and profile.speaks(subject):
+            block.speaker, block.rule = subject, "pronoun"  # "Holmes rose. 'Come,' said he."
+            continue
+        if block.centre and profile.speaks(block.centre):
+            block.speaker, block.rule = block.centre, "pronoun"
+            continue
+        if block.context and not block.centre and (i == 0 or run[i - 1].number < block.number - 4):
+            pass
+        others = [p for p in participants if p != previous]
+        if not others:
+            others = [
+                n
+                for n in dict.fromkeys(reversed(block.context))
+                if n != previous and n != profile.narrator and profile.speaks(n)
+            ]
+        fits = [n for n in others if profile.gender(n) == gender]
+        unknown = [n for n in others if profile.gender(n) is None]
+        if len(fits) == 1 and not unknown:
+            block.speaker, block.rule = fits[0], "pronoun"
 
 
 BEAT_WORDS = 25
@@ -529,17 +588,37 @@ def _two_person(run: list[Quoted], profile: Profile) -> None:
 
 def _alternate(run: list[Quoted], profile: Profile) -> None:
     _two_person(run, profile)
+    _pronouns(run, profile)
+    _local(run, profile)
+    import os
+    if os.environ.get("DIST"):
+        direct = [i for i, b in enumerate(run) if b.speaker and not b.rule.startswith("alternation")]
+        for i, b in enumerate(run):
+            if b.rule.startswith("alternation"):
+                d = min((abs(i - j) for j in direct), default=99)
+                b.rule = b.rule + str(min(d, 5))
+
+
+def _local(run: list[Quoted], profile: Profile) -> None:
+    import os
+    mode = os.environ.get("ALT", "chain")
     changed = True
     while changed:
         changed = False
+        anchors = [b.speaker if (mode == "chain" or b.rule != "alternation-local") else None for b in run]
         for i, block in enumerate(run):
             if block.speaker is not None:
                 continue
             forward = backward = None
-            if i >= 2 and run[i - 1].speaker and run[i - 2].speaker and run[i - 1].speaker != run[i - 2].speaker:
-                forward = run[i - 2].speaker
-            if i + 2 < len(run) and run[i + 1].speaker and run[i + 2].speaker and run[i + 1].speaker != run[i + 2].speaker:
-                backward = run[i + 2].speaker
+            if i >= 2 and anchors[i - 1] and anchors[i - 2] and anchors[i - 1] != anchors[i - 2]:
+                forward = anchors[i - 2]
+            if i + 2 < len(run) and anchors[i + 1] and anchors[i + 2] and anchors[i + 1] != anchors[i + 2]:
+                backward = anchors[i + 2]
+            if mode == "both" and i >= 2 and i + 2 < len(run) and not (forward and backward):
+                continue
+            window = int(os.environ.get("WIN", "0"))
+            if window and len({b.speaker for b in run[max(0, i - window) : i + window + 1] if b.speaker}) != 2:
+                continue
             guess = forward or backward
             if not guess or (forward and backward and forward != backward):
                 continue
@@ -547,5 +626,5 @@ def _alternate(run: list[Quoted], profile: Profile) -> None:
                 continue
             if guess in block.addressed or block.tag:
                 continue
-            block.speaker, block.rule = guess, "alternation"
+            block.speaker, block.rule = guess, "alternation-local"
             changed = True
