@@ -71,7 +71,7 @@ _NAME = (
     rf"(?:St\.\s)?{_WORD}(?:\s(?:St\.\s)?{_WORD})?"
 )
 # ``the Hatter``, ``the Mock Turtle``, ``the stranger``: a character named by what they are.
-_NOMINAL = r"[Tt]he\s(?:[A-Z][a-z]+(?:-[A-Z][a-z]+)?(?:\s[A-Z][a-z]+)?|[a-z]+(?:\s[a-z]+)?(?=\s*(?:[,.;:!?]|--|$)))"
+_NOMINAL = r"[Tt]he\s(?:[A-Z][a-z]+(?:-[A-Z][a-z]+)?(?:\s[A-Z][a-z]+)?|[a-z]+(?:\s[a-z]+){0,2}(?=\s*(?:[,.;:!?]|--|$)))"
 _POSSESSIVE = r"(?:his|her|their|my|our|your)\s[a-z]+(?:\s[a-z]+)?"
 _INDEFINITE = r"(?:[Aa]n?\s[a-z]+(?:\s[a-z]+)?|[Ss]omeone|[Ss]omebody|[Ee]verybody|[Ee]veryone|[Nn]obody)"
 """``a voice called``, ``someone said``: a speaker the rules cannot name (the quote abstains)."""
@@ -564,6 +564,13 @@ def _runs(blocks: list[Block], speakers: set[str]) -> Iterable[list[Quoted]]:
         yield run
 
 
+def _fits(name: str, pronoun: str, profile: Profile) -> bool:
+    """Whether ``said he`` / ``said she`` can be ``name`` (never the first-person narrator)."""
+    if name == profile.narrator:
+        return False
+    return profile.gender(name) in (None, "m" if pronoun == "he" else "f")
+
+
 def _two_person(run: list[Quoted], profile: Profile) -> None:
     """A run whose known speakers are two people taking strict turns: the rest by turn parity."""
     known = [(i, b.speaker) for i, b in enumerate(run) if b.speaker]
@@ -579,7 +586,7 @@ def _two_person(run: list[Quoted], profile: Profile) -> None:
     for i, block in enumerate(run):
         if block.speaker is None:
             guess = by_parity[i % 2]
-            if block.pronoun and profile.gender(guess) not in (None, "m" if block.pronoun == "he" else "f"):
+            if block.pronoun and not _fits(guess, block.pronoun, profile):
                 continue
             if guess in block.addressed or block.tag:
                 continue
@@ -622,7 +629,7 @@ def _local(run: list[Quoted], profile: Profile) -> None:
             guess = forward or backward
             if not guess or (forward and backward and forward != backward):
                 continue
-            if block.pronoun and profile.gender(guess) not in (None, "m" if block.pronoun == "he" else "f"):
+            if block.pronoun and not _fits(guess, block.pronoun, profile):
                 continue
             if guess in block.addressed or block.tag:
                 continue
