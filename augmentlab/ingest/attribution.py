@@ -593,26 +593,44 @@ def _two_person(run: list[Quoted], profile: Profile) -> None:
             block.speaker, block.rule = guess, "alternation"
 
 
-def _alternate(run: list[Quoted], profile: Profile) -> None:
-    _two_person(run, profile)
-    _pronouns(run, profile)
-    _local(run, profile)
-    import os
-    if os.environ.get("DIST"):
-        direct = [i for i, b in enumerate(run) if b.speaker and not b.rule.startswith("alternation")]
-        for i, b in enumerate(run):
-            if b.rule.startswith("alternation"):
-                d = min((abs(i - j) for j in direct), default=99)
-                b.rule = b.rule + str(min(d, 5))
-
-
-def _local(run: list[Quoted], profile: Profile) -> None:
-    import os
-    mode = os.environ.get("ALT", "chain")
+def _vocative(run: list[Quoted], profile: Profile) -> None:
+    """An untagged quote answers the one person the quote before it addressed by name
+    (``"..., Harriet?" said Emma.`` / ``"Oh, yes!"``), or is by the person the quote after it
+    addresses; when both apply they must agree."""
     changed = True
     while changed:
         changed = False
-        anchors = [b.speaker if (mode == "chain" or b.rule != "alternation-local") else None for b in run]
+        for i, block in enumerate(run):
+            if block.speaker is not None or block.tag:
+                continue
+            guesses = set()
+            for j in (i - 1, i + 1):
+                if 0 <= j < len(run) and run[j].speaker and len(run[j].addressed) == 1:
+                    (name,) = run[j].addressed
+                    if name != run[j].speaker and profile.speaks(name):
+                        guesses.add(name)
+            if len(guesses) != 1:
+                continue
+            (guess,) = guesses
+            if guess in block.addressed or (block.pronoun and not _fits(guess, block.pronoun, profile)):
+                continue
+            block.speaker, block.rule = guess, "vocative"
+            changed = True
+
+
+def _alternate(run: list[Quoted], profile: Profile) -> None:
+    _two_person(run, profile)
+    _pronouns(run, profile)
+    _vocative(run, profile)
+    _two_person(run, profile)
+    _local(run, profile)
+
+
+def _local(run: list[Quoted], profile: Profile) -> None:
+    changed = True
+    while changed:
+        changed = False
+        anchors = [b.speaker for b in run]
         for i, block in enumerate(run):
             if block.speaker is not None:
                 continue
@@ -621,11 +639,6 @@ def _local(run: list[Quoted], profile: Profile) -> None:
                 forward = anchors[i - 2]
             if i + 2 < len(run) and anchors[i + 1] and anchors[i + 2] and anchors[i + 1] != anchors[i + 2]:
                 backward = anchors[i + 2]
-            if mode == "both" and i >= 2 and i + 2 < len(run) and not (forward and backward):
-                continue
-            window = int(os.environ.get("WIN", "0"))
-            if window and len({b.speaker for b in run[max(0, i - window) : i + window + 1] if b.speaker}) != 2:
-                continue
             guess = forward or backward
             if not guess or (forward and backward and forward != backward):
                 continue
