@@ -171,7 +171,11 @@ class Quoted:
     context: list[str] = field(default_factory=list)
     """Names mentioned or speaking before this paragraph (most recent last), for ``said he``."""
     centre: str | None = None
-    """The last subject of the pronoun's gender in the narration just before (``said she``)."""
+    """The last subject of the pronoun's gender in the narration before (``said she``)."""
+    fresh: bool = False
+    """Whether narration came between this paragraph and the previous quote."""
+    only: str | None = None
+    """The one named speaker of the pronoun's gender in that narration, if just one."""
 
 
 @dataclass
@@ -430,20 +434,32 @@ def attribute(
     last_speaker: str | None = None
     centre: dict[str, str | None] = {"m": None, "f": None}
     fresh = False
+    since: list[str] = []  # names in the narration since the last quote
+    unnamed = False  # someone unnamed ("the child", "a voice") acted in that narration
     for block in blocks:
         if isinstance(block, Narration):
             recent.extend(block.mentions)
             last_speaker = None
             _follow(centre, block.text, profile, peek)
+            since.extend(block.mentions)
+            unnamed = unnamed or _unnamed_actor(block.text)
             fresh = True
             continue
         if block.lead:
             _follow(centre, block.lead, profile, peek)
+            since.extend(peek(n) or n for n in mentions(block.lead))
+            unnamed = unnamed or _unnamed_actor(block.lead)
             fresh = True
         if block.speaker is None and block.pronoun:
             block.context = list(recent[-12:])  # resolved with the exchange, in step 4
-            if fresh:
-                block.centre = centre["m" if block.pronoun == "he" else "f"]
+            block.centre = centre["m" if block.pronoun == "he" else "f"]
+            block.fresh = fresh
+            if fresh and not unnamed:
+                gender = "m" if block.pronoun == "he" else "f"
+                named = {n for n in since if profile.speaks(n) and n != profile.narrator}
+                fits = {n for n in named if profile.gender(n) == gender}
+                if len(fits) == 1 and all(profile.gender(n) for n in named):
+                    block.only = next(iter(fits))
         elif block.speaker is None and block.tag is None and not block.continues:
             beat = _beat(block, profile)
             if beat:
@@ -453,6 +469,7 @@ def attribute(
             recent.append(block.speaker)
         last_speaker = block.speaker
         fresh = False
+        since, unnamed = [], False
     # 4. Alternation inside runs of quoted paragraphs (a continuation is the same turn).
     for run in _runs(blocks, profile.speakers):
         _alternate(run, profile)
@@ -480,6 +497,14 @@ def _beat(block: Quoted, profile: Profile) -> str | None:
     if lead_subject or piece_subject:
         return only
     return None
+
+
+_UNNAMED_ACTOR_RE = re.compile(r"(?:^|[.!?;]\s+|\band\s)(?:[Tt]he|[Aa]n?)\s(?:[a-z]+\s){0,2}[a-z]+\s(?:[a-z]+ly\s)?(?:was|had|said|[a-z]+ed)\b")
+
+
+def _unnamed_actor(text: str) -> bool:
+    """Whether someone unnamed acts in ``text`` (``the stationmaster whistled``)."""
+    return _UNNAMED_ACTOR_RE.search(text) is not None
 
 
 def _follow(centre: dict[str, str | None], text: str, profile: Profile, peek: Callable[[str], str | None]) -> None:
@@ -519,13 +544,13 @@ def _pronouns(run: list[Quoted], profile: Profile) -> None:
         previous = run[i - 1].speaker if i else None
         subject = subject_of(block.lead) if block.lead else None
         if subject and profile.gender(subject) == gender and profile.speaks(subject):
-            block.speaker, block.rule = subject, "pronoun"  # "Holmes rose. 'Come,' said he."
+            block.speaker, block.rule = subject, "pronoun-lead"  # "Holmes rose. 'Come,' said he."
             continue
-        if block.centre and profile.speaks(block.centre):
-            block.speaker, block.rule = block.centre, "pronoun"
+        if block.only:
+            block.speaker, block.rule = block.only, "pronoun-fresh"
             continue
-        if block.context and not block.centre and (i == 0 or run[i - 1].number < block.number - 4):
-            pass
+        if block.fresh:
+            continue  # narration came between and named no single fit: the exchange no longer tells
         others = [p for p in participants if p != previous]
         if not others:
             others = [
@@ -537,6 +562,8 @@ def _pronouns(run: list[Quoted], profile: Profile) -> None:
         unknown = [n for n in others if profile.gender(n) is None]
         if len(fits) == 1 and not unknown:
             block.speaker, block.rule = fits[0], "pronoun"
+        elif not fits and block.centre and block.centre != previous and profile.speaks(block.centre):
+            block.speaker, block.rule = block.centre, "pronoun-centre"
 
 
 BEAT_WORDS = 25
