@@ -262,6 +262,8 @@ def _subject(name: str | None) -> str | None:
         return None
     if name.lower() in {"the", "his", "her", "their", "my", "our", "your"}:
         return None
+    if " " not in name and name.endswith(("ing", "ly")) and len(name) > 5:
+        return None  # "Having ...", "Finally ...": a participle or an adverb, not a name
     head = name.split()[0]
     if head in _NOT_NAMES and head not in {"The", "His", "Her", "Their", "My", "Our", "Your", "They", "We"}:
         # "Then said ..." / "Well said": no subject; but "Lord X" / "Miss X" / "Mr X" are names.
@@ -287,8 +289,11 @@ def mentions(text: str) -> list[str]:
             break
         name = m.group(0)
         pos = m.end()
-        if name.split()[0] in _NOT_NAMES and not name.startswith(("Miss ", "Mrs", "Mr", "Lord ", "Lady ", "Sir ")):
-            pos = m.start() + len(name.split()[0])  # "To Sherlock Holmes": read on from "Sherlock"
+        head = name.split()[0]
+        if (head in _NOT_NAMES and not name.startswith(("Miss ", "Mrs", "Mr", "Lord ", "Lady ", "Sir "))) or (
+            head.endswith(("ing", "ly")) and len(head) > 5
+        ):
+            pos = m.start() + len(head)  # "To Sherlock Holmes": read on from "Sherlock"
             continue
         if name[:4].lower() == "the " and name[4:5].islower():
             continue  # "the door": only capitalised nominals count as mentions
@@ -654,6 +659,10 @@ def _alternate(run: list[Quoted], profile: Profile) -> None:
 
 
 def _local(run: list[Quoted], profile: Profile) -> None:
+    """Turn-taking around a quote: ``A B ? → A`` (and backwards), in a two-person exchange
+    only: a run where three or more people speak is left to the other rules."""
+    if len({b.speaker for b in run if b.speaker}) > 2:
+        return
     changed = True
     while changed:
         changed = False
@@ -673,5 +682,5 @@ def _local(run: list[Quoted], profile: Profile) -> None:
                 continue
             if guess in block.addressed or block.tag:
                 continue
-            block.speaker, block.rule = guess, "alternation-local"
+            block.speaker, block.rule = guess, "alternation"
             changed = True
