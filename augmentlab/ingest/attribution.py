@@ -607,14 +607,35 @@ def _two_person(run: list[Quoted], profile: Profile) -> None:
     """A run whose known speakers are two people taking strict turns: the rest by turn parity."""
     known = [(i, b.speaker) for i, b in enumerate(run) if b.speaker]
     names = {name for _, name in known}
-    if len(names) != 2 or len(known) < 2:
-        return
-    by_parity: dict[int, str] = {}
-    for i, name in known:
-        if by_parity.setdefault(i % 2, name) != name:
-            return  # not strict turns: leave it to the local rule
-    if len(by_parity) != 2:
-        return
+    rule = "alternation"
+    if len(names) == 1 and len(run) > 1:
+        # One person tagged; the other is the one they address by name (vocatives), if one.
+        (speaker,) = names
+        called = {
+            name
+            for b in run
+            if b.speaker == speaker
+            for name in b.addressed
+            if name != speaker and profile.speaks(name)
+        }
+        if len(called) != 1:
+            return
+        partner = next(iter(called))
+        parities = {i % 2 for i, _ in known}
+        if len(parities) != 1:
+            return
+        (parity,) = parities
+        by_parity = {parity: speaker, 1 - parity: partner}
+        rule = "alternation-vocative"
+    else:
+        if len(names) != 2 or len(known) < 2:
+            return
+        by_parity = {}
+        for i, name in known:
+            if by_parity.setdefault(i % 2, name) != name:
+                return  # not strict turns: leave it to the local rule
+        if len(by_parity) != 2:
+            return
     for i, block in enumerate(run):
         if block.speaker is None:
             guess = by_parity[i % 2]
@@ -622,7 +643,7 @@ def _two_person(run: list[Quoted], profile: Profile) -> None:
                 continue
             if guess in block.addressed or block.tag:
                 continue
-            block.speaker, block.rule = guess, "alternation"
+            block.speaker, block.rule = guess, rule
 
 
 def _vocative(run: list[Quoted], profile: Profile) -> None:
