@@ -71,18 +71,23 @@ _NAME = (
     rf"(?:St\.\s)?{_WORD}(?:\s(?:St\.\s)?{_WORD})?"
 )
 # ``the Hatter``, ``the Mock Turtle``, ``the stranger``: a character named by what they are.
-_NOMINAL = r"[Tt]he\s(?:[A-Z][a-z]+(?:-[A-Z][a-z]+)?(?:\s[A-Z][a-z]+)?|[a-z]+(?:\s[a-z]+){0,2}(?=\s*(?:[,.;:!?]|--|$)))"
+_NOMINAL = r"[Tt]he\s(?:[A-Z][a-z]+(?:-[A-Z][a-z]+)?(?:\s[A-Z][a-z]+)?|[a-z]+(?:\s[a-z]+){0,2}(?=\s*(?:[,.;:!?]|--|$)))|(?:that|this)\s[a-z]+(?:\s[a-z]+){0,2}(?=\s*(?:[,.;:!?]|--|$))"
 _POSSESSIVE = r"(?:his|her|their|my|our|your)\s[a-z]+(?:\s[a-z]+)?"
 _INDEFINITE = r"(?:[Aa]n?\s[a-z]+(?:\s[a-z]+)?|[Ss]omeone|[Ss]omebody|[Ee]verybody|[Ee]veryone|[Nn]obody)"
 """``a voice called``, ``someone said``: a speaker the rules cannot name (the quote abstains)."""
 
 
-def _subject_group(group: str) -> str:
-    return rf"(?P<{group}>{_NAME}|{_NOMINAL}|{_POSSESSIVE}|{_INDEFINITE}|[Hh]e|[Ss]he|I|[Tt]hey|[Ww]e)"
+_DESCRIPTION = r"(?:[Tt]he|[Tt]hat|[Tt]his)\s(?:[a-z]+\s){0,2}[a-z]+"
+"""``the child``, ``that brisk official``: someone described, as the subject before a verb."""
+
+
+def _subject_group(group: str, described: bool = False) -> str:
+    nominal = f"{_NOMINAL}|{_DESCRIPTION}" if described else _NOMINAL
+    return rf"(?P<{group}>{_NAME}|{nominal}|{_POSSESSIVE}|{_INDEFINITE}|[Hh]e|[Ss]he|I|[Tt]hey|[Ww]e)"
 
 
 _SUBJECT = _subject_group("name")
-_SUBJECT2 = _subject_group("name2")
+_SUBJECT2 = _subject_group("name2", described=True)
 _OPEN = r"^[\s,;:\-—–]*(?:and\s+|then\s+|but\s+)?"
 _ANY_VERB = rf"(?:{_VERB}|[a-z]+ed)"
 """Next to a quote, any past-tense verb with a named subject tags it (``chattered Anne``)."""
@@ -274,6 +279,8 @@ def _subject(name: str | None) -> str | None:
         return low
     if low in {"he", "she", "i", "they", "we"}:
         return low if low != "i" else "I"
+    if low.startswith(("this ", "that ")):
+        return "the " + name[5:]
     if low.startswith("the "):
         return ("The " if name[4:5].isupper() else "the ") + name[4:]
     return name
