@@ -97,6 +97,14 @@ She looked out at the grey water. "You are a strange man," she said.
 "Yes," said Mr. Pell. "No," said Miss Arden.
 
 "Where is the captain?" a voice called from below.
+
+Mr. Pell went below. Miss Arden stayed at the rail, watching the gulls.
+
+"They never tire," she said.
+
+The captain came up the ladder and stood beside her.
+
+"Fine weather for it," he said.
 """
 
 
@@ -106,10 +114,14 @@ def test_rules_and_abstentions(tmp_path: Path) -> None:
     assert got[:2] == [("Miss Arden", "tag"), ("Mr. Pell", "tag")]
     # two people in strict turns: the untagged quotes alternate
     assert got[2:5] == [("Miss Arden", "alternation"), ("Mr. Pell", "alternation"), ("Miss Arden", "alternation")]
-    assert got[5] == ("Mr. Pell", "pronoun")  # "he said": the one man of the exchange
-    assert got[6] == ("Miss Arden", "pronoun")
+    # "he said" / "she said" inside the exchange: the turn, and the pronoun agrees
+    assert got[5] == ("Mr. Pell", "alternation") and got[6] == ("Miss Arden", "alternation")
     # two speakers tagged in one paragraph, and an unnamed voice: not guessed
     assert got[7] == (None, "uncertain") and got[8] == (None, "uncertain")
+    # after narration, "she said" is the one woman it names
+    assert got[9] == ("Miss Arden", "pronoun-fresh")
+    # "he said" after narration about someone unnamed: Mr. Pell, the exchange's man, is not guessed
+    assert got[10] == (None, "uncertain")
     assert script.metadata.get("narrator") is None
 
 
