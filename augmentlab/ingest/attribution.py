@@ -67,7 +67,7 @@ _TITLES = (
 )
 _WORD = r"(?:Mc|Mac|O')?[A-Z][a-z]+(?:-[A-Z][a-z]+)?"
 _NAME = (
-    rf"(?:(?:{_ABBREVIATED_TITLES})\.?\s|(?:{_TITLES})\s)?"
+    rf"(?:(?:{_ABBREVIATED_TITLES})\.?\s|(?:{_TITLES})\s)?(?:[A-Z]\.\s){{0,3}}"
     rf"(?:St\.\s)?{_WORD}(?:\s(?:St\.\s)?{_WORD})?"
 )
 # ``the Hatter``, ``the Mock Turtle``, ``the stranger``: a character named by what they are.
@@ -95,10 +95,10 @@ _EPITHET = r"(?:(?:the\s+)?(?:[a-z]+\s+){0,2}(?=[A-Z]))?"
 """Words before a name in an inverted tag: ``said the still waiting Harriet``, ``said astonished Marilla``."""
 _PROPER = _NAME.replace("(?:", "(?:", 1)
 TAG_AFTER_RE = re.compile(
-    rf"{_OPEN}(?:{_VERB}{_PARTICLE}{_ADV}\s+{_SUBJECT}(?![a-z])"
-    rf"|{_SUBJECT2}{_ADV}\s+(?:had\s+|has\s+)?{_VERB}\b"
-    rf"|[a-z]+ed{_ADV}\s+{_EPITHET}(?P<name3>{_NAME})\b"
-    rf"|(?P<name4>{_NAME}){_ADV}\s+[a-z]+ed\b"
+    rf"{_OPEN}(?:(?:[a-z]+ly\s+)?{_VERB}{_PARTICLE}{_ADV}\s+{_SUBJECT}(?![a-z])"
+    rf"|{_SUBJECT2}(?:\s+(?:himself|herself))?{_ADV}\s+(?:had\s+|has\s+)?{_VERB}\b"
+    rf"|(?:[a-z]+ed|{_VERB}){_ADV}\s+{_EPITHET}(?P<name3>{_NAME})\b"
+    rf"|(?P<name4>{_NAME})(?:\s+(?:himself|herself))?{_ADV}\s+[a-z]+ed\b"
     rf"|(?:was|came)\s+(?:the\s+)?(?P<name5>{_NAME})'s?\b)"
 )
 """A tag right after a quote: ``said Emma``, ``Emma said``, ``said the Hatter``, ``she replied``."""
