@@ -67,7 +67,7 @@ _TITLES = (
 )
 _WORD = r"(?:Mc|Mac|O')?[A-Z][a-z]+(?:-[A-Z][a-z]+)?"
 _NAME = (
-    rf"(?:(?:{_ABBREVIATED_TITLES})\.?\s|(?:{_TITLES})\s)?(?:[A-Z]\.\s){{0,3}}"
+    rf"(?:(?:{_ABBREVIATED_TITLES})\.?\s|(?:{_TITLES})\s)?(?:[A-HJ-Z]\.\s){{0,3}}"
     rf"(?:St\.\s)?{_WORD}(?:\s(?:St\.\s)?{_WORD})?"
 )
 # ``the Hatter``, ``the Mock Turtle``, ``the stranger``: a character named by what they are.
