@@ -41,6 +41,7 @@ from augmentlab.model import Line, LineKind, Script  # noqa: E402
 
 PDNC = Path(os.environ.get("AUGMENTLAB_PDNC", REPO.parent / "shared" / "pdnc-dev"))
 TYPES = ("Explicit", "Anaphoric", "Implicit")
+WHY = False  # --rules: uncertain quotes by their reason
 csv.field_size_limit(10**9)
 
 
@@ -144,6 +145,8 @@ def score(script: Script, folder: Path) -> Result:
         gold = chars.get(row["speaker"], {name_key(row["speaker"])})
         correct = bool(speaker) and name_key(speaker) in gold
         rule = line.metadata.get("attribution", "?") if line is not None else "not found"
+        if rule == "uncertain" and WHY:
+            rule = "uncertain: " + line.metadata.get("why", "?").split(" (")[0]
         for tally in (result.total, result.by_type.setdefault(qtype, Tally()), result.by_rule.setdefault(rule, Tally())):
             tally.add(bool(speaker), correct)
         if speaker and not correct:
@@ -181,6 +184,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lm", action="store_true", help="also rules+LM for the configured LM (augmentlab.lm)")
     parser.add_argument("--lm-config", help="LM config file (as for augmentlab augment)")
     args = parser.parse_args(argv)
+    global WHY
+    WHY = args.rules
     data = Path(args.data)
     if not data.is_dir():
         print(f"PDNC data not found at {data} (set AUGMENTLAB_PDNC)", file=sys.stderr)

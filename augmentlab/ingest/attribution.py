@@ -181,6 +181,8 @@ class Quoted:
     """Whether narration came between this paragraph and the previous quote."""
     only: str | None = None
     """The one named speaker of the pronoun's gender in that narration, if just one."""
+    why: str = ""
+    """Why the speaker is uncertain (``Line.metadata["why"]``)."""
 
 
 @dataclass
@@ -485,11 +487,28 @@ def attribute(
     # 4. Alternation inside runs of quoted paragraphs (a continuation is the same turn).
     for run in _runs(blocks, profile.speakers):
         _alternate(run, profile)
+        people = len({b.speaker for b in run if b.speaker})
+        for block in run:
+            block.why = (
+                "no speaker named in the exchange" if people == 0
+                else "one speaker named in the exchange" if people == 1
+                else "turns unclear" if people == 2
+                else f"{people} people in the exchange"
+            )
     for block in quoted:
         if block.speaker and block.speaker in block.addressed and block.rule != "tag":
             block.speaker, block.rule = None, UNCERTAIN
+            block.why = "the speaker found is the one addressed"
         if block.speaker is None:
             block.rule = UNCERTAIN
+            if block.tag and "/" in block.tag:
+                block.why = "two speakers tagged in one paragraph"
+            elif block.tag:
+                block.why = f"tagged by a description ({block.tag})"
+            elif block.pronoun:
+                block.why = f"'{block.pronoun}' not resolved"
+            elif not block.why:
+                block.why = "no clue"
 
 
 def _beat(block: Quoted, profile: Profile) -> str | None:

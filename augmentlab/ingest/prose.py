@@ -118,6 +118,8 @@ def _emit(item: tuple[Quoted, list[str], list[str], str]) -> Iterator[Line]:
             directions.append(narration)
             offsets.append(length)
     metadata: dict[str, str] = {"attribution": block.rule}
+    if block.speaker is None and block.why:
+        metadata["why"] = block.why
     if block.tag and block.rule != "tag":
         metadata["tag"] = block.tag
     elif block.pronoun and block.rule != "pronoun":
