@@ -485,7 +485,7 @@ def attribute(
         fresh = False
         since, unnamed = [], False
     # 4. Alternation inside runs of quoted paragraphs (a continuation is the same turn).
-    for run in _runs(blocks, profile.speakers):
+    for run in _runs(blocks):
         _alternate(run, profile)
         people = len({b.speaker for b in run if b.speaker})
         for block in run:
@@ -597,21 +597,15 @@ def _pronouns(run: list[Quoted], profile: Profile) -> None:
             block.speaker, block.rule = block.centre, "pronoun-centre"
 
 
-BEAT_WORDS = 25
-"""A narration paragraph this short, naming nobody new, does not end a run of turns."""
-
-
-def _runs(blocks: list[Block], speakers: set[str]) -> Iterable[list[Quoted]]:
+def _runs(blocks: list[Block]) -> Iterable[list[Quoted]]:
     run: list[Quoted] = []
     for block in blocks:
         if isinstance(block, Narration):
-            # A short beat ("Holmes shook his head.") keeps the exchange going; a longer
-            # passage or a newcomer named in it ends it.
-            present = {b.speaker for b in run if b.speaker}
-            newcomer = any(m not in present for m in block.mentions if m in speakers)
-            if run and (len(block.text.split()) > BEAT_WORDS or newcomer):
+            # Narration ends an exchange (even a short beat: measured, keeping runs going
+            # across beats or across narration naming nobody new lost precision).
+            if run:
                 yield run
-                run = []
+            run = []
             continue
         elif block.continues and run and block.speaker in (None, run[-1].speaker):
             if block.speaker is None and run[-1].speaker and block.pronoun is None and block.tag is None:
