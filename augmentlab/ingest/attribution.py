@@ -530,12 +530,25 @@ def _beat(block: Quoted, profile: Profile) -> str | None:
     return None
 
 
-_UNNAMED_ACTOR_RE = re.compile(r"(?:^|[.!?;]\s+|\band\s)(?:[Tt]he|[Aa]n?)\s(?:[a-z]+\s){0,2}[a-z]+\s(?:[a-z]+ly\s)?(?:was|had|said|[a-z]+ed)\b")
+_UNNAMED_ACTOR_RE = re.compile(
+    r"(?:^|[.!?;]\s+|\band\s)(?:[Tt]he|[Aa]n?|[Tt]hat|[Tt]his)\s(?:[a-z]+\s){0,2}(?P<noun>[a-z]+)\s"
+    r"(?:[a-z]+ly\s)?(?:was|had|said|[a-z]+ed)\b"
+)
+_PERSON_NOUNS = _MALE_NOUNS | _FEMALE_NOUNS | frozenset(
+    "child person people stranger visitor official voice figure doctor detective officer clerk porter "
+    "driver cabman guard nurse teacher pupil student neighbour neighbor friend companion host hostess "
+    "guest creature fellow youth other latter former".split()
+)
 
 
 def _unnamed_actor(text: str) -> bool:
-    """Whether someone unnamed acts in ``text`` (``the stationmaster whistled``)."""
-    return _UNNAMED_ACTOR_RE.search(text) is not None
+    """Whether someone unnamed acts in ``text`` (``the stationmaster whistled``, not ``the
+    news was``): a person noun (or one ending in -er/-or/-man: ``stationmaster``) as subject."""
+    for match in _UNNAMED_ACTOR_RE.finditer(text):
+        noun = match.group("noun")
+        if noun in _PERSON_NOUNS or noun.endswith(("man", "woman", "master", "mistress", "er", "or", "ist")):
+            return True
+    return False
 
 
 def _follow(centre: dict[str, str | None], text: str, profile: Profile, peek: Callable[[str], str | None]) -> None:
