@@ -5,24 +5,33 @@ quoted paragraph's speaker and the rule that decided it (``Line.metadata["attrib
 
 ``tag``
     a speech verb next to the quote names the speaker: ``"...," said Emma``, ``Emma replied,
-    "..."``, ``said the Hatter``; ``said I`` is the first-person narrator.
+    "..."``, ``said the Hatter``, ``chattered Anne`` (any past-tense verb right by the quote), a
+    narration paragraph ending ``Emma laughed, and replied,``; ``said I`` is the first-person
+    narrator.
 ``pronoun``
-    ``said he`` / ``she replied``: the one character of that gender among the people of the
-    exchange and those just named in the narration (the previous speaker excluded: speakers take
-    turns).
+    ``said he`` / ``she replied``: the subject just before in the paragraph (``Holmes rose.
+    "Come," said he.``); after narration, the one named speaker of that gender it names; inside
+    an exchange, the one other person of that gender (speakers take turns). A candidate of
+    unknown gender, or someone unnamed acting (``the stationmaster whistled``), means uncertain.
 ``continuation``
     a speech running on from the previous paragraph (that paragraph's quote was left open).
 ``narration``
-    the paragraph's own narration names one character and no speech verb tags anyone
-    (``Holmes shook his head. "..."``), or is ``I``-narration in a first-person novel.
+    the paragraph's own narration names one character as its subject and no speech verb tags
+    anyone (``Holmes shook his head. "..."``), or is ``I``-narration in a first-person novel.
+``vocative``
+    an untagged quote answers the one person the quote before addressed by name (``"...,
+    Harriet?"`` → Harriet), or is by the person the next quote addresses.
 ``alternation``
-    an untagged quote inside a run of quoted paragraphs goes to the person who spoke two turns
-    before (or after) when the two speakers around it are known and differ; narration
-    paragraphs and chapter breaks end a run.
+    turn-taking in a two-person exchange (a run of quoted paragraphs; any narration paragraph
+    or chapter break ends it): with two people named and their known turns in strict
+    alternation, the rest by parity; with one named, the partner is the one person they address
+    by name; else ``A B ? → A`` (and backwards, both must agree). An exchange where three or
+    more people speak is left uncertain.
 ``uncertain``
-    none of the above, or two rules disagree (two different tags in one paragraph; alternation
-    forward and backward differ; the chosen speaker is the one addressed by name in the quote
-    (``"Emma, ..."``); the gender of ``said she`` does not fit): ``speaker`` stays ``None``.
+    none of the above, or rules disagree (two speakers tagged in one paragraph; a description
+    for a tag, ``said her father``, ``the girl replied``; the speaker found is the one the quote
+    addresses; ``said she`` for a man): ``speaker`` stays ``None`` and ``Line.metadata["why"]``
+    says why.
 
 Names are the cast's (the caller resolves them). Genders come from titles (``Mr.``, ``Lady``), a
 few nouns (``the King``) and, for other names, the pronouns that follow the name as a sentence
@@ -588,10 +597,10 @@ def _pronouns(run: list[Quoted], profile: Profile) -> None:
         previous = run[i - 1].speaker if i else None
         subject = subject_of(block.lead) if block.lead else None
         if subject and profile.gender(subject) == gender and profile.speaks(subject):
-            block.speaker, block.rule = subject, "pronoun-lead"  # "Holmes rose. 'Come,' said he."
+            block.speaker, block.rule = subject, "pronoun"  # "Holmes rose. 'Come,' said he."
             continue
         if block.only:
-            block.speaker, block.rule = block.only, "pronoun-fresh"
+            block.speaker, block.rule = block.only, "pronoun"
             continue
         if block.fresh:
             continue  # narration came between and named no single fit: the exchange no longer tells
@@ -607,7 +616,7 @@ def _pronouns(run: list[Quoted], profile: Profile) -> None:
         if len(fits) == 1 and not unknown:
             block.speaker, block.rule = fits[0], "pronoun"
         elif not fits and block.centre and block.centre != previous and profile.speaks(block.centre):
-            block.speaker, block.rule = block.centre, "pronoun-centre"
+            block.speaker, block.rule = block.centre, "pronoun"
 
 
 def _runs(blocks: list[Block]) -> Iterable[list[Quoted]]:
@@ -659,7 +668,7 @@ def _two_person(run: list[Quoted], profile: Profile) -> None:
             return
         (parity,) = parities
         by_parity = {parity: speaker, 1 - parity: partner}
-        rule = "alternation-vocative"
+        rule = "alternation"
     else:
         if len(names) != 2 or len(known) < 2:
             return

@@ -7,15 +7,18 @@ before the first quote stays a narration line of its own. Paragraphs without quo
 narration lines. Chapter / story headings (``ADVENTURE I. A SCANDAL IN BOHEMIA``, ``CHAPTER 3``,
 ``II.``) start scenes.
 
-Who speaks is recorded with how it was decided, in ``Line.metadata["attribution"]``:
-``tag`` (``said Holmes``, ``Holmes replied``; ``said I`` is the first-person ``Narrator``),
-``alternation`` (an untagged or ``said he`` line in a two-person exchange goes to the other
-person), ``continuation`` (a quote that runs on from the previous paragraph), or ``unknown``
-(speaker left empty rather than guessed).
+Who speaks is decided a chapter at a time by :mod:`augmentlab.ingest.attribution` (speech tags
+either side of the quote, ``said he`` resolved by gender, vocatives, turn-taking in two-person
+exchanges, continued speeches) and recorded in ``Line.metadata["attribution"]``; a quote the
+rules cannot settle keeps ``speaker=None`` with ``attribution = "uncertain"`` and
+``metadata["why"]`` (export does not train those lines as a character's turns unless asked).
 
-A name is the cast's name for it: :func:`speakers` lists the tagged names in a first pass, so
-the cast merges ``Holmes`` into ``Sherlock Holmes`` (see :meth:`~augmentlab.ingest.cast.Cast.expect`)
-before alternation compares speakers.
+:func:`prepare` is a first pass over the file: the tagged names, so the cast merges ``Holmes``
+into ``Sherlock Holmes`` (see :meth:`~augmentlab.ingest.cast.Cast.expect`) but keeps a short
+name the narration established apart from a longer one that appears later (``Mr. Knightley`` /
+``Mr. John Knightley``); gender evidence; whether the narration is first person and, if so, the
+narrator's name as the others call them (``my dear Watson`` → ``Watson``, else ``Narrator``,
+``Script.metadata["narrator"]``).
 """
 
 from __future__ import annotations
