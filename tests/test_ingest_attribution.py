@@ -118,6 +118,8 @@ def test_rules_and_abstentions(tmp_path: Path) -> None:
     assert got[5] == ("Mr. Pell", "alternation") and got[6] == ("Miss Arden", "alternation")
     # two speakers tagged in one paragraph, and an unnamed voice: not guessed
     assert got[7] == (None, "uncertain") and got[8] == (None, "uncertain")
+    assert lines[7].metadata["why"] == "two speakers tagged in one paragraph"
+    assert lines[8].metadata["why"] == "tagged by a description (a voice)"
     # after narration, "she said" is the one woman it names
     assert got[9] == ("Miss Arden", "pronoun")
     # "he said" after narration about someone unnamed: Mr. Pell, the exchange's man, is not guessed

@@ -477,12 +477,18 @@ def attribute(
             block.context = list(recent[-12:])  # resolved with the exchange, in step 4
             block.centre = centre["m" if block.pronoun == "he" else "f"]
             block.fresh = fresh
+            gender = "m" if block.pronoun == "he" else "f"
             if fresh and not unnamed:
-                gender = "m" if block.pronoun == "he" else "f"
                 named = {n for n in since if profile.speaks(n) and n != profile.narrator}
                 fits = {n for n in named if profile.gender(n) == gender}
                 if len(fits) == 1 and all(profile.gender(n) for n in named):
                     block.only = next(iter(fits))
+            subject = subject_of(block.lead) if block.lead else None
+            subject = peek(subject) or subject if subject else None
+            if subject and profile.gender(subject) == gender and profile.speaks(subject):
+                block.speaker, block.rule = subject, "pronoun"  # "Holmes rose. 'Come,' said he."
+            elif block.only:
+                block.speaker, block.rule = block.only, "pronoun"
         elif block.speaker is None and block.tag is None and not block.continues:
             beat = _beat(block, profile)
             if beat:
@@ -595,13 +601,6 @@ def _pronouns(run: list[Quoted], profile: Profile) -> None:
             continue
         gender = "m" if block.pronoun == "he" else "f"
         previous = run[i - 1].speaker if i else None
-        subject = subject_of(block.lead) if block.lead else None
-        if subject and profile.gender(subject) == gender and profile.speaks(subject):
-            block.speaker, block.rule = subject, "pronoun"  # "Holmes rose. 'Come,' said he."
-            continue
-        if block.only:
-            block.speaker, block.rule = block.only, "pronoun"
-            continue
         if block.fresh:
             continue  # narration came between and named no single fit: the exchange no longer tells
         others = [p for p in participants if p != previous]
