@@ -500,8 +500,16 @@ def attribute(
         fresh = False
         since, unnamed = [], False
     # 4. Alternation inside runs of quoted paragraphs (a continuation is the same turn).
-    for run in _runs(blocks):
-        _alternate(run, profile)
+    pair: set[str] = set()  # the two people of the last exchange
+    for run, between in _runs(blocks):
+        # The same two people go on talking after a narration beat that names nobody else and
+        # no unnamed newcomer.
+        named = {m for b in between for m in b.mentions if profile.speaks(m)}
+        if not pair or not named <= pair or any(_unnamed_actor(b.text) for b in between):
+            pair = set()
+        _alternate(run, profile, pair)
+        people = {b.speaker for b in run if b.speaker}
+        pair = people if len(people) == 2 else pair if people <= pair else set()
         people = len({b.speaker for b in run if b.speaker})
         for block in run:
             block.why = (
@@ -588,7 +596,7 @@ def _follow(centre: dict[str, str | None], text: str, profile: Profile, peek: Ca
             centre["m"] = centre["f"] = None  # "the child": someone the rules cannot name
 
 
-def _pronouns(run: list[Quoted], profile: Profile) -> None:
+def _pronouns(run: list[Quoted], profile: Profile, pair: set[str] = frozenset()) -> None:  # type: ignore[assignment]
     """``said he`` / ``she replied``: the one person of that gender who can be meant.
 
     Candidates are the other people of the exchange (the previous speaker excluded: speakers
@@ -596,6 +604,7 @@ def _pronouns(run: list[Quoted], profile: Profile) -> None:
     candidate of unknown gender, or two that fit, leave the quote uncertain.
     """
     participants = list(dict.fromkeys(b.speaker for b in run if b.speaker and b.speaker != profile.narrator))
+    participants += [p for p in sorted(pair) if p not in participants and p != profile.narrator]
     for i, block in enumerate(run):
         if block.speaker is not None or not block.pronoun:
             continue
@@ -618,15 +627,19 @@ def _pronouns(run: list[Quoted], profile: Profile) -> None:
             block.speaker, block.rule = block.centre, "pronoun"
 
 
-def _runs(blocks: list[Block]) -> Iterable[list[Quoted]]:
+def _runs(blocks: list[Block]) -> Iterable[tuple[list[Quoted], list[Narration]]]:
+    """Runs of quoted paragraphs, each with the narration paragraphs just before it."""
     run: list[Quoted] = []
+    between: list[Narration] = []
     for block in blocks:
         if isinstance(block, Narration):
             # Narration ends an exchange (even a short beat: measured, keeping runs going
             # across beats or across narration naming nobody new lost precision).
             if run:
-                yield run
+                yield run, between
+                between = []
             run = []
+            between.append(block)
             continue
         elif block.continues and run and block.speaker in (None, run[-1].speaker):
             if block.speaker is None and run[-1].speaker and block.pronoun is None and block.tag is None:
@@ -634,7 +647,7 @@ def _runs(blocks: list[Block]) -> Iterable[list[Quoted]]:
         else:
             run.append(block)
     if run:
-        yield run
+        yield run, between
 
 
 def _fits(name: str, pronoun: str, profile: Profile) -> bool:
@@ -644,8 +657,11 @@ def _fits(name: str, pronoun: str, profile: Profile) -> bool:
     return profile.gender(name) in (None, "m" if pronoun == "he" else "f")
 
 
-def _two_person(run: list[Quoted], profile: Profile) -> None:
-    """A run whose known speakers are two people taking strict turns: the rest by turn parity."""
+def _two_person(run: list[Quoted], profile: Profile, pair: set[str] = frozenset()) -> None:  # type: ignore[assignment]
+    """A run whose known speakers are two people taking strict turns: the rest by turn parity.
+
+    With one person known, the partner is the one they address by name, or the other of
+    ``pair`` (the two of the exchange just before, when it goes on)."""
     known = [(i, b.speaker) for i, b in enumerate(run) if b.speaker]
     names = {name for _, name in known}
     rule = "alternation"
@@ -659,6 +675,9 @@ def _two_person(run: list[Quoted], profile: Profile) -> None:
             for name in b.addressed
             if name != speaker and profile.speaks(name)
         }
+        if not called and speaker in pair:
+            called = set(pair) - {speaker}
+            rule = "alternation"
         if len(called) != 1:
             return
         partner = next(iter(called))
@@ -667,7 +686,6 @@ def _two_person(run: list[Quoted], profile: Profile) -> None:
             return
         (parity,) = parities
         by_parity = {parity: speaker, 1 - parity: partner}
-        rule = "alternation"
     else:
         if len(names) != 2 or len(known) < 2:
             return
@@ -712,11 +730,12 @@ def _vocative(run: list[Quoted], profile: Profile) -> None:
             changed = True
 
 
-def _alternate(run: list[Quoted], profile: Profile) -> None:
-    _two_person(run, profile)
-    _pronouns(run, profile)
+def _alternate(run: list[Quoted], profile: Profile, pair: set[str] = frozenset()) -> None:  # type: ignore[assignment]
+    _two_person(run, profile, pair)
+    _pronouns(run, profile, pair)
+    _two_person(run, profile, pair)
     _vocative(run, profile)
-    _two_person(run, profile)
+    _two_person(run, profile, pair)
     _local(run, profile)
 
 
