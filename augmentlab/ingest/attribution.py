@@ -319,9 +319,14 @@ def mentions(text: str) -> list[str]:
     return out
 
 
+_MAYBE_VOCATIVE_RE = re.compile(r"[A-Z][a-z]+\s*(?:[,!?;]|--|—|\.(?:\s|$))")
+
+
 def vocatives(spoken: str, known: set[str] | None = None) -> list[str]:
     """Names addressed in a quote: ``"Emma, ..."``, ``"..., my dear Watson."``."""
-    out = []
+    out: list[str] = []
+    if _MAYBE_VOCATIVE_RE.search(spoken) is None:
+        return out
     for m in _VOCATIVE_RE.finditer(spoken):
         name = m.group("name")
         if name.split()[0] in _NOT_NAMES and not name.startswith(("Miss ", "Mrs", "Mr", "Lord ", "Lady ", "Sir ")):

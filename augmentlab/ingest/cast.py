@@ -101,6 +101,7 @@ class Cast:
         self._counts: dict[str, int] = {}
         self._memo: dict[str, str | None] = {}
         self._merge: dict[str, str] = {}
+        self._peeked: dict[str, str] = {}
 
     def expect(
         self,
@@ -160,6 +161,7 @@ class Cast:
                     f"(choose with --alias \"{shown}=NAME\")"
                 )
         self._memo.clear()
+        self._peeked.clear()
 
     def resolve(self, name: str | None, *, count: bool = True) -> str | None:
         """The canonical name for a spelling (``None`` stays ``None``)."""
@@ -177,6 +179,15 @@ class Cast:
 
     def peek(self, name: str) -> str:
         """The name ``name`` would resolve to, without adding it to the cast (prose mentions)."""
+        known = self._peeked.get(name)
+        if known is not None:
+            return known
+        result = self._peek(name)
+        if len(self._peeked) < 100_000:
+            self._peeked[name] = result
+        return result
+
+    def _peek(self, name: str) -> str:
         shown = clean_name(name)
         key = name_key(shown)
         target = self._alias.get(key)
@@ -203,6 +214,8 @@ class Cast:
                 alias_shown = shown
                 shown = merged
                 key = name_key(shown)
+        if key not in self._canonical:
+            self._peeked.clear()  # a new canonical spelling: what peek said may change
         canonical = self._canonical.setdefault(key, shown)
         variants = self._variants.setdefault(canonical, {})
         for variant in (shown, alias_shown):
