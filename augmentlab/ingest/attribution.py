@@ -747,8 +747,7 @@ def _alternate(run: list[Quoted], profile: Profile, pair: set[str] = frozenset()
 def _local(run: list[Quoted], profile: Profile) -> None:
     """Turn-taking around a quote: ``A B ? → A`` (and backwards), in a two-person exchange
     only: a run where three or more people speak is left to the other rules."""
-    if len({b.speaker for b in run if b.speaker}) > 2:
-        return
+    many = len({b.speaker for b in run if b.speaker}) > 2
     changed = True
     while changed:
         changed = False
@@ -764,6 +763,8 @@ def _local(run: list[Quoted], profile: Profile) -> None:
             guess = forward or backward
             if not guess or (forward and backward and forward != backward):
                 continue
+            if many and not (forward and backward and anchors[i - 1] == anchors[i + 1]):
+                continue  # three or more people: only A B ? B A, where both sides agree
             if block.pronoun and not _fits(guess, block.pronoun, profile):
                 continue
             if guess in block.addressed or block.tag:
