@@ -116,14 +116,16 @@ def test_rules_and_abstentions(tmp_path: Path) -> None:
     assert got[2:5] == [("Miss Arden", "alternation"), ("Mr. Pell", "alternation"), ("Miss Arden", "alternation")]
     # "he said" / "she said" inside the exchange: the turn, and the pronoun agrees
     assert got[5] == ("Mr. Pell", "alternation") and got[6] == ("Miss Arden", "alternation")
-    # two speakers tagged in one paragraph, and an unnamed voice: not guessed
-    assert got[7] == (None, "uncertain") and got[8] == (None, "uncertain")
-    assert lines[7].metadata["why"] == "two speakers tagged in one paragraph"
-    assert lines[8].metadata["why"] == "tagged by a description (a voice)"
+    # two speakers tagged in one paragraph: two lines, one per speaker, same source line
+    assert got[7:9] == [("Mr. Pell", "tag"), ("Miss Arden", "tag")]
+    assert [ln.text for ln in lines[7:9]] == ["Yes,", "No,"] and lines[7].source_line == lines[8].source_line
+    assert lines[7].directions == ["said Mr. Pell."] and lines[8].directions == ["said Miss Arden."]
+    # an unnamed voice: not guessed, and the line says why
+    assert got[9] == (None, "uncertain") and lines[9].metadata["why"] == "tagged by a description (a voice)"
     # after narration, "she said" is the one woman it names
-    assert got[9] == ("Miss Arden", "pronoun")
+    assert got[10] == ("Miss Arden", "pronoun")
     # "he said" after narration about someone unnamed: Mr. Pell, the exchange's man, is not guessed
-    assert got[10] == (None, "uncertain")
+    assert got[11] == (None, "uncertain")
     assert script.metadata.get("narrator") is None
 
 

@@ -1,7 +1,8 @@
 """Prose fiction: quoted dialogue inside narrative paragraphs.
 
 Each paragraph with quoted speech (straight ``"..."`` or curly ``“...”``) becomes one dialogue
-line whose text is the quoted words (joined by a space); the narration between and after the
+line whose text is the quoted words (joined by a space), or one line per speaker when tags name
+two (``"Yes," said A. "No," said B.``); the narration between and after the
 quotes (``he remarked, lighting a cigarette``) becomes the line's directions, and a long lead-in
 before the first quote stays a narration line of its own. Paragraphs without quotes are
 narration lines. Chapter / story headings (``ADVENTURE I. A SCANDAL IN BOHEMIA``, ``CHAPTER 3``,
@@ -81,26 +82,54 @@ def _blocks(source: Iterable[tuple[int, str]]) -> Iterator[tuple[str, object]]:
         open_quote = not (text.endswith('"') or text.endswith("”")) and (
             text.count('"') % 2 == 1 or text.count("“") > text.count("”")
         )
-        yield "quoted", (
-            Quoted(
-                number=number,
-                text=text,
-                lead=lead,
-                pieces=[*between, after],
-                spoken=" ".join(q for q in quoted if q),
-                starts_with_quote=matches[0].start() == 0,
-                continues=continues,
-                left_open=open_quote,
-            ),
-            quoted,
-            between,
-            after,
-        )
+        pieces = [*between, after]
+        segments = _segments(quoted, lead, pieces)
+        for n, (ks, attribution_lead) in enumerate(segments):
+            words = [quoted[k] for k in ks]
+            yield "quoted", (
+                Quoted(
+                    number=number,
+                    text=text,
+                    lead=attribution_lead,
+                    pieces=[pieces[k] for k in ks],
+                    spoken=" ".join(q for q in words if q),
+                    starts_with_quote=matches[ks[0]].start() == 0,
+                    continues=continues and n == 0,
+                    left_open=open_quote and n == len(segments) - 1,
+                ),
+                words,
+                [pieces[k] for k in ks],
+                lead if n == 0 else "",
+            )
+
+
+def _segments(quoted: list[str], lead: str, pieces: list[str]) -> list[tuple[list[int], str]]:
+    """The quotes of a paragraph grouped by speaker: ``"Yes," said A. "No," said B.`` is two
+    lines. Each group: the quote indices and the narration introducing it (the lead, or the
+    narration after the previous group, which stays that group's direction)."""
+    if len(quoted) < 2:
+        return [(list(range(len(quoted))), lead)]
+    idents: list[str | None] = []
+    for k in range(len(quoted)):
+        tag = tag_after(pieces[k])
+        if not tag:
+            before = lead if k == 0 else pieces[k - 1]
+            tag = tag_before(before) if before else None
+        idents.append(tag if tag and is_kind(tag) in ("name", "narrator") else None)
+    if len({i for i in idents if i}) < 2:
+        return [(list(range(len(quoted))), lead)]
+    groups: list[tuple[list[int], str | None]] = []
+    for k, ident in enumerate(idents):
+        if groups and (ident is None or groups[-1][1] in (None, ident)):
+            ks, current = groups[-1]
+            groups[-1] = ([*ks, k], current or ident)
+        else:
+            groups.append(([k], ident))
+    return [(ks, lead if n == 0 else pieces[ks[0] - 1]) for n, (ks, _) in enumerate(groups)]
 
 
 def _emit(item: tuple[Quoted, list[str], list[str], str]) -> Iterator[Line]:
-    block, quoted, between, after = item
-    lead = block.lead
+    block, quoted, pieces, lead = item
     number = block.number
     if lead and len(lead.split()) >= LEAD_IN_WORDS:
         yield make_line(None, lead, source_line=number)
@@ -116,7 +145,7 @@ def _emit(item: tuple[Quoted, list[str], list[str], str]) -> Iterator[Line]:
         if words:
             length += len(words) + (1 if spoken_parts else 0)
             spoken_parts.append(words)
-        narration = between[i] if i < len(between) else after
+        narration = pieces[i] if i < len(pieces) else ""
         if narration:
             directions.append(narration)
             offsets.append(length)
