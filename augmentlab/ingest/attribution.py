@@ -43,6 +43,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 
 NARRATOR = "Narrator"
@@ -601,7 +602,7 @@ def _follow(centre: dict[str, str | None], text: str, profile: Profile, peek: Ca
             centre["m"] = centre["f"] = None  # "the child": someone the rules cannot name
 
 
-def _pronouns(run: list[Quoted], profile: Profile, pair: set[str] = frozenset()) -> None:  # type: ignore[assignment]
+def _pronouns(run: list[Quoted], profile: Profile, pair: AbstractSet[str] = frozenset()) -> None:
     """``said he`` / ``she replied``: the one person of that gender who can be meant.
 
     Candidates are the other people of the exchange (the previous speaker excluded: speakers
@@ -662,7 +663,7 @@ def _fits(name: str, pronoun: str, profile: Profile) -> bool:
     return profile.gender(name) in (None, "m" if pronoun == "he" else "f")
 
 
-def _two_person(run: list[Quoted], profile: Profile, pair: set[str] = frozenset()) -> None:  # type: ignore[assignment]
+def _two_person(run: list[Quoted], profile: Profile, pair: AbstractSet[str] = frozenset()) -> None:
     """A run whose known speakers are two people taking strict turns: the rest by turn parity.
 
     With one person known, the partner is the one they address by name, or the other of
@@ -735,7 +736,7 @@ def _vocative(run: list[Quoted], profile: Profile) -> None:
             changed = True
 
 
-def _alternate(run: list[Quoted], profile: Profile, pair: set[str] = frozenset()) -> None:  # type: ignore[assignment]
+def _alternate(run: list[Quoted], profile: Profile, pair: AbstractSet[str] = frozenset()) -> None:
     _two_person(run, profile, pair)
     _pronouns(run, profile, pair)
     _two_person(run, profile, pair)

@@ -282,13 +282,3 @@ def prepare(source: Iterable[tuple[int, str]], state: ParseState) -> None:
         if count >= 3 and count >= 2 * second:  # the name the others call the narrator by, clearly
             profile.narrator = name
     state.metadata[_PROFILE_KEY] = profile
-
-
-def speakers(source: Iterable[tuple[int, str]]) -> Iterator[str]:
-    """The names of tagged speakers (``said Holmes``), in order: a first pass for the cast."""
-    for kind, value in _blocks(source):
-        if kind == "quoted":
-            block = value[0]  # type: ignore[index]
-            for tag in (*(tag_after(p) for p in block.pieces), tag_before(block.lead)):
-                if tag and is_kind(tag) == "name":
-                    yield tag
