@@ -1,7 +1,6 @@
 """Prose speaker attribution against PDNC (people's speaker for every quotation of six novels).
 
     .venv/bin/python benchmarks/bench_attribution.py [DATA_DIR] [--novel Emma] [--rules] [--errors RULE]
-    .venv/bin/python benchmarks/bench_attribution.py --lm   # rules-only and rules+LM side by side
 
 DATA_DIR defaults to ``../shared/pdnc-dev`` (``AUGMENTLAB_PDNC`` overrides). Each novel is ingested
 in-process as prose; each PDNC quotation is looked up among the ingested lines the way
@@ -15,9 +14,9 @@ sub-quotation, whitespace normalised, searched in document order. Printed per no
 
 A speaker is right when it is one of the gold character's names or aliases (case and punctuation
 ignored; ``Narrator`` is PDNC's ``Narr``). ``--rules`` adds the precision of each attribution rule
-(``Line.metadata["attribution"]``); ``--errors RULE`` prints that rule's wrong attributions.
-With ``--lm`` (an endpoint or GGUF configured as for ``augmentlab augment``, see ``--lm-config``),
-the quotations the rules leave uncertain go to the LM and both columns are printed.
+(``Line.metadata["attribution"]``) and counts the uncertain quotes by reason
+(``Line.metadata["why"]``); ``--errors RULE`` prints that rule's wrong attributions
+(``BENCH_MISSED=Explicit`` adds that type's unattributed quotes as ``missed:Explicit``).
 """
 
 from __future__ import annotations
@@ -160,15 +159,10 @@ def score(script: Script, folder: Path) -> Result:
     return result
 
 
-def ingest(folder: Path, lm: object | None = None) -> Script:
+def ingest(folder: Path) -> Script:
     from augmentlab.ingest import load
 
-    script = load(folder / "novel_text.txt", format="prose", token_budget=100_000)
-    if lm is not None:
-        from augmentlab.ingest.attribution import attribute_with_lm
-
-        attribute_with_lm(script, lm)
-    return script
+    return load(folder / "novel_text.txt", format="prose", token_budget=100_000)
 
 
 def _report(name: str, result: Result) -> None:
@@ -181,8 +175,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--novel", action="append", help="only this novel (repeatable)")
     parser.add_argument("--rules", action="store_true", help="precision of each attribution rule")
     parser.add_argument("--errors", metavar="RULE", help="print the wrong attributions of RULE ('all' for every rule)")
-    parser.add_argument("--lm", action="store_true", help="also rules+LM for the configured LM (augmentlab.lm)")
-    parser.add_argument("--lm-config", help="LM config file (as for augmentlab augment)")
     args = parser.parse_args(argv)
     global WHY
     WHY = args.rules
@@ -191,17 +183,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"PDNC data not found at {data} (set AUGMENTLAB_PDNC)", file=sys.stderr)
         return 2
     novels = args.novel or sorted(d.name for d in data.iterdir() if (d / "quotation_info.csv").is_file())
-    columns: list[tuple[str, object | None]] = [("rules", None)]
-    if args.lm:
-        from augmentlab.ingest.attribution import lm_for_attribution
-
-        columns.append(("rules+lm", lm_for_attribution(args.lm_config)))
-    for label, lm in columns:
+    for label in ("rules",):
         total = Result()
         start = time.perf_counter()
         print(f"== {label}")
         for novel in novels:
-            result = score(ingest(data / novel, lm), data / novel)
+            result = score(ingest(data / novel), data / novel)
             _report(f"{novel:30s}", result)
             total.merge(result)
         for qtype in (*TYPES, "other"):
