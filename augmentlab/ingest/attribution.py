@@ -524,6 +524,23 @@ def attribute(
                 else "turns unclear" if people == 2
                 else f"{people} people in the exchange"
             )
+    # A speech running on over several paragraphs is its first paragraph's, however that was
+    # settled (the runs above may have settled it after step 2).
+    previous = None
+    for block in blocks:
+        if isinstance(block, Quoted):
+            if (
+                block.speaker is None
+                and block.continues
+                and previous is not None
+                and previous.speaker
+                and block.pronoun is None
+                and block.tag is None
+            ):
+                block.speaker, block.rule = previous.speaker, "continuation"
+            previous = block
+        else:
+            previous = None
     for block in quoted:
         if block.speaker and block.speaker in block.addressed and block.rule != "tag":
             block.speaker, block.rule = None, UNCERTAIN
@@ -536,6 +553,8 @@ def attribute(
                 block.why = f"tagged by a description ({block.tag})"
             elif block.pronoun:
                 block.why = f"'{block.pronoun}' not resolved"
+            elif block.continues:
+                block.why = "continues a speech whose speaker is uncertain"
             elif not block.why:
                 block.why = "no clue"
 
