@@ -63,7 +63,10 @@ _VERBS = (
     "snap snapped snaps hiss hissed panted wailed moaned grumbled grunted bellowed shrieked whimpered "
     "chuckled giggled sneered agreed agree agrees admitted admit admits assented conceded pleaded "
     "remonstrated expostulated echoed announced confessed commented warned promised went put broke "
-    "thought thinks reflected mused wondered told tell tells cried called"
+    "thought thinks reflected mused wondered told tell tells cried called "
+    # introducing a quote: "Emma took the opportunity of whispering,"
+    "asking crying replying answering whispering exclaiming adding observing remarking calling "
+    "continuing returning repeating beginning interrupting murmuring muttering shouting"
 ).split()
 _VERB_SET = frozenset(_VERBS)
 _VERB = r"(?:" + "|".join(sorted(set(_VERBS), key=len, reverse=True)) + r")"
