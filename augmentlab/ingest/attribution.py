@@ -545,7 +545,7 @@ def attribute(
         else:
             previous = None
     for block in quoted:
-        if block.speaker and block.speaker in block.addressed and block.rule != "tag":
+        if block.speaker and _addresses(block, block.speaker) and block.rule != "tag":
             block.speaker, block.rule = None, UNCERTAIN
             block.why = "the speaker found is the one addressed"
         if block.speaker is None:
@@ -678,6 +678,25 @@ def _runs(blocks: list[Block]) -> Iterable[tuple[list[Quoted], list[Narration]]]
         yield run, between
 
 
+_TITLE_WORDS = frozenset(
+    "mr mrs ms miss master mister dr doctor sir lord lady dame madame monsieur captain colonel "
+    "inspector professor the my dear".split()
+)
+
+
+def _name_words(name: str) -> frozenset[str]:
+    return frozenset(w for w in re.findall(r"[a-z']+", name.lower()) if w not in _TITLE_WORDS)
+
+
+def _addresses(block: Quoted, name: str) -> bool:
+    """Whether the quote addresses ``name`` (then ``name`` is not its speaker): ``"..., Mr.
+    Holmes"`` addresses Sherlock Holmes; the vocative's name words are all in ``name``."""
+    if name in block.addressed:
+        return True
+    words = _name_words(name)
+    return any((w := _name_words(v)) and w <= words for v in block.addressed)
+
+
 def _fits(name: str, pronoun: str, profile: Profile) -> bool:
     """Whether ``said he`` / ``said she`` can be ``name`` (never the first-person narrator)."""
     if name == profile.narrator:
@@ -728,7 +747,7 @@ def _two_person(run: list[Quoted], profile: Profile, pair: AbstractSet[str] = fr
             guess = by_parity[i % 2]
             if block.pronoun and not _fits(guess, block.pronoun, profile):
                 continue
-            if guess in block.addressed or block.tag:
+            if _addresses(block, guess) or block.tag:
                 continue
             block.speaker, block.rule = guess, rule
 
@@ -752,7 +771,7 @@ def _vocative(run: list[Quoted], profile: Profile) -> None:
             if len(guesses) != 1:
                 continue
             (guess,) = guesses
-            if guess in block.addressed or (block.pronoun and not _fits(guess, block.pronoun, profile)):
+            if _addresses(block, guess) or (block.pronoun and not _fits(guess, block.pronoun, profile)):
                 continue
             block.speaker, block.rule = guess, "vocative"
             changed = True
@@ -790,7 +809,7 @@ def _local(run: list[Quoted], profile: Profile) -> None:
                 continue  # three or more people: only A B ? B A, where both sides agree
             if block.pronoun and not _fits(guess, block.pronoun, profile):
                 continue
-            if guess in block.addressed or block.tag:
+            if _addresses(block, guess) or block.tag:
                 continue
             block.speaker, block.rule = guess, "alternation"
             changed = True
