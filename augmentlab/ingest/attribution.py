@@ -516,6 +516,10 @@ def attribute(
         named = {m for b in between for m in b.mentions if profile.speaks(m)}
         if not pair or not named <= pair or any(_unnamed_actor(b.text) for b in between):
             pair = set()
+        if profile.narrator in pair:
+            # A first-person narrator is often a silent witness of the next exchange (Watson
+            # while a client talks to Holmes): the pair is not carried over.
+            pair = set()
         _alternate(run, profile, pair)
         people = {b.speaker for b in run if b.speaker}
         pair = people if len(people) == 2 else pair if people <= pair else set()
