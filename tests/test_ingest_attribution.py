@@ -154,3 +154,18 @@ def test_first_person_narrator_is_named_from_the_text(tmp_path: Path) -> None:
     assert [ln.speaker for ln in lines] == ["Crane", "Hale", "Crane", "Hale", "Crane", "Hale"]
     unnamed, lines = _dialogue(tmp_path, NARRATED.replace(", my dear Hale", "").replace(", Hale", ""))
     assert "narrator" not in unnamed.metadata and lines[1].speaker == "Narrator"
+
+
+def test_holmes_clients_are_not_holmes_or_watson(corpus_dir: Path) -> None:
+    """Held out (no gold): a quote that addresses "Mr. Holmes" is a client's or a policeman's,
+    never Holmes's or Watson's; the narrator is named Watson from how Holmes addresses him."""
+    script = load(corpus_dir / "doyle_adventures_of_sherlock_holmes" / "pg1661.txt", token_budget=100_000)
+    assert script.metadata["narrator"] == "Watson"
+    dialogue = [ln for ln in script.lines if ln.kind is LineKind.dialogue]
+    addressing = [ln for ln in dialogue if "Mr. Holmes" in ln.text]
+    assert len(addressing) > 50
+    assert not [ln.text[:60] for ln in addressing if ln.speaker in ("Sherlock Holmes", "Watson")]
+    # abstaining is common, guessing is not: a third to a half of the quotes stay uncertain
+    uncertain = sum(1 for ln in dialogue if ln.metadata["attribution"] == "uncertain")
+    assert 0.3 < uncertain / len(dialogue) < 0.6
+    assert all(ln.metadata.get("why") for ln in dialogue if ln.speaker is None)
