@@ -45,6 +45,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 NARRATOR = "Narrator"
 UNCERTAIN = "uncertain"
@@ -248,6 +249,7 @@ class Profile:
         return None
 
 
+@lru_cache(maxsize=1 << 16)
 def tag_after(piece: str) -> str | None:
     """The subject of a speech tag opening the narration after a quote (``said Emma,`` → ``Emma``)."""
     if not piece:
@@ -258,6 +260,7 @@ def tag_after(piece: str) -> str | None:
     return _subject(next((g for g in match.group("name", "name2", "name3", "name4", "name5") if g), None))
 
 
+@lru_cache(maxsize=1 << 16)
 def tag_before(lead: str) -> str | None:
     """The subject of a speech tag ending the narration before a quote (``Emma replied,`` → ``Emma``)."""
     if not lead or lead[-1] not in ",:;-—–" and not (_words(lead[-12:]) or [""])[-1] in _VERB_SET:
@@ -303,7 +306,12 @@ def _subject(name: str | None) -> str | None:
 
 def mentions(text: str) -> list[str]:
     """Character-like names in narration, in order (sentence-initial function words skipped)."""
-    out = []
+    return list(_mentions(text))
+
+
+@lru_cache(maxsize=1 << 14)
+def _mentions(text: str) -> tuple[str, ...]:
+    out: list[str] = []
     pos = 0
     while True:
         m = _NAME_RE.search(text, pos)
@@ -320,14 +328,30 @@ def mentions(text: str) -> list[str]:
         if name[:4].lower() == "the " and name[4:5].islower():
             continue  # "the door": only capitalised nominals count as mentions
         out.append("The " + name[4:] if name.startswith(("the ", "The ")) else name)
-    return out
+    return tuple(out)
 
 
 _MAYBE_VOCATIVE_RE = re.compile(r"[A-Z][a-z]+\s*(?:[,!?;]|--|—|\.(?:\s|$))")
 
 
 def vocatives(spoken: str, known: set[str] | None = None) -> list[str]:
-    """Names addressed in a quote: ``"Emma, ..."``, ``"..., my dear Watson."``."""
+    """Names addressed in a quote: ``"Emma, ..."``, ``"..., my dear Watson."`` (a bare name
+    opening a sentence only when ``known`` holds it)."""
+    if known is None:
+        return list(_vocatives(spoken))
+    return list(_vocatives_known(spoken, frozenset(known)))
+
+
+@lru_cache(maxsize=1 << 14)
+def _vocatives(spoken: str) -> tuple[str, ...]:
+    return tuple(_find_vocatives(spoken, None))
+
+
+def _vocatives_known(spoken: str, known: frozenset[str]) -> tuple[str, ...]:
+    return tuple(_find_vocatives(spoken, known))
+
+
+def _find_vocatives(spoken: str, known: AbstractSet[str] | None) -> list[str]:
     out: list[str] = []
     if _MAYBE_VOCATIVE_RE.search(spoken) is None:
         return out
