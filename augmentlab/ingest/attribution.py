@@ -782,8 +782,8 @@ def _two_person(run: list[Quoted], profile: Profile, pair: AbstractSet[str] = fr
 
 def _vocative(run: list[Quoted], profile: Profile) -> None:
     """An untagged quote answers the one person the quote before it addressed by name
-    (``"..., Harriet?" said Emma.`` / ``"Oh, yes!"``), or is by the person the quote after it
-    addresses; when both apply they must agree."""
+    (``"..., Harriet?"`` / ``"Oh, yes!"`` is Harriet's), or is by the person the quote after it
+    addresses, whoever spoke those; when both apply they must agree."""
     changed = True
     while changed:
         changed = False
@@ -792,7 +792,7 @@ def _vocative(run: list[Quoted], profile: Profile) -> None:
                 continue
             guesses = set()
             for j in (i - 1, i + 1):
-                if 0 <= j < len(run) and run[j].speaker and len(run[j].addressed) == 1:
+                if 0 <= j < len(run) and len(run[j].addressed) == 1:
                     (name,) = run[j].addressed
                     if name != run[j].speaker and profile.speaks(name):
                         guesses.add(name)
