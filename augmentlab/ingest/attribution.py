@@ -780,6 +780,23 @@ def _two_person(run: list[Quoted], profile: Profile, pair: AbstractSet[str] = fr
             block.speaker, block.rule = guess, rule
 
 
+def _speaker_called(called: str, profile: Profile) -> str | None:
+    """The speaker a vocative names: itself, or the one speaker whose name holds its name words
+    with a title of the same gender (``Mr. Holmes`` → ``Sherlock Holmes``)."""
+    if profile.speaks(called):
+        return called
+    words = _name_words(called)
+    if not words:
+        return None
+    title = called.split()[0].rstrip(".").lower()
+    gender = "m" if title in _MALE_TITLES else "f" if title in _FEMALE_TITLES else None
+    fits = [
+        s for s in profile.speakers
+        if words <= _name_words(s) and (gender is None or profile.gender(s) in (None, gender))
+    ]
+    return fits[0] if len(fits) == 1 else None
+
+
 def _vocative(run: list[Quoted], profile: Profile) -> None:
     """An untagged quote answers the one person the quote before it addressed by name
     (``"..., Harriet?"`` / ``"Oh, yes!"`` is Harriet's), or is by the person the quote after it
@@ -793,8 +810,9 @@ def _vocative(run: list[Quoted], profile: Profile) -> None:
             guesses = set()
             for j in (i - 1, i + 1):
                 if 0 <= j < len(run) and len(run[j].addressed) == 1:
-                    (name,) = run[j].addressed
-                    if name != run[j].speaker and profile.speaks(name):
+                    (called,) = run[j].addressed
+                    name = _speaker_called(called, profile)
+                    if name and name != run[j].speaker:
                         guesses.add(name)
             if len(guesses) != 1:
                 continue
