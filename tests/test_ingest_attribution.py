@@ -2,7 +2,7 @@
 
 The floors are measured on the six PDNC development novels (``../shared/pdnc-dev``, people's
 speaker for every quotation) with benchmarks/bench_attribution.py's scorer; they are what the
-rules reach there (precision 0.904, accuracy 0.604), not yet the issue's accuracy target of 0.65
+rules reach there (precision 0.901, accuracy 0.635), not yet the issue's accuracy target of 0.65
 (see README, "Ingest").
 """
 
@@ -23,7 +23,7 @@ REPO = Path(__file__).resolve().parent.parent
 PDNC = Path(os.environ.get("AUGMENTLAB_PDNC", REPO.parent / "shared" / "pdnc-dev"))
 
 PRECISION_FLOOR = 0.90
-ACCURACY_FLOOR = 0.60
+ACCURACY_FLOOR = 0.63
 
 
 def _bench():
