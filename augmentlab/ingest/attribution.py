@@ -265,18 +265,21 @@ def tag_before(lead: str) -> str | None:
     """The subject of a speech tag ending the narration before a quote (``Emma replied,`` → ``Emma``)."""
     if not lead or lead[-1] not in ",:;-—–" and not (_words(lead[-12:]) or [""])[-1] in _VERB_SET:
         return None
-    tail = lead[-160:]
+    tail = lead[-200:]
     if _VERB_SET.isdisjoint(_words(tail)):
         return None
-    sentence = _SENTENCE_END_RE.split(tail)[-1].strip()
-    match = TAG_BEFORE_RE.search(sentence)
+    # the sentence that introduces the quote ("At last, with some hesitation, Harriet said--")
+    sentence = _SENTENCE_END_RE.split(tail.rstrip(" ,:;-—–"))[-1].strip()
+    match = TAG_BEFORE_RE.search(sentence + ",")
     if match:
         return _subject(match.group("name") or match.group("name2"))
+    if _VERB_SET.isdisjoint(_words(sentence[-40:])):
+        return None
     # "Emma turned to him and said," : a speech verb in the sentence, its subject first.
-    if _VERB_SET.intersection(_words(sentence[-40:])):
-        first = SUBJECT_RE.match(sentence)
-        if first:
-            return _subject(first.group("name"))
+    first = SUBJECT_RE.match(sentence)
+    subject = _subject(first.group("name")) if first else None
+    if subject:
+        return subject
     return None
 
 
