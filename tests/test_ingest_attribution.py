@@ -169,3 +169,13 @@ def test_holmes_clients_are_not_holmes_or_watson(corpus_dir: Path) -> None:
     uncertain = sum(1 for ln in dialogue if ln.metadata["attribution"] == "uncertain")
     assert 0.3 < uncertain / len(dialogue) < 0.6
     assert all(ln.metadata.get("why") for ln in dialogue if ln.speaker is None)
+
+
+def test_a_recurring_description_names_its_speaker(tmp_path: Path) -> None:
+    turns = "\n\n".join(f'"Stroke {i}," said the ferryman.\n\n"Again," said Mr. Pell.' for i in range(5))
+    generic = "\n\n".join(f'"Stroke {i}," said the girl.' for i in range(5))
+    script, lines = _dialogue(tmp_path, f"CHAPTER 1. THE RIVER\n\n{turns}\n\n{generic}\n")
+    assert {ln.speaker for ln in lines if ln.text.startswith("Stroke") and "ferryman" in ln.directions[0]} == {"The ferryman"}
+    # "the girl" is too generic to be anyone's name: uncertain, and the line says why
+    girls = [ln for ln in lines if "girl" in ln.directions[0]]
+    assert girls and all(ln.speaker is None and "the girl" in ln.metadata["why"] for ln in girls)

@@ -218,6 +218,8 @@ class Profile:
     female: Counter[str] = field(default_factory=Counter)
     first_person: bool = False
     narrator: str = NARRATOR
+    labels: set[str] = field(default_factory=set)
+    """Descriptions tags use again and again for one speaker (``the stranger``): names."""
     speakers: set[str] = field(default_factory=set)
     """Cast names tagged as speakers somewhere in the file: the only candidates for ``he``/``she``."""
 
@@ -461,6 +463,7 @@ def attribute(
         # narration between two quotes that introduces the second one ("Alice panted; but the
         # Gryphon only answered") may name a second speaker of the paragraph.
         tags.extend(t for t in (tag_before(p) for p in block.pieces[:-1]) if t)
+        tags = ["The " + t[4:] if t in profile.labels else t for t in tags]
         kinds = {is_kind(t) for t in tags}
         named = {resolve(t) or t for t in tags if is_kind(t) == "name"}
         if "narrator" in kinds:

@@ -52,6 +52,9 @@ HEADING_RE = re.compile(
 )
 _FIRST_PERSON = re.compile(r"\bI\b")
 LEAD_IN_WORDS = 12
+LABEL_TAGS = 5
+"""Speech tags with one description (``said the stranger``) that make it a speaker's name."""
+_GENERIC_PEOPLE = frozenset("man woman boy girl lady gentleman child person fellow other one".split())
 ESTABLISHED = 3
 """Mentions of a short name before a longer one appears that make it a character of its own."""
 
@@ -218,11 +221,16 @@ def parse(source: Iterable[tuple[int, str]], state: ParseState) -> Iterator[Even
 _PROFILE_KEY = "_prose_profile"
 
 
+def _label(description: str) -> str:
+    return "The " + description[4:]
+
+
 def prepare(source: Iterable[tuple[int, str]], state: ParseState) -> None:
     """A first pass over the file: the tagged names (so the cast merges ``Holmes`` into
     ``Sherlock Holmes``), gender evidence, whether the narration is first person and, if so,
     the narrator's name when the other characters call them by one (``my dear Watson``)."""
     names: list[str] = []
+    described: Counter[str] = Counter()
     narration_words = first_person = narrator_tags = 0
     addressed: Counter[str] = Counter()
     texts: list[str] = []
@@ -245,6 +253,7 @@ def prepare(source: Iterable[tuple[int, str]], state: ParseState) -> None:
         first_person += len(_FIRST_PERSON.findall(narration))
         tags = [t for t in (*(tag_after(p) for p in block.pieces), tag_before(block.lead)) if t]
         names.extend(t for t in tags if is_kind(t) == "name")
+        described.update(t for t in tags if t.startswith("the ") and is_kind(t) == "other")
         by_narrator = "I" in tags
         narrator_tags += by_narrator
         if by_narrator and previous is not None:
@@ -270,7 +279,12 @@ def prepare(source: Iterable[tuple[int, str]], state: ParseState) -> None:
     state.cast.expect(names, state.warnings, distinct)
     profile = Profile()
     profile.first_person = narrator_tags >= 3 or first_person > 0.01 * max(narration_words, 1)
-    profile.speakers = {state.cast.peek(name) for name in names}
+    # A description the tags use again and again ("said the stranger", "the mariner replied") is
+    # how the book names that speaker; generic ones ("the girl", "the old man") are not.
+    profile.labels = {
+        t for t, n in described.items() if n >= LABEL_TAGS and t.split()[-1] not in _GENERIC_PEOPLE
+    }
+    profile.speakers = {state.cast.peek(name) for name in names} | {_label(t) for t in profile.labels}
     for text in texts:
         learn(profile, text, state.cast.peek)
     if profile.first_person and addressed:
