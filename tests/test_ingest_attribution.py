@@ -1,9 +1,9 @@
 """Prose speaker attribution: rules that abstain (``uncertain``) rather than guess.
 
 The floors are measured on the six PDNC development novels (``../shared/pdnc-dev``, people's
-speaker for every quotation) with benchmarks/bench_attribution.py's scorer; they are what the
-rules reach there (precision 0.901, accuracy 0.635), not yet the issue's accuracy target of 0.65
-(see README, "Ingest").
+speaker for every quotation) with benchmarks/bench_attribution.py's scorer; they are issue
+#13's floors, which the rules reach there with little room (precision 0.902, accuracy 0.652; see
+README, "Ingest").
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ REPO = Path(__file__).resolve().parent.parent
 PDNC = Path(os.environ.get("AUGMENTLAB_PDNC", REPO.parent / "shared" / "pdnc-dev"))
 
 PRECISION_FLOOR = 0.90
-ACCURACY_FLOOR = 0.63
+ACCURACY_FLOOR = 0.65
 
 
 def _bench():
