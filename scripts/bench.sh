@@ -13,3 +13,5 @@ else
     $PY benchmarks/bench_metrics.py
     $PY benchmarks/bench_augment.py
 fi
+# prose speaker attribution against PDNC (skipped with a note when ../shared/pdnc-dev is absent)
+PYTHONPATH=. $PY benchmarks/bench_attribution.py || true

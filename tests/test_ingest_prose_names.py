@@ -6,7 +6,7 @@ from pathlib import Path
 
 from augmentlab.ingest import iter_scenes, load
 from augmentlab.ingest.cast import Cast
-from augmentlab.ingest.prose import _attribution
+from augmentlab.ingest.attribution import tag_after
 from augmentlab.model import LineKind
 
 TITLES_STORY = """CHAPTER 1. THE QUAY
@@ -76,11 +76,11 @@ def test_abbreviation_periods_stay_inside_names(tmp_path: Path) -> None:
 
 
 def test_attribution_reads_whole_names() -> None:
-    assert _attribution(["said Lord St. Simon bitterly."]) == "Lord St. Simon"
-    assert _attribution(["Dr. Mortimer remarked."]) == "Dr. Mortimer"
-    assert _attribution(["said McCarthy."]) == "McCarthy"
-    assert _attribution(["said I. Then he left."]) == "I"  # a sentence end is not an initial
-    assert _attribution(["said Holmes. The"]) == "Holmes"
+    assert tag_after("said Lord St. Simon bitterly.") == "Lord St. Simon"
+    assert tag_after("Dr. Mortimer remarked.") == "Dr. Mortimer"
+    assert tag_after("said McCarthy.") == "McCarthy"
+    assert tag_after("said I. Then he left.") == "I"  # a sentence end is not an initial
+    assert tag_after("said Holmes. The") == "Holmes"
 
 
 def test_surname_merges_into_the_full_name(tmp_path: Path) -> None:

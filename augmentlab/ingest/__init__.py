@@ -68,7 +68,10 @@ def _events(fmt: str, source: Source, info: dict[str, str], state: ParseState) -
     module = importlib.import_module(f"augmentlab.ingest.{fmt}")
     parse: Parser = module.parse
     speakers: Callable[[Iterable[tuple[int, str]]], Iterable[str]] | None = getattr(module, "speakers", None)
-    if speakers is not None:
+    prepare: Callable[[Iterable[tuple[int, str]], ParseState], None] | None = getattr(module, "prepare", None)
+    if prepare is not None:  # a first pass that learns more than names (prose: genders, narrator)
+        prepare(dataclasses.replace(source, warnings=[]).script_lines({}), state)
+    elif speakers is not None:
         # A first pass over the file for the speaker names, so the cast can merge shortened
         # names (Holmes → Sherlock Holmes) from the first line on; its own warnings list, so
         # reading warnings are not given twice.

@@ -101,15 +101,24 @@ class Cast:
         self._counts: dict[str, int] = {}
         self._memo: dict[str, str | None] = {}
         self._merge: dict[str, str] = {}
+        self._peeked: dict[str, str] = {}
 
-    def expect(self, names: Iterable[str], warnings: list[str] | None = None) -> None:
+    def expect(
+        self,
+        names: Iterable[str],
+        warnings: list[str] | None = None,
+        distinct: Iterable[tuple[str, str]] = (),
+    ) -> None:
         """Learn every speaker label of the script up front, so shortened names merge.
 
         Each label that is a shortened form of exactly one fuller label (see the module
         docstring) resolves to that label from now on. A label that shortens several distinct
         characters is left alone, and a line saying so is appended to ``warnings``. Names a user
-        alias maps are taken as mapped; an alias target is never merged further.
+        alias maps are taken as mapped; an alias target is never merged further. Pairs in
+        ``distinct`` are two people (prose: ``Mr. Knightley`` and
+        ``Mr. John Knightley`` named in one sentence) and are never merged.
         """
+        apart = {frozenset((name_key(a), name_key(b))) for a, b in distinct}
         shown_by_key: dict[str, str] = {}
         pinned: set[str] = set()
         for name in names:
@@ -128,7 +137,13 @@ class Cast:
         root: dict[str, str] = {}
         ambiguous: dict[str, list[str]] = {}
         for key in order:
-            roots = list(dict.fromkeys(root[k] for k in root if _shortens(parts[key], parts[k])))
+            roots = list(
+                dict.fromkeys(
+                    root[k]
+                    for k in root
+                    if _shortens(parts[key], parts[k]) and frozenset((key, k)) not in apart
+                )
+            )
             if len(roots) == 1 and key not in pinned:
                 root[key] = roots[0]
             else:
@@ -146,6 +161,7 @@ class Cast:
                     f"(choose with --alias \"{shown}=NAME\")"
                 )
         self._memo.clear()
+        self._peeked.clear()
 
     def resolve(self, name: str | None, *, count: bool = True) -> str | None:
         """The canonical name for a spelling (``None`` stays ``None``)."""
@@ -160,6 +176,26 @@ class Cast:
         if len(self._memo) < 100_000:
             self._memo[name] = result
         return result
+
+    def peek(self, name: str) -> str:
+        """The name ``name`` would resolve to, without adding it to the cast (prose mentions)."""
+        known = self._peeked.get(name)
+        if known is not None:
+            return known
+        result = self._peek(name)
+        if len(self._peeked) < 100_000:
+            self._peeked[name] = result
+        return result
+
+    def _peek(self, name: str) -> str:
+        shown = clean_name(name)
+        key = name_key(shown)
+        target = self._alias.get(key)
+        if target is not None:
+            shown = clean_name(target)
+        else:
+            shown = self._merge.get(key, shown)
+        return self._canonical.get(name_key(shown), shown)
 
     def _resolve(self, name: str, *, count: bool) -> str | None:
         shown = clean_name(name)
@@ -178,6 +214,8 @@ class Cast:
                 alias_shown = shown
                 shown = merged
                 key = name_key(shown)
+        if key not in self._canonical:
+            self._peeked.clear()  # a new canonical spelling: what peek said may change
         canonical = self._canonical.setdefault(key, shown)
         variants = self._variants.setdefault(canonical, {})
         for variant in (shown, alias_shown):

@@ -1,0 +1,214 @@
+"""Prose speaker attribution against PDNC (people's speaker for every quotation of six novels).
+
+    .venv/bin/python benchmarks/bench_attribution.py [DATA_DIR] [--novel Emma] [--rules] [--errors RULE]
+
+DATA_DIR defaults to ``../shared/pdnc-dev`` (``AUGMENTLAB_PDNC`` overrides). Each novel is ingested
+in-process as prose; each PDNC quotation is looked up among the ingested lines the way
+``score_attribution.py`` (the reference scorer next to the data) does it: its longest
+sub-quotation, whitespace normalised, searched in document order. Printed per novel, per quote type
+(explicit "said Emma", anaphoric "said she", implicit: no tag) and in total:
+
+- ``attributed``: share of all quotations found in a dialogue line that has a speaker;
+- ``acc``: right speaker / all quotations (a quote lost or wrongly named counts against);
+- ``prec``: right speaker / attributed quotations.
+
+A speaker is right when it is one of the gold character's names or aliases (case and punctuation
+ignored; ``Narrator`` is PDNC's ``Narr``). ``--rules`` adds the precision of each attribution rule
+(``Line.metadata["attribution"]``) and counts the uncertain quotes by reason
+(``Line.metadata["why"]``); ``--errors RULE`` prints that rule's wrong attributions
+(``BENCH_MISSED=Explicit`` adds that type's unattributed quotes as ``missed:Explicit``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import bisect
+import csv
+import os
+import re
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+import augmentlab  # noqa: E402,F401  (offline env first)
+from augmentlab.model import Line, LineKind, Script  # noqa: E402
+
+PDNC = Path(os.environ.get("AUGMENTLAB_PDNC", REPO.parent / "shared" / "pdnc-dev"))
+TYPES = ("Explicit", "Anaphoric", "Implicit")
+WHY = False  # --rules: uncertain quotes by their reason
+csv.field_size_limit(10**9)
+
+
+def _norm(s: str) -> str:
+    s = s.replace("\u2019", "'").replace("\u2018", "'").replace("\u201c", '"').replace("\u201d", '"')
+    return re.sub(r"\s+", " ", s).strip().lower()
+
+
+def name_key(s: str) -> str:
+    k = re.sub(r"[^a-z ]", "", _norm(s)).strip()
+    return "narr" if k == "narrator" else k
+
+
+def load_aliases(path: Path) -> dict[str, set[str]]:
+    chars: dict[str, set[str]] = {}
+    with path.open(encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            names = {row["Main Name"]}
+            try:
+                names |= set(ast.literal_eval(row["Aliases"]))
+            except (ValueError, SyntaxError):
+                pass
+            chars[row["Main Name"]] = {name_key(n) for n in names if n}
+    return chars
+
+
+@dataclass
+class Tally:
+    quotes: int = 0
+    attributed: int = 0
+    correct: int = 0
+
+    def add(self, attributed: bool, correct: bool) -> None:
+        self.quotes += 1
+        self.attributed += attributed
+        self.correct += correct
+
+    def row(self) -> str:
+        q = max(self.quotes, 1)
+        return (
+            f"quotes={self.quotes:5d} attributed={self.attributed / q:.2f} "
+            f"acc={self.correct / q:.3f} prec={self.correct / max(self.attributed, 1):.3f}"
+        )
+
+
+@dataclass
+class Result:
+    total: Tally = field(default_factory=Tally)
+    by_type: dict[str, Tally] = field(default_factory=dict)
+    by_rule: dict[str, Tally] = field(default_factory=dict)
+    errors: list[tuple[str, str, str, str]] = field(default_factory=list)
+
+    def merge(self, other: Result) -> None:
+        for mine, theirs in [(self.by_type, other.by_type), (self.by_rule, other.by_rule)]:
+            for key, tally in theirs.items():
+                t = mine.setdefault(key, Tally())
+                t.quotes += tally.quotes
+                t.attributed += tally.attributed
+                t.correct += tally.correct
+        self.total.quotes += other.total.quotes
+        self.total.attributed += other.total.attributed
+        self.total.correct += other.total.correct
+        self.errors += other.errors
+
+
+def score(script: Script, folder: Path) -> Result:
+    """Every PDNC quotation of ``folder`` looked up in ``script``'s lines (see the module docstring)."""
+    lines: list[Line] = [ln for scene in script.scenes for ln in scene.lines]
+    starts: list[int] = []
+    parts: list[str] = []
+    pos = 0
+    for ln in lines:
+        t = _norm(ln.text)
+        starts.append(pos)
+        parts.append(t)
+        pos += len(t) + 3
+    blob = " | ".join(parts)
+    chars = load_aliases(folder / "character_info.csv")
+    result = Result()
+    cursor = 0
+    with (folder / "quotation_info.csv").open(encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    for row in rows:
+        qtype = row.get("quoteType") if row.get("quoteType") in TYPES else "other"
+        try:
+            subs = ast.literal_eval(row["subQuotationList"])
+        except (ValueError, SyntaxError):
+            subs = [row["quoteText"]]
+        probe = max((_norm(s).strip(" ,.;:!?-'\"") for s in subs), key=len, default="")
+        line = None
+        if len(probe) >= 2:
+            at = blob.find(probe, cursor)
+            if at < 0:
+                at = blob.find(probe)
+            if at >= 0:
+                cursor = at
+                line = lines[bisect.bisect_right(starts, at) - 1]
+        if line is not None and line.kind is not LineKind.dialogue and not line.speaker:
+            line = None
+        speaker = line.speaker if line is not None else None
+        gold = chars.get(row["speaker"], {name_key(row["speaker"])})
+        correct = bool(speaker) and name_key(speaker) in gold
+        rule = line.metadata.get("attribution", "?") if line is not None else "not found"
+        if rule == "uncertain" and WHY:
+            rule = "uncertain: " + line.metadata.get("why", "?").split(" (")[0]
+        for tally in (result.total, result.by_type.setdefault(qtype, Tally()), result.by_rule.setdefault(rule, Tally())):
+            tally.add(bool(speaker), correct)
+        if speaker and not correct:
+            result.errors.append((rule, row["speaker"], speaker, row["quoteText"][:90].replace("\n", " ")))
+        elif not speaker and os.environ.get("BENCH_MISSED") in (qtype, "all"):
+            where = " | ".join(line.directions)[:120] if line is not None else ""
+            if line is not None and not where:
+                i = lines.index(line)
+                where = "<<" + lines[i - 1].text[-120:] + ">> " + line.text[:60]
+            result.errors.append(("missed:" + qtype, row["speaker"], "", where))
+    return result
+
+
+def ingest(folder: Path) -> Script:
+    from augmentlab.ingest import load
+
+    return load(folder / "novel_text.txt", format="prose", token_budget=100_000)
+
+
+def _report(name: str, result: Result) -> None:
+    print(f"{name}: {result.total.row()}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("data", nargs="?", default=str(PDNC))
+    parser.add_argument("--novel", action="append", help="only this novel (repeatable)")
+    parser.add_argument("--rules", action="store_true", help="precision of each attribution rule")
+    parser.add_argument("--errors", metavar="RULE", help="print the wrong attributions of RULE ('all' for every rule)")
+    args = parser.parse_args(argv)
+    global WHY
+    WHY = args.rules
+    data = Path(args.data)
+    if not data.is_dir():
+        print(f"PDNC data not found at {data} (set AUGMENTLAB_PDNC)", file=sys.stderr)
+        return 2
+    novels = args.novel or sorted(d.name for d in data.iterdir() if (d / "quotation_info.csv").is_file())
+    for label in ("rules",):
+        total = Result()
+        start = time.perf_counter()
+        print(f"== {label}")
+        for novel in novels:
+            result = score(ingest(data / novel), data / novel)
+            _report(f"{novel:30s}", result)
+            total.merge(result)
+        for qtype in (*TYPES, "other"):
+            if qtype in total.by_type:
+                print(f"  {qtype:10s} {total.by_type[qtype].row()}")
+        if args.rules:
+            for rule, tally in sorted(total.by_rule.items(), key=lambda kv: -kv[1].quotes):
+                print(f"  rule {rule:14s} {tally.row()}")
+        if args.errors:
+            for rule, gold, got, text in total.errors:
+                if args.errors in ("all", rule):
+                    print(f"    [{rule}] gold={gold!r} got={got!r}: {text}")
+        t = total.total
+        print(
+            f"pdnc[{label}] acc={t.correct / max(t.quotes, 1):.3f} prec={t.correct / max(t.attributed, 1):.3f} "
+            f"attributed={t.attributed / max(t.quotes, 1):.3f} quotes={t.quotes} "
+            f"({time.perf_counter() - start:.1f} s)"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
