@@ -9,6 +9,8 @@ sections for the chat adapter):
   exactly, with ``*actions*`` around them (first or third person as the instructions ask);
 * ``line_actions`` — the same actions without the words, ``{"before": ..., "after": ...}`` per line;
 * ``persona`` — a short character card.
+* ``speaker`` — who speaks the quotation marked ``>>>`` in a ``passage``: the cast member named
+  last before it, else ``unknown`` (:mod:`augmentlab.ingest.attribute_lm`).
 
 Its quality depends on the prompt in small, deterministic ways, so that comparing prompt
 variants or optimizing them gives different (never random) scores: instructions that name what
@@ -242,6 +244,20 @@ def write_persona(prompt: _Prompt) -> str:
     return f"{character} speaks plainly and often about {traits}. {character} keeps feelings close."
 
 
+def guess_speaker(prompt: _Prompt) -> str:
+    """Who speaks the quotation marked ``>>>`` in the ``passage``: the cast member named last
+    before it (the mark's own paragraph first), else ``unknown``."""
+    cast = _cast(prompt)
+    text = prompt.inputs.get("passage", "")
+    before, mark, rest = text.partition(">>>")
+    marked = rest.split("<<<", 1)[0] if mark else ""
+    for chunk in (marked, before):
+        found = [(m.start(), name) for name in cast for m in re.finditer(rf"\b{re.escape(name)}\b", chunk)]
+        if found:
+            return max(found)[1]
+    return "unknown"
+
+
 def _field_value(name: str, prompt: _Prompt) -> Any:
     if name == "scenario":
         return write_scenario(prompt)
@@ -259,6 +275,8 @@ def _field_value(name: str, prompt: _Prompt) -> Any:
                 {"before": "", "after": ""} for i, (speaker, text) in enumerate(lines)]
     if name == "persona":
         return write_persona(prompt)
+    if name == "speaker":
+        return guess_speaker(prompt)
     if name == "reasoning":
         return "The lines set the scene."
     return f"{name}"

@@ -371,7 +371,7 @@ def output_schema(signature: type[dspy.Signature], inputs: dict[str, Any] | None
         if prop is None:
             continue
         prop.pop("title", None)
-        if prop.get("type") == "string":
+        if prop.get("type") == "string" and "enum" not in prop:  # a Literal output is its enum
             prop["pattern"] = PROSE_PATTERN
         if inputs is None:
             continue

@@ -1,6 +1,7 @@
 """Prose speaker attribution against PDNC (people's speaker for every quotation of six novels).
 
     .venv/bin/python benchmarks/bench_attribution.py [DATA_DIR] [--novel Emma] [--rules] [--errors RULE]
+        [--lm fake|embedded|endpoint] [--model M] [--api-base URL] [--gguf FILE] [--limit N]
 
 DATA_DIR defaults to ``../shared/pdnc-dev`` (``AUGMENTLAB_PDNC`` overrides). Each novel is ingested
 in-process as prose; each PDNC quotation is looked up among the ingested lines the way
@@ -17,6 +18,12 @@ ignored; ``Narrator`` is PDNC's ``Narr``). ``--rules`` adds the precision of eac
 (``Line.metadata["attribution"]``) and counts the uncertain quotes by reason
 (``Line.metadata["why"]``); ``--errors RULE`` prints that rule's wrong attributions
 (``BENCH_MISSED=Explicit`` adds that type's unattributed quotes as ``missed:Explicit``).
+
+With an LM configured (``--lm``, ``--model``/``--api-base``, ``--gguf`` or the environment variable
+``AUGMENTLAB_ATTRIBUTE_LM``), the quotations the rules leave uncertain are then sent to it
+(:mod:`augmentlab.ingest.attribute_lm`) and every row prints rules-only and rules+LM side by side,
+with the LM's calls, tokens and cost (cached: a re-run makes no new calls). Without one it prints
+rules only and says so.
 """
 
 from __future__ import annotations
@@ -169,12 +176,49 @@ def _report(name: str, result: Result) -> None:
     print(f"{name}: {result.total.row()}")
 
 
+def lm_config(args: argparse.Namespace):
+    """The LM of ``--lm``/``--model``/``--api-base``/``--gguf`` (or ``AUGMENTLAB_ATTRIBUTE_LM``); None for rules only."""
+    from augmentlab.commands.augment import lm_config_from_options
+
+    kind = args.lm or os.environ.get("AUGMENTLAB_ATTRIBUTE_LM")
+    if not kind and not (args.model or args.api_base or args.gguf):
+        return None
+    config = lm_config_from_options(
+        kind or "embedded", args.model, args.api_base, args.api_key_env,
+        prompt_price=args.prompt_price, completion_price=args.completion_price,
+    )
+    if args.gguf:
+        config = config.model_copy(update={"gguf": args.gguf})
+    return config
+
+
+def _summary(label: str, total: Result, elapsed: float) -> str:
+    t = total.total
+    return (
+        f"pdnc[{label}] acc={t.correct / max(t.quotes, 1):.3f} prec={t.correct / max(t.attributed, 1):.3f} "
+        f"attributed={t.attributed / max(t.quotes, 1):.3f} quotes={t.quotes} ({elapsed:.1f} s)"
+    )
+
+
+def _pair(rules: Tally, lm: Tally) -> str:
+    return f"{rules.row()}  |  {lm.row()}"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("data", nargs="?", default=str(PDNC))
     parser.add_argument("--novel", action="append", help="only this novel (repeatable)")
     parser.add_argument("--rules", action="store_true", help="precision of each attribution rule")
     parser.add_argument("--errors", metavar="RULE", help="print the wrong attributions of RULE ('all' for every rule)")
+    lm = parser.add_argument_group("rules+LM column (augmentlab.ingest.attribute_lm)")
+    lm.add_argument("--lm", help="embedded, fake or endpoint (env AUGMENTLAB_ATTRIBUTE_LM); none: rules only")
+    lm.add_argument("--model", help="endpoint model, e.g. openai/gpt-4o-mini")
+    lm.add_argument("--api-base", help="endpoint base URL")
+    lm.add_argument("--api-key-env", help="NAME of the variable holding the key")
+    lm.add_argument("--gguf", help="embedded: your own GGUF file")
+    lm.add_argument("--prompt-price", type=float, help="price per 1k prompt tokens")
+    lm.add_argument("--completion-price", type=float, help="price per 1k completion tokens")
+    lm.add_argument("--limit", type=int, help="ask the LM about the first N uncertain quotations per novel")
     args = parser.parse_args(argv)
     global WHY
     WHY = args.rules
@@ -183,31 +227,66 @@ def main(argv: list[str] | None = None) -> int:
         print(f"PDNC data not found at {data} (set AUGMENTLAB_PDNC)", file=sys.stderr)
         return 2
     novels = args.novel or sorted(d.name for d in data.iterdir() if (d / "quotation_info.csv").is_file())
-    for label in ("rules",):
-        total = Result()
-        start = time.perf_counter()
-        print(f"== {label}")
+    config = lm_config(args)
+    total = Result()
+    start = time.perf_counter()
+    if config is None:
+        print("== rules (no LM configured: rules only; pass --lm fake|embedded|endpoint, --model or --gguf for rules+LM)")
         for novel in novels:
             result = score(ingest(data / novel), data / novel)
             _report(f"{novel:30s}", result)
             total.merge(result)
-        for qtype in (*TYPES, "other"):
-            if qtype in total.by_type:
-                print(f"  {qtype:10s} {total.by_type[qtype].row()}")
-        if args.rules:
-            for rule, tally in sorted(total.by_rule.items(), key=lambda kv: -kv[1].quotes):
-                print(f"  rule {rule:14s} {tally.row()}")
-        if args.errors:
-            for rule, gold, got, text in total.errors:
-                if args.errors in ("all", rule):
-                    print(f"    [{rule}] gold={gold!r} got={got!r}: {text}")
-        t = total.total
-        print(
-            f"pdnc[{label}] acc={t.correct / max(t.quotes, 1):.3f} prec={t.correct / max(t.attributed, 1):.3f} "
-            f"attributed={t.attributed / max(t.quotes, 1):.3f} quotes={t.quotes} "
-            f"({time.perf_counter() - start:.1f} s)"
-        )
+        _details(total, args)
+        print(_summary("rules", total, time.perf_counter() - start))
+        return 0
+
+    from augmentlab.ingest.attribute_lm import LMAttributionReport, attribute_scenes
+    from augmentlab.lm import use_lm
+
+    with_lm = Result()
+    usage = LMAttributionReport()
+    print(f"== rules  |  rules+LM ({config.kind} {config.model}{' ' + config.gguf if config.gguf else ''})")
+    with use_lm(config) as opened:
+        for novel in novels:
+            script = ingest(data / novel)
+            result = score(script, data / novel)
+            report = attribute_scenes(script.scenes, script.characters, opened, limit=args.limit)
+            lm_result = score(script, data / novel)
+            print(f"{novel:30s} {_pair(result.total, lm_result.total)}  (LM asked {report.asked}: "
+                  f"{report.attributed} named, {report.unknown} unknown, {report.invalid} invalid, {report.errors} errors)")
+            total.merge(result)
+            with_lm.merge(lm_result)
+            for name in ("uncertain", "asked", "attributed", "unknown", "invalid", "errors"):
+                setattr(usage, name, getattr(usage, name) + getattr(report, name))
+            usage.usage = usage.usage + report.usage
+            usage.error_examples += report.error_examples[: 3 - len(usage.error_examples)]
+    for qtype in (*TYPES, "other"):
+        if qtype in total.by_type:
+            print(f"  {qtype:10s} {_pair(total.by_type[qtype], with_lm.by_type.get(qtype, Tally()))}")
+    lm_rule = with_lm.by_rule.get("lm")
+    if lm_rule is not None:
+        print(f"  rule lm: {lm_rule.attributed} attributed by the LM, precision {lm_rule.correct / max(lm_rule.attributed, 1):.3f}")
+    _details(with_lm, args, types=False)  # --rules / --errors: of rules+LM
+    elapsed = time.perf_counter() - start
+    print(_summary("rules", total, elapsed))
+    print(_summary("rules+lm", with_lm, elapsed))
+    print(usage.summary())
+    for example in usage.error_examples:
+        print(f"  LM error: {example}")
     return 0
+
+
+def _details(total: Result, args: argparse.Namespace, *, types: bool = True) -> None:
+    for qtype in (*TYPES, "other") if types else ():
+        if qtype in total.by_type:
+            print(f"  {qtype:10s} {total.by_type[qtype].row()}")
+    if args.rules:
+        for rule, tally in sorted(total.by_rule.items(), key=lambda kv: -kv[1].quotes):
+            print(f"  rule {rule:14s} {tally.row()}")
+    if args.errors:
+        for rule, gold, got, text in total.errors:
+            if args.errors in ("all", rule):
+                print(f"    [{rule}] gold={gold!r} got={got!r}: {text}")
 
 
 if __name__ == "__main__":

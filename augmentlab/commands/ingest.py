@@ -120,6 +120,40 @@ def register(app: typer.Typer) -> None:
             print(f"wrote {count} scenes ({lines} lines, format {script.format}) to {output}")
         print(stream.ledger.summary_line(), file=sys.stderr if str(output) == "-" else sys.stdout)
 
+    @app.command("attribute")
+    def attribute_cmd(
+        scenes: Path = typer.Argument(..., help="Scenes JSONL written by `augmentlab ingest` (prose)."),
+        output: Path = typer.Option(..., "--output", "-o", help="Scenes JSONL to write."),
+        cast: Optional[list[str]] = typer.Option(None, "--cast", help="A cast name (repeatable; default: every named speaker)."),
+        window: int = typer.Option(4, "--window", help="Paragraphs shown either side of the quotation."),
+        limit: Optional[int] = typer.Option(None, "--limit", help="Ask about the first N uncertain quotations only."),
+        lm: str = typer.Option("embedded", "--lm", help="embedded, fake, or endpoint (with --model/--api-base)."),
+        model: Optional[str] = typer.Option(None, "--model", help="Endpoint model, e.g. openai/gpt-4o-mini."),
+        api_base: Optional[str] = typer.Option(None, "--api-base", help="Endpoint base URL."),
+        api_key_env: Optional[str] = typer.Option(None, "--api-key-env", help="NAME of the variable holding the key."),
+        gguf: Optional[Path] = typer.Option(None, "--gguf", help="Embedded: your own GGUF model instead of SmolLM2."),
+        prompt_price: Optional[float] = typer.Option(None, "--prompt-price", help="Price per 1k prompt tokens."),
+        completion_price: Optional[float] = typer.Option(None, "--completion-price", help="Price per 1k completion tokens."),
+    ) -> None:
+        """Send the quotations ingest left uncertain to an LM (cast + surrounding paragraphs); cached and resumable."""
+        from augmentlab.commands.augment import lm_config_from_options
+        from augmentlab.ingest.attribute_lm import attribute_file
+
+        config = lm_config_from_options(
+            lm, model, api_base, api_key_env, prompt_price=prompt_price, completion_price=completion_price,
+        )
+        if gguf is not None:
+            if config.kind != "embedded":
+                raise AugmentlabError("--gguf is for the embedded LM (not with --model/--api-base)")
+            if not gguf.is_file():
+                raise AugmentlabError(f"GGUF file not found: {gguf}")
+            config = config.model_copy(update={"gguf": str(gguf)})
+        report = attribute_file(scenes, output, config, cast=cast, window=window, limit=limit)
+        print(report.summary())
+        for example in report.error_examples:
+            print(f"warning: LM error: {example}", file=sys.stderr)
+        print(f"wrote {output}")
+
     @app.command("inspect")
     def inspect_cmd(
         file: Path = typer.Argument(..., help="Script file to read."),
