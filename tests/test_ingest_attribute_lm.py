@@ -12,6 +12,7 @@ import pytest
 
 import augmentlab  # noqa: F401  (offline environment first)
 from augmentlab.cli import main
+from augmentlab.errors import AugmentlabError
 from augmentlab.ingest.attribute_lm import attribute_file, attribute_scenes, speaker_signature
 from augmentlab.lm import LMConfig, output_schema, use_lm
 from augmentlab.model import Character, Line, LineKind, Scene
@@ -166,5 +167,5 @@ def test_cli_attribute_bad_input_is_one_line(tmp_path: Path, capsys) -> None:
 def test_attribute_file_without_a_cast_is_an_error(tmp_path: Path) -> None:
     src = tmp_path / "s.jsonl"
     src.write_text(Scene(lines=[_uncertain("Hm.", "no one", 1)]).model_dump_json() + "\n", encoding="utf-8")
-    with pytest.raises(augmentlab.errors.AugmentlabError, match="no cast"):
+    with pytest.raises(AugmentlabError, match="no cast"):
         attribute_file(src, tmp_path / "o.jsonl", LMConfig(kind="fake"))

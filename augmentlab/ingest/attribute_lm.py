@@ -292,15 +292,28 @@ def attribute_file(
     The cast is ``cast`` when given, else every speaker the scenes name. Written atomically; a
     re-run is answered from the DSPy cache for every quotation already asked.
     """
-    from augmentlab.commands.ingest import atomic_output
+    import os
+    import tempfile
+
     from augmentlab.lm import use_lm
 
     scenes = read_scenes(source)
+    parent = out.parent if str(out.parent) else Path(".")
+    if not parent.is_dir():
+        raise AugmentlabError(f"output folder does not exist: {parent}")
+    if out.is_dir():
+        raise AugmentlabError(f"output {out} is a directory")
     names = cast or cast_from_scenes(scenes)
     with use_lm(config) as lm:
         report = attribute_scenes(scenes, names, lm, window=window, limit=limit)
-    with atomic_output(out) as fh:
-        for scene in scenes:
-            fh.write(scene.model_dump_json())
-            fh.write("\n")
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+            for scene in scenes:
+                fh.write(scene.model_dump_json())
+                fh.write("\n")
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
     return report
