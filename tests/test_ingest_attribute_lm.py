@@ -169,3 +169,30 @@ def test_attribute_file_without_a_cast_is_an_error(tmp_path: Path) -> None:
     src.write_text(Scene(lines=[_uncertain("Hm.", "no one", 1)]).model_dump_json() + "\n", encoding="utf-8")
     with pytest.raises(AugmentlabError, match="no cast"):
         attribute_file(src, tmp_path / "o.jsonl", LMConfig(kind="fake"))
+
+
+def test_benchmark_prints_rules_and_rules_plus_lm_side_by_side(capsys) -> None:
+    import importlib.util
+    import sys
+
+    pdnc = Path(__file__).resolve().parent.parent.parent / "shared" / "pdnc-dev"
+    novel = "AlicesAdventuresInWonderland"
+    if not (pdnc / novel / "quotation_info.csv").is_file():
+        pytest.skip(f"PDNC development novels not found at {pdnc}")
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_attribution.py"
+    spec = importlib.util.spec_from_file_location("bench_attribution", path)
+    bench = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = bench
+    spec.loader.exec_module(bench)
+
+    assert bench.main([str(pdnc), "--novel", novel]) == 0
+    alone = capsys.readouterr().out
+    assert "no LM configured: rules only" in alone and "pdnc[rules+lm]" not in alone
+
+    assert bench.main([str(pdnc), "--novel", novel, "--lm", "fake", "--limit", "20"]) == 0
+    both = capsys.readouterr().out
+    rules = next(ln for ln in both.splitlines() if ln.startswith("pdnc[rules]"))
+    assert rules.split(" (")[0] == next(ln for ln in alone.splitlines() if ln.startswith("pdnc[rules]")).split(" (")[0]
+    row = next(ln for ln in both.splitlines() if ln.startswith(novel))
+    assert row.count("acc=") == 2 and "LM asked 20" in row
+    assert "pdnc[rules+lm]" in both and "20 asked" in both and "calls" in both
