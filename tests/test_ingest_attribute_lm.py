@@ -196,3 +196,14 @@ def test_benchmark_prints_rules_and_rules_plus_lm_side_by_side(capsys) -> None:
     row = next(ln for ln in both.splitlines() if ln.startswith(novel))
     assert row.count("acc=") == 2 and "LM asked 20" in row
     assert "pdnc[rules+lm]" in both and "20 asked" in both and "calls" in both
+
+
+def test_long_neighbouring_paragraphs_are_elided_but_the_quotation_is_whole() -> None:
+    from augmentlab.ingest.attribute_lm import MAX_PARAGRAPH, passage
+
+    long = "word " * 2000
+    lines = [Line(text=long, kind=LineKind.narration), _uncertain("ASK " + long, "x", 2)]
+    text = passage(lines, 1)
+    before, marked = text.split(">>>")
+    assert "[...]" in before and len(before) < MAX_PARAGRAPH + 20
+    assert marked.count("word") == 2000

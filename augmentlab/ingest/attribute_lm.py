@@ -33,6 +33,8 @@ from augmentlab.model import Character, Line, LineKind, Scene, Usage
 UNKNOWN = "unknown"
 WINDOW = 4
 """Paragraphs (ingested lines) shown either side of the quotation."""
+MAX_PARAGRAPH = 1500
+"""Characters kept of each neighbouring paragraph (its middle is elided): bounds the prompt."""
 LM_RULE = "lm"
 UNCERTAIN = "uncertain"
 
@@ -116,6 +118,9 @@ def passage(lines: list[Line], index: int, window: int = WINDOW) -> str:
     for i in range(max(0, index - window), min(len(lines), index + window + 1)):
         line = lines[i]
         body = render_paragraph(line)
+        if i != index and len(body) > MAX_PARAGRAPH:
+            half = MAX_PARAGRAPH // 2
+            body = f"{body[:half]} [...] {body[-half:]}"
         if i == index:
             out.append(f">>> {body} <<<")
         elif line.kind is LineKind.dialogue:
