@@ -31,6 +31,7 @@ __all__ = ["LadderResult", "LadderRow", "RUNGS", "Rung", "TIERS", "run_ladder"]
 
 Pred = tuple[str | None, list[str] | None]
 Build = Callable[[GoldExample, int, Sequence[GoldExample], random.Random], "Pred | None"]
+"""``build(gold, index, donors, rng)``: ``donors`` are the examples other scenes are taken from."""
 
 TIERS: dict[str, tuple[float, float]] = {
     "gold": (0.95, 1.0),
@@ -98,23 +99,28 @@ def _bare(g: GoldExample) -> list[str]:
     return [ln.text for ln in g.scene.lines]
 
 
-def _donor(i: int, pool: Sequence[GoldExample]) -> GoldExample | None:
-    """Another scene: the one sharing the fewest speakers, then the fewest scenario words with
-    this one (mined gold repeats an act's setting in every scene of the act), then the farthest."""
+def _source(g: GoldExample) -> str:
+    return str(g.provenance.get("play") or g.provenance.get("set") or g.provenance.get("source") or "")
+
+
+def _donor(g: GoldExample, donors: Sequence[GoldExample]) -> GoldExample | None:
+    """Another scene, as unrelated as the donors allow: from another story first, then sharing
+    the fewest speakers, then the fewest scenario words (mined gold repeats an act's setting in
+    every scene of the act and one house in every act), then the farthest in the list."""
     from metrics.consistency import content_words
 
-    g = pool[i]
     speakers = set(g.scene.speakers)
     mine = content_words(g.scenario or "")
-    n = len(pool)
-    best: tuple[tuple[int, float, int], GoldExample] | None = None
-    for k in range(1, n):
-        o = pool[(i + k) % n]
+    here = next((k for k, o in enumerate(donors) if o.id == g.id), 0)
+    n = len(donors)
+    best: tuple[tuple[bool, int, float, int], GoldExample] | None = None
+    for k in range(1, n + 1):
+        o = donors[(here + k) % n]
         if o.id == g.id or o.scenario == g.scenario or not o.annotated:
             continue
         theirs = content_words(o.scenario or "")
         overlap = len(mine & theirs) / max(1, len(mine | theirs))
-        key = (len(speakers & set(o.scene.speakers)), overlap, abs(n // 2 - k))
+        key = (_source(o) == _source(g), len(speakers & set(o.scene.speakers)), overlap, abs(n // 2 - k))
         if best is None or key < best[0]:
             best = (key, o)
     return best[1] if best else None
@@ -169,7 +175,7 @@ def _mutant(defect: str) -> Build:
 
 def _with_donor(fn: Callable[[GoldExample, GoldExample], Pred | None]) -> Build:
     def build(g: GoldExample, i: int, pool: Sequence[GoldExample], rng: random.Random) -> Pred | None:
-        d = _donor(i, pool)
+        d = _donor(g, pool)
         return fn(g, d) if d is not None else None
 
     return build
@@ -227,16 +233,22 @@ def run_ladder(
     embedder: Any = None,
     weights: composite.Weights | dict[str, float] | None = None,
     rungs: Sequence[Rung] | None = None,
+    donors: Sequence[GoldExample] | None = None,
 ) -> LadderResult:
-    """Build every rung from ``golds`` (task ``both`` examples only), score it, check bounds and order."""
+    """Build every rung from ``golds`` (task ``both`` examples only), score it, check bounds and order.
+
+    ``donors`` (default: ``golds``) are where "another scene" comes from; pass several stories so
+    that a one-play gold set gets another play's scene, not the same house in the next act.
+    """
     pool = [g for g in golds if g.scenario and g.annotated]
+    donor_pool = [g for g in (donors if donors is not None else golds) if g.scenario and g.annotated] or pool
     rungs = list(rungs or RUNGS)
     rows = [LadderRow(r.name, r.tier, r.description, *TIERS[r.tier]) for r in rungs]
     jobs: list[tuple[int, GoldExample, str | None, list[str] | None]] = []
     for k, rung in enumerate(rungs):
         rng = random.Random(f"{seed}:{rung.name}")
         for i, g in enumerate(pool):
-            pred = rung.build(g, i, pool, rng)
+            pred = rung.build(g, i, donor_pool, rng)
             if pred is None:
                 rows[k].skipped += 1
             else:

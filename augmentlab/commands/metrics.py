@@ -72,6 +72,7 @@ def register(app: typer.Typer) -> None:
             raise AugmentlabError("no gold examples: pass --gold FILE or --mine PLAY")
         console = Console(width=max(Console().width, 100))
         ok = True
+        donors = [g for _, examples in sets for g in examples]  # "another scene" may come from another set
         from metrics.ladder import run_ladder
         from metrics.mutations import run_suite
 
@@ -86,7 +87,7 @@ def register(app: typer.Typer) -> None:
                     for miss in row.misses[:10]:
                         console.print(f"  [dim]{row.defect} missed:[/dim] {miss}")
             ok = ok and all(r.passed for r in rows if r.n)
-            ladder = run_ladder(examples, seed=seed)
+            ladder = run_ladder(examples, seed=seed, donors=donors)
             console.print(_ladder_table(title, ladder))
             for problem in ladder.bound_problems() + ladder.order_problems:
                 console.print(f"  [red]{problem}[/red]")
