@@ -107,16 +107,34 @@ def test_calibration_ladder_on_hand_written_gold(repo_root: Path) -> None:
     table = {r.rung: round(r.mean, 3) for r in result.rows}
     assert result.passed, (result.bound_problems(), result.order_problems, table)
     assert table["gold"] >= 0.95 and table["nothing"] <= 0.10
-    assert all(table[r.rung] <= 0.20 for r in RUNGS if r.tier == "junk")
+    assert all(table[r.name] <= 0.20 for r in RUNGS if r.tier == "junk")
 
 
-def test_ladder_fails_when_a_bound_breaks(repo_root: Path) -> None:
-    # weights that give all the credit to the defect parts bring back "absence of a defect is credit"
-    golds = _hand_written(repo_root)[:6]
-    w = composite.Weights(similarity=0.01, relevance=0.0, verbatim=1, cast=1, grounding=1, contradiction=1, format=1)
-    bad = run_ladder(golds, embedder=default_embedder(), weights=w,
-                     rungs=[r for r in RUNGS if r.rung in ("gold", "no actions", "placeholder")])
+def test_ladder_fails_when_a_bound_or_the_order_breaks(repo_root: Path) -> None:
+    from metrics.ladder import Rung
+
+    golds = _hand_written(repo_root)[:4]
+    by_name = {r.name: r for r in RUNGS}
+    mislabelled = [
+        Rung("nothing, called gold", "gold", "", by_name["nothing"].build),
+        by_name["no actions"],
+        Rung("gold, called junk", "junk", "", by_name["gold"].build),
+    ]
+    bad = run_ladder(golds, embedder=default_embedder(), rungs=mislabelled)
     assert not bad.passed
+    assert any("nothing, called gold" in p for p in bad.bound_problems())
+    assert any("gold, called junk" in p for p in bad.bound_problems())
+    assert bad.order_problems
+
+
+def test_defect_heavy_weights_still_give_nothing_zero(repo_root: Path) -> None:
+    # weights that put almost everything on the defect parts: absence of a defect is still no credit
+    golds = _hand_written(repo_root)[:4]
+    w = composite.Weights(similarity=0.01, relevance=0.0, verbatim=1, cast=1, grounding=1, contradiction=1, format=1)
+    res = run_ladder(golds, embedder=default_embedder(), weights=w,
+                     rungs=[r for r in RUNGS if r.name in ("gold", "placeholder", "nothing")])
+    means = {r.rung: r.mean for r in res.rows}
+    assert means["gold"] >= 0.95 and means["placeholder"] == 0.0 and means["nothing"] == 0.0
 
 
 @pytest.fixture(scope="module")
