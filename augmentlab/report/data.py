@@ -33,7 +33,7 @@ from augmentlab.errors import AugmentlabError
 from augmentlab.report import examples, runs
 from augmentlab.report.examples import ExampleView, VariantOutput
 from augmentlab.report.runs import PromptText, latest_execution
-from augmentlab.stats import Comparison, Interval, bootstrap_ci, compare, winner
+from augmentlab.stats import Comparison, Interval, bootstrap_ci, compare, winner as pick_winner
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -488,7 +488,7 @@ def gather(
             )
             break
     if base_result is not None and _finite(base_result.scores) and data.baseline:
-        data.winner = winner(data.baseline, {c.variant: c.comparison for c in data.comparisons})
+        data.winner = pick_winner(data.baseline, {c.variant: c.comparison for c in data.comparisons})
     else:
         ranked = [v for v in data.ranked() if v.score]
         data.winner = ranked[0].name if ranked else None
