@@ -2,21 +2,27 @@
 
 Parts (each in [0, 1]; ``None`` when it does not apply, e.g. no gold scenario):
 
-===============  ==================================================================
-similarity       embedding similarity to gold (:mod:`metrics.similarity`)
-verbatim         share of lines whose human words are kept exactly
-cast             1/(1+problems): invented names, a character acting in another's line
-grounding        share of scenario sentences supported by the scene / personas
-contradiction    1/(1+n) for n contradicted persona facts
-format           asterisks, person, tense, lengths, no leaked markers (:mod:`metrics.format`)
-===============  ==================================================================
+===============  ======================================================================
+similarity       content: skill over an uninformed output (:mod:`metrics.anchors`)
+relevance        content: each action fits its own line and scene (:mod:`metrics.relevance`)
+verbatim         defect + gate: share of lines whose human words are kept exactly
+cast             defect: 1/(1+problems): invented names, a character acting in another's line
+grounding        defect: share of scenario sentences supported by the scene / personas
+contradiction    defect: 1/(1+n) for n contradicted persona facts
+format           defect: asterisks, person, tense, lengths, no leaked markers
+judge            defect, optional (weight 0 by default): an extra part passed to :func:`score`
+===============  ======================================================================
 
-``score = weighted mean of the applicable parts × verbatim²`` (task ``actions``/``both``).
+The scale is anchored (see ``metrics/README.md`` and :mod:`metrics.ladder`): nothing augmented
+scores 0, junk ≤ 0.2, the gold ≥ 0.95. A defect part earns its weight only in proportion to the
+content score, so the absence of a defect is no credit where nothing was said::
 
-Verbatim is a **gate**, not just a weight: a line that changes a human word is unusable as
-training data, so one broken line out of eight already costs ~23 % of the whole score
-(0.875² ≈ 0.77), and a prediction with no verbatim line scores 0 whatever its style.
-For task ``scenario`` there are no annotated lines and no gate.
+    content = Σ_content w·p / Σ_content w
+    score   = verbatim² × (Σ_content w·p + content × Σ_defect w·p) / Σ w  =  verbatim² × content × hygiene
+
+Verbatim is a **gate**: a line that changes a human word is unusable as training data, so it is
+worth 0 to similarity and relevance, and one broken line out of eight costs ~23 % of the whole
+score (0.875² ≈ 0.77). For task ``scenario`` there are no annotated lines and no gate.
 
 Bad predictions never raise: ``None``, non-strings, wrong lengths or huge outputs score 0 (or
 the fair partial) with feedback saying why.
