@@ -350,8 +350,8 @@ def _headline(data: ReportData) -> str:
     if data.baseline is None or not data.variant(data.baseline).score:
         return f"The baseline {data.baseline!r} has no scores, so no variant could be compared with it."
     base = data.variant(data.baseline)
-    if data.winner and data.winner != base.name:
-        best = next(c for c in data.comparisons if c.variant == data.winner)
+    best = next((c for c in data.comparisons if c.variant == data.winner and c.verdict == "better"), None)
+    if best is not None:
         winner = data.variant(best.variant)
         text = best.sentence()
         cost = _cost_clause(winner, base)
