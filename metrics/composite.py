@@ -86,6 +86,11 @@ class Weights(BaseModel):
     def _not_all_zero(self) -> Weights:
         if sum(self.as_dict().values()) <= 0:
             raise ValueError("metric weights must not all be zero")
+        if self.similarity + self.relevance <= 0:
+            raise ValueError(
+                "similarity and relevance must not both be zero (without a content part, the absence "
+                "of a defect would earn credit where nothing was said)"
+            )
         return self
 
     def as_dict(self) -> dict[str, float]:

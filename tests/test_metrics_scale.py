@@ -76,6 +76,11 @@ def test_changed_words_are_a_hard_failure_of_the_line(emb: Embedder) -> None:
     assert s.score < 0.75**2
 
 
+def test_weights_need_a_content_part() -> None:
+    with pytest.raises(ValueError, match="content part"):
+        composite.Weights(similarity=0, relevance=0)
+
+
 def test_extra_part_is_called_only_when_weighted(emb: Embedder) -> None:
     from metrics.consistency import Check
 
