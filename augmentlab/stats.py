@@ -8,7 +8,8 @@ these functions, so the same numbers mean the same thing everywhere:
   same examples;
 - :func:`paired_test` — a Wilcoxon signed-rank test (scipy), falling back to an exact/Monte-Carlo
   paired permutation test when there are too few non-zero differences for Wilcoxon;
-- :func:`compare` / :func:`verdict` — "better", "worse" or "no detectable difference".
+- :func:`compare` / :func:`verdict` — "better", "worse" or "no detectable difference";
+- :func:`winner` — the variant to use: the detectably better one with the largest gain, else the baseline.
 
 All functions are deterministic for a given ``seed``.
 """
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -201,6 +202,17 @@ def compare(
     return Comparison(verdict=outcome, difference=diff, test=test, alpha=alpha)
 
 
+def winner(baseline: str, comparisons: Mapping[str, Comparison | None]) -> str:
+    """The variant to use: among those detectably "better" than ``baseline`` (``comparisons`` maps
+    each other variant to its :func:`compare` against the baseline), the one with the largest mean
+    gain; when none is, the baseline — a higher mean alone is not a win. The report and the
+    runner both pick with this rule."""
+    better = {name: c for name, c in comparisons.items() if c is not None and c.verdict == "better"}
+    if not better:
+        return baseline
+    return max(better, key=lambda name: better[name].difference.mean)
+
+
 def verdict(
     a: Sequence[float] | np.ndarray,
     b: Sequence[float] | np.ndarray,
@@ -222,4 +234,5 @@ __all__ = [
     "paired_bootstrap_ci",
     "paired_test",
     "verdict",
+    "winner",
 ]

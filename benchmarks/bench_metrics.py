@@ -20,8 +20,8 @@ from pathlib import Path
 
 import augmentlab  # noqa: F401  (offline env first)
 from augmentlab.model import GoldExample
-from metrics import consistency, format as fmt, similarity
-from metrics.composite import score_many
+from metrics import similarity
+from metrics.composite import anchor_texts, score_many, texts_to_encode
 from metrics.mutations import DEFECTS, mutate
 
 REPO = Path(__file__).resolve().parent.parent
@@ -41,10 +41,11 @@ def _pairs(golds: list[GoldExample], seed: int = 0) -> list[tuple[GoldExample, s
 
 
 def _texts(pairs: list[tuple[GoldExample, str | None, list[str] | None]]) -> list[str]:
-    texts: list[str] = []
+    """Every text the metric encodes (the same helper score_many uses), the anchors included."""
+    texts: list[str] = anchor_texts()
     for g, s, a in pairs:
-        gt, pt = similarity.texts_for_similarity(g.scenario, g.annotated, s, a)
-        texts += gt + pt + consistency.grounding_sources(g) + (fmt.sentences(s) if s else [])
+        gt, pt = texts_to_encode(g, s, a)
+        texts += gt + pt
     return list(dict.fromkeys(texts))  # the metric dedups; so does the raw baseline
 
 

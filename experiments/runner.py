@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 import augmentlab  # noqa: F401  (offline environment first)
 from augmentlab.errors import AugmentlabError
 from augmentlab.model import GoldExample, Script, Usage
-from augmentlab.stats import Interval, bootstrap_ci, compare
+from augmentlab.stats import Interval, bootstrap_ci, compare, winner
 from experiments.spec import ExperimentSpec, VariantSpec, load_spec
 from experiments.splits import Split, split_gold
 
@@ -114,7 +114,16 @@ class RunResult:
 
     @property
     def best(self) -> VariantOutcome:
-        return max(self.variants, key=lambda v: v.score)
+        """The variant the run uses: the baseline (the first variant) unless another is detectably
+        better, by the report's rule (:func:`augmentlab.stats.winner`)."""
+        base = self.variants[0]
+        comps = {
+            v.name: compare(v.scores, base.scores, seed=self.spec.seed)
+            for v in self.variants[1:]
+            if v.scores and len(v.scores) == len(base.scores)
+        }
+        name = winner(base.name, comps)
+        return next(v for v in self.variants if v.name == name)
 
     def leaderboard(self) -> list[dict[str, Any]]:
         """One row per variant (best first): the numbers ``compare`` and the CLI print."""
@@ -641,7 +650,9 @@ def _run_experiment(
             target = spec.out_dir(out_dir)
             augmented_path = _augment_script(script, result.best, spec, target, lm, adapter, configs["lm"], progress)
             parent.file(augmented_path, "augmented")
-            console.print(f"augmented {spec.script} with [bold]{result.best.name}[/] → {augmented_path}")
+            why = "the baseline: no variant is detectably better" if result.best is result.variants[0] else (
+                "detectably better than the baseline")
+            console.print(f"augmented {spec.script} with [bold]{result.best.name}[/] ({why}) → {augmented_path}")
         result.augmented_path = augmented_path
     return result
 

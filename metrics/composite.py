@@ -2,21 +2,27 @@
 
 Parts (each in [0, 1]; ``None`` when it does not apply, e.g. no gold scenario):
 
-===============  ==================================================================
-similarity       embedding similarity to gold (:mod:`metrics.similarity`)
-verbatim         share of lines whose human words are kept exactly
-cast             1/(1+problems): invented names, a character acting in another's line
-grounding        share of scenario sentences supported by the scene / personas
-contradiction    1/(1+n) for n contradicted persona facts
-format           asterisks, person, tense, lengths, no leaked markers (:mod:`metrics.format`)
-===============  ==================================================================
+===============  ======================================================================
+similarity       content: skill over an uninformed output (:mod:`metrics.anchors`)
+relevance        content: each action fits its own line and scene (:mod:`metrics.relevance`)
+verbatim         defect + gate: share of lines whose human words are kept exactly
+cast             defect: 1/(1+problems): invented names, a character acting in another's line
+grounding        defect: share of scenario sentences supported by the scene / personas
+contradiction    defect: 1/(1+n) for n contradicted persona facts
+format           defect: asterisks, person, tense, lengths, no leaked markers
+judge            defect, optional (weight 0 by default): an extra part passed to :func:`score`
+===============  ======================================================================
 
-``score = weighted mean of the applicable parts × verbatim²`` (task ``actions``/``both``).
+The scale is anchored (see ``metrics/README.md`` and :mod:`metrics.ladder`): nothing augmented
+scores 0, junk ≤ 0.2, the gold ≥ 0.95. A defect part earns its weight only in proportion to the
+content score, so the absence of a defect is no credit where nothing was said::
 
-Verbatim is a **gate**, not just a weight: a line that changes a human word is unusable as
-training data, so one broken line out of eight already costs ~23 % of the whole score
-(0.875² ≈ 0.77), and a prediction with no verbatim line scores 0 whatever its style.
-For task ``scenario`` there are no annotated lines and no gate.
+    content = Σ_content w·p / Σ_content w
+    score   = verbatim² × (Σ_content w·p + content × Σ_defect w·p) / Σ w  =  verbatim² × content × hygiene
+
+Verbatim is a **gate**: a line that changes a human word is unusable as training data, so it is
+worth 0 to similarity and relevance, and one broken line out of eight costs ~23 % of the whole
+score (0.875² ≈ 0.77). For task ``scenario`` there are no annotated lines and no gate.
 
 Bad predictions never raise: ``None``, non-strings, wrong lengths or huge outputs score 0 (or
 the fair partial) with feedback saying why.
@@ -25,7 +31,7 @@ the fair partial) with feedback saying why.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Literal
@@ -33,22 +39,30 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from augmentlab.model import GoldExample
-from metrics import consistency, format as fmt, similarity
+from metrics import consistency, format as fmt, relevance, similarity
 
 Task = Literal["both", "scenario", "actions"]
-PART_NAMES = ("similarity", "verbatim", "cast", "grounding", "contradiction", "format")
+PART_NAMES = ("similarity", "relevance", "verbatim", "cast", "grounding", "contradiction", "format", "judge")
+CONTENT_PARTS = frozenset({"similarity", "relevance"})
+"""Parts that measure what was said; all others measure the absence of a defect."""
+PartFn = Callable[[GoldExample, Any, Any], "consistency.Check | None"]
 MAX_CHARS = 20_000
 """Longest scenario / annotated line accepted; anything longer scores 0 (a runaway output)."""
 MAX_FEEDBACK = 900
 
 __all__ = [
+    "CONTENT_PARTS",
     "MAX_CHARS",
+    "anchor_texts",
+    "combine",
+    "texts_to_encode",
     "PART_NAMES",
     "Score",
     "Weights",
     "dspy_metric",
     "gepa_metric",
     "score",
+    "score_examples",
     "score_many",
 ]
 
@@ -59,16 +73,24 @@ class Weights(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     similarity: float = Field(0.35, ge=0)
+    relevance: float = Field(0.15, ge=0)
     verbatim: float = Field(0.15, ge=0)
     cast: float = Field(0.1, ge=0)
     grounding: float = Field(0.1, ge=0)
     contradiction: float = Field(0.1, ge=0)
     format: float = Field(0.2, ge=0)
+    judge: float = Field(0.0, ge=0)
+    """An optional LM judge part (0: off; its part function is passed to :func:`score`)."""
 
     @model_validator(mode="after")
     def _not_all_zero(self) -> Weights:
         if sum(self.as_dict().values()) <= 0:
             raise ValueError("metric weights must not all be zero")
+        if self.similarity + self.relevance <= 0:
+            raise ValueError(
+                "similarity and relevance must not both be zero (without a content part, the absence "
+                "of a defect would earn credit where nothing was said)"
+            )
         return self
 
     def as_dict(self) -> dict[str, float]:
@@ -147,13 +169,20 @@ def score(
     embedder: similarity.Embedder | None = None,
     format_config: fmt.FormatConfig | None = None,
     judge: Callable[[GoldExample, str, list[str]], list[str]] | None = None,
+    extra_parts: Mapping[str, PartFn] | None = None,
 ) -> Score:
-    """Score one prediction against its gold example (never raises)."""
+    """Score one prediction against its gold example (never raises).
+
+    ``extra_parts``: optional parts by name (a weight of that name must be set in ``weights``,
+    e.g. ``judge``); each is called as ``fn(gold, scenario, annotated_lines)`` and returns a
+    :class:`metrics.consistency.Check` (or ``None`` when it does not apply). Parts whose weight is
+    0 are not called. They count as defect parts (credit scaled by the content score).
+    """
     try:
         return _score(
             gold, scenario, annotated_lines, task=task, weights=weights, person=person,
             known_names=tuple(known_names), embedder=embedder, format_config=format_config,
-            judge=judge,
+            judge=judge, extra_parts=extra_parts,
         )
     except Exception as exc:  # a metric must never break an optimizer run
         return _zero(f"metric error: {type(exc).__name__}: {' '.join(str(exc).split())[:200]}")
@@ -171,6 +200,7 @@ def _score(
     embedder: similarity.Embedder | None,
     format_config: fmt.FormatConfig | None,
     judge: Callable[[GoldExample, str, list[str]], list[str]] | None,
+    extra_parts: Mapping[str, PartFn] | None = None,
 ) -> Score:
     if not isinstance(gold, GoldExample):
         return _zero(f"gold must be a GoldExample, got {type(gold).__name__}")
@@ -182,6 +212,8 @@ def _score(
     if task == "both" and scen is None and lines is None or task != "both" and fatal:
         return _zero("; ".join(fatal))
     emb = embedder or similarity.default_embedder()
+    if isinstance(scen, str) and not scen.strip():
+        scen = None  # an empty scenario is no scenario (the input issue already says so)
 
     parts: dict[str, float | None] = {}
     issues: dict[str, list[str]] = {}
@@ -189,41 +221,59 @@ def _score(
     if fatal:
         issues["input"] = fatal
 
-    # similarity
-    sims: list[float] = []
-    if scen is not None and gold.scenario:
-        s = similarity.scenario_similarity(gold.scenario, scen, emb)
-        details["scenario_similarity"] = s
-        sims.append(s)
-        if s < 0.5:
-            issues.setdefault("similarity", []).append(f"scenario is far from the reference (similarity {s:.2f})")
-    elif task in ("both", "scenario") and gold.scenario:
-        sims.append(0.0)
-    if task in ("both", "actions") and gold.annotated:
-        if lines is not None:
-            a, per = similarity.action_similarity(gold.annotated, lines, emb)
-            details["action_similarity"] = a
-            details["action_similarity_per_line"] = per
-            if a is not None:
-                sims.append(a)
-                low = [i + 1 for i, v in enumerate(per) if v is not None and v < 0.3]
-                if low:
-                    issues.setdefault("similarity", []).append(
-                        f"actions far from the reference on line(s) {low[:6]}"
-                    )
-        else:
-            sims.append(0.0)
-    parts["similarity"] = sum(sims) / len(sims) if sims else None
-
-    # verbatim (the gate)
+    # verbatim (the gate; a changed line is also worth nothing to similarity and relevance)
     gate = 1.0
+    exact: list[bool] = []
     if task in ("both", "actions"):
         v = consistency.verbatim(scene_lines, lines)
         parts["verbatim"] = v.score
         details["verbatim"] = v.details
+        exact = list(v.details.get("exact", []))
         if v.issues:
             issues["verbatim"] = v.issues
         gate = v.score**2
+
+    # similarity: skill over the best uninformed output (metrics.anchors), not raw cosine
+    sims: list[float] = []
+    per_line: list[float | None] = []
+    if task in ("both", "scenario") and gold.scenario:
+        if scen is not None:
+            sk, cos, base = similarity.scenario_skill(gold.scenario, scen, emb)
+            details["scenario_similarity"] = cos
+            details["scenario_skill"] = sk
+            details["scenario_baseline"] = base
+            if sk < 0.3:
+                issues.setdefault("similarity", []).append(
+                    f"scenario is no closer to the reference than an uninformed one (cosine {cos:.2f}, "
+                    f"uninformed {base:.2f}, skill {sk:.2f})"
+                )
+            sims.append(sk)
+        else:
+            sims.append(0.0)
+    if task in ("both", "actions") and gold.annotated:
+        if lines is not None:
+            a, per_line = similarity.action_skills(gold.annotated, lines, emb, exact)
+            details["action_skill"] = a
+            details["action_skill_per_line"] = per_line
+            if a is not None:
+                sims.append(a)
+                low = [i + 1 for i, x in enumerate(per_line) if x is not None and x < 0.2]
+                if low:
+                    issues.setdefault("similarity", []).append(
+                        f"actions no closer to the reference than stock actions on line(s) {low[:6]}"
+                    )
+        elif any("*" in g for g in gold.annotated):
+            sims.append(0.0)
+    parts["similarity"] = sum(sims) / len(sims) if sims else None
+
+    # relevance of each action to its own line and scene (gold or not)
+    if task in ("both", "actions"):
+        rel = relevance.relevance(gold, lines, exact=exact, gold_skill=per_line, embedder=emb)
+        if rel is not None:
+            parts["relevance"] = rel.score
+            details["relevance"] = rel.details
+            if rel.issues:
+                issues["relevance"] = rel.issues
 
     # cast, grounding, contradiction
     c = consistency.cast(gold, scen, lines, known_names=known_names, person=person)
@@ -254,13 +304,47 @@ def _score(
         if fres.issues:
             issues["format"] = fres.issues
 
-    total_w = sum(w[k] for k, v in parts.items() if v is not None)
-    raw = sum(w[k] * v for k, v in parts.items() if v is not None) / total_w if total_w else 0.0
-    final = max(0.0, min(1.0, raw * gate))
+    # optional extra parts (e.g. an LM judge), called only when weighted
+    for name, part_fn in (extra_parts or {}).items():
+        if w.get(name, 0.0) <= 0:
+            continue
+        try:
+            got = part_fn(gold, scen, lines)
+        except Exception as exc:  # an optional part must never break the metric
+            issues.setdefault(name, []).append(f"part failed: {type(exc).__name__}")
+            continue
+        if got is not None:
+            parts[name] = float(got.score)
+            details[name] = got.details
+            if got.issues:
+                issues[name] = list(got.issues)
+
+    final, content, hygiene = combine(parts, w, gate)
     clean_parts = {k: float(v) for k, v in parts.items() if v is not None}
     details["gate"] = gate
-    details["weighted_mean"] = raw
+    details["content"] = content
+    details["hygiene"] = hygiene
     return Score(final, clean_parts, _feedback(final, clean_parts, issues), details)
+
+
+def combine(parts: dict[str, float | None], weights: dict[str, float], gate: float) -> tuple[float, float, float]:
+    """``(score, content, hygiene)`` from the applicable parts (see the module doc).
+
+    ``content`` is the weighted mean of the content parts (similarity, relevance); every other
+    part earns its weight only in proportion to ``content``::
+
+        score = gate × (Σ_c w_c·p_c + content × Σ_d w_d·p_d) / Σ w   =   gate × content × hygiene
+    """
+    used = {k: v for k, v in parts.items() if v is not None and weights.get(k, 0.0) > 0}
+    total = sum(weights[k] for k in used)
+    if not total:
+        return 0.0, 0.0, 0.0
+    cw = sum(weights[k] for k in used if k in CONTENT_PARTS)
+    content = sum(weights[k] * used[k] for k in used if k in CONTENT_PARTS) / cw if cw else 1.0
+    defect = sum(weights[k] * used[k] for k in used if k not in CONTENT_PARTS)
+    raw = (sum(weights[k] * used[k] for k in used if k in CONTENT_PARTS) + content * defect) / total
+    hygiene = (cw + defect) / total
+    return max(0.0, min(1.0, raw * gate)), content, hygiene
 
 
 def _feedback(final: float, parts: dict[str, float], issues: dict[str, list[str]]) -> str:
@@ -289,21 +373,12 @@ def score_many(
     cache. Keyword arguments are those of :func:`score`.
     """
     emb = embedder or similarity.default_embedder()
-    gold_texts: list[str] = []
+    gold_texts: list[str] = anchor_texts()
     pred_texts: list[str] = []
     for gold, scen, lines in pairs:
-        if not isinstance(gold, GoldExample):
-            continue
-        g, p = similarity.texts_for_similarity(
-            gold.scenario, gold.annotated,
-            scen if isinstance(scen, str) and len(scen) <= MAX_CHARS else None,
-            lines if isinstance(lines, list) else None,
-        )
+        g, p = texts_to_encode(gold, scen, lines)
         gold_texts.extend(g)
         pred_texts.extend(p)
-        gold_texts.extend(consistency.grounding_sources(gold))
-        if isinstance(scen, str) and len(scen) <= MAX_CHARS:
-            pred_texts.extend(fmt.sentences(scen))
     try:
         # One model call for every miss (a length-sorted batch is fastest), then pin the gold.
         if gold_texts or pred_texts:
@@ -313,6 +388,57 @@ def score_many(
     except Exception:  # fall back to per-example scoring, which reports the error itself
         pass
     return [score(g, s, a, embedder=emb, **kwargs) for g, s, a in pairs]
+
+
+def score_examples(
+    pairs: Sequence[tuple[GoldExample, Any, Any]],
+    *,
+    embedder: similarity.Embedder | None = None,
+    **kwargs: Any,
+) -> list[Score]:
+    """:func:`score_many` with each example's task (what its gold has) and person (what its gold
+    actions use), one batch per (task, person); results in input order."""
+    from metrics.format import detect_person
+
+    out: list[Score | None] = [None] * len(pairs)
+    groups: dict[tuple[str, str], list[int]] = {}
+    for k, (gold, _, _) in enumerate(pairs):
+        if not isinstance(gold, GoldExample):
+            out[k] = _zero(f"gold must be a GoldExample, got {type(gold).__name__}")
+            continue
+        task = "both" if gold.scenario and gold.annotated else ("scenario" if gold.scenario else "actions")
+        person = detect_person(gold.annotated) if gold.annotated else "first"
+        groups.setdefault((task, person), []).append(k)
+    for (task, person), idx in groups.items():
+        opts = {"task": task, "person": person, **kwargs}
+        for k, sc in zip(idx, score_many([pairs[k] for k in idx], embedder=embedder, **opts)):
+            out[k] = sc
+    return [sc if sc is not None else _zero("not scored") for sc in out]
+
+
+def anchor_texts() -> list[str]:
+    """The uninformed baselines' texts (:mod:`metrics.anchors`), encoded once per embedder."""
+    from metrics import anchors
+
+    return list(anchors.UNINFORMED_SCENARIOS) + list(anchors.UNINFORMED_ACTIONS)
+
+
+def texts_to_encode(gold: Any, scenario: Any, lines: Any) -> tuple[list[str], list[str]]:
+    """(gold-side texts, prediction texts) that scoring one example encodes (for one batch)."""
+    from augmentlab.text import action_text
+
+    if not isinstance(gold, GoldExample):
+        return [], []
+    scen = scenario if isinstance(scenario, str) and len(scenario) <= MAX_CHARS else None
+    lst = lines if isinstance(lines, list) else None
+    g, p = similarity.texts_for_similarity(gold.scenario, gold.annotated, scen, lst)
+    g.extend(consistency.grounding_sources(gold))
+    g.append(relevance.scene_text(gold))
+    if scen:
+        p.extend(fmt.sentences(scen))
+    if lst:
+        p.extend(t for t in (action_text(x) for x in lst if isinstance(x, str) and len(x) <= MAX_CHARS) if t)
+    return g, p
 
 
 # --------------------------------------------------------------------------------------------

@@ -279,3 +279,55 @@ def texts_for_similarity(
                     if pa:
                         pred.append(pa)
     return gold, pred
+
+
+# --------------------------------------------------------------------------------------------
+# skill over an uninformed baseline (what the composite uses; see metrics.anchors)
+
+
+def scenario_skill(gold: str, pred: str, embedder: Embedder) -> tuple[float, float, float]:
+    """``(skill, cosine, baseline)`` of a predicted scenario (:func:`metrics.anchors.skill`)."""
+    from metrics import anchors
+
+    if not pred.strip():
+        return 0.0, 0.0, 0.0
+    gvec, pvec = embedder.encode([gold], pin=True)[0], embedder.encode([pred])[0]
+    cos = cosine01(gvec, pvec)
+    b = float(anchors.baselines(gvec[None, :], anchors.UNINFORMED_SCENARIOS, embedder)[0])
+    return anchors.skill(cos, b), cos, b
+
+
+def action_skills(
+    gold_lines: Sequence[str],
+    pred_lines: Sequence[Any],
+    embedder: Embedder,
+    exact: Sequence[bool] = (),
+) -> tuple[float | None, list[float | None]]:
+    """Per-line skill of action text against gold actions (``None`` where gold has none).
+
+    A missing action, or a line that changed the human words (``exact[i]`` false), scores 0.
+    Returns ``(mean over scored lines or None, per-line skills)``.
+    """
+    from metrics import anchors
+
+    gold_act = [action_text(g) for g in gold_lines]
+    pred_act = [action_text(p) if isinstance(p, str) else "" for p in pred_lines]
+    pred_act += [""] * (len(gold_act) - len(pred_act))
+    gtexts = list(dict.fromkeys(g for g in gold_act if g))
+    if not gtexts:
+        return None, [None] * len(gold_act)
+    gmat = embedder.encode(gtexts, pin=True)
+    gvecs = dict(zip(gtexts, gmat))
+    gbase = dict(zip(gtexts, anchors.baselines(gmat, anchors.UNINFORMED_ACTIONS, embedder)))
+    ptexts = list(dict.fromkeys(p for g, p in zip(gold_act, pred_act) if g and p))
+    pvecs = dict(zip(ptexts, embedder.encode(ptexts))) if ptexts else {}
+    per: list[float | None] = []
+    for i, (g, p) in enumerate(zip(gold_act, pred_act)):
+        if not g:
+            per.append(None)
+        elif not p or (i < len(exact) and not exact[i]):
+            per.append(0.0)
+        else:
+            per.append(anchors.skill(cosine01(gvecs[g], pvecs[p]), float(gbase[g])))
+    scored = [s for s in per if s is not None]
+    return sum(scored) / len(scored), per

@@ -79,7 +79,7 @@ max_test = 3
 {{lm}}
 
 [metrics]
-threshold = 0.3
+threshold = 0.05  # the fake LM's stock gestures score ~0.1 on the anchored scale; bootstrapped demos must pass
 
 [[variants]]
 name = "seed"
@@ -116,7 +116,7 @@ def _run(tmp_path: Path, spec: Path, **kwargs):
     ("optimizer", "options"),
     [
         ("labeled", "max_labeled_demos = 1"),
-        ("bootstrap", "max_bootstrapped_demos = 1\nmetric_threshold = 0.3"),
+        ("bootstrap", "max_bootstrapped_demos = 1\nmetric_threshold = 0.05"),
         ("random_search", "max_bootstrapped_demos = 1\nnum_candidate_programs = 1"),
         ("MIPROv2", "num_candidates = 2\nnum_trials = 2\nmax_bootstrapped_demos = 1\ndata_aware_proposer = false"),
         ("gepa", "max_metric_calls = 8"),
@@ -133,8 +133,8 @@ def test_each_optimizer_runs_and_is_logged(tmp_path: Path, optimizer: str, optio
     assert saved["lineage"]["optimizer"] == opt.spec.optimizer
     assert saved["lineage"]["parent"] == "seed" and saved["lineage"]["spec"] == "t"
     assert saved["lineage"]["scores"]["test_mean"] == pytest.approx(opt.score)
-    if optimizer in ("labeled", "bootstrap", "random_search"):
-        assert any(p.demos for _, p in opt.program.named_predictors())
+    if optimizer in ("labeled", "bootstrap"):  # random search keeps whichever candidate scores best,
+        assert any(p.demos for _, p in opt.program.named_predictors())  # zero-shot included
     logged = load_experiment("t", tracking_uri=str(tmp_path / "mlruns")).variant("opt")
     assert logged.params["optimizer"] == opt.spec.optimizer
     assert logged.scores == pytest.approx(opt.scores)

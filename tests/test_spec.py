@@ -98,7 +98,7 @@ metric_threshold = 0.6
         (lambda s: s + '\n[metrics.weights]\nsimilarity = -1\n', "weight 'similarity' in [metrics.weights] must be >= 0"),
         (lambda s: s + '\n[metrics.weights]\nsparkle = 1\n', "unknown key 'sparkle' in [metrics.weights]"),
         (
-            lambda s: s + "\n[metrics.weights]\nsimilarity = 0\nverbatim = 0\ncast = 0\ngrounding = 0\n"
+            lambda s: s + "\n[metrics.weights]\nsimilarity = 0\nrelevance = 0\nverbatim = 0\ncast = 0\ngrounding = 0\n"
             "contradiction = 0\nformat = 0\n",
             "[metrics.weights]: metric weights must not all be zero",
         ),

@@ -1,4 +1,5 @@
-"""CLI: ``augmentlab metrics check`` — does the metric catch each kind of defect?"""
+"""CLI: ``augmentlab metrics check`` (does the metric catch each defect, and does the calibration
+ladder hold?) and ``augmentlab metrics score GOLD PRED`` (score predictions made anywhere)."""
 
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ def load_gold(paths: list[Path]) -> list[Any]:
 
 
 def register(app: typer.Typer) -> None:
-    """Add the ``metrics`` sub-app (``check``)."""
+    """Add the ``metrics`` sub-app (``check``, ``score``)."""
     metrics_app = typer.Typer(help="Metric checks.", no_args_is_help=True)
 
     @metrics_app.command("check")
@@ -49,9 +50,11 @@ def register(app: typer.Typer) -> None:
         seed: int = typer.Option(0, "--seed", help="Random seed for the mutations."),
         show_misses: bool = typer.Option(False, "--misses", help="List the mutants the metric missed."),
     ) -> None:
-        """Apply each defect to gold outputs and report how often the metric notices.
+        """Apply each defect to gold outputs and report how often the metric notices, then run the
+        calibration ladder (rungs of known quality, each with the bound its mean score must meet).
 
-        Exits 1 when a goal is missed (100 % for verbatim and cast defects, 90 % for others).
+        Exits 1 when a defect goal is missed (100 % for verbatim and cast defects, 90 % for
+        others), a rung's mean is outside its bound, or the tiers are out of order.
         """
         from rich.console import Console
 
@@ -69,6 +72,8 @@ def register(app: typer.Typer) -> None:
             raise AugmentlabError("no gold examples: pass --gold FILE or --mine PLAY")
         console = Console(width=max(Console().width, 100))
         ok = True
+        donors = [g for _, examples in sets for g in examples]  # "another scene" may come from another set
+        from metrics.ladder import run_ladder
         from metrics.mutations import run_suite
 
         for title, examples in sets:
@@ -82,12 +87,118 @@ def register(app: typer.Typer) -> None:
                     for miss in row.misses[:10]:
                         console.print(f"  [dim]{row.defect} missed:[/dim] {miss}")
             ok = ok and all(r.passed for r in rows if r.n)
+            ladder = run_ladder(examples, seed=seed, donors=donors)
+            console.print(_ladder_table(title, ladder))
+            for problem in ladder.bound_problems() + ladder.order_problems:
+                console.print(f"  [red]{problem}[/red]")
+            if not any(r.n for r in ladder.rows):
+                console.print("  [yellow]no rung could be built (the ladder needs gold with a scenario and annotated lines)[/yellow]")
+            else:
+                ok = ok and ladder.passed
         if not ok:
-            console.print("[red]some defect goals were missed[/red]")
+            console.print("[red]some defect goals or ladder bounds were missed[/red]")
             raise typer.Exit(1)
-        console.print("[green]all defect goals met[/green]")
+        console.print("[green]all defect goals and ladder bounds met[/green]")
+
+    @metrics_app.command("score")
+    def score_cmd(
+        gold_file: Path = typer.Argument(..., help="Gold JSONL (GoldExample per line)."),
+        pred_file: Path = typer.Argument(
+            ..., help='Predictions JSONL: {"id": <gold id>, "scenario": str, "annotated": [str, ...]} per line.'
+        ),
+        as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of the table."),
+    ) -> None:
+        """Score predictions made anywhere against gold: per-example score and feedback, the mean
+        and its 95 % interval."""
+        import json
+
+        from augmentlab.stats import bootstrap_ci
+        from metrics.composite import score_examples
+
+        golds = {g.id: g for g in load_gold([gold_file])}
+        preds = read_predictions(pred_file, golds)
+        if not preds:
+            raise AugmentlabError(f"{pred_file}: no predictions")
+        scores = score_examples([(golds[p["id"]], p["scenario"], p["annotated"]) for p in preds])
+        values = [s.score for s in scores]
+        ci = bootstrap_ci(values, seed=0)
+        examples = [
+            {"id": p["id"], "score": round(s.score, 6), "parts": {k: round(v, 6) for k, v in s.parts.items()},
+             "feedback": s.feedback}
+            for p, s in zip(preds, scores)
+        ]
+        missing = len(golds) - len(preds)
+        if as_json:
+            typer.echo(json.dumps({"mean": ci.mean, "ci": [ci.low, ci.high], "n": len(values),
+                                   "missing": missing, "examples": examples}, ensure_ascii=False))
+            return
+        width = max(len(e["id"]) for e in examples)
+        for e in examples:
+            typer.echo(f"{e['id']:<{width}}  {e['score']:.3f}  {e['feedback']}")
+        typer.echo(f"mean {ci.mean:.3f}  95% CI [{ci.low:.3f}, {ci.high:.3f}]  n={len(values)}")
+        if missing:
+            typer.echo(f"{missing} gold example(s) had no prediction and were not scored")
 
     app.add_typer(metrics_app, name="metrics")
+
+
+def read_predictions(path: Path, golds: dict[str, Any]) -> list[dict[str, Any]]:
+    """Prediction rows, checked against the gold (one clear error for the first bad line)."""
+    import json
+
+    if not path.is_file():
+        raise AugmentlabError(f"predictions file not found: {path}")
+    out: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise AugmentlabError(f"{path}: not UTF-8 text") from None
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        where = f"{path}:{n}"
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise AugmentlabError(f"{where}: bad JSON ({exc.msg})") from None
+        if not isinstance(row, dict):
+            raise AugmentlabError(f"{where}: expected a JSON object, got {type(row).__name__}")
+        gid = row.get("id")
+        if not isinstance(gid, str):
+            raise AugmentlabError(f"{where}: 'id' must be a string")
+        if gid not in golds:
+            raise AugmentlabError(f"{where}: unknown id {gid!r} (not in the gold file)")
+        if gid in seen:
+            raise AugmentlabError(f"{where}: id {gid!r} predicted twice")
+        seen.add(gid)
+        scenario = row.get("scenario")
+        if scenario is not None and not isinstance(scenario, str):
+            raise AugmentlabError(f"{where}: 'scenario' must be a string")
+        annotated = row.get("annotated")
+        if not isinstance(annotated, list) or not all(isinstance(a, str) for a in annotated):
+            raise AugmentlabError(f"{where}: 'annotated' must be a list of strings")
+        expected = len(golds[gid].scene.lines)
+        if len(annotated) != expected:
+            raise AugmentlabError(
+                f"{where}: {gid!r} has {len(annotated)} annotated line(s), the gold scene has {expected}"
+            )
+        out.append({"id": gid, "scenario": scenario, "annotated": annotated})
+    return out
+
+
+def _ladder_table(title: str, result: Any) -> Any:
+    from rich.table import Table
+
+    table = Table(title=f"calibration ladder: {title}")
+    for col in ("rung", "tier", "n", "mean", "bound", ""):
+        table.add_column(col, justify="left" if col in ("rung", "tier") else "right", no_wrap=True)
+    for r in result.rows:
+        status = "[dim]skip[/dim]" if not r.n else ("[green]ok[/green]" if r.in_bounds else "[red]OUT[/red]")
+        table.add_row(
+            r.rung, r.tier, str(r.n), f"{r.mean:.3f}" if r.n else "–", f"[{r.low:.2f}, {r.high:.2f}]", status
+        )
+    return table
 
 
 def _table(title: str, n: int, rows: list[Any]) -> Any:

@@ -33,7 +33,7 @@ from augmentlab.errors import AugmentlabError
 from augmentlab.report import examples, runs
 from augmentlab.report.examples import ExampleView, VariantOutput
 from augmentlab.report.runs import PromptText, latest_execution
-from augmentlab.stats import Comparison, Interval, bootstrap_ci, compare
+from augmentlab.stats import Comparison, Interval, bootstrap_ci, compare, winner as pick_winner
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -350,9 +350,8 @@ def _headline(data: ReportData) -> str:
     if data.baseline is None or not data.variant(data.baseline).score:
         return f"The baseline {data.baseline!r} has no scores, so no variant could be compared with it."
     base = data.variant(data.baseline)
-    better = [c for c in data.comparisons if c.verdict == "better"]
-    if better:
-        best = max(better, key=lambda c: c.difference.mean if c.difference else 0.0)
+    best = next((c for c in data.comparisons if c.variant == data.winner and c.verdict == "better"), None)
+    if best is not None:
         winner = data.variant(best.variant)
         text = best.sentence()
         cost = _cost_clause(winner, base)
@@ -488,11 +487,8 @@ def gather(
                 f"Only {v.n} test examples per variant: intervals are wide and only large differences are detectable."
             )
             break
-    better = [c for c in data.comparisons if c.verdict == "better"]
-    if better:
-        data.winner = max(better, key=lambda c: c.difference.mean if c.difference else 0.0).variant
-    elif base_result is not None and _finite(base_result.scores):
-        data.winner = data.baseline
+    if base_result is not None and _finite(base_result.scores) and data.baseline:
+        data.winner = pick_winner(data.baseline, {c.variant: c.comparison for c in data.comparisons})
     else:
         ranked = [v for v in data.ranked() if v.score]
         data.winner = ranked[0].name if ranked else None

@@ -1,0 +1,181 @@
+"""Relevance: is each action about *this* line of *this* scene, and is it an action at all?
+
+Closeness to gold (:mod:`metrics.similarity`) only judges lines whose gold has actions; mined
+gold has directions on a third of its lines or fewer. Relevance judges every line the prediction
+put an action on, gold or not. Each such line gets a *fit* in {0, 0.5, 1}:
+
+- **0, words changed** — the line does not give back the human words (a hard failure of the line).
+- **0, echo** — half or more of the action's words repeat spoken words of this scene (runs of
+  three or more words, or a whole one- or two-word action found in a line): an "action" that
+  only says the line again, or another character's line — the commonest failure of small models.
+- **0, names only** — nothing but names and titles ("*Theo.*").
+- **1, matches gold** — on a line whose gold has actions, a prediction with similarity skill
+  ≥ 0.5 fits by definition; one unlike the gold action (skill < 0.5) gets at most 0.5 from the
+  tests below (it may be a different good action, or one from another line or scene).
+- otherwise, for an action with three or more content words (shorter ones, "*Sits down.*",
+  "*Coldly.*", fit any scene and are not judged: fit 1): **1** when at least 15 % of its content
+  words occur in the scene (lines, heading, setting, personas) or when it is closer to the scene
+  than to every uninformed scenario of :mod:`metrics.anchors` (an embedding test); **0.5** when
+  only some word is shared; **0** when nothing ties it to the scene (transplanted from another
+  story).
+
+``relevance = Σ fit / max(lines with predicted actions, lines with gold actions)``: missing
+actions where gold has them count 0, so no actions at all scores 0 — there is no credit for
+the absence of a bad action. ``None`` when the example has no annotated gold and no prediction
+lines (task ``scenario``).
+
+Limits: an action copied from another *line of the same scene* and sharing its words passes the
+scene test; on lines with gold actions similarity catches it, elsewhere only the echo and cast
+checks (a character acting in another's line) do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from augmentlab.model import GoldExample
+from augmentlab.text import action_text, words
+from metrics import anchors
+from metrics.consistency import Check, _name_tokens, content_words
+
+__all__ = ["ECHO_SHARE", "LEX_SHARE", "relevance", "scene_text"]
+
+ECHO_SHARE = 0.5
+"""Share of an action's words found in spoken runs at which it counts as an echo."""
+LEX_SHARE = 0.15
+"""Share of an action's content words found in the scene at which it fits lexically."""
+MIN_SPECIFIC = 3
+"""Content words an action needs before the scene test judges it."""
+GOLD_SKILL_FIT = 0.5
+
+_TITLES = {"mr", "mrs", "ms", "miss", "sir", "lady", "lord", "dr", "madam", "master", "captain"}
+
+
+def scene_text(gold: GoldExample) -> str:
+    """The scene as one text (heading, setting, ``speaker: words`` lines) for the embedding test."""
+    scene = gold.scene
+    parts = [t for t in (scene.heading, scene.setting) if t]
+    parts += [ln.render() for ln in list(scene.context) + list(scene.lines) if ln.text.strip()]
+    return " ".join(parts)
+
+
+def _ngrams(tokens: Sequence[str], n: int) -> set[tuple[str, ...]]:
+    return {tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1)}
+
+
+def _echo(act: list[str], spoken: list[list[str]], grams: list[set[tuple[str, ...]]]) -> tuple[float, int | None]:
+    """(share of the action's words inside spoken 3-word runs, index of the line most echoed)."""
+    if not act:
+        return 0.0, None
+    if len(act) <= 2:
+        for j, sp in enumerate(spoken):
+            if any(tuple(sp[k : k + len(act)]) == tuple(act) for k in range(len(sp) - len(act) + 1)):
+                return 1.0, j
+        return 0.0, None
+    covered = [False] * len(act)
+    best: tuple[int, int | None] = (0, None)
+    for j, g in enumerate(grams):
+        hits = 0
+        for k in range(len(act) - 2):
+            if tuple(act[k : k + 3]) in g:
+                covered[k] = covered[k + 1] = covered[k + 2] = True
+                hits += 1
+        if hits > best[0]:
+            best = (hits, j)
+    return sum(covered) / len(act), best[1]
+
+
+def relevance(
+    gold: GoldExample,
+    annotated: Sequence[Any] | None,
+    *,
+    exact: Sequence[bool] = (),
+    gold_skill: Sequence[float | None] = (),
+    embedder: Any = None,
+) -> Check | None:
+    """Relevance of each line's actions (see the module doc). ``exact[i]``: line i kept its
+    words; ``gold_skill[i]``: similarity skill against gold actions (``None`` where gold has none)."""
+    gold_lines = [action_text(a) for a in gold.annotated or []]
+    n_gold = sum(1 for a in gold_lines if a)
+    if annotated is None:
+        return Check(0.0, [], {"fit": []}) if n_gold else None
+    lines = gold.scene.lines
+    spoken = [words(ln.text) for ln in list(lines) + list(gold.scene.context)]
+    grams = [_ngrams(sp, 3) for sp in spoken]
+    names: set[str] = set(_TITLES)
+    for ln in list(lines) + list(gold.scene.context):
+        if ln.speaker:
+            names |= _name_tokens(ln.speaker) | set(words(ln.speaker))
+    for who in gold.personas:
+        names |= set(words(who))
+    vocab: set[str] = set()
+    sources = [ln.text for ln in list(lines) + list(gold.scene.context)]
+    sources += [t for t in (gold.scene.heading, gold.scene.setting) if t] + list(gold.personas.values())
+    for text in sources:
+        vocab |= content_words(text)
+
+    fits: list[float | None] = []
+    issues: list[str] = []
+    pending: list[tuple[int, str]] = []  # lines left to the embedding test
+    caps: dict[int, float] = {}
+    for i, ann in enumerate(annotated):
+        act = action_text(ann) if isinstance(ann, str) and i < len(lines) else ""
+        if not act:
+            fits.append(None)
+            continue
+        n = i + 1
+        if i < len(exact) and not exact[i]:
+            fits.append(0.0)
+            continue  # the verbatim check already says how the words changed
+        toks = words(act)
+        share, j = _echo(toks, spoken, grams)
+        if share >= ECHO_SHARE:
+            fits.append(0.0)
+            where = "its own line" if j == i else (f"line {j + 1}" if j is not None and j < len(lines) else "the context")
+            issues.append(f"line {n}: the action repeats spoken words of {where} ('{act[:50]}')")
+            continue
+        if not [t for t in toks if t not in names]:
+            fits.append(0.0)
+            issues.append(f"line {n}: the action is only a name ('{act[:40]}')")
+            continue
+        sk = gold_skill[i] if i < len(gold_skill) else None
+        if sk is not None and sk >= GOLD_SKILL_FIT:
+            fits.append(1.0)
+            continue
+        cap = 1.0 if sk is None else 0.5  # unlike the gold action of this line: half at most
+        cw = content_words(act) - names
+        if len(cw) < MIN_SPECIFIC:
+            fits.append(cap)
+            continue
+        lex = len(cw & vocab) / len(cw)
+        if lex >= LEX_SHARE:
+            fits.append(cap)
+            continue
+        fits.append(0.5 * cap if lex > 0 else 0.0)
+        pending.append((i, act))
+        caps[i] = cap
+    if pending and embedder is not None:
+        svec = embedder.encode([scene_text(gold)], pin=True)[0]
+        avecs = embedder.encode([a for _, a in pending])
+        base = anchors.baselines(avecs, anchors.UNINFORMED_SCENARIOS, embedder)
+        for (i, _), v, b in zip(pending, avecs, base):
+            if float(np.dot(v, svec)) >= float(b):
+                fits[i] = caps[i]
+    for i, act in pending:
+        if fits[i] == 0.0:
+            issues.append(f"line {i + 1}: nothing in the action ties it to this scene ('{act[:50]}')")
+        elif fits[i] is not None and fits[i] < caps[i]:
+            issues.append(f"line {i + 1}: the action barely relates to this scene ('{act[:50]}')")
+    scored = [f for f in fits if f is not None]
+    denom = max(len(scored), n_gold)
+    if not denom:
+        return None if not gold.annotated else Check(0.0, [], {"fit": fits})
+    missing = n_gold - len(scored)
+    if not scored:
+        issues.insert(0, "no line has an action")
+    elif missing > 0:
+        issues.insert(0, f"actions on {len(scored)} line(s), the gold has them on {n_gold}")
+    return Check(sum(scored) / denom, issues, {"fit": fits, "lines_with_actions": len(scored), "gold_lines_with_actions": n_gold})
