@@ -161,39 +161,65 @@ def register_program(
     ``tags``: version tags for a new version (spec, variant, optimizer...); ``parents``: the base
     variant's registered prompts by predictor, recorded as ``augmentlab.parent_version``.
     """
-    registered = []
-    for predictor, name, raw_text in predictor_prompts(program):
-        text = redactor.text(raw_text)
-        sha = content_sha(text)
-        version = _find_version(mlflow_client, name, sha)
-        created = version is None
-        if version is None:
-            variant = _variant_of(program, predictor)
-            version_tags: dict[str, Any] = {
-                CONTENT_TAG: sha,
-                "augmentlab.predictor": predictor,
-                "augmentlab.n_demos": len(getattr(dict(program.named_predictors()).get(predictor), "demos", []) or []),
-                **tags,
-            }
-            if variant is not None:
-                version_tags.setdefault("augmentlab.variant_id", variant.id)
-                if variant.path is not None:
-                    version_tags.setdefault("augmentlab.variant_file", _short_path(variant.path))
-                if variant.parent and "augmentlab.parent" not in version_tags:
-                    version_tags["augmentlab.parent"] = variant.parent
-            parent = (parents or {}).get(predictor)
-            if parent is not None:
-                version_tags["augmentlab.parent_version"] = parent.uri
-            clean = {redactor.text(str(k)): redactor.text(_tag(v))[:_TAG_MAX] for k, v in version_tags.items() if v not in (None, "")}
-            pv = mlflow_client.register_prompt(name, text, commit_message=redactor.text(message)[:500] or None, tags=clean)
-            version = int(pv.version)
-        _link_to_experiment(mlflow_client, name, experiment_id)
-        entry = RegisteredPrompt(predictor=predictor, name=name, version=version, created=created)
-        if run_id:
-            mlflow_client.link_prompt_version_to_run(run_id, entry.uri)
-            mlflow_client.set_tag(run_id, RUN_PROMPT_TAG + predictor, entry.uri)
-        registered.append(entry)
-    return registered
+    from augmentlab.tracing import pointing_at
+
+    with pointing_at(_uri(mlflow_client), experiment_id):
+        return [
+            _register_one(mlflow_client, program, predictor, name, raw_text, experiment_id=experiment_id,
+                          run_id=run_id, tags=tags, redactor=redactor, parents=parents, message=message)
+            for predictor, name, raw_text in predictor_prompts(program)
+        ]
+
+
+def _uri(mlflow_client: MlflowClient) -> str:
+    return str(mlflow_client.tracking_uri)
+
+
+def _register_one(
+    mlflow_client: MlflowClient,
+    program: Any,
+    predictor: str,
+    name: str,
+    raw_text: str,
+    *,
+    experiment_id: str,
+    run_id: str | None,
+    tags: dict[str, Any],
+    redactor: Redactor,
+    parents: dict[str, RegisteredPrompt] | None,
+    message: str,
+) -> RegisteredPrompt:
+    text = redactor.text(raw_text)
+    sha = content_sha(text)
+    version = _find_version(mlflow_client, name, sha)
+    created = version is None
+    if version is None:
+        variant = _variant_of(program, predictor)
+        version_tags: dict[str, Any] = {
+            CONTENT_TAG: sha,
+            "augmentlab.predictor": predictor,
+            "augmentlab.n_demos": len(getattr(dict(program.named_predictors()).get(predictor), "demos", []) or []),
+            **tags,
+        }
+        if variant is not None:
+            version_tags.setdefault("augmentlab.variant_id", variant.id)
+            if variant.path is not None:
+                version_tags.setdefault("augmentlab.variant_file", _short_path(variant.path))
+            if variant.parent and "augmentlab.parent" not in version_tags:
+                version_tags["augmentlab.parent"] = variant.parent
+        parent = (parents or {}).get(predictor)
+        if parent is not None:
+            version_tags["augmentlab.parent_version"] = parent.uri
+        clean = {redactor.text(str(k)): redactor.text(_tag(v))[:_TAG_MAX] for k, v in version_tags.items() if v not in (None, "")}
+        pv = mlflow_client.register_prompt(name, text, commit_message=redactor.text(message)[:500] or None, tags=clean)
+        version = int(pv.version)
+    _join_link_threads()  # MLflow links a new version to the active experiment in a thread
+    _link_to_experiment(mlflow_client, name, experiment_id)  # a reused version, maybe a new experiment
+    entry = RegisteredPrompt(predictor=predictor, name=name, version=version, created=created)
+    if run_id:
+        mlflow_client.link_prompt_version_to_run(run_id, entry.uri)
+        mlflow_client.set_tag(run_id, RUN_PROMPT_TAG + predictor, entry.uri)
+    return entry
 
 
 def _short_path(path: Path) -> str:
@@ -206,6 +232,15 @@ def _short_path(path: Path) -> str:
 
 def _tag(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+
+
+def _join_link_threads(timeout: float = 30.0) -> None:
+    """Wait for MLflow's ``link_prompt_to_experiment_thread-*`` threads (they write the same tag)."""
+    import threading
+
+    for thread in threading.enumerate():
+        if thread.name.startswith("link_prompt_to_experiment_thread") and thread is not threading.current_thread():
+            thread.join(timeout)
 
 
 def _link_to_experiment(mlflow_client: MlflowClient, name: str, experiment_id: str) -> None:
@@ -224,11 +259,14 @@ def alias_for_spec(spec_name: str) -> str:
 
 def set_champion(mlflow_client: MlflowClient, prompts: list[RegisteredPrompt], spec_name: str) -> list[str]:
     """Alias the winner's versions ``champion`` and ``<spec>-best``; returns ``name@alias`` set."""
+    from augmentlab.tracing import pointing_at
+
     done = []
-    for entry in prompts:
-        for alias in (CHAMPION, alias_for_spec(spec_name)):
-            mlflow_client.set_prompt_alias(entry.name, alias, entry.version)
-            done.append(f"{entry.name}@{alias}")
+    with pointing_at(_uri(mlflow_client), None):
+        for entry in prompts:
+            for alias in (CHAMPION, alias_for_spec(spec_name)):
+                mlflow_client.set_prompt_alias(entry.name, alias, entry.version)
+                done.append(f"{entry.name}@{alias}")
     return done
 
 

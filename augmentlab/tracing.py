@@ -232,13 +232,16 @@ class Tracer:
 
 
 def redact_live_span(span: Any, redactor: Redactor) -> None:
-    """Replace secret values in a live span's attributes (inputs and outputs are attributes),
-    its events (exception messages and stack traces) and its status message."""
+    """Replace secret values in a live span's name, its attributes (inputs and outputs are
+    attributes), its events (exception messages and stack traces) and its status message."""
     if not redactor.active:
         return
     otel = getattr(span, "_span", None)
     if otel is None:
         return
+    name = getattr(otel, "name", None)
+    if isinstance(name, str) and redactor.text(name) != name:
+        otel.update_name(redactor.text(name))
     for key, value in list((otel.attributes or {}).items()):
         if isinstance(value, str):
             clean = _redact_json_text(value, redactor)
@@ -247,12 +250,13 @@ def redact_live_span(span: Any, redactor: Redactor) -> None:
     events = getattr(otel, "_events", None)
     if events:
         from opentelemetry.sdk.trace import Event
+        from opentelemetry.sdk.util import BoundedList
 
-        for i, event in enumerate(list(events)):
+        clean_events = []
+        for event in events:
             attrs = {k: _redact_json_text(v, redactor) if isinstance(v, str) else v for k, v in (event.attributes or {}).items()}
-            name = redactor.text(event.name)
-            if attrs != dict(event.attributes or {}) or name != event.name:
-                events[i] = Event(name, attrs, event.timestamp)
+            clean_events.append(Event(redactor.text(event.name), attrs, event.timestamp))
+        otel._events = BoundedList.from_seq(getattr(getattr(events, "_dq", None), "maxlen", None), clean_events)
     status = getattr(otel, "_status", None)
     if status is not None and status.description and redactor.text(status.description) != status.description:
         from opentelemetry.trace import Status
@@ -345,11 +349,36 @@ def activate(tracking_uri: str, experiment_id: str | None) -> dict[str, Any]:
         "experiment": fluent._active_experiment_id,
         "env_experiment": os.environ.get("MLFLOW_EXPERIMENT_ID"),
     }
+    # Trace and span ids from their own generator: the runner seeds Python's global `random` per
+    # variant, so ids drawn from it would repeat across executions (a second execution would
+    # overwrite the first one's traces), and drawing them would shift the seeded sequence.
+    if os.environ.get(_ISOLATED_IDS) != "true":
+        os.environ[_ISOLATED_IDS] = "true"
+        from mlflow.tracing.provider import reset
+
+        reset()
     mlflow.set_tracking_uri(tracking_uri)
     if experiment_id is not None:
         fluent._active_experiment_id = experiment_id
         os.environ["MLFLOW_EXPERIMENT_ID"] = experiment_id
     return saved
+
+
+_ISOLATED_IDS = "MLFLOW_TRACE_USE_ISOLATED_RANDOM_ID_GENERATOR"
+
+
+@contextmanager
+def pointing_at(tracking_uri: str, experiment_id: str | None) -> Iterator[None]:
+    """MLflow's globals on ``tracking_uri`` for the block (see :func:`activate`).
+
+    Some client calls read them even when given an explicit client: linking a prompt version to
+    a run and to its experiment look the run and the experiment up through the global URI.
+    """
+    saved = activate(tracking_uri, experiment_id)
+    try:
+        yield
+    finally:
+        restore(saved)
 
 
 def restore(saved: dict[str, Any]) -> None:
@@ -448,6 +477,7 @@ __all__ = [
     "TraceHandle",
     "Tracer",
     "activate",
+    "pointing_at",
     "redact_live_span",
     "restore",
 ]
