@@ -93,6 +93,7 @@ class Tracer:
         self._config: Any = None
         self._callback: Any = None
         self.trace_ids: list[str] = []
+        self._tracing_client: Any = None
         self._lock = threading.Lock()
 
     @classmethod
@@ -207,7 +208,9 @@ class Tracer:
         from mlflow.entities import AssessmentSource, Expectation, Feedback
         from mlflow.tracing.client import TracingClient
 
-        tracing = TracingClient(self.tracking_uri)
+        if self._tracing_client is None:
+            self._tracing_client = TracingClient(self.tracking_uri)
+        tracing = self._tracing_client
         source = AssessmentSource(source_type="CODE", source_id=METRICS_SOURCE)
         red = self.redactor
         first = True
@@ -352,8 +355,12 @@ def activate(tracking_uri: str, experiment_id: str | None) -> dict[str, Any]:
     # Trace and span ids from their own generator: the runner seeds Python's global `random` per
     # variant, so ids drawn from it would repeat across executions (a second execution would
     # overwrite the first one's traces), and drawing them would shift the seeded sequence.
-    if os.environ.get(_ISOLATED_IDS) != "true":
-        os.environ[_ISOLATED_IDS] = "true"
+    # Export each trace as it ends (a few rows per trace): MLflow's default background queue
+    # takes seconds to drain on every flush, and assessments need the traces written first.
+    wanted = {_ISOLATED_IDS: "true", "MLFLOW_ENABLE_ASYNC_TRACE_LOGGING": os.environ.get(
+        "MLFLOW_ENABLE_ASYNC_TRACE_LOGGING", "false")}
+    if any(os.environ.get(k) != v for k, v in wanted.items()):
+        os.environ.update(wanted)
         from mlflow.tracing.provider import reset
 
         reset()

@@ -6,7 +6,8 @@
 The quick start (``experiments/quickstart.toml``: two variants, five test examples, the sample
 script augmented at the end) runs with tracing on and with tracing off (``traces=False``, what
 ``--no-traces`` does), side by side in one process, alternating, each into a fresh MLflow store;
-a warm-up run first loads the embedding model so neither side pays for it. Wall time is the
+a warm-up run of each kind first loads the embedding model and the tracing modules, so
+neither side pays for a one-off import. Wall time is the
 whole ``run_experiment`` call (split, optimizer, evaluation, metrics, MLflow logging, registry,
 augmentation). Goal: tracing adds < 10 %.
 
@@ -146,6 +147,7 @@ def main(argv: list[str] | None = None) -> int:
         fake = quickstart_spec(_mkdir(root / "fake"), {"kind": "fake", "cache": False})
         print("warm-up (embedding model, imports)...", flush=True)
         one_run(fake, root / "warmup", False)
+        one_run(fake, root / "warmup-traced", True)  # tracing's imports, paid once per process
         if args.only in (None, "fake"):
             compare("fake", fake, root, args.repeats)
         if args.only in (None, "stub"):
