@@ -220,3 +220,22 @@ def test_secrets_in_a_failing_call_are_redacted_in_the_trace(tmp_path: Path, mon
     assert lm.status.status_code == "ERROR" and lm.events and "401" in json.dumps(lm.events[0].attributes)
     stored = [p for p in (tmp_path / "mlruns").rglob("*") if p.is_file()]
     assert stored and not [p for p in stored if secret.encode() in p.read_bytes()]
+
+
+def test_augment_cli_traces_each_scene(tmp_path: Path) -> None:
+    from mlflow import MlflowClient
+
+    from augmentlab.cli import main
+
+    script = tmp_path / "play.txt"
+    script.write_text("ANN: Did you bring the map?\nBOB: I left it at the station.\nANN: Then we walk.\n")
+    code = main(["augment", str(script), "--out", str(tmp_path / "aug"), "--lm", "fake", "--trace-to",
+                 str(tmp_path / "mlruns"), "--concurrency", "2"])
+    assert code == 0
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}")
+    exp = client.get_experiment_by_name("augment")
+    traces = client.search_traces(locations=[exp.experiment_id])
+    scenes = (tmp_path / "aug" / "augmented.jsonl").read_text().splitlines()
+    assert len(traces) == len(scenes) >= 1
+    assert {t.info.tags["augmentlab.kind"] for t in traces} == {"augment"}
+    assert all(any(s.span_type == "CHAT_MODEL" for s in client.get_trace(t.info.trace_id).data.spans) for t in traces)
