@@ -18,7 +18,7 @@ import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from augmentlab.registry import RegisteredPrompt, register_program, set_champion, winner
+from augmentlab.registry import RegisteredPrompt, alias_for_spec, register_program, set_champion, winner
 from augmentlab.tracing import EXAMPLE_TAG, KIND_TAG, SPEC_TAG, VARIANT_TAG, Tracer
 
 if TYPE_CHECKING:
@@ -106,6 +106,10 @@ def register_variant(
     return prompts
 
 
+def best_alias(spec: ExperimentSpec) -> str:
+    return alias_for_spec(spec.spec_name)
+
+
 def crown(tracker: Tracker, spec: ExperimentSpec, registered: dict[str, list[RegisteredPrompt]]) -> str | None:
     """Alias the execution's winner (the report's rule) ``champion`` and ``<spec>-best``."""
     name = winner(spec.spec_name, tracker.tracking_uri, tracker.parent_run_id)
@@ -117,4 +121,4 @@ def crown(tracker: Tracker, spec: ExperimentSpec, registered: dict[str, list[Reg
     return name
 
 
-__all__ = ["crown", "example_tags", "log_assessments", "open_tracer", "register_variant", "trace_tags"]
+__all__ = ["best_alias", "crown", "example_tags", "log_assessments", "open_tracer", "register_variant", "trace_tags"]

@@ -252,10 +252,10 @@ def evaluate(
     With a :class:`~augmentlab.tracing.Tracer`, each example is one MLflow trace (tagged with
     ``trace_tags`` and the example id, linked to ``run_id``).
     """
-    from augmentlab.tracing import Tracer
     from dspy.utils.exceptions import LMError
 
     from augmentlab.lm import usage_since
+    from augmentlab.tracing import Tracer
     from metrics.composite import score_many
 
     predictions: list[tuple[Any, Usage, str | None]] = []
@@ -683,7 +683,7 @@ def _run_experiment(
         parent.metrics({"best_score": result.best.score})
         champion = genai.crown(tracker, spec, registered)
         if champion:
-            console.print(f"prompt registry: [bold]{champion}[/] is the champion (alias champion, {spec.spec_name}-best)")
+            console.print(f"prompt registry: [bold]{champion}[/] is the champion (aliases champion, {genai.best_alias(spec)})")
         print_leaderboard(board, console=console, title=f"{spec.spec_name}: test split (n={len(split.test)})")
         if script is not None:
             target = spec.out_dir(out_dir)
