@@ -38,6 +38,7 @@ import augmentlab  # noqa: F401  (offline environment first)
 
 REPO = Path(__file__).resolve().parent.parent
 QUICKSTART = REPO / "experiments" / "quickstart.toml"
+KEY_ENV = "AUGMENTLAB_BENCH_KEY"
 
 
 def _toml(value: Any) -> str:
@@ -142,6 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", choices=("fake", "stub", "embedded"), default=None)
     args = parser.parse_args(argv)
     os.environ.setdefault("DSPY_CACHEDIR", tempfile.mkdtemp(prefix="bench-tracking-dspy-"))
+    os.environ.setdefault(KEY_ENV, "bench")
     with tempfile.TemporaryDirectory(prefix="bench-tracking-") as tmp:
         root = Path(tmp)
         fake = quickstart_spec(_mkdir(root / "fake"), {"kind": "fake", "cache": False})
@@ -155,8 +157,8 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 stub = quickstart_spec(
                     _mkdir(root / "stub"),
-                    {"kind": "endpoint", "model": "openai/stub", "api_base": url, "cache": False, "num_retries": 0,
-                     "adapter": "json"},
+                    {"kind": "endpoint", "model": "openai/stub", "api_base": url, "api_key_env": KEY_ENV,
+                     "cache": False, "num_retries": 0, "adapter": "json"},
                 )
                 compare(f"stub{args.latency:g}s", stub, root, args.repeats)
             finally:
