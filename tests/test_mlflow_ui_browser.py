@@ -69,7 +69,7 @@ class Browser:
         command = [
             CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
             "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={self.tmp / f'p{self.n}'}",
-            "--virtual-time-budget=30000", "--window-size=1500,1100", *args, url,
+            "--virtual-time-budget=30000", "--window-size=2200,1200", *args, url,
         ]
         return subprocess.run(command, capture_output=True, text=True, timeout=180, check=False)
 
