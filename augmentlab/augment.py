@@ -340,7 +340,14 @@ class _Runner:
         max_attempts: int,
         retry_temperature: float,
         redact: Any = None,
+        tracer: Any = None,
+        trace_tags: dict[str, str] | None = None,
+        trace_run_id: str | None = None,
     ) -> None:
+        self.tracer = tracer
+        """An open :class:`~augmentlab.tracing.Tracer`: each scene (all its attempts) is one trace."""
+        self.trace_tags = trace_tags or {}
+        self.trace_run_id = trace_run_id
         self.redact = redact or (lambda text: text)
         """Removes secrets (the API key) from failure reasons and raw output before they are kept."""
         self.program = program
@@ -358,6 +365,13 @@ class _Runner:
         return self.lm.copy(rollout_id=attempt, temperature=max(base, self.retry_temperature))
 
     def scene(self, item: _Item) -> _Outcome:
+        if self.tracer is None or not self.tracer.enabled:
+            return self._scene(item)
+        from augmentlab.tracing import traced_scene
+
+        return traced_scene(self.tracer, self._scene, item, tags=self.trace_tags, run_id=self.trace_run_id)
+
+    def _scene(self, item: _Item) -> _Outcome:
         import dspy
         from dspy.utils.exceptions import LMError
 
@@ -452,6 +466,9 @@ def augment_scripts(
     limit: int | None = None,
     progress: bool = False,
     estimate_tokenizer: str | None = None,
+    tracer: Any = None,
+    trace_tags: dict[str, str] | None = None,
+    trace_run_id: str | None = None,
 ) -> AugmentReport:
     """Augment every scene of ``scripts`` into ``out_dir`` (see the module doc).
 
@@ -460,7 +477,9 @@ def augment_scripts(
     and prices). ``personas``: a TOML/JSON file or a dict of persona cards; the main characters
     without one get a card from ``PersonaWriter`` when ``write_personas``. ``dry_run``: no LM
     call and nothing written; returns :attr:`AugmentReport.estimate`. ``retry_failed``: redo
-    scenes stored as ``failed``. ``limit``: only the first N scenes.
+    scenes stored as ``failed``. ``limit``: only the first N scenes. ``tracer``: an open
+    :class:`~augmentlab.tracing.Tracer` makes each scene an MLflow trace (tagged ``trace_tags``,
+    linked to the run ``trace_run_id``).
     """
     from augmentlab.lm import LMConfig as _LMConfig
 
@@ -518,6 +537,7 @@ def augment_scripts(
             program=prog, lm=lm, adapter=adapter, lm_safe=lm_safe, program_id=program_id,
             max_attempts=max_attempts, retry_temperature=retry_temperature,
             redact=_redactor(lm_config).text,
+            tracer=tracer, trace_tags=trace_tags, trace_run_id=trace_run_id,
         )
         try:
             cards = _personas(runner, store, script_objs, user_personas, program_fp, lm_fp, write_personas, concurrency, report)

@@ -56,6 +56,8 @@ class ExampleResult:
     annotated_lines: list[str] | None
     usage: Usage
     error: str | None = None
+    trace_id: str | None = None
+    """The MLflow trace of this example's LM calls (None when tracing is off)."""
 
 
 @dataclass
@@ -250,20 +252,36 @@ def evaluate(
     embedder: Any = None,
     progress: Any = None,
     description: str = "",
+    tracer: Any = None,
+    trace_tags: dict[str, str] | None = None,
+    run_id: str | None = None,
 ) -> tuple[list[ExampleResult], Usage]:
-    """Run ``program`` on every example, then score all predictions in one batch."""
+    """Run ``program`` on every example, then score all predictions in one batch.
+
+    With a :class:`~augmentlab.tracing.Tracer`, each example is one MLflow trace (tagged with
+    ``trace_tags`` and the example id, linked to ``run_id``).
+    """
     from dspy.utils.exceptions import LMError
 
     from augmentlab.lm import usage_since
+    from augmentlab.tracing import Tracer
     from metrics.composite import score_many
 
     predictions: list[tuple[Any, Usage, str | None]] = []
+    trace_ids: list[str | None] = []
+    tracer = tracer or Tracer.off()
     task_id = progress.add_task(description, total=len(examples)) if progress is not None else None
     for example, gold in zip(examples, golds, strict=True):
         start = len(lm.history)
         error = None
+        inputs = example.inputs()
         try:
-            pred = program(**example.inputs())
+            with tracer.trace(
+                f"{description or 'evaluate'} {gold.id}", inputs=dict(inputs), run_id=run_id,
+                tags={**(trace_tags or {}), "augmentlab.example_id": gold.id},
+            ) as traced:
+                pred = program(**inputs)
+                traced.finish(outputs=_trace_outputs(pred), attributes=_trace_usage(usage_since(lm, start)))
         except LMError as exc:
             # The LM was not reached (after its retries) or is misconfigured: scoring that as 0
             # would log a finished run whose numbers measure the connection, not the prompt.
@@ -278,6 +296,7 @@ def evaluate(
             if isinstance(exc, KeyboardInterrupt):
                 raise
             pred, error = None, f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
+        trace_ids.append(traced.trace_id)
         predictions.append((pred, usage_since(lm, start), error))
         if progress is not None:
             progress.advance(task_id)
@@ -291,7 +310,9 @@ def evaluate(
     scores = score_many(triples, embedder=embedder, **kwargs)
     results = []
     total = Usage()
-    for gold, (pred, usage, error), sc, (_, scen, lines) in zip(golds, predictions, scores, triples, strict=True):
+    for gold, (pred, usage, error), sc, (_, scen, lines), trace_id in zip(
+        golds, predictions, scores, triples, trace_ids, strict=True
+    ):
         total = total + usage
         feedback = sc.feedback if error is None else f"program error: {error}. {sc.feedback}"
         results.append(
@@ -304,11 +325,22 @@ def evaluate(
                 annotated_lines=list(lines) if isinstance(lines, list) else None,
                 usage=usage,
                 error=error,
+                trace_id=trace_id,
             )
         )
     if progress is not None and task_id is not None:
         progress.remove_task(task_id)
     return results, total
+
+
+def _trace_outputs(pred: Any) -> dict[str, Any]:
+    return {"scenario": getattr(pred, "scenario", None), "annotated_lines": getattr(pred, "annotated_lines", None)}
+
+
+def _trace_usage(usage: Usage) -> dict[str, Any]:
+    return {"augmentlab.lm_calls": usage.calls, "augmentlab.prompt_tokens": usage.prompt_tokens,
+            "augmentlab.completion_tokens": usage.completion_tokens, "augmentlab.cached_calls": usage.cached_calls,
+            "augmentlab.retries": 0}
 
 
 # ------------------------------------------------------------------------------- logging
@@ -389,6 +421,7 @@ def _log_variant(
             "prompt_tokens": e.usage.prompt_tokens,
             "completion_tokens": e.usage.completion_tokens,
             "lm_calls": e.usage.calls,
+            "trace_id": e.trace_id or "",
         }
         rows.append(row)
     from augmentlab.tracking import PER_EXAMPLE_TABLE
@@ -416,6 +449,7 @@ def run_experiment(
     progress: bool = True,
     console: Console | None = None,
     augment: bool = True,
+    traces: bool | None = None,
 ) -> RunResult:
     """Run the spec at ``spec_path`` (see the module doc) and return its results.
 
@@ -424,12 +458,13 @@ def run_experiment(
     also written there (``results/<variant>.json``) *before* they are logged, so a tracking
     server that goes away mid-run loses nothing: the run stops with one clear line.
     ``programs_dir``: where optimized programs are saved (default ``prompts/optimized/``).
-    ``augment=False`` skips the script augmentation.
+    ``augment=False`` skips the script augmentation. ``traces``: log each example's LM calls as
+    an MLflow trace (default: the spec's ``traces``, on unless set to false).
     """
     try:
         return _run_experiment(
             spec_path, tracking_uri=tracking_uri, out_dir=out_dir, programs_dir=programs_dir,
-            progress=progress, console=console, augment=augment,
+            progress=progress, console=console, augment=augment, traces=traces,
         )
     except AugmentlabError:
         raise
@@ -485,6 +520,7 @@ def _run_experiment(
     progress: bool,
     console: Console | None,
     augment: bool,
+    traces: bool | None = None,
 ) -> RunResult:
     from rich.console import Console
 
@@ -547,6 +583,10 @@ def _run_experiment(
         parent = stack.enter_context(
             tracker.parent(f"{spec.spec_name} {started}", tags={"augmentlab.spec": spec.spec_name})
         )
+        from experiments import genai
+
+        tracer = stack.enter_context(genai.open_tracer(tracker, spec, spec.traces if traces is None else traces))
+        registered: dict[str, Any] = {}
         parent.params(
             {
                 "spec": spec.spec_name,
@@ -625,12 +665,17 @@ def _run_experiment(
                         embedder=embedder,
                         progress=bar,
                         description=f"{v.name}: test",
+                        tracer=tracer,
+                        trace_tags=genai.trace_tags(spec, v.name),
+                        run_id=run.run_id,
                     )
                     outcome.interval = bootstrap_ci(outcome.scores, seed=spec.seed)
                     outcome.seconds = time.perf_counter() - t0
                     outcome.program_path = _save_program(outcome, spec, programs_path, run.run_id)
                     _save_results(outcome, spec.out_dir(out_dir) / RESULTS_DIR)
                     _log_variant(run, outcome, spec=spec, split=split, lm_params=_lm_params(configs))
+                    genai.log_assessments(tracer, outcome, split.test)
+                    genai.register_variant(tracker, outcome, spec, registered)
                 outcomes.append(outcome)
                 console.print(f"  {v.name}: score {outcome.interval} on {len(outcome.examples)} test example(s)")
         result = RunResult(
@@ -645,10 +690,15 @@ def _run_experiment(
         parent.table(board, LEADERBOARD_TABLE)
         parent.tags({"augmentlab.best_variant": result.best.name})
         parent.metrics({"best_score": result.best.score})
+        champion = genai.crown(tracker, spec, registered)
+        if champion:
+            console.print(f"prompt registry: [bold]{champion}[/] is the champion (aliases champion, {genai.best_alias(spec)})")
         print_leaderboard(board, console=console, title=f"{spec.spec_name}: test split (n={len(split.test)})")
         if script is not None:
             target = spec.out_dir(out_dir)
-            augmented_path = _augment_script(script, result.best, spec, target, lm, adapter, configs["lm"], progress)
+            augmented_path = _augment_script(
+                script, result.best, spec, target, lm, adapter, configs["lm"], progress, tracer, result.parent_run_id
+            )
             parent.file(augmented_path, "augmented")
             why = "the baseline: no variant is detectably better" if result.best is result.variants[0] else (
                 "detectably better than the baseline")
@@ -724,6 +774,8 @@ def _augment_script(
     adapter: Any,
     lm_config: Any,
     progress: bool,
+    tracer: Any = None,
+    run_id: str | None = None,
 ) -> Path:
     from augmentlab.augment import augment_scripts
 
@@ -738,6 +790,9 @@ def _augment_script(
         personas=spec.personas,
         write_personas=False,
         progress=progress,
+        tracer=tracer,
+        trace_tags={"augmentlab.spec": spec.spec_name, "augmentlab.variant": best.name},
+        trace_run_id=run_id,
     )
     return out_dir / "augmented.jsonl"
 

@@ -225,6 +225,8 @@ class ExperimentSpec(_Table):
     num_threads: int = Field(1, ge=1)
     personas: str | None = None
     """Persona cards (TOML/JSON, see ``augmentlab.augment.read_persona_file``) for ``script``."""
+    traces: bool = True
+    """Log every evaluated example's (and augmented scene's) LM calls as an MLflow trace."""
     split: SplitSpec = Field(default_factory=SplitSpec)
     lm: dict[str, Any] = Field(default_factory=lambda: {"kind": "embedded"})
     prompt_lm: dict[str, Any] | None = None

@@ -44,6 +44,21 @@ def test_quickstart_end_to_end(repo_root: Path, tmp_path: Path, monkeypatch: pyt
         assert len(variant.scores) == 5 and all(0.0 <= s <= 1.0 for s in variant.scores)
         assert variant.metrics["lm_calls"] >= 5  # one call per test scene (compose_scene)
         assert (variant.artifact_dir / "instructions").is_dir()
+    # MLflow 3's GenAI side: >= 2 prompt versions, the report's winner aliased champion, a trace
+    # (with its score as an assessment) per evaluated example.
+    from mlflow import MlflowClient
+
+    client = MlflowClient(results.tracking_uri)
+    versions = client.search_prompt_versions("augmentlab-scenario-line-actions")
+    assert len(versions) >= 2
+    champion = client.get_prompt_version_by_alias("augmentlab-scenario-line-actions", "champion")
+    winner = results.variant(results.tags["augmentlab.champion"])
+    assert winner.tags["augmentlab.prompt.annotator.predict"] == f"prompts:/{champion.name}/{champion.version}"
+    traces = client.search_traces(locations=[results.experiment_id], max_results=200)
+    for variant in results.variants:
+        mine = [t for t in traces if t.info.trace_metadata.get("mlflow.sourceRun") == variant.run_id]
+        assert sorted(t.info.tags["augmentlab.example_id"] for t in mine) == sorted(variant.example_ids)
+        assert all("score" in {a.name for a in t.info.assessments} for t in mine)
     saved = json.loads((tmp_path / "programs" / "quickstart-bootstrap.json").read_text())
     assert saved["lineage"]["optimizer"] == "bootstrap"
     # The sample script was augmented by the best variant.

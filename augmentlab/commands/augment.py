@@ -80,6 +80,25 @@ def _print_report(report: Any) -> None:
     console.print(f"output: {report.out_dir}")
 
 
+TRACE_EXPERIMENT = "augment"
+
+
+def _tracer(store: str, config: Any, stack: Any) -> Any:
+    """An open :class:`~augmentlab.tracing.Tracer` on ``store`` (experiment ``augment``)."""
+    from augmentlab.tracing import Tracer
+    from augmentlab.tracking import Redactor, client, ensure_experiment, resolve_tracking_uri
+
+    uri = resolve_tracking_uri(store)
+    try:
+        experiment_id = ensure_experiment(client(uri), TRACE_EXPERIMENT, uri)
+    except Exception as exc:  # an unreachable or broken store: one line, before any LM call
+        if isinstance(exc, AugmentlabError):
+            raise
+        raise AugmentlabError(f"cannot use MLflow store {uri}: {' '.join(str(exc).split())[:200]}") from None
+    redactor = Redactor([config.api_key_env] if config.api_key_env else [])
+    return stack.enter_context(Tracer(uri, experiment_id, redactor))
+
+
 def register(app: typer.Typer) -> None:
     """Add ``augment`` and ``export`` to ``app``."""
 
@@ -106,20 +125,29 @@ def register(app: typer.Typer) -> None:
         limit: Optional[int] = typer.Option(None, "--limit", help="Only the first N scenes."),
         dry_run: bool = typer.Option(False, "--dry-run", help="Estimate tokens and cost; no LM call."),
         tokenizer: Optional[str] = typer.Option(None, "--tokenizer", help="Tokenizer for the dry-run estimate."),
+        trace_to: Optional[str] = typer.Option(
+            None, "--trace-to", help="Log each scene's LM calls as an MLflow trace to this store or tracking URI "
+            "(experiment 'augment'; e.g. mlruns)."
+        ),
     ) -> None:
         """Augment every scene of SCRIPTS (scenario + actions), resumably, into --out."""
+        from contextlib import ExitStack
+
         from augmentlab.augment import augment_scripts
 
         config = lm_config_from_options(
             lm, model, api_base, api_key_env, prompt_price=prompt_price,
             completion_price=completion_price, num_retries=num_retries,
         )
-        report = augment_scripts(
-            scripts, out, program=program, lm_config=config, concurrency=concurrency,
-            max_attempts=max_attempts, personas=personas, write_personas=not no_persona_writer,
-            retry_failed=retry_failed, limit=limit, dry_run=dry_run, progress=True,
-            estimate_tokenizer=tokenizer,
-        )
+        with ExitStack() as stack:
+            tracer = _tracer(trace_to, config, stack) if trace_to and not dry_run else None
+            report = augment_scripts(
+                scripts, out, program=program, lm_config=config, concurrency=concurrency,
+                max_attempts=max_attempts, personas=personas, write_personas=not no_persona_writer,
+                retry_failed=retry_failed, limit=limit, dry_run=dry_run, progress=True,
+                estimate_tokenizer=tokenizer, tracer=tracer,
+                trace_tags={"augmentlab.program": str(program or "default"), "augmentlab.out": str(out)},
+            )
         _print_report(report)
 
     @app.command()

@@ -23,7 +23,7 @@ _TRACKING_HELP = "MLflow tracking URI or store folder (default: ./mlruns, a SQLi
 
 
 def _run(spec: Path, tracking_uri: str | None, out: Path | None, programs_dir: Path | None,
-         no_augment: bool, no_progress: bool) -> None:
+         no_augment: bool, no_progress: bool, no_traces: bool = False) -> None:
     from rich.console import Console
 
     from experiments.runner import run_experiment
@@ -37,6 +37,7 @@ def _run(spec: Path, tracking_uri: str | None, out: Path | None, programs_dir: P
         progress=not no_progress,
         console=console,
         augment=not no_augment,
+        traces=False if no_traces else None,
     )
     best = result.best
     console.print(
@@ -54,9 +55,12 @@ def run_command(
     ),
     no_augment: bool = typer.Option(False, "--no-augment", help="Skip augmenting the spec's script."),
     no_progress: bool = typer.Option(False, "--no-progress", help="No progress bars."),
+    no_traces: bool = typer.Option(
+        False, "--no-traces", help="Do not log the LM calls as MLflow traces (overrides the spec's traces = true)."
+    ),
 ) -> None:
     """Run an experiment spec: evaluate every variant on the test split, log to MLflow."""
-    _run(spec, tracking_uri, out, programs_dir, no_augment, no_progress)
+    _run(spec, tracking_uri, out, programs_dir, no_augment, no_progress, no_traces)
 
 
 def list_command(

@@ -8,6 +8,7 @@ logs and the captured stdout/stderr is searched for it: zero hits.
 
 from __future__ import annotations
 
+import json
 import logging
 
 import pytest
@@ -25,6 +26,14 @@ KEY_VAR = "AUGMENTLAB_REL_CRED"
 def _lm_table(url: str) -> str:
     return (f'kind = "endpoint"\nmodel = "openai/stub-secret"\napi_base = "{url}"\napi_key_env = "{KEY_VAR}"\n'
             'cache = false\nnum_retries = 0\nadapter = "json"')
+
+
+def _traces(store, experiment: str) -> list:
+    from mlflow import MlflowClient
+
+    client = MlflowClient(f"sqlite:///{store / 'mlflow.db'}")
+    exp = client.get_experiment_by_name(experiment)
+    return client.search_traces(locations=[exp.experiment_id], max_results=200) if exp else []
 
 
 def test_key_never_reaches_store_logs_or_output(tmp_path, monkeypatch, run_cli, capfd, caplog, figures):
@@ -61,6 +70,11 @@ def test_key_never_reaches_store_logs_or_output(tmp_path, monkeypatch, run_cli, 
         code, out, err = run_cli(args)
         printed += [out, err]
         assert code == 0, err
+    # The experiments' LM calls are MLflow traces in those stores (the 401 one with its error
+    # event), so the grep below covers them; read back through MLflow they hold no key either.
+    traced = _traces(tmp_path / "mlruns", "secret") + _traces(tmp_path / "mlruns", "secret401")
+    assert len(traced) >= 4 and any(t.info.status == "ERROR" for t in traced)
+    assert all(key not in json.dumps(t.to_dict()) for t in traced)
     out, err = capfd.readouterr()
     printed += [out, err, caplog.text]
     written_by_test = {str(tmp_path / "secret.toml")}  # the spec we wrote the key into, as input

@@ -103,11 +103,34 @@ def test_runs_land_on_the_server_and_read_back(tmp_path, mlflow_server, run_cli)
         logged = back.variant(variant.name)
         assert logged.scores == pytest.approx(variant.scores)
         assert logged.status == "FINISHED"
+    _genai_landed_on_the_server(result, mlflow_server.url, tmp_path)
     code, out, err = run_cli(["compare", "team", "--tracking-uri", mlflow_server.url])
     assert code == 0, err
     assert "seed" in out and "labeled" in out
     code, out, err = run_cli(["experiment", "list", "--tracking-uri", mlflow_server.url])
     assert code == 0 and "team" in out
+
+
+def _genai_landed_on_the_server(result, url: str, tmp_path: Path) -> None:
+    """Traces (with their assessments), registered prompts and the champion alias are on the server."""
+    from mlflow import MlflowClient
+
+    from augmentlab.registry import CHAMPION, predictor_prompts
+    from augmentlab.report.data import gather
+
+    server = MlflowClient(url)
+    traces = server.search_traces(locations=[result.experiment_id], max_results=200)
+    for variant in result.variants:
+        mine = [t for t in traces if t.info.trace_metadata.get("mlflow.sourceRun") == variant.run_id]
+        assert sorted(t.info.tags["augmentlab.example_id"] for t in mine) == sorted(e.example_id for e in variant.examples)
+        assert all({a.name for a in t.info.assessments} >= {"score", "gold"} for t in mine)
+        assert all(any(s.span_type == "CHAT_MODEL" for s in server.get_trace(t.info.trace_id).data.spans) for t in mine)
+    winner = gather("team", tracking_uri=url, run_id=result.parent_run_id).winner
+    program = next(v.program for v in result.variants if v.name == winner)
+    for _, name, text in predictor_prompts(program):
+        assert server.get_prompt_version_by_alias(name, CHAMPION).template == text
+    # nothing went to a local store on the side (MLflow's globals pointed at the server)
+    assert not list(tmp_path.glob("mlflow.db")) and not (Path.cwd() / "mlflow.db").exists()
 
 
 def test_server_going_away_mid_run_keeps_local_results(tmp_path, mlflow_server, monkeypatch, run_cli):
