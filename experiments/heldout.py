@@ -1,0 +1,298 @@
+"""Proof on held-out human gold: do the real prompts beat prompts that must produce useless data?
+
+Gold is mined (:func:`augmentlab.ingest.gold.mine`, the function behind ``augmentlab gold mine``)
+from plays that no test, parser or prompt was tuned on (``tests/data/heldout/``, see its
+``SOURCE.md``). Each program — the real ones (:data:`REAL_PROGRAMS`, the default
+``actions/compose_scene`` first) and two controls of :data:`CONTROL_PROGRAMS`
+(``prompts/controls/*.md``: a placeholder scenario with the same empty action on every line; a
+scenario and actions about another story) — augments the same scenes with the same LM, and every
+output is scored with the public composite score (:func:`metrics.composite.score_many`, task
+``both``), so this proof follows whatever scale the composite has.
+
+The requirement (:func:`failures`):
+
+* with the **embedded** model (SmolLM2-135M, a poor writer) the controls must not beat the real
+  prompts: no control's mean above the default program's, and no control detectably better
+  (:func:`augmentlab.stats.compare`) than any real program;
+* with a **stronger** model (own GGUF or an endpoint, see :func:`strong_lm_config`) every real
+  program must beat every control with a paired bootstrap interval of the difference
+  (:func:`augmentlab.stats.paired_bootstrap_ci`) that excludes zero.
+
+Used by ``tests/test_heldout.py`` (slow) and ``benchmarks/bench_heldout.py``.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from augmentlab.errors import AugmentlabError
+from augmentlab.lm import LMConfig
+from augmentlab.model import GoldExample, Usage
+from augmentlab.stats import Comparison, Interval, bootstrap_ci, compare
+
+REPO = Path(__file__).resolve().parent.parent
+HELDOUT_DIR = REPO / "tests" / "data" / "heldout"
+CONTROLS_DIR = REPO / "prompts" / "controls"
+
+DEFAULT_PROGRAM = "compose_scene"
+REAL_PROGRAMS: dict[str, tuple[str | None, str]] = {
+    DEFAULT_PROGRAM: (None, "actions/compose_scene"),
+    "seed+seed": ("scenario/seed", "actions/seed"),
+    "seed+compose": ("scenario/seed", "actions/compose"),
+}
+"""Real programs: ``label -> (scenario variant, actions variant)``; the default program first."""
+CONTROL_PROGRAMS: dict[str, tuple[str | None, str]] = {
+    "control:placeholder": (None, str(CONTROLS_DIR / "placeholder.md")),
+    "control:other_story": (None, str(CONTROLS_DIR / "other_story.md")),
+}
+"""Controls that must produce useless data (variant files under ``prompts/controls/``)."""
+
+STRONG_ENV_PREFIX = "AUGMENTLAB_HELDOUT"
+"""Environment variables naming the stronger LM (see :func:`strong_lm_config`)."""
+
+
+def heldout_plays(directory: Path = HELDOUT_DIR) -> list[Path]:
+    """The held-out play files (``*.txt`` or ``*.txt.gz``), sorted by name."""
+    plays = sorted([*directory.glob("*.txt"), *directory.glob("*.txt.gz")])
+    if not plays:
+        raise AugmentlabError(f"no held-out plays (*.txt, *.txt.gz) in {directory}")
+    return plays
+
+
+def _plain(path: Path, workdir: Path) -> Path:
+    """``path`` itself, or its decompressed copy in ``workdir`` for ``.gz`` (the ingesters read plain text)."""
+    if path.suffix != ".gz":
+        return path
+    out = workdir / path.with_suffix("").name
+    out.write_bytes(gzip.decompress(path.read_bytes()))
+    return out
+
+
+def spread(items: Sequence[Any], n: int) -> list[Any]:
+    """``n`` items evenly spaced over ``items`` (all of them when ``n`` is at least their number)."""
+    if n >= len(items):
+        return list(items)
+    if n <= 0:
+        return []
+    step = len(items) / n
+    return [items[int(i * step + step / 2)] for i in range(n)]
+
+
+def mine_heldout(
+    per_play: int,
+    *,
+    plays: Sequence[Path] | None = None,
+    max_lines: int = 12,
+    miner: Callable[[Path], Any] | None = None,
+) -> list[GoldExample]:
+    """``per_play`` mined gold examples from each held-out play, spread over its acts.
+
+    Only scenes of at most ``max_lines`` lines are taken (keeps a small model's output within
+    its token limit); the pick is deterministic. ``miner`` defaults to
+    :func:`augmentlab.ingest.gold.mine`.
+    """
+    if miner is None:
+        from augmentlab.ingest.gold import mine as miner
+    out: list[GoldExample] = []
+    with tempfile.TemporaryDirectory(prefix="augmentlab-heldout-") as tmp:
+        for play in plays if plays is not None else heldout_plays():
+            examples = [g for g in miner(_plain(Path(play), Path(tmp))) if len(g.scene.lines) <= max_lines]
+            out.extend(spread(examples, per_play))
+    return out
+
+
+def strong_lm_config(environ: dict[str, str] | None = None) -> LMConfig | None:
+    """The stronger LM from the environment, or ``None`` when none is configured.
+
+    * ``AUGMENTLAB_HELDOUT_GGUF=/path/model.gguf`` — the embedded llama.cpp server with that GGUF;
+    * ``AUGMENTLAB_HELDOUT_MODEL=openai/gpt-4o-mini`` (+ optional ``AUGMENTLAB_HELDOUT_API_BASE``
+      and ``AUGMENTLAB_HELDOUT_KEY_ENV``, the *name* of the variable holding the key) — an endpoint.
+    """
+    env = os.environ if environ is None else environ
+    gguf = env.get(f"{STRONG_ENV_PREFIX}_GGUF")
+    model = env.get(f"{STRONG_ENV_PREFIX}_MODEL")
+    if gguf and model:
+        raise AugmentlabError(f"set {STRONG_ENV_PREFIX}_GGUF or {STRONG_ENV_PREFIX}_MODEL, not both")
+    if gguf:
+        if not Path(gguf).is_file():
+            raise AugmentlabError(f"{STRONG_ENV_PREFIX}_GGUF: no such file: {gguf}")
+        return LMConfig(kind="embedded", gguf=gguf, cache=False, max_tokens=1024)
+    if model:
+        return LMConfig(
+            kind="endpoint",
+            model=model,
+            api_base=env.get(f"{STRONG_ENV_PREFIX}_API_BASE") or None,
+            api_key_env=env.get(f"{STRONG_ENV_PREFIX}_KEY_ENV") or None,
+        )
+    return None
+
+
+@dataclass
+class ProgramRun:
+    """One program's outputs and scores on the held-out gold (same order as the gold)."""
+
+    label: str
+    control: bool
+    scores: list[float] = field(default_factory=list)
+    failed: int = 0
+    usage: Usage = field(default_factory=Usage)
+    outputs: list[tuple[str | None, list[str] | None]] = field(default_factory=list)
+
+    @property
+    def mean(self) -> Interval:
+        return bootstrap_ci(self.scores)
+
+
+@dataclass
+class HeldoutResult:
+    """Every program's run on the same gold, and the comparisons the requirement reads."""
+
+    gold: list[GoldExample]
+    runs: list[ProgramRun]
+    lm: str
+    strong: bool
+
+    @property
+    def real(self) -> list[ProgramRun]:
+        return [r for r in self.runs if not r.control]
+
+    @property
+    def controls(self) -> list[ProgramRun]:
+        return [r for r in self.runs if r.control]
+
+    def comparison(self, real: ProgramRun, control: ProgramRun) -> Comparison:
+        """``real`` against ``control`` on the same examples (paired)."""
+        return compare(real.scores, control.scores)
+
+
+def run_programs(
+    gold: Sequence[GoldExample],
+    programs: dict[str, tuple[str | None, str]],
+    *,
+    controls: Sequence[str] = (),
+    progress: Callable[[str], None] | None = None,
+) -> list[ProgramRun]:
+    """Augment every gold scene with each program (the configured DSPy LM) and score the outputs.
+
+    A failed scene (unparseable output, wrong number of lines, changed words) is scored on what
+    came back — nothing when nothing parsed — so failures cost what the composite says they cost.
+    """
+    from metrics.composite import score_many
+    from prompts.programs import SceneAugmenter, augment_scene
+
+    runs = []
+    for label, (scenario, actions) in programs.items():
+        program = SceneAugmenter(scenario, actions)
+        run = ProgramRun(label=label, control=label in controls)
+        for example in gold:
+            result = augment_scene(program, example.scene, example.personas)
+            run.usage = run.usage + result.usage
+            run.failed += result.status == "failed"
+            lines = [line.annotated for line in result.lines] or None
+            run.outputs.append((result.scenario, lines))
+        run.scores = [s.score for s in score_many([(g, s, a) for g, (s, a) in zip(gold, run.outputs)], task="both")]
+        if progress is not None:
+            progress(f"{label}: mean {sum(run.scores) / len(run.scores):.3f} ({run.failed} failed)")
+        runs.append(run)
+    return runs
+
+
+def run_heldout(
+    config: LMConfig,
+    gold: Sequence[GoldExample],
+    *,
+    real: dict[str, tuple[str | None, str]] | None = None,
+    controls: dict[str, tuple[str | None, str]] | None = None,
+    strong: bool | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> HeldoutResult:
+    """Run the real programs and the controls on ``gold`` with the LM of ``config``."""
+    from augmentlab.lm import use_lm
+
+    real = dict(REAL_PROGRAMS if real is None else real)
+    controls = dict(CONTROL_PROGRAMS if controls is None else controls)
+    if not gold:
+        raise AugmentlabError("no held-out gold examples")
+    if not real or not controls:
+        raise AugmentlabError("the held-out proof needs at least one real program and one control")
+    with use_lm(config):
+        runs = run_programs(gold, {**real, **controls}, controls=list(controls), progress=progress)
+    is_strong = strong if strong is not None else not (config.kind == "embedded" and not config.gguf)
+    name = Path(config.gguf).name if config.gguf else (config.model or config.kind)
+    return HeldoutResult(gold=list(gold), runs=runs, lm=f"{config.kind}:{name}", strong=is_strong)
+
+
+def failures(result: HeldoutResult) -> list[str]:
+    """What breaks the requirement (see the module doc); empty when it holds."""
+    problems = []
+    default = result.real[0]
+    for control in result.controls:
+        for real in result.real:
+            comp = result.comparison(real, control)
+            if result.strong:
+                if comp.difference.low <= 0:
+                    problems.append(
+                        f"{real.label} does not beat {control.label}: paired difference {comp.difference} includes zero or less"
+                    )
+            elif comp.verdict == "worse":
+                problems.append(f"{control.label} is detectably better than {real.label} ({comp})")
+        if not result.strong and control.mean.mean > default.mean.mean:
+            problems.append(
+                f"{control.label} scores {control.mean.mean:.3f}, above the default program {default.label} ({default.mean.mean:.3f})"
+            )
+    return problems
+
+
+def table(result: HeldoutResult) -> str:
+    """The result as a plain-text table: each program's mean [95 % CI], then each real program
+    against each control (paired difference [95 % CI] and verdict)."""
+    n = len(result.gold)
+    plays = sorted({str(g.provenance.get("play", "?")) for g in result.gold})
+    rows = [
+        f"held-out gold: {n} mined scenes from {', '.join(plays)}; LM {result.lm} "
+        f"({'stronger model' if result.strong else 'embedded model'})",
+        f"  {'program':<22} {'mean [95% CI]':<24} {'failed':>7} {'tokens':>8}",
+    ]
+    for run in result.runs:
+        rows.append(f"  {run.label:<22} {str(run.mean):<24} {run.failed:>4}/{n:<2} {run.usage.total_tokens:>8}")
+    rows.append(f"  {'real - control':<44} {'paired diff [95% CI]':<24} verdict")
+    for real in result.real:
+        for control in result.controls:
+            comp = result.comparison(real, control)
+            rows.append(
+                f"  {real.label + ' - ' + control.label:<44} {str(comp.difference):<24} "
+                f"{comp.verdict} (p={comp.test.p_value:.3g})"
+            )
+    problems = failures(result)
+    rule = (
+        "every real program beats every control (paired interval excludes zero)"
+        if result.strong
+        else "no control beats the real programs"
+    )
+    rows.append(f"  requirement: {rule}: " + ("MET" if not problems else "NOT MET"))
+    rows.extend(f"    - {p}" for p in problems)
+    return "\n".join(rows)
+
+
+__all__ = [
+    "CONTROL_PROGRAMS",
+    "DEFAULT_PROGRAM",
+    "HELDOUT_DIR",
+    "HeldoutResult",
+    "ProgramRun",
+    "REAL_PROGRAMS",
+    "failures",
+    "heldout_plays",
+    "mine_heldout",
+    "run_heldout",
+    "run_programs",
+    "spread",
+    "strong_lm_config",
+    "table",
+]
