@@ -31,7 +31,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import augmentlab  # noqa: E402,F401  (offline environment first)
 from augmentlab.errors import AugmentlabError  # noqa: E402
-from augmentlab.lm import LMConfig  # noqa: E402
 from experiments import heldout  # noqa: E402
 
 
@@ -51,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"--strong: set {heldout.STRONG_ENV_PREFIX}_GGUF or {heldout.STRONG_ENV_PREFIX}_MODEL", file=sys.stderr)
                 return 2
         else:
-            config = LMConfig(kind="embedded", cache=False, max_tokens=1024)
+            config = heldout.embedded_config()
         gold = heldout.mine_heldout(args.scenes)
         real = dict(heldout.REAL_PROGRAMS)
         if args.default_only:

@@ -88,7 +88,7 @@ def mine_heldout(
     per_play: int,
     *,
     plays: Sequence[Path] | None = None,
-    max_lines: int = 12,
+    max_lines: int = 10,
     miner: Callable[[Path], Any] | None = None,
 ) -> list[GoldExample]:
     """``per_play`` mined gold examples from each held-out play, spread over its acts.
@@ -122,7 +122,7 @@ def strong_lm_config(environ: dict[str, str] | None = None) -> LMConfig | None:
     if gguf:
         if not Path(gguf).is_file():
             raise AugmentlabError(f"{STRONG_ENV_PREFIX}_GGUF: no such file: {gguf}")
-        return LMConfig(kind="embedded", gguf=gguf, cache=False, max_tokens=1024)
+        return embedded_config(gguf)
     if model:
         return LMConfig(
             kind="endpoint",
@@ -131,6 +131,12 @@ def strong_lm_config(environ: dict[str, str] | None = None) -> LMConfig | None:
             api_key_env=env.get(f"{STRONG_ENV_PREFIX}_KEY_ENV") or None,
         )
     return None
+
+
+def embedded_config(gguf: str | None = None) -> LMConfig:
+    """The embedded LM (SmolLM2, or ``gguf``) as the held-out proof runs it: no cache (every run
+    measures the model), a generous timeout (the machine may be shared)."""
+    return LMConfig(kind="embedded", gguf=gguf, cache=False, max_tokens=768, timeout=600.0)
 
 
 @dataclass
@@ -183,6 +189,8 @@ def run_programs(
     A failed scene (unparseable output, wrong number of lines, changed words) is scored on what
     came back — nothing when nothing parsed — so failures cost what the composite says they cost.
     """
+    from dspy.utils.exceptions import LMError
+
     from metrics.composite import score_many
     from prompts.programs import SceneAugmenter, augment_scene
 
@@ -191,7 +199,12 @@ def run_programs(
         program = SceneAugmenter(scenario, actions)
         run = ProgramRun(label=label, control=label in controls)
         for example in gold:
-            result = augment_scene(program, example.scene, example.personas)
+            try:
+                result = augment_scene(program, example.scene, example.personas)
+            except LMError as exc:  # the LM was not reached: a score of 0 would measure the connection
+                raise AugmentlabError(
+                    f"{label}: the LM failed on {example.id} ({type(exc).__name__}: {' '.join(str(exc).split())[:160]})"
+                ) from None
             run.usage = run.usage + result.usage
             run.failed += result.status == "failed"
             lines = [line.annotated for line in result.lines] or None
@@ -287,6 +300,7 @@ __all__ = [
     "HeldoutResult",
     "ProgramRun",
     "REAL_PROGRAMS",
+    "embedded_config",
     "failures",
     "heldout_plays",
     "mine_heldout",

@@ -64,7 +64,7 @@ def test_mined_heldout_gold_is_what_the_cli_mines(tmp_path: Path):
     assert len(picked) == 6
     assert {g.id for g in picked} <= {g.id for g in mined}
     assert len({g.provenance["play"] for g in picked}) == 2
-    assert all(len(g.scene.lines) <= 12 and g.scenario and any("*" in a for a in g.annotated) for g in picked)
+    assert all(len(g.scene.lines) <= 10 and g.scenario and any("*" in a for a in g.annotated) for g in picked)
     assert H.mine_heldout(3) == picked  # deterministic
 
 
@@ -124,7 +124,7 @@ def test_embedded_model_controls_do_not_beat_the_real_prompts(capsys):
     """SmolLM2-135M is a poor writer; the score must still not prefer useless data."""
     gold = H.mine_heldout(SCENES_PER_PLAY)
     real = {H.DEFAULT_PROGRAM: H.REAL_PROGRAMS[H.DEFAULT_PROGRAM], "seed+compose": H.REAL_PROGRAMS["seed+compose"]}
-    result = H.run_heldout(LMConfig(kind="embedded", cache=False, max_tokens=1024), gold, real=real)
+    result = H.run_heldout(H.embedded_config(), gold, real=real)
     with capsys.disabled():
         print("\n" + H.table(result))
     assert not result.strong
