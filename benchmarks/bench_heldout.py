@@ -1,7 +1,9 @@
 """Proof on held-out human gold: real prompts against controls that must produce useless data.
 
     .venv/bin/python benchmarks/bench_heldout.py                  # embedded SmolLM2, 4 scenes per play
-    .venv/bin/python benchmarks/bench_heldout.py --scenes 10      # more scenes (about 3 s per call)
+    .venv/bin/python benchmarks/bench_heldout.py --scenes 10      # more scenes
+    .venv/bin/python benchmarks/bench_heldout.py --save out/heldout   # keep the outputs ...
+    .venv/bin/python benchmarks/bench_heldout.py --rescore out/heldout  # ... and score them again (no LM)
     AUGMENTLAB_HELDOUT_GGUF=/path/model.gguf .venv/bin/python benchmarks/bench_heldout.py --strong
     AUGMENTLAB_HELDOUT_MODEL=openai/gpt-4o-mini AUGMENTLAB_HELDOUT_KEY_ENV=OPENAI_API_KEY \\
         .venv/bin/python benchmarks/bench_heldout.py --strong
@@ -41,7 +43,18 @@ def main(argv: list[str] | None = None) -> int:
                         help="use the stronger LM named by AUGMENTLAB_HELDOUT_GGUF / AUGMENTLAB_HELDOUT_MODEL")
     parser.add_argument("--default-only", action="store_true",
                         help="only the default program against the controls (fewer calls)")
+    parser.add_argument("--save", type=Path, help="write the gold and every program's outputs to this folder")
+    parser.add_argument("--rescore", type=Path, help="score outputs saved with --save again (no LM)")
     args = parser.parse_args(argv)
+
+    if args.rescore:
+        try:
+            result = heldout.rescore(args.rescore)
+        except AugmentlabError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        print(heldout.table(result))
+        return 1 if heldout.failures(result) else 0
 
     try:
         if args.strong:
@@ -62,6 +75,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(heldout.table(result))
     print(f"  ({time.perf_counter() - start:.0f} s)")
+    if args.save:
+        print(f"  outputs saved to {heldout.save_outputs(result, args.save)}")
     return 1 if heldout.failures(result) else 0
 
 

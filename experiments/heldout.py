@@ -241,6 +241,50 @@ def run_heldout(
     return HeldoutResult(gold=list(gold), runs=runs, lm=f"{config.kind}:{name}", strong=is_strong)
 
 
+def save_outputs(result: HeldoutResult, directory: Path) -> Path:
+    """Write the gold (``gold.jsonl``) and each program's outputs (``<label>.pred.jsonl``, rows
+    ``{"id", "scenario", "annotated"}``) so they can be rescored without the LM (:func:`rescore`)."""
+    import json
+
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "gold.jsonl").write_text("".join(g.model_dump_json() + "\n" for g in result.gold), encoding="utf-8")
+    meta = {"lm": result.lm, "strong": result.strong, "programs": []}
+    for run in result.runs:
+        name = run.label.replace(":", "-").replace("+", "_")
+        rows = [
+            json.dumps({"id": g.id, "scenario": scen, "annotated": lines}, ensure_ascii=False)
+            for g, (scen, lines) in zip(result.gold, run.outputs)
+        ]
+        (directory / f"{name}.pred.jsonl").write_text("\n".join(rows) + "\n", encoding="utf-8")
+        meta["programs"].append({"label": run.label, "control": run.control, "file": f"{name}.pred.jsonl",
+                                 "failed": run.failed, "usage": run.usage.model_dump()})
+    (directory / "runs.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
+    return directory
+
+
+def rescore(directory: Path) -> HeldoutResult:
+    """The outputs :func:`save_outputs` wrote, scored again with the current composite (no LM)."""
+    import json
+
+    from metrics.composite import score_many
+
+    try:
+        meta = json.loads((directory / "runs.json").read_text(encoding="utf-8"))
+        gold = [GoldExample.model_validate_json(x) for x in (directory / "gold.jsonl").read_text().splitlines() if x.strip()]
+    except (OSError, ValueError) as exc:
+        raise AugmentlabError(f"{directory}: not a saved held-out run ({exc})") from None
+    runs = []
+    for entry in meta["programs"]:
+        rows = [json.loads(x) for x in (directory / entry["file"]).read_text().splitlines() if x.strip()]
+        if [r["id"] for r in rows] != [g.id for g in gold]:
+            raise AugmentlabError(f"{directory / entry['file']}: ids do not match gold.jsonl")
+        run = ProgramRun(label=entry["label"], control=entry["control"], failed=entry["failed"],
+                         usage=Usage(**entry["usage"]), outputs=[(r["scenario"], r["annotated"]) for r in rows])
+        run.scores = [s.score for s in score_many([(g, a, b) for g, (a, b) in zip(gold, run.outputs)], task="both")]
+        runs.append(run)
+    return HeldoutResult(gold=gold, runs=runs, lm=meta["lm"], strong=meta["strong"])
+
+
 def failures(result: HeldoutResult) -> list[str]:
     """What breaks the requirement (see the module doc); empty when it holds."""
     problems = []
@@ -305,7 +349,9 @@ __all__ = [
     "heldout_plays",
     "mine_heldout",
     "run_heldout",
+    "rescore",
     "run_programs",
+    "save_outputs",
     "spread",
     "strong_lm_config",
     "table",

@@ -153,3 +153,18 @@ def test_controls_are_variant_files():
         assert variant.writes_scenario and variant.output == "actions"
         assert variant.description.startswith("CONTROL")
     assert json.dumps(H.REAL_PROGRAMS)  # plain data, printable in reports
+
+
+def test_saved_outputs_rescore_to_the_same_table(tmp_path: Path):
+    gold = H.mine_heldout(1)
+    real = {H.DEFAULT_PROGRAM: H.REAL_PROGRAMS[H.DEFAULT_PROGRAM]}
+    result = H.run_heldout(LMConfig(kind="fake", cache=False), gold, real=real)
+    H.save_outputs(result, tmp_path / "run")
+    again = H.rescore(tmp_path / "run")
+    assert [r.scores for r in again.runs] == [r.scores for r in result.runs]
+    assert H.table(again) == H.table(result)
+    rows = [json.loads(x) for x in (tmp_path / "run" / "compose_scene.pred.jsonl").read_text().splitlines()]
+    assert [r["id"] for r in rows] == [g.id for g in gold] and set(rows[0]) == {"id", "scenario", "annotated"}
+    (tmp_path / "run" / "gold.jsonl").write_text("")
+    with pytest.raises(AugmentlabError, match="ids do not match"):
+        H.rescore(tmp_path / "run")
