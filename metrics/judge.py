@@ -19,7 +19,7 @@ signature below only declares fields. Calls go through the configured DSPy LM op
 (:func:`augmentlab.lm.usage_since`) like every other call. The judge is for endpoint LMs: the
 embedded model (SmolLM2-135M) cannot judge, and :func:`open_judge` refuses it.
 
-:func:`combine` is the hook into the composite: ``score × ((1 - w) + w × part)``. With the
+:func:`combine` (and :func:`score_with_judge`, the composite score with it) is the hook into the composite: ``score × ((1 - w) + w × part)``. With the
 default weight 0 the score is unchanged; with any weight the judge can only lower a score, never
 lift one the composite gave 0, so the composite's anchors (nothing augmented, junk) hold.
 :func:`calibrate` prints the judge's own ladder (``augmentlab metrics check --judge``).
@@ -328,6 +328,28 @@ def combine(base: Any, verdict: Verdict | None, weight: float = 0.0) -> Any:
     return dataclasses.replace(base, score=base.score * factor, parts=parts, feedback=feedback, details=details)
 
 
+def score_with_judge(
+    gold: GoldExample,
+    scenario: Any = None,
+    annotated_lines: Any = None,
+    *,
+    judge: Judge | None = None,
+    weight: float = 0.0,
+    **kwargs: Any,
+) -> Any:
+    """:func:`metrics.composite.score` with the judge folded in by :func:`combine`.
+
+    Without a judge or with weight 0 (the defaults) this is the composite score itself and no
+    call is made; keyword arguments go to the composite.
+    """
+    from metrics.composite import score
+
+    base = score(gold, scenario, annotated_lines, **kwargs)
+    if judge is None or weight == 0.0:
+        return base
+    return combine(base, judge(gold, scenario, annotated_lines), weight)
+
+
 # ---------------------------------------------------------------------------------- calibration
 
 
@@ -432,4 +454,5 @@ __all__ = [
     "open_judge",
     "parse_flaws",
     "part_from_flaws",
+    "score_with_judge",
 ]

@@ -236,3 +236,21 @@ def test_metrics_check_judge_prints_its_ladder(monkeypatch, capsys, tmp_path):
     assert "LLM judge (openai/stub-judge, judge/given_circumstances)" in out
     assert "paste_scenario" in out and "nothing" in out and "judge usage:" in out
     assert "judge ladder:" not in out  # the oracle's ladder holds
+
+
+def test_score_with_judge_is_the_composite_until_weighted():
+    from metrics.composite import score
+
+    gold = _gold(1)[0]
+    junk = "Two astronauts fix an air pump on the Moon."
+    plain = score(gold, junk, list(gold.annotated))
+    with StubServer(latency=0.0, responder=oracle([gold])) as server:
+        # a model name of its own: DSPy's in-memory cache (model + messages) spans the tests
+        with J.open_judge(_config(server).model_copy(update={"model": "openai/stub-hook"}), _instructions()) as judge:
+            off = J.score_with_judge(gold, junk, list(gold.annotated), judge=judge)
+            assert server.completed == 0  # weight 0: no call
+            on = J.score_with_judge(gold, junk, list(gold.annotated), judge=judge, weight=0.5)
+            assert server.completed == 1
+    assert off.score == plain.score
+    assert on.score < plain.score and 0 < on.parts["judge"] < 1
+    assert "contradicts the lines (scenario, severity 4" in on.feedback
