@@ -123,7 +123,8 @@ def test_harness_end_to_end_with_the_fake_lm():
 def test_embedded_model_controls_do_not_beat_the_real_prompts(capsys):
     """SmolLM2-135M is a poor writer; the score must still not prefer useless data."""
     gold = H.mine_heldout(SCENES_PER_PLAY)
-    real = {H.DEFAULT_PROGRAM: H.REAL_PROGRAMS[H.DEFAULT_PROGRAM], "seed+compose": H.REAL_PROGRAMS["seed+compose"]}
+    # The default program only (18 calls, ~2 min unloaded); the benchmark runs every real program.
+    real = {H.DEFAULT_PROGRAM: H.REAL_PROGRAMS[H.DEFAULT_PROGRAM]}
     result = H.run_heldout(H.embedded_config(), gold, real=real)
     with capsys.disabled():
         print("\n" + H.table(result))
