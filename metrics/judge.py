@@ -367,38 +367,71 @@ class Rung:
     def mean(self) -> float | None:
         return sum(self.parts) / len(self.parts) if self.parts else None
 
+    @property
+    def judged(self) -> bool:
+        """Does this rung carry a flaw of a type the judge lists (so it must score below gold)?"""
+        return self.name in FLAWED_RUNGS
 
-def ladder_outputs(golds: Sequence[GoldExample], seed: int = 0) -> dict[str, tuple[str, list[tuple[GoldExample, Any, Any]]]]:
+
+FLAWED_RUNGS = frozenset({
+    # rungs of metrics.ladder (the composite's calibration ladder)
+    "invented name", "unsupported claim", "acts for another", "other scenario", "transplanted actions",
+    "echo actions", "junk: other scene", "junk: names as actions", "junk: echo",
+    # the fallback rungs below
+    "act_for_other", "switch_person", "paste_scenario", "unsupported_claim", "contradict_persona", "retells",
+})
+"""Rungs whose defect is a flaw of :data:`FLAW_TYPES`. The other rungs (no actions, a changed human
+word, nothing augmented) are printed for information: the judge looks for flaws, not for missing
+work or for the human words (the composite's gate)."""
+
+Items = list[tuple[GoldExample, Any, Any]]
+
+
+def ladder_outputs(golds: Sequence[GoldExample], seed: int = 0) -> dict[str, tuple[str, Items]]:
     """Rungs of known quality built from gold: ``name -> (description, [(gold, scenario, annotated)])``.
 
-    ``gold`` first (the best rung), then single defects of :mod:`metrics.mutations` that a judge
-    should see, a retelling scenario, and nothing augmented.
+    The composite's calibration ladder (``metrics.ladder.RUNGS``) when it exists; otherwise
+    ``gold``, single defects of :mod:`metrics.mutations` that a judge should see, a retelling
+    scenario, and nothing augmented.
     """
+    import importlib
     import random
+
+    pool = [g for g in golds if g.scenario and g.annotated]
+    try:
+        ladder = importlib.import_module("metrics.ladder")
+    except ImportError:
+        ladder = None
+    if ladder is not None and hasattr(ladder, "RUNGS"):
+        out: dict[str, tuple[str, Items]] = {}
+        for rung in ladder.RUNGS:
+            rng = random.Random(f"{seed}:{rung.name}")
+            items = []
+            for i, g in enumerate(pool):
+                pred = rung.build(g, i, pool, rng)
+                if pred is not None:
+                    items.append((g, pred[0], pred[1]))
+            out[rung.name] = (rung.description, items)
+        return out
 
     from metrics import mutations
 
-    rungs: dict[str, tuple[str, list[tuple[GoldExample, Any, Any]]]] = {
-        "gold": ("the gold output itself", [(g, g.scenario, list(g.annotated or [])) for g in golds]),
-    }
+    out = {"gold": ("the gold output itself", [(g, g.scenario, list(g.annotated or [])) for g in pool])}
     for name in ("act_for_other", "switch_person", "paste_scenario", "unsupported_claim", "contradict_persona"):
         defect = mutations.DEFECTS.get(name)
         if defect is None:
             continue
         rng = random.Random(seed)
         items = []
-        for g in golds:
-            m = mutations.mutate(name, g, rng, golds)
+        for g in pool:
+            m = mutations.mutate(name, g, rng, pool)
             if m is not None:
                 items.append((m.gold, m.scenario, m.annotated))
-        rungs[name] = (defect.description, items)
-    retell = []
-    for g in golds:
-        spoken = " ".join(ln.text for ln in g.scene.lines[:3])
-        retell.append((g, f"The characters say: {spoken}", list(g.annotated or [])))
-    rungs["retells"] = ("the scenario quotes the lines instead of setting them up", retell)
-    rungs["nothing"] = ("nothing augmented: no scenario, the bare lines", [(g, "", [ln.text for ln in g.scene.lines]) for g in golds])
-    return rungs
+        out[name] = (defect.description, items)
+    retell = [(g, "The characters say: " + " ".join(ln.text for ln in g.scene.lines[:3]), list(g.annotated or [])) for g in pool]
+    out["retells"] = ("the scenario quotes the lines instead of setting them up", retell)
+    out["nothing"] = ("nothing augmented: no scenario, the bare lines", [(g, "", [ln.text for ln in g.scene.lines]) for g in pool])
+    return out
 
 
 def calibrate(judge: Judge, golds: Sequence[GoldExample], seed: int = 0) -> list[Rung]:
@@ -418,17 +451,17 @@ def calibrate(judge: Judge, golds: Sequence[GoldExample], seed: int = 0) -> list
 
 
 def calibration_problems(rungs: Sequence[Rung]) -> list[str]:
-    """Where the judge's ladder breaks: every defect rung must score below gold, nothing at 0."""
+    """Where the judge's ladder breaks: every rung with a flaw of the judge's types
+    (:data:`FLAWED_RUNGS`) must score below gold, and nothing augmented must score 0."""
     by_name = {r.name: r for r in rungs}
     gold = by_name.get("gold")
-    problems = []
     if gold is None or gold.mean is None:
         return ["the judge gave no usable verdict on gold"]
-    for rung in rungs:
-        if rung.name == "gold" or rung.mean is None:
-            continue
-        if rung.mean >= gold.mean:
-            problems.append(f"{rung.name} ({rung.mean:.2f}) is not below gold ({gold.mean:.2f})")
+    problems = [
+        f"{r.name} ({r.mean:.2f}) is not below gold ({gold.mean:.2f})"
+        for r in rungs
+        if r.judged and r.mean is not None and r.mean >= gold.mean
+    ]
     nothing = by_name.get("nothing")
     if nothing is not None and nothing.mean not in (None, 0.0):
         problems.append(f"nothing augmented scores {nothing.mean:.2f}, not 0")
@@ -437,6 +470,7 @@ def calibration_problems(rungs: Sequence[Rung]) -> list[str]:
 
 __all__ = [
     "DEFAULT_PROMPT",
+    "FLAWED_RUNGS",
     "FLAW_TYPES",
     "Flaw",
     "Judge",

@@ -130,11 +130,12 @@ def _judge_check(console: Any, sets: list[tuple[str, list[Any]]], prompt: str, l
         for title, examples in sets:
             rungs = judge_mod.calibrate(judge, examples[:limit], seed=seed)
             table = Table(title=f"LLM judge ({config.model}, {variant.id}) on {title}")
-            for col in ("rung", "what", "n", "abstained", "Σ severity", "judge part"):
+            for col in ("rung", "what", "n", "abstained", "Σ severity", "judge part", "< gold"):
                 table.add_column(col, justify="left" if col in ("rung", "what") else "right")
             for r in rungs:
                 mean = "-" if r.mean is None else f"{r.mean:.3f}"
-                table.add_row(r.name, r.description, str(len(r.parts)), str(r.abstained), str(r.severity), mean)
+                must = "must" if r.judged else ""
+                table.add_row(r.name, r.description, str(len(r.parts)), str(r.abstained), str(r.severity), mean, must)
             console.print(table)
             problems = judge_mod.calibration_problems(rungs)
             for problem in problems:
