@@ -209,6 +209,8 @@ def run_programs(
             run.failed += result.status == "failed"
             lines = [line.annotated for line in result.lines] or None
             run.outputs.append((result.scenario, lines))
+            if progress is not None:
+                progress(f"{label}: scene {len(run.outputs)}/{len(gold)} {result.status}")
         run.scores = [s.score for s in score_many([(g, s, a) for g, (s, a) in zip(gold, run.outputs)], task="both")]
         if progress is not None:
             progress(f"{label}: mean {sum(run.scores) / len(run.scores):.3f} ({run.failed} failed)")
