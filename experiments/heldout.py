@@ -133,10 +133,13 @@ def strong_lm_config(environ: dict[str, str] | None = None) -> LMConfig | None:
     return None
 
 
-def embedded_config(gguf: str | None = None) -> LMConfig:
+def embedded_config(gguf: str | None = None, threads: int | None = None) -> LMConfig:
     """The embedded LM (SmolLM2, or ``gguf``) as the held-out proof runs it: no cache (every run
-    measures the model), a generous timeout (the machine may be shared)."""
-    return LMConfig(kind="embedded", gguf=gguf, cache=False, max_tokens=768, timeout=600.0)
+    measures the model, and DSPy's cache key would not tell two GGUFs apart), a generous timeout
+    (the machine may be shared). ``threads`` defaults to ``AUGMENTLAB_HELDOUT_THREADS`` or 2; on
+    an oversubscribed machine 1 is much faster (llama.cpp's threads wait for each other)."""
+    n = threads or int(os.environ.get(f"{STRONG_ENV_PREFIX}_THREADS") or 2)
+    return LMConfig(kind="embedded", gguf=gguf, cache=False, max_tokens=768, timeout=600.0, n_threads=n)
 
 
 @dataclass
