@@ -88,16 +88,17 @@ def test_strong_lm_config_from_environment(tmp_path: Path):
 def test_requirement_logic():
     good = [0.6, 0.7, 0.65, 0.8, 0.7, 0.75]
     bad = [0.1, 0.05, 0.2, 0.1, 0.0, 0.15]
+    noisy = [x + d for x, d in zip(bad, (0.05, -0.03, 0.04, -0.02, 0.03, -0.04))]  # +0.005 on average
+    # stronger model: every real program must beat every control (paired interval above zero)
     assert H.failures(_result([good], [bad, bad], strong=True)) == []
     tie = H.failures(_result([good], [bad, good], strong=True))
     assert len(tie) == 1 and "does not beat control1" in tie[0]
-    # embedded: a tie is fine, a control above the default program is not
+    assert len(H.failures(_result([good, bad], [noisy], strong=True))) == 1  # real1 only ties control0
+    # embedded model: a control ahead by noise is allowed, a control ahead by the interval is not
+    assert H.failures(_result([good, bad], [noisy], strong=False)) == []
     assert H.failures(_result([good, good], [good], strong=False)) == []
-    noisy = [x + d for x, d in zip(bad, (0.05, -0.03, 0.04, -0.02, 0.03, -0.04))]  # +0.005 on average, not detectable
-    above = H.failures(_result([bad, good], [noisy], strong=False))
-    assert len(above) == 1 and "above the default program" in above[0]
-    worse = H.failures(_result([good, bad], [[x + 0.5 for x in bad]], strong=False))
-    assert any("detectably better than real1" in p for p in worse)
+    beaten = H.failures(_result([good, bad], [[x + 0.3 for x in bad]], strong=False))
+    assert len(beaten) == 1 and beaten[0].startswith("control0 beats real1")
 
 
 def test_harness_end_to_end_with_the_fake_lm():
