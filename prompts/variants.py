@@ -5,7 +5,7 @@ instruction text given to the model::
 
     +++
     name = "seed"
-    task = "actions"            # scenario | actions | persona
+    task = "actions"            # scenario | actions | persona | judge
     parent = ""                 # the variant this one was derived from
     description = "the 2023 approach"
     mode = "scene"              # actions only: scene (one call per scene) | line (one per line)
@@ -39,8 +39,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from augmentlab.errors import AugmentlabError
 
 PROMPTS_DIR = Path(__file__).resolve().parent
-TASKS: tuple[str, ...] = ("scenario", "actions", "persona")
-Task = Literal["scenario", "actions", "persona"]
+TASKS: tuple[str, ...] = ("scenario", "actions", "persona", "judge")
+Task = Literal["scenario", "actions", "persona", "judge"]
 _FENCE = "+++"
 _HEADER_KEYS = ("name", "task", "parent", "description")
 _OPTION_KEYS = (

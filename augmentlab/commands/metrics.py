@@ -49,6 +49,11 @@ def register(app: typer.Typer) -> None:
         limit: int = typer.Option(40, "--limit", min=1, help="Most mined examples per play."),
         seed: int = typer.Option(0, "--seed", help="Random seed for the mutations."),
         show_misses: bool = typer.Option(False, "--misses", help="List the mutants the metric missed."),
+        judge: bool = typer.Option(
+            False, "--judge", help="Also calibrate the LLM judge on its ladder (needs AUGMENTLAB_JUDGE_MODEL)."
+        ),
+        judge_prompt: str = typer.Option("judge/given_circumstances", "--judge-prompt", help="Judge variant file or name."),
+        judge_limit: int = typer.Option(8, "--judge-limit", min=1, help="Gold examples per set the judge sees."),
     ) -> None:
         """Apply each defect to gold outputs and report how often the metric notices, then run the
         calibration ladder (rungs of known quality, each with the bound its mean score must meet).
@@ -74,6 +79,9 @@ def register(app: typer.Typer) -> None:
         ok = True
         donors = [g for _, examples in sets for g in examples]  # "another scene" may come from another set
         from metrics.ladder import run_ladder
+
+        if judge:
+            ok = _judge_check(console, sets, judge_prompt, judge_limit, seed)
         from metrics.mutations import run_suite
 
         for title, examples in sets:
@@ -214,3 +222,40 @@ def _table(title: str, n: int, rows: list[Any]) -> Any:
             "[green]ok[/green]" if r.passed else ("[dim]n/a[/dim]" if not r.n else "[red]MISS[/red]"),
         )
     return table
+
+
+def _judge_check(console: Any, sets: list[tuple[str, list[Any]]], prompt: str, limit: int, seed: int) -> bool:
+    """Print the LLM judge's ladder per gold set (see :mod:`metrics.judge`); True when it holds."""
+    from rich.table import Table
+
+    from metrics import judge as judge_mod
+    from prompts.variants import load_variant
+
+    config = judge_mod.judge_config_from_env()
+    if config is None:
+        raise AugmentlabError(
+            f"--judge needs an endpoint: set {judge_mod.JUDGE_ENV_PREFIX}_MODEL (and _API_BASE, _KEY_ENV as needed)"
+        )
+    variant = load_variant(prompt, task="judge")
+    ok = True
+    with judge_mod.open_judge(config, variant.instructions) as judge:
+        for title, examples in sets:
+            rungs = judge_mod.calibrate(judge, examples[:limit], seed=seed)
+            table = Table(title=f"LLM judge ({config.model}, {variant.id}) on {title}")
+            for col in ("rung", "what", "n", "abstained", "Σ severity", "judge part", "< gold"):
+                table.add_column(col, justify="left" if col in ("rung", "what") else "right")
+            for r in rungs:
+                mean = "-" if r.mean is None else f"{r.mean:.3f}"
+                must = "must" if r.judged else ""
+                table.add_row(r.name, r.description, str(len(r.parts)), str(r.abstained), str(r.severity), mean, must)
+            console.print(table)
+            problems = judge_mod.calibration_problems(rungs)
+            for problem in problems:
+                console.print(f"[red]judge ladder: {problem}[/red]")
+            ok = ok and not problems
+        u = judge.usage
+        cost = "unknown" if u.cost is None else f"{u.cost:.4f}"
+        console.print(
+            f"judge usage: {u.calls} calls ({u.cached_calls} cached), {u.total_tokens} tokens, cost {cost}"
+        )
+    return ok

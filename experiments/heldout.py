@@ -1,0 +1,360 @@
+"""Proof on held-out human gold: do the real prompts beat prompts that must produce useless data?
+
+Gold is mined (:func:`augmentlab.ingest.gold.mine`, the function behind ``augmentlab gold mine``)
+from plays that no test, parser or prompt was tuned on (``tests/data/heldout/``, see its
+``SOURCE.md``). Each program — the real ones (:data:`REAL_PROGRAMS`, the default
+``actions/compose_scene`` first) and two controls of :data:`CONTROL_PROGRAMS`
+(``prompts/controls/*.md``: a placeholder scenario with the same empty action on every line; a
+scenario and actions about another story) — augments the same scenes with the same LM, and every
+output is scored with the public composite score (:func:`metrics.composite.score_many`, task
+``both``), so this proof follows whatever scale the composite has.
+
+The requirement (:func:`failures`):
+
+* with the **embedded** model (SmolLM2-135M, a poor writer) the controls must not beat the real
+  prompts: for no pair is the paired interval of real minus control wholly below zero;
+* with a **stronger** model (own GGUF or an endpoint, see :func:`strong_lm_config`) every real
+  program must beat every control with a paired bootstrap interval of the difference
+  (:func:`augmentlab.stats.paired_bootstrap_ci`) that excludes zero.
+
+Used by ``tests/test_heldout.py`` (slow) and ``benchmarks/bench_heldout.py``.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from augmentlab.errors import AugmentlabError
+from augmentlab.lm import LMConfig
+from augmentlab.model import GoldExample, Usage
+from augmentlab.stats import Comparison, Interval, bootstrap_ci, compare
+
+REPO = Path(__file__).resolve().parent.parent
+HELDOUT_DIR = REPO / "tests" / "data" / "heldout"
+CONTROLS_DIR = REPO / "prompts" / "controls"
+
+DEFAULT_PROGRAM = "compose_scene"
+REAL_PROGRAMS: dict[str, tuple[str | None, str]] = {
+    DEFAULT_PROGRAM: (None, "actions/compose_scene"),
+    "seed+seed": ("scenario/seed", "actions/seed"),
+    "seed+compose": ("scenario/seed", "actions/compose"),
+}
+"""Real programs: ``label -> (scenario variant, actions variant)``; the default program first."""
+CONTROL_PROGRAMS: dict[str, tuple[str | None, str]] = {
+    "control:placeholder": (None, str(CONTROLS_DIR / "placeholder.md")),
+    "control:other_story": (None, str(CONTROLS_DIR / "other_story.md")),
+}
+"""Controls that must produce useless data (variant files under ``prompts/controls/``)."""
+
+STRONG_ENV_PREFIX = "AUGMENTLAB_HELDOUT"
+"""Environment variables naming the stronger LM (see :func:`strong_lm_config`)."""
+
+
+def heldout_plays(directory: Path = HELDOUT_DIR) -> list[Path]:
+    """The held-out play files (``*.txt`` or ``*.txt.gz``), sorted by name."""
+    plays = sorted([*directory.glob("*.txt"), *directory.glob("*.txt.gz")])
+    if not plays:
+        raise AugmentlabError(f"no held-out plays (*.txt, *.txt.gz) in {directory}")
+    return plays
+
+
+def _plain(path: Path, workdir: Path) -> Path:
+    """``path`` itself, or its decompressed copy in ``workdir`` for ``.gz`` (the ingesters read plain text)."""
+    if path.suffix != ".gz":
+        return path
+    out = workdir / path.with_suffix("").name
+    out.write_bytes(gzip.decompress(path.read_bytes()))
+    return out
+
+
+def spread(items: Sequence[Any], n: int) -> list[Any]:
+    """``n`` items evenly spaced over ``items`` (all of them when ``n`` is at least their number)."""
+    if n >= len(items):
+        return list(items)
+    if n <= 0:
+        return []
+    step = len(items) / n
+    return [items[int(i * step + step / 2)] for i in range(n)]
+
+
+def mine_heldout(
+    per_play: int,
+    *,
+    plays: Sequence[Path] | None = None,
+    max_lines: int = 10,
+    miner: Callable[[Path], Any] | None = None,
+) -> list[GoldExample]:
+    """``per_play`` mined gold examples from each held-out play, spread over its acts.
+
+    Only scenes of at most ``max_lines`` lines are taken (keeps a small model's output within
+    its token limit); the pick is deterministic. ``miner`` defaults to
+    :func:`augmentlab.ingest.gold.mine`.
+    """
+    if miner is None:
+        from augmentlab.ingest.gold import mine as miner
+    out: list[GoldExample] = []
+    with tempfile.TemporaryDirectory(prefix="augmentlab-heldout-") as tmp:
+        for play in plays if plays is not None else heldout_plays():
+            examples = [g for g in miner(_plain(Path(play), Path(tmp))) if len(g.scene.lines) <= max_lines]
+            out.extend(spread(examples, per_play))
+    return out
+
+
+def strong_lm_config(environ: dict[str, str] | None = None) -> LMConfig | None:
+    """The stronger LM from the environment, or ``None`` when none is configured.
+
+    * ``AUGMENTLAB_HELDOUT_GGUF=/path/model.gguf`` — the embedded llama.cpp server with that GGUF;
+    * ``AUGMENTLAB_HELDOUT_MODEL=openai/gpt-4o-mini`` (+ optional ``AUGMENTLAB_HELDOUT_API_BASE``
+      and ``AUGMENTLAB_HELDOUT_KEY_ENV``, the *name* of the variable holding the key) — an endpoint.
+    """
+    env = os.environ if environ is None else environ
+    gguf = env.get(f"{STRONG_ENV_PREFIX}_GGUF")
+    model = env.get(f"{STRONG_ENV_PREFIX}_MODEL")
+    if gguf and model:
+        raise AugmentlabError(f"set {STRONG_ENV_PREFIX}_GGUF or {STRONG_ENV_PREFIX}_MODEL, not both")
+    if gguf:
+        if not Path(gguf).is_file():
+            raise AugmentlabError(f"{STRONG_ENV_PREFIX}_GGUF: no such file: {gguf}")
+        return embedded_config(gguf)
+    if model:
+        return LMConfig(
+            kind="endpoint",
+            model=model,
+            api_base=env.get(f"{STRONG_ENV_PREFIX}_API_BASE") or None,
+            api_key_env=env.get(f"{STRONG_ENV_PREFIX}_KEY_ENV") or None,
+        )
+    return None
+
+
+def embedded_config(gguf: str | None = None, threads: int | None = None) -> LMConfig:
+    """The embedded LM (SmolLM2, or ``gguf``) as the held-out proof runs it: no cache (every run
+    measures the model, and DSPy's cache key would not tell two GGUFs apart), a generous timeout
+    (the machine may be shared). ``threads`` defaults to ``AUGMENTLAB_HELDOUT_THREADS`` or 2; on
+    an oversubscribed machine 1 is much faster (llama.cpp's threads wait for each other)."""
+    n = threads or int(os.environ.get(f"{STRONG_ENV_PREFIX}_THREADS") or 2)
+    return LMConfig(kind="embedded", gguf=gguf, cache=False, max_tokens=768, timeout=600.0, n_threads=n)
+
+
+@dataclass
+class ProgramRun:
+    """One program's outputs and scores on the held-out gold (same order as the gold)."""
+
+    label: str
+    control: bool
+    scores: list[float] = field(default_factory=list)
+    failed: int = 0
+    usage: Usage = field(default_factory=Usage)
+    outputs: list[tuple[str | None, list[str] | None]] = field(default_factory=list)
+
+    @property
+    def mean(self) -> Interval:
+        return bootstrap_ci(self.scores)
+
+
+@dataclass
+class HeldoutResult:
+    """Every program's run on the same gold, and the comparisons the requirement reads."""
+
+    gold: list[GoldExample]
+    runs: list[ProgramRun]
+    lm: str
+    strong: bool
+
+    @property
+    def real(self) -> list[ProgramRun]:
+        return [r for r in self.runs if not r.control]
+
+    @property
+    def controls(self) -> list[ProgramRun]:
+        return [r for r in self.runs if r.control]
+
+    def comparison(self, real: ProgramRun, control: ProgramRun) -> Comparison:
+        """``real`` against ``control`` on the same examples (paired)."""
+        return compare(real.scores, control.scores)
+
+
+def run_programs(
+    gold: Sequence[GoldExample],
+    programs: dict[str, tuple[str | None, str]],
+    *,
+    controls: Sequence[str] = (),
+    progress: Callable[[str], None] | None = None,
+) -> list[ProgramRun]:
+    """Augment every gold scene with each program (the configured DSPy LM) and score the outputs.
+
+    A failed scene (unparseable output, wrong number of lines, changed words) is scored on what
+    came back — nothing when nothing parsed — so failures cost what the composite says they cost.
+    """
+    from dspy.utils.exceptions import LMError
+
+    from metrics.composite import score_many
+    from prompts.programs import SceneAugmenter, augment_scene
+
+    runs = []
+    for label, (scenario, actions) in programs.items():
+        program = SceneAugmenter(scenario, actions)
+        run = ProgramRun(label=label, control=label in controls)
+        for example in gold:
+            try:
+                result = augment_scene(program, example.scene, example.personas)
+            except LMError as exc:  # the LM was not reached: a score of 0 would measure the connection
+                raise AugmentlabError(
+                    f"{label}: the LM failed on {example.id} ({type(exc).__name__}: {' '.join(str(exc).split())[:160]})"
+                ) from None
+            run.usage = run.usage + result.usage
+            run.failed += result.status == "failed"
+            lines = [line.annotated for line in result.lines] or None
+            run.outputs.append((result.scenario, lines))
+            if progress is not None:
+                progress(f"{label}: scene {len(run.outputs)}/{len(gold)} {result.status}")
+        run.scores = [s.score for s in score_many([(g, s, a) for g, (s, a) in zip(gold, run.outputs)], task="both")]
+        if progress is not None:
+            progress(f"{label}: mean {sum(run.scores) / len(run.scores):.3f} ({run.failed} failed)")
+        runs.append(run)
+    return runs
+
+
+def run_heldout(
+    config: LMConfig,
+    gold: Sequence[GoldExample],
+    *,
+    real: dict[str, tuple[str | None, str]] | None = None,
+    controls: dict[str, tuple[str | None, str]] | None = None,
+    strong: bool | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> HeldoutResult:
+    """Run the real programs and the controls on ``gold`` with the LM of ``config``."""
+    from augmentlab.lm import use_lm
+
+    real = dict(REAL_PROGRAMS if real is None else real)
+    controls = dict(CONTROL_PROGRAMS if controls is None else controls)
+    if not gold:
+        raise AugmentlabError("no held-out gold examples")
+    if not real or not controls:
+        raise AugmentlabError("the held-out proof needs at least one real program and one control")
+    with use_lm(config):
+        runs = run_programs(gold, {**real, **controls}, controls=list(controls), progress=progress)
+    is_strong = strong if strong is not None else not (config.kind == "embedded" and not config.gguf)
+    name = Path(config.gguf).name if config.gguf else (config.model or config.kind)
+    return HeldoutResult(gold=list(gold), runs=runs, lm=f"{config.kind}:{name}", strong=is_strong)
+
+
+def save_outputs(result: HeldoutResult, directory: Path) -> Path:
+    """Write the gold (``gold.jsonl``) and each program's outputs (``<label>.pred.jsonl``, rows
+    ``{"id", "scenario", "annotated"}``) so they can be rescored without the LM (:func:`rescore`)."""
+    import json
+
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "gold.jsonl").write_text("".join(g.model_dump_json() + "\n" for g in result.gold), encoding="utf-8")
+    meta = {"lm": result.lm, "strong": result.strong, "programs": []}
+    for run in result.runs:
+        name = run.label.replace(":", "-").replace("+", "_")
+        rows = [
+            json.dumps({"id": g.id, "scenario": scen, "annotated": lines}, ensure_ascii=False)
+            for g, (scen, lines) in zip(result.gold, run.outputs)
+        ]
+        (directory / f"{name}.pred.jsonl").write_text("\n".join(rows) + "\n", encoding="utf-8")
+        meta["programs"].append({"label": run.label, "control": run.control, "file": f"{name}.pred.jsonl",
+                                 "failed": run.failed, "usage": run.usage.model_dump()})
+    (directory / "runs.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
+    return directory
+
+
+def rescore(directory: Path) -> HeldoutResult:
+    """The outputs :func:`save_outputs` wrote, scored again with the current composite (no LM)."""
+    import json
+
+    from metrics.composite import score_many
+
+    try:
+        meta = json.loads((directory / "runs.json").read_text(encoding="utf-8"))
+        gold = [GoldExample.model_validate_json(x) for x in (directory / "gold.jsonl").read_text().splitlines() if x.strip()]
+    except (OSError, ValueError) as exc:
+        raise AugmentlabError(f"{directory}: not a saved held-out run ({exc})") from None
+    runs = []
+    for entry in meta["programs"]:
+        rows = [json.loads(x) for x in (directory / entry["file"]).read_text().splitlines() if x.strip()]
+        if [r["id"] for r in rows] != [g.id for g in gold]:
+            raise AugmentlabError(f"{directory / entry['file']}: ids do not match gold.jsonl")
+        run = ProgramRun(label=entry["label"], control=entry["control"], failed=entry["failed"],
+                         usage=Usage(**entry["usage"]), outputs=[(r["scenario"], r["annotated"]) for r in rows])
+        run.scores = [s.score for s in score_many([(g, a, b) for g, (a, b) in zip(gold, run.outputs)], task="both")]
+        runs.append(run)
+    return HeldoutResult(gold=gold, runs=runs, lm=meta["lm"], strong=meta["strong"])
+
+
+def failures(result: HeldoutResult) -> list[str]:
+    """What breaks the requirement (see the module doc); empty when it holds.
+
+    "Beats" is read the same way both ways: the paired bootstrap interval of the difference lies
+    wholly on one side of zero. A stronger model's real programs must beat every control; with the
+    embedded model no control may beat a real program (a control ahead by noise is not a failure,
+    a control ahead by the interval is).
+    """
+    problems = []
+    for control in result.controls:
+        for real in result.real:
+            diff = result.comparison(real, control).difference
+            if result.strong and diff.low <= 0:
+                problems.append(f"{real.label} does not beat {control.label}: paired difference {diff} does not exclude zero")
+            elif not result.strong and diff.high < 0:
+                problems.append(f"{control.label} beats {real.label}: paired difference {diff} is below zero")
+    return problems
+
+
+def table(result: HeldoutResult) -> str:
+    """The result as a plain-text table: each program's mean [95 % CI], then each real program
+    against each control (paired difference [95 % CI] and verdict)."""
+    n = len(result.gold)
+    plays = sorted({str(g.provenance.get("play", "?")) for g in result.gold})
+    rows = [
+        f"held-out gold: {n} mined scenes from {', '.join(plays)}; LM {result.lm} "
+        f"({'stronger model' if result.strong else 'embedded model'})",
+        f"  {'program':<22} {'mean [95% CI]':<24} {'failed':>7} {'tokens':>8}",
+    ]
+    for run in result.runs:
+        rows.append(f"  {run.label:<22} {str(run.mean):<24} {run.failed:>4}/{n:<2} {run.usage.total_tokens:>8}")
+    rows.append(f"  {'real - control':<44} {'paired diff [95% CI]':<24} verdict")
+    for real in result.real:
+        for control in result.controls:
+            comp = result.comparison(real, control)
+            rows.append(
+                f"  {real.label + ' - ' + control.label:<44} {str(comp.difference):<24} "
+                f"{comp.verdict} (p={comp.test.p_value:.3g})"
+            )
+    problems = failures(result)
+    rule = (
+        "every real program beats every control (paired interval excludes zero)"
+        if result.strong
+        else "no control beats a real program (paired interval below zero)"
+    )
+    rows.append(f"  requirement: {rule}: " + ("MET" if not problems else "NOT MET"))
+    rows.extend(f"    - {p}" for p in problems)
+    return "\n".join(rows)
+
+
+__all__ = [
+    "CONTROL_PROGRAMS",
+    "DEFAULT_PROGRAM",
+    "HELDOUT_DIR",
+    "HeldoutResult",
+    "ProgramRun",
+    "REAL_PROGRAMS",
+    "embedded_config",
+    "failures",
+    "heldout_plays",
+    "mine_heldout",
+    "run_heldout",
+    "rescore",
+    "run_programs",
+    "save_outputs",
+    "spread",
+    "strong_lm_config",
+    "table",
+]
