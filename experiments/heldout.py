@@ -12,10 +12,14 @@ output is scored with the public composite score (:func:`metrics.composite.score
 The requirement (:func:`failures`):
 
 * with the **embedded** model (SmolLM2-135M, a poor writer) the controls must not beat the real
-  prompts: for no pair is the paired interval of real minus control wholly below zero;
+  prompts: no control is detectably better than a real program;
 * with a **stronger** model (own GGUF or an endpoint, see :func:`strong_lm_config`) every real
-  program must beat every control with a paired bootstrap interval of the difference
-  (:func:`augmentlab.stats.paired_bootstrap_ci`) that excludes zero.
+  program must be detectably better than every control.
+
+"Detectably better" is the report's one rule (:func:`augmentlab.stats.compare`): the paired test
+rejects at 5 % *and* the paired bootstrap interval of the difference excludes zero on that side —
+the same rule that picks the variant a run uses, so a control never "wins" here on evidence the
+report would call no detectable difference.
 
 Used by ``tests/test_heldout.py`` (slow) and ``benchmarks/bench_heldout.py``.
 """
@@ -292,19 +296,20 @@ def rescore(directory: Path) -> HeldoutResult:
 def failures(result: HeldoutResult) -> list[str]:
     """What breaks the requirement (see the module doc); empty when it holds.
 
-    "Beats" is read the same way both ways: the paired bootstrap interval of the difference lies
-    wholly on one side of zero. A stronger model's real programs must beat every control; with the
-    embedded model no control may beat a real program (a control ahead by noise is not a failure,
-    a control ahead by the interval is).
+    "Beats" is read the same way both ways, by the report's rule (:func:`augmentlab.stats.compare`:
+    paired test at 5 % and the paired interval on one side of zero). A stronger model's real
+    programs must beat every control; with the embedded model no control may beat a real program
+    (a control ahead by noise is not a failure, a control detectably ahead is).
     """
     problems = []
     for control in result.controls:
         for real in result.real:
-            diff = result.comparison(real, control).difference
-            if result.strong and diff.low <= 0:
-                problems.append(f"{real.label} does not beat {control.label}: paired difference {diff} does not exclude zero")
-            elif not result.strong and diff.high < 0:
-                problems.append(f"{control.label} beats {real.label}: paired difference {diff} is below zero")
+            comp = result.comparison(real, control)
+            diff, p = comp.difference, comp.test.p_value
+            if result.strong and comp.verdict != "better":
+                problems.append(f"{real.label} does not beat {control.label}: paired difference {diff}, p={p:.3g}")
+            elif not result.strong and comp.verdict == "worse":
+                problems.append(f"{control.label} beats {real.label}: paired difference {diff}, p={p:.3g}")
     return problems
 
 
@@ -330,9 +335,9 @@ def table(result: HeldoutResult) -> str:
             )
     problems = failures(result)
     rule = (
-        "every real program beats every control (paired interval excludes zero)"
+        "every real program is detectably better than every control (the report's rule)"
         if result.strong
-        else "no control beats a real program (paired interval below zero)"
+        else "no control is detectably better than a real program (the report's rule)"
     )
     rows.append(f"  requirement: {rule}: " + ("MET" if not problems else "NOT MET"))
     rows.extend(f"    - {p}" for p in problems)

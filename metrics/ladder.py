@@ -214,6 +214,9 @@ RUNGS: list[Rung] = [
     Rung("junk: words changed", "junk", "gold with every spoken word upper-cased",
          lambda g, i, p, r: ((g.scenario, u) if (u := _upper_speech(g)) else None)),
     Rung("nothing", "nothing", "empty scenario, human lines without actions", lambda g, i, p, r: ("", _bare(g))),
+    Rung("placeholder form", "nothing", f"scenario '{PLACEHOLDER}', '*I wait.*' around every spoken line",
+         lambda g, i, p, r: (PLACEHOLDER, [f"*I wait.* {ln.text} *I wait.*" if ln.speaker else ln.text
+                                           for ln in g.scene.lines])),
     Rung("placeholder", "nothing", f"scenario '{PLACEHOLDER}', human lines without actions",
          lambda g, i, p, r: (PLACEHOLDER, _bare(g))),
 ]

@@ -12,6 +12,11 @@ put an action on, gold or not. Each such line gets a *fit* in {0, 0.5, 1}:
 - **1, matches gold** — on a line whose gold has actions, a prediction with similarity skill
   ≥ 0.5 fits by definition; one unlike the gold action (skill < 0.5) gets at most 0.5 from the
   tests below (it may be a different good action, or one from another line or scene).
+- **0, the same on every line** — one action (same words) on three or more lines and on half or
+  more of the lines with actions: it does not depend on its line, so it shows no reading of any
+  (a form filled with "*I wait.*", "*Nods.*" everywhere).
+- **at most 0.5, stock** — an action that is one of the stock actions of :mod:`metrics.anchors`
+  ("*I nod.*", "*Pauses.*") fits any line of any scene: half credit at most.
 - otherwise, for an action with three or more content words (shorter ones, "*Sits down.*",
   "*Coldly.*", fit any scene and are not judged: fit 1): **1** when at least 15 % of its content
   words occur in the scene (lines, heading, setting, personas) or when it is closer to the scene
@@ -37,7 +42,7 @@ from typing import Any
 import numpy as np
 
 from augmentlab.model import GoldExample
-from augmentlab.text import action_text, words
+from augmentlab.text import action_text, actions, words
 from metrics import anchors
 from metrics.consistency import Check, _name_tokens, content_words
 
@@ -50,6 +55,9 @@ LEX_SHARE = 0.15
 MIN_SPECIFIC = 3
 """Content words an action needs before the scene test judges it."""
 GOLD_SKILL_FIT = 0.5
+REPEAT_MIN = 3
+"""Lines one action must appear on (and half or more of the lines with actions) to count as
+the same action everywhere."""
 
 _TITLES = {"mr", "mrs", "ms", "miss", "sir", "lady", "lord", "dr", "madam", "master", "captain"}
 
@@ -88,6 +96,28 @@ def _echo(act: list[str], spoken: list[list[str]], grams: list[set[tuple[str, ..
     return sum(covered) / len(act), best[1]
 
 
+def _norm_stock(text: str) -> str:
+    toks = words(text)
+    return " ".join(toks[1:] if toks[:1] == ["i"] else toks)
+
+
+_STOCK: frozenset[str] | None = None
+
+
+def _stock_keys() -> frozenset[str]:
+    """The stock actions of :mod:`metrics.anchors`, person-neutral ("I nod." and "Nod." alike)."""
+    global _STOCK
+    if _STOCK is None:
+        _STOCK = frozenset(_norm_stock(a) for a in anchors.UNINFORMED_ACTIONS)
+    return _STOCK
+
+
+def _spans_stock(annotated: str, stock: frozenset[str]) -> bool:
+    """Every action span of the line is a stock action."""
+    spans = [_norm_stock(a) for a in actions(annotated)]
+    return bool(spans) and all(s in stock for s in spans)
+
+
 def relevance(
     gold: GoldExample,
     annotated: Sequence[Any] | None,
@@ -117,6 +147,16 @@ def relevance(
     for text in sources:
         vocab |= content_words(text)
 
+    acts = [action_text(a) if isinstance(a, str) and i < len(lines) else "" for i, a in enumerate(annotated)]
+    keys = [" ".join(words(a)) for a in acts]
+    with_actions = sum(1 for k in keys if k)
+    counts: dict[str, int] = {}
+    for k in keys:
+        if k:
+            counts[k] = counts.get(k, 0) + 1
+    everywhere = {k for k, c in counts.items() if c >= REPEAT_MIN and c * 2 >= with_actions}
+    stock = _stock_keys()
+
     fits: list[float | None] = []
     issues: list[str] = []
     pending: list[tuple[int, str]] = []  # lines left to the embedding test
@@ -145,7 +185,15 @@ def relevance(
         if sk is not None and sk >= GOLD_SKILL_FIT:
             fits.append(1.0)
             continue
+        key = " ".join(toks)
+        if key in everywhere:
+            fits.append(0.0)
+            issues.append(f"line {n}: the same action on {counts[key]} lines ('{act[:40]}'): it does not read its line")
+            continue
         cap = 1.0 if sk is None else 0.5  # unlike the gold action of this line: half at most
+        if _spans_stock(ann, stock):
+            cap *= 0.5
+            issues.append(f"line {n}: a stock action that fits any line ('{act[:40]}')")
         cw = content_words(act) - names
         if len(cw) < MIN_SPECIFIC:
             fits.append(cap)

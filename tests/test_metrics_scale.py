@@ -68,6 +68,25 @@ def test_echoed_named_and_foreign_actions_are_not_relevant(emb: Embedder) -> Non
     assert other is not None and "line 2" in " ".join(other.issues)  # another speaker's words
 
 
+def test_the_same_action_on_every_line_and_stock_actions_earn_little(emb: Embedder) -> None:
+    g = make_gold(annotated=None)
+    bare = [ln.text for ln in g.scene.lines]
+    # a form filled in without reading the lines: one action (not a stock one) everywhere
+    form = [f"*I glance at the kitchen door.* {t}" for t in bare]
+    r = relevance.relevance(g, form, exact=[True] * 4, embedder=emb)
+    assert r is not None and r.details["fit"] == [0.0] * 4 and r.score == 0.0
+    assert "the same action on 4 lines" in " ".join(r.issues)
+    # the same action on two of four lines is not "everywhere": each is judged on its own
+    twice = ["*I glance at the kitchen door.* " + bare[0], bare[1], "*I glance at the kitchen door.* " + bare[2], bare[3]]
+    r2 = relevance.relevance(g, twice, exact=[True] * 4, embedder=emb)
+    assert r2 is not None and r2.details["fit"] == [1.0, None, 1.0, None]
+    # a stock action fits any line of any scene: half credit at most
+    stock = ["*I nod.* " + bare[0], bare[1], "*Sighs.* " + bare[2], bare[3]]
+    r3 = relevance.relevance(g, stock, exact=[True] * 4, embedder=emb)
+    assert r3 is not None and r3.details["fit"] == [0.5, None, 1.0, None]
+    assert "stock action" in " ".join(r3.issues)
+
+
 def test_changed_words_are_a_hard_failure_of_the_line(emb: Embedder) -> None:
     ann = list(GOLD.annotated or [])
     ann[0] = ann[0].replace("last night", "LAST NIGHT")
