@@ -478,7 +478,6 @@ def augment_scripts(
     script_objs = [s for _, s in loaded]
     prog, program_id = resolve_program(program)
     program_fp = program_fingerprint(prog)
-    lm_fp = _lm_fingerprint(lm_config, lm)
     user_personas = read_persona_file(personas) if isinstance(personas, (str, Path)) else dict(personas or {})
 
     if dry_run:
@@ -490,15 +489,17 @@ def augment_scripts(
     from augmentlab.lm import adapter_for, memoize_dspy_model_info, open_lm
 
     memoize_dspy_model_info()
+    lm_fp = _lm_fingerprint(lm_config, lm)  # the model's identity (hashes a GGUF once per file)
     report = AugmentReport(out_dir=out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     store = ResultStore(out_dir)
-    lm_safe = lm_config.safe_dict() if lm_config is not None else {"model": getattr(lm, "model", "")}
+    lm_safe = lm_config.record() if lm_config is not None else {"model": getattr(lm, "model", "")}
     run_info: dict[str, Any] = {
         "scripts": [name for name, _ in loaded],
         "program": program_id,
         "program_fingerprint": program_fp,
         "lm": lm_safe,
+        "lm_identity": lm_config.identity_label() if lm_config is not None else lm_safe["model"],
         "lm_fingerprint": lm_fp,
         "concurrency": concurrency,
         "max_attempts": max_attempts,
@@ -509,6 +510,7 @@ def augment_scripts(
 
     with ExitStack() as stack:
         stack.callback(store.close)
+        store.set_meta("lm", lm_safe)  # who answered (the identity is also in every scene key)
         if lm is None:
             assert lm_config is not None
             lm = stack.enter_context(open_lm(lm_config))

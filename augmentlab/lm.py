@@ -74,7 +74,9 @@ class LMConfig(BaseModel):
     def _defaults(self) -> LMConfig:
         if self.model is None:
             if self.kind == "endpoint":
-                raise ValueError("an endpoint LM needs a model name, e.g. model = 'openai/gpt-4o-mini'")
+                raise ValueError(
+                    "an endpoint LM needs a model name: --model openai/gpt-4o-mini (or model = ... in [lm])"
+                )
             self.model = EMBEDDED_MODEL if self.kind == "embedded" else FAKE_MODEL
         if self.adapter is None:
             self.adapter = _DEFAULT_ADAPTER[self.kind]
@@ -86,19 +88,52 @@ class LMConfig(BaseModel):
             return None
         value = os.environ.get(self.api_key_env)
         if not value:
-            raise AugmentlabError(f"environment variable {self.api_key_env} (api_key_env) is not set")
+            raise AugmentlabError(
+                f"environment variable {self.api_key_env} is not set (export it, or change --api-key-env / api_key_env in [lm])"
+            )
         return value
 
     def safe_dict(self) -> dict[str, Any]:
         """The settings as plain data, safe to log (there is no secret in them)."""
         return self.model_dump(mode="json")
 
+    def identity(self) -> dict[str, Any]:
+        """Who answers (see :mod:`augmentlab.lm_identity`): for the embedded server the GGUF file's
+        SHA-256 and ``n_ctx``, for an endpoint the model name and ``api_base``."""
+        from augmentlab.lm_identity import identity
+
+        return identity(self)
+
+    def identity_label(self) -> str:
+        """:meth:`identity` in one line (report header, logs)."""
+        from augmentlab.lm_identity import identity_label
+
+        return identity_label(self.identity())
+
+    def record(self) -> dict[str, Any]:
+        """:meth:`safe_dict` plus ``identity``: what every stored result and run record keeps."""
+        return {**self.safe_dict(), "identity": self.identity()}
+
     def fingerprint(self) -> str:
-        """A stable hash of the settings that change outputs (no secret, no timeouts or prices)."""
+        """A stable hash of the settings that change outputs and of the model's identity
+        (the GGUF file's content, the endpoint's ``api_base``); no secret, no timeouts or prices."""
         data = self.model_dump(mode="json", include=set(_OUTPUT_SETTINGS))
-        if self.kind == "embedded":
-            data["gguf"] = Path(self.gguf).name if self.gguf else "default"
+        data["gguf"] = None  # the file's content hash is in the identity, its path is not what answers
+        from augmentlab.lm_identity import keyed
+
+        data["identity"] = keyed(self.identity())
         return content_hash(data)
+
+
+LOCAL_API_KEY = "not-needed"
+"""The key sent to an endpoint with an ``api_base`` and no ``api_key_env`` when the provider's own
+variable (``OPENAI_API_KEY``...) is unset: local OpenAI-compatible servers need no key, but the
+client refuses to send a request without one."""
+
+
+def _provider_key_variable(model: str) -> str:
+    provider = model.split("/", 1)[0] if "/" in model else "openai"
+    return f"{provider.upper()}_API_KEY"
 
 
 def adapter_for(config: LMConfig) -> dspy.Adapter:
@@ -202,8 +237,12 @@ def open_lm(config: LMConfig) -> Iterator[dspy.BaseLM]:
     """Open the LM ``config`` describes; close it (and the embedded server) on exit."""
     import dspy
 
+    from augmentlab.lm_identity import IDENTITY_ATTR, identity_digest, install_identity_cache_key
+
     memoize_dspy_model_info()
     keep_cached_usage()
+    install_identity_cache_key()
+    ident = identity_digest(config.identity())
     logging.getLogger("dspy.clients.lm").addFilter(_TRUNCATION_FILTER)  # idempotent
 
     prices = (config.prompt_price_per_1k, config.completion_price_per_1k)
@@ -212,11 +251,14 @@ def open_lm(config: LMConfig) -> Iterator[dspy.BaseLM]:
 
         lm: dspy.BaseLM = FakeLM(model=config.model or FAKE_MODEL, cache=config.cache)
         lm.augmentlab_prices = prices  # type: ignore[attr-defined]
+        setattr(lm, IDENTITY_ATTR, ident)
         yield lm
         return
     if config.kind == "endpoint":
         kwargs: dict[str, Any] = {"timeout": config.timeout}
         key = config.api_key()
+        if key is None and config.api_base and not os.environ.get(_provider_key_variable(config.model or "")):
+            key = LOCAL_API_KEY  # a local server (llama-server, Ollama, vLLM) takes any key
         if key is not None:
             kwargs["api_key"] = key
         if config.api_base:
@@ -230,6 +272,7 @@ def open_lm(config: LMConfig) -> Iterator[dspy.BaseLM]:
             **kwargs,
         )
         lm.augmentlab_prices = prices  # type: ignore[attr-defined]
+        setattr(lm, IDENTITY_ATTR, ident)
         try:
             yield lm
         finally:
@@ -260,6 +303,7 @@ def open_lm(config: LMConfig) -> Iterator[dspy.BaseLM]:
             engine="litellm",
         )
         lm.augmentlab_prices = prices  # type: ignore[attr-defined]
+        setattr(lm, IDENTITY_ATTR, ident)
         try:
             yield lm
         finally:

@@ -664,6 +664,8 @@ def _lm_params(configs: dict[str, Any]) -> dict[str, Any]:
             continue
         data = config.safe_dict()
         out.update({f"{role}.{k}": data.get(k) for k in keep if data.get(k) is not None})
+        out[f"{role}.identity"] = config.identity_label()  # which model answered (GGUF hash / api_base)
+        out[f"{role}.fingerprint"] = config.fingerprint()
     return out
 
 
@@ -687,7 +689,7 @@ def _save_program(outcome: VariantOutcome, spec: ExperimentSpec, directory: Path
             "n_test": len(outcome.examples),
             "parts": outcome.part_means(),
         },
-        "lm": spec.lm_configs()["lm"].safe_dict(),
+        "lm": spec.lm_configs()["lm"].record(),
         "mlflow_run_id": run_id,
         "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
