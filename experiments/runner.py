@@ -407,6 +407,7 @@ def run_experiment(
     progress: bool = True,
     console: Console | None = None,
     augment: bool = True,
+    lm_options: Any = None,
 ) -> RunResult:
     """Run the spec at ``spec_path`` (see the module doc) and return its results.
 
@@ -415,12 +416,13 @@ def run_experiment(
     also written there (``results/<variant>.json``) *before* they are logged, so a tracking
     server that goes away mid-run loses nothing: the run stops with one clear line.
     ``programs_dir``: where optimized programs are saved (default ``prompts/optimized/``).
-    ``augment=False`` skips the script augmentation.
+    ``augment=False`` skips the script augmentation. ``lm_options``: command-line LM overrides
+    (:class:`augmentlab.lm_options.LMOptions`) over the spec's ``[lm]`` (or ``augmentlab.toml``'s).
     """
     try:
         return _run_experiment(
             spec_path, tracking_uri=tracking_uri, out_dir=out_dir, programs_dir=programs_dir,
-            progress=progress, console=console, augment=augment,
+            progress=progress, console=console, augment=augment, lm_options=lm_options,
         )
     except AugmentlabError:
         raise
@@ -476,11 +478,14 @@ def _run_experiment(
     progress: bool,
     console: Console | None,
     augment: bool,
+    lm_options: Any = None,
 ) -> RunResult:
     from rich.console import Console
 
+    from augmentlab.lm_options import apply_to_spec
+
     console = console or Console(stderr=True)
-    spec = load_spec(spec_path)
+    spec = apply_to_spec(load_spec(spec_path), lm_options, source=str(spec_path))
     gold = usable_for(load_gold(spec.gold), spec.task)
     if not gold:
         raise AugmentlabError(f"no gold example has the labels task {spec.task!r} needs")

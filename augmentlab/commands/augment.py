@@ -11,7 +11,7 @@ from augmentlab.errors import AugmentlabError
 
 
 def lm_config_from_options(
-    lm: str,
+    lm: Optional[str],
     model: Optional[str],
     api_base: Optional[str],
     api_key_env: Optional[str],
@@ -21,32 +21,14 @@ def lm_config_from_options(
     num_retries: Optional[int] = None,
     timeout: Optional[float] = None,
 ) -> Any:
-    """The :class:`~augmentlab.lm.LMConfig` for ``--lm embedded|fake|endpoint`` and its options.
+    """The :class:`~augmentlab.lm.LMConfig` for these options over ``augmentlab.toml``'s ``[lm]``
+    (kept for callers of the old signature; commands use :mod:`augmentlab.lm_options`)."""
+    from augmentlab.lm_options import LMOptions, resolve_lm_config
 
-    ``--model`` (or ``--api-base``) with the default ``--lm`` means an endpoint.
-    """
-    from pydantic import ValidationError
-
-    from augmentlab.lm import LMConfig
-
-    kind = lm
-    if kind == "embedded" and (model or api_base):
-        kind = "endpoint"
-    if kind not in ("embedded", "fake", "endpoint"):
-        raise AugmentlabError(f"unknown --lm {lm!r} (use embedded, fake, or endpoint with --model/--api-base)")
-    values: dict[str, Any] = {"kind": kind}
-    for key, value in (
-        ("model", model), ("api_base", api_base), ("api_key_env", api_key_env),
-        ("prompt_price_per_1k", prompt_price), ("completion_price_per_1k", completion_price),
-        ("num_retries", num_retries), ("timeout", timeout),
-    ):
-        if value is not None:
-            values[key] = value
-    try:
-        return LMConfig(**values)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        raise AugmentlabError(f"bad LM settings: {first.get('msg', exc)}") from None
+    return resolve_lm_config(LMOptions(
+        lm=lm, model=model, api_base=api_base, api_key_env=api_key_env, prompt_price_per_1k=prompt_price,
+        completion_price_per_1k=completion_price, num_retries=num_retries, timeout=timeout,
+    ))
 
 
 def _print_report(report: Any) -> None:
@@ -83,7 +65,10 @@ def _print_report(report: Any) -> None:
 def register(app: typer.Typer) -> None:
     """Add ``augment`` and ``export`` to ``app``."""
 
+    from augmentlab.lm_options import lm_options as _with_lm_options
+
     @app.command()
+    @_with_lm_options
     def augment(
         scripts: list[Path] = typer.Argument(..., help="Script files to augment."),
         out: Path = typer.Option(..., "--out", "-o", help="Output folder (resumable: re-run to continue)."),
@@ -91,13 +76,6 @@ def register(app: typer.Typer) -> None:
             None, "--program", "-p",
             help="Saved program (.json), SCENARIO+ACTIONS variant names, or one variant. Default: the best shipped.",
         ),
-        lm: str = typer.Option("embedded", "--lm", help="embedded, fake, or endpoint (with --model/--api-base)."),
-        model: Optional[str] = typer.Option(None, "--model", help="Endpoint model, e.g. openai/gpt-4o-mini."),
-        api_base: Optional[str] = typer.Option(None, "--api-base", help="Endpoint base URL."),
-        api_key_env: Optional[str] = typer.Option(None, "--api-key-env", help="NAME of the variable holding the key."),
-        prompt_price: Optional[float] = typer.Option(None, "--prompt-price", help="Price per 1k prompt tokens."),
-        completion_price: Optional[float] = typer.Option(None, "--completion-price", help="Price per 1k completion tokens."),
-        num_retries: Optional[int] = typer.Option(None, "--num-retries", help="LM retries on timeout/429/5xx."),
         concurrency: int = typer.Option(4, "--concurrency", "-j", help="Scenes in flight at once."),
         max_attempts: int = typer.Option(3, "--max-attempts", help="Tries per scene for unusable output."),
         personas: Optional[Path] = typer.Option(None, "--personas", help="Persona cards (TOML or JSON: name = card)."),
@@ -106,14 +84,16 @@ def register(app: typer.Typer) -> None:
         limit: Optional[int] = typer.Option(None, "--limit", help="Only the first N scenes."),
         dry_run: bool = typer.Option(False, "--dry-run", help="Estimate tokens and cost; no LM call."),
         tokenizer: Optional[str] = typer.Option(None, "--tokenizer", help="Tokenizer for the dry-run estimate."),
+        lm_options: Any = None,
     ) -> None:
-        """Augment every scene of SCRIPTS (scenario + actions), resumably, into --out."""
-        from augmentlab.augment import augment_scripts
+        """Augment every scene of SCRIPTS (scenario + actions), resumably, into --out.
 
-        config = lm_config_from_options(
-            lm, model, api_base, api_key_env, prompt_price=prompt_price,
-            completion_price=completion_price, num_retries=num_retries,
-        )
+        The LM: the embedded SmolLM2 unless the LM options or the [lm] table of ./augmentlab.toml
+        say otherwise (options win)."""
+        from augmentlab.augment import augment_scripts
+        from augmentlab.lm_options import resolve_lm_config
+
+        config = resolve_lm_config(lm_options)
         report = augment_scripts(
             scripts, out, program=program, lm_config=config, concurrency=concurrency,
             max_attempts=max_attempts, personas=personas, write_personas=not no_persona_writer,
