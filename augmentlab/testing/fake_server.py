@@ -116,6 +116,12 @@ def default_responder(messages: list[dict[str, Any]], *, mangle: bool = False) -
     return json.dumps(answer)
 
 
+def _answer_lines(messages: list[dict[str, Any]]) -> int:
+    """How many script lines the prompt asks the model to annotate."""
+    user = next((_text(m.get("content")) for m in reversed(messages) if m.get("role") == "user"), "")
+    return len(spoken_of(input_sections(user).get("lines", "")))
+
+
 class StubServer:
     """An OpenAI-compatible chat-completions stub on ``127.0.0.1`` (see the module doc)."""
 
@@ -131,7 +137,11 @@ class StubServer:
         port: int = 0,
         trickle: float = 1.0,
         trickle_chunks: int = 10,
+        max_answer_lines: int | None = None,
     ) -> None:
+        self.max_answer_lines = max_answer_lines
+        """Like a ``max_tokens`` limit: an answer for more lines than this is cut in half with
+        ``finish_reason = "length"`` (None: no limit)."""
         self.latency = latency
         self.max_requests = max_requests
         self.faults = list(faults)
@@ -268,6 +278,8 @@ class StubServer:
             content, finish = full[: len(full) // 2], "length"
         else:
             content = self.responder(messages)
+        if self.max_answer_lines is not None and fault in (None, "ok") and _answer_lines(messages) > self.max_answer_lines:
+            content, finish = content[: len(content) // 2], "length"
         with self._lock:
             self.completed += 1
         prompt_chars = sum(len(_text(m.get("content"))) for m in messages)
