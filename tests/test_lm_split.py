@@ -102,3 +102,25 @@ def test_lm_error_in_a_part_is_an_error_not_a_partial_scene(tmp_path):
                                  lm_config=_config(stub, max_tokens=100_000, num_retries=0), write_personas=False)
     assert report.ok == 0 and report.errors == 1
     assert not (tmp_path / "out" / "augmented.jsonl").read_text().strip()
+
+
+def test_long_speech_sample_split_by_budget_reaches_the_export(tmp_path):
+    """The Euthyphro-like sample from the CLI with a small --max-tokens: every scene is split, none
+    fails, and every spoken line is in the export (the slow test does this on the real model)."""
+    from augmentlab.cli import main as cli_main
+    from augmentlab.ingest import load
+
+    sample = Path(__file__).parent / "data" / "scripts" / "euthyphro_long.txt"
+    out = tmp_path / "out"
+    with StubServer(latency=0.0, max_answer_lines=5) as stub:
+        assert cli_main(["augment", str(sample), "-o", str(out), "--api-base", stub.base_url, "--model",
+                         "openai/local", "--no-persona-writer", "--max-tokens", "512"]) == 0
+    run = json.loads((out / "run.json").read_text())
+    assert run["this_run"]["failed"] == run["this_run"]["errors"] == 0 and run["this_run"]["split"] >= 1
+    text = ""
+    for character in ("SOCRATES", "EUTHYPHRO"):
+        export = tmp_path / f"{character}.jsonl"
+        assert cli_main(["export", str(out), "-c", character, "-f", "openai", "-o", str(export)]) == 0
+        text += "\n".join(m["content"] for row in export.read_text().splitlines() for m in json.loads(row)["messages"])
+    spoken = [line.text for line in load(sample).lines if line.kind == LineKind.dialogue]
+    assert len(spoken) == 60 and all(line in text for line in spoken)
