@@ -761,7 +761,8 @@ def _run_scenes(runner: _Runner, store: ResultStore, items: list[_Item], concurr
                     last = next(f.reason for f in reversed(report.failures) if f.status == "error")
                     raise AugmentlabError(
                         f"the LM failed for {lm_errors_in_a_row} scenes in a row ({last}); "
-                        "finished scenes are kept, re-run to resume"
+                        "finished scenes are kept, re-run to resume (check --lm/--model/--api-base/--api-key-env, "
+                        "or [lm] in augmentlab.toml)"
                     )
         finally:
             for future in pending:
