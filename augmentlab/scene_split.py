@@ -25,15 +25,17 @@ from augmentlab.model import Line, Scene
 
 CONTEXT_LINES = 4
 """Lines before a part shown to the model as context (on top of the scene's own context)."""
-CHARS_PER_TOKEN = 3.0
-"""A conservative characters-per-token ratio for the estimates (English BPE is ~4)."""
+CHARS_PER_TOKEN = 3.5
+"""A conservative characters-per-token ratio for the estimates (SmolLM2's tokenizer: 4.2 on the
+long-speech sample, measured)."""
 ACTION_TOKENS_PER_LINE = 48
 """Estimated answer tokens per line for the actions around it (JSON + two short sentences;
 SmolLM2 with ``compose_scene`` wrote ~25-35, measured; the margin keeps cut-offs rare)."""
 SCENARIO_TOKENS = 160
 """Estimated answer tokens of a scenario plus the JSON around the answer."""
-PROMPT_OVERHEAD_TOKENS = 900
-"""Estimated prompt tokens besides the lines (instructions, field descriptions, demos, personas)."""
+PROMPT_OVERHEAD_TOKENS = 600
+"""Estimated prompt tokens besides the lines and context (instructions, field descriptions,
+personas; ~300 measured for ``compose_scene`` with the grammar adapter, doubled for demos)."""
 ANSWER_SHARE = 0.8
 """The share of ``max_tokens`` an estimated answer may fill."""
 

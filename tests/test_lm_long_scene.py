@@ -31,7 +31,7 @@ def test_long_speeches_augment_on_the_embedded_model_and_export_every_line(tmp_p
     monkeypatch.setenv("AUGMENTLAB_CACHE_DIR", str(tmp_path / "cache"))
     out = tmp_path / "out"
     argv = ["augment", str(SAMPLE), "-o", str(out), "--max-tokens", "2048", "--gguf", str(default_model_path()),
-            "--n-ctx", "4096", "--no-persona-writer", "--no-cache", "-j", "2"]
+            "--n-ctx", "4096", "--no-persona-writer", "--no-cache", "-j", "1", "--timeout", "900"]
     assert cli_main(argv) == 0
     assert (out / "failures.jsonl").read_text().strip() == ""
     run = json.loads((out / "run.json").read_text())
