@@ -30,6 +30,13 @@ retried up to ``max_attempts`` times in all, the retries at ``retry_temperature`
 ``rollout_id`` (so neither DSPy's cache nor a greedy decoder hands back the same answer); then it
 is stored as ``failed`` with the raw output and the reason, written to ``failures.jsonl`` and
 listed in the report. Nothing is dropped silently.
+
+**Long scenes.** A scene whose answer would not fit ``max_tokens`` (or whose prompt would not fit
+the embedded server's ``n_ctx``) is augmented in parts, cut at line boundaries up front
+(:mod:`augmentlab.scene_split`); a part whose answer is cut off anyway (``finish_reason=length``)
+is halved and retried, down to one line, and a single line with no usable answer keeps its words
+without actions. The parts are stored as one scene (its ``reason`` says how it was split);
+:attr:`AugmentReport.split` counts such scenes.
 """
 
 from __future__ import annotations
@@ -410,7 +417,8 @@ class _Runner:
             item.scene, max_tokens=self.max_tokens, n_ctx=self.n_ctx,
             echo=scene_split.echoes_words(self.program),
             scenario=bool(getattr(self.program, "writes_scenario", True)),
-        ) if self.max_tokens else [item.scene]
+        ) if self.max_tokens and getattr(self.program, "annotator", None) is not None else [item.scene]
+        # (a scenario-only program writes one scenario whatever the scene's length: no budget)
         if len(parts) == 1:
             outcome = self._attempts(item, item.scene, split_on_cut_off=True)
             if outcome.status != "cut-off":
