@@ -93,8 +93,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Augment every scene of SCRIPTS (scenario + actions), resumably, into --out.
 
-        The LM: the embedded SmolLM2 unless the LM options or the [lm] table of ./augmentlab.toml
-        say otherwise (options win)."""
+        The LM: the embedded SmolLM2 unless the LM options or ./augmentlab.toml say otherwise."""
         from augmentlab.augment import augment_scripts
         from augmentlab.lm_options import resolve_lm_config
 

@@ -61,7 +61,7 @@ def run_command(
 ) -> None:
     """Run an experiment spec: evaluate every variant on the test split, log to MLflow.
 
-    The LM options override the spec's [lm] table (or ./augmentlab.toml's when the spec has none)."""
+    The LM options override the spec's LM table (or ./augmentlab.toml's when the spec has none)."""
     _run(spec, tracking_uri, out, programs_dir, no_augment, no_progress, lm_options)
 
 
