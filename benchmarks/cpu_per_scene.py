@@ -6,7 +6,7 @@ Wall-clock ratios on a shared 2-core machine say little about where the time goe
 A stub server with no latency answers; augment's workers are timed with ``time.thread_time`` and
 the whole process with ``time.process_time``. Each setting runs in its own process (the caches
 are process-wide), ``--repeat`` times, alternating. ``--profile`` dumps a cProfile of the worker
-(concurrency 1) to ``cpu_per_scene.prof`` instead.
+(concurrency 1, thread CPU time) to ``$TMPDIR/cpu_per_scene.prof`` too.
 """
 
 from __future__ import annotations
@@ -64,7 +64,9 @@ def one(scenes: int, concurrency: int, adapter: str, caches: bool, profile: bool
                           write_personas=False)
         process, wall = time.process_time() - p0, time.perf_counter() - t0
         if profiler:
-            profiler.dump_stats("cpu_per_scene.prof")
+            path = Path(tempfile.gettempdir()) / "cpu_per_scene.prof"
+            profiler.dump_stats(path)
+            print(f"profile: {path}", flush=True)
         cpu.sort()
         return (f"caches {'on ' if caches else 'off'} worker {cpu[len(cpu) // 2] * 1000:.2f} ms  "
                 f"process {process / scenes * 1000:.2f} ms  wall {wall / scenes * 1000:.2f} ms per scene")
