@@ -75,10 +75,11 @@ FLAGS: dict[str, str] = {
     "temperature": "--temperature", "max_tokens": "--max-tokens", "timeout": "--timeout",
     "num_retries": "--num-retries", "prompt_price_per_1k": "--prompt-price",
     "completion_price_per_1k": "--completion-price", "cache": "--cache/--no-cache", "adapter": "--adapter",
-    "gguf": "--gguf", "port": "--port", "n_ctx": "--n-ctx", "n_threads": "--n-threads",
+    "gguf": "--gguf", "port": "--lm-port", "n_ctx": "--n-ctx", "n_threads": "--n-threads",
     "start_timeout": "--start-timeout",
 }
-"""LMConfig key → the command-line flag that sets it (error messages name both)."""
+"""LMConfig key → the command-line flag that sets it (error messages name both). The port is
+``--lm-port``: ``--port`` is taken by ``augmentlab ui``."""
 
 _PANEL = "LM options"
 
@@ -118,7 +119,6 @@ _PARAM_TO_FIELD = {
     "lm_gguf": "gguf", "lm_port": "port", "lm_n_ctx": "n_ctx", "lm_n_threads": "n_threads",
     "lm_start_timeout": "start_timeout",
 }
-FLAGS["port"] = "--lm-port"  # --port is taken by `augmentlab ui`
 
 
 def lm_options(func: Callable[..., Any]) -> Callable[..., Any]:
