@@ -20,7 +20,8 @@ config with :func:`resolve_lm_config`::
 
 Choosing another kind on the command line (``--lm``, or ``--model``/``--api-base`` for an
 endpoint, ``--gguf`` for the embedded server) starts from that kind's defaults instead of a file
-written for another kind. Every error names the flag and the ``[lm]`` key that fix it.
+written for another kind. Server options (``--n-ctx``...) with an endpoint are an error, not a
+silent switch to the embedded model. Every error names the flag and the ``[lm]`` key that fix it.
 """
 
 from __future__ import annotations
@@ -183,9 +184,12 @@ def _implied_kind(given: dict[str, Any]) -> str | None:
         return str(given["kind"])
     if "model" in given or "api_base" in given:
         return "endpoint"
-    if any(k in given for k in ("gguf", "n_ctx", "n_threads", "port", "start_timeout")):
+    if "gguf" in given:
         return "embedded"
     return None
+
+
+_EMBEDDED_ONLY = ("n_ctx", "n_threads", "port", "start_timeout")
 
 
 def merge_lm_settings(base: dict[str, Any], options: LMOptions | None) -> dict[str, Any]:
@@ -203,6 +207,13 @@ def merge_lm_settings(base: dict[str, Any], options: LMOptions | None) -> dict[s
     settings.update(given)
     if kind is not None:
         settings["kind"] = kind
+    final = settings.get("kind", "embedded")
+    stray = [k for k in _EMBEDDED_ONLY if k in given] if final != "embedded" else []
+    if stray:
+        raise AugmentlabError(
+            f"{FLAGS[stray[0]]} applies to the embedded LM only, but the LM is {final} "
+            f"(add --lm embedded, or drop {FLAGS[stray[0]]})"
+        )
     return settings
 
 

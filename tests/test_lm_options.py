@@ -73,6 +73,10 @@ def test_project_file_sets_the_endpoint_once_and_flags_override(tmp_path, monkey
         assert stub.completed >= 1
         run = json.loads((tmp_path / "out" / "run.json").read_text())
         assert run["lm"]["api_base"] == stub.base_url and run["lm"]["max_tokens"] == 700
+    # Server options with the file's endpoint: an error naming the flag, not a silent switch.
+    with pytest.raises(AugmentlabError, match="--n-ctx applies to the embedded LM only"):
+        resolve_lm_config(LMOptions(n_ctx=4096))
+    assert resolve_lm_config(LMOptions(lm="embedded", n_ctx=4096)).n_ctx == 4096
     # Another kind on the command line starts from that kind, not from the file's endpoint.
     fake = resolve_lm_config(LMOptions(lm="fake"))
     assert fake.kind == "fake" and fake.api_base is None and fake.max_tokens == 700
