@@ -25,6 +25,8 @@ def lm_config_from_options(
     (kept for callers of the old signature; commands use :mod:`augmentlab.lm_options`)."""
     from augmentlab.lm_options import LMOptions, resolve_lm_config
 
+    if lm == "embedded" and (model or api_base):
+        lm = None  # as before: --model/--api-base with the default --lm mean an endpoint
     return resolve_lm_config(LMOptions(
         lm=lm, model=model, api_base=api_base, api_key_env=api_key_env, prompt_price_per_1k=prompt_price,
         completion_price_per_1k=completion_price, num_retries=num_retries, timeout=timeout,
