@@ -30,6 +30,13 @@ retried up to ``max_attempts`` times in all, the retries at ``retry_temperature`
 ``rollout_id`` (so neither DSPy's cache nor a greedy decoder hands back the same answer); then it
 is stored as ``failed`` with the raw output and the reason, written to ``failures.jsonl`` and
 listed in the report. Nothing is dropped silently.
+
+**Long scenes.** A scene whose answer would not fit ``max_tokens`` (or whose prompt would not fit
+the embedded server's ``n_ctx``) is augmented in parts, cut at line boundaries up front
+(:mod:`augmentlab.scene_split`); a part whose answer is cut off anyway (``finish_reason=length``)
+is halved and retried, down to one line, and a single line with no usable answer keeps its words
+without actions. The parts are stored as one scene (its ``reason`` says how it was split);
+:attr:`AugmentReport.split` counts such scenes.
 """
 
 from __future__ import annotations
@@ -46,7 +53,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from augmentlab.errors import AugmentlabError
-from augmentlab.model import AugmentedScene, LineKind, Scene, Script, Usage, content_hash
+from augmentlab.model import AugmentedLine, AugmentedScene, LineKind, Scene, Script, Usage, content_hash
 from augmentlab.store import ResultStore, work_key
 from augmentlab.text import is_verbatim
 
@@ -119,6 +126,10 @@ class AugmentReport:
     elapsed: float = 0.0
     estimate: Estimate | None = None
     interrupted: bool = False
+    split: int = 0
+    """Scenes augmented in parts to fit ``max_tokens`` (see :mod:`augmentlab.scene_split`)."""
+    bare_lines: int = 0
+    """Lines of split scenes kept with their words only (no usable answer even alone)."""
 
     @property
     def scenes_per_second(self) -> float:
@@ -146,6 +157,34 @@ class _Outcome:
     result: AugmentedScene | None = None
     raw: str | None = None
     reason: str | None = None
+    parts: int = 1
+    """Parts the scene was augmented in (more than one: split to fit ``max_tokens``)."""
+    bare_lines: int = 0
+    """Lines kept with their words only (no usable answer even alone)."""
+
+
+class _PartError(Exception):
+    """A part of a split scene could not reach the LM (the scene is stored as ``error``)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+CUT_OFF_REASON = (
+    "the LM output was cut off at max_tokens (finish_reason=length) even for one line; "
+    "raise --max-tokens (or max_tokens in [lm] of augmentlab.toml / the spec)"
+)
+
+
+def _cut_off(reason: str | None) -> bool:
+    return bool(reason) and "finish_reason=length" in str(reason)
+
+
+def _halves(scene: Scene) -> list[Scene]:
+    from augmentlab.scene_split import halve
+
+    return halve(scene)
 
 
 # -- programs -------------------------------------------------------------------------------
@@ -343,11 +382,17 @@ class _Runner:
         tracer: Any = None,
         trace_tags: dict[str, str] | None = None,
         trace_run_id: str | None = None,
+        max_tokens: int | None = None,
+        n_ctx: int | None = None,
     ) -> None:
         self.tracer = tracer
         """An open :class:`~augmentlab.tracing.Tracer`: each scene (all its attempts) is one trace."""
         self.trace_tags = trace_tags or {}
         self.trace_run_id = trace_run_id
+        self.max_tokens = max_tokens
+        """The LM's answer limit: scenes are budgeted and split to fit it (None: no budget)."""
+        self.n_ctx = n_ctx
+        """The LM's context size when known (embedded server): prompts are budgeted to fit it."""
         self.redact = redact or (lambda text: text)
         """Removes secrets (the API key) from failure reasons and raw output before they are kept."""
         self.program = program
@@ -372,6 +417,73 @@ class _Runner:
         return traced_scene(self.tracer, self._scene, item, tags=self.trace_tags, run_id=self.trace_run_id)
 
     def _scene(self, item: _Item) -> _Outcome:
+        """Augment one planned scene: whole, or in parts when it is too long for one answer.
+
+        The scene is first cut into parts that fit the answer budget (:func:`scene_split.budget_parts`;
+        usually one part). A part whose answer is cut off at ``max_tokens`` is halved at a line
+        boundary and each half retried, down to one line; a single line that still gets no usable
+        answer keeps its human words without actions. The parts are put back together in order:
+        no line is dropped. An LM error (unreachable) stops the scene as ``error``.
+        """
+        from augmentlab import scene_split
+
+        parts = scene_split.budget_parts(
+            item.scene, max_tokens=self.max_tokens, n_ctx=self.n_ctx,
+            echo=scene_split.echoes_words(self.program),
+            scenario=bool(getattr(self.program, "writes_scenario", True)),
+        ) if self.max_tokens and getattr(self.program, "annotator", None) is not None else [item.scene]
+        # (a scenario-only program writes one scenario whatever the scene's length: no budget)
+        if len(parts) == 1:
+            outcome = self._attempts(item, item.scene, split_on_cut_off=True)
+            if outcome.status != "cut-off":
+                return outcome
+            parts = scene_split.halve(item.scene)
+            usage, attempts = outcome.usage, outcome.attempts
+        else:
+            usage, attempts = Usage(), 0
+        state = {"usage": usage, "attempts": attempts, "bare": 0, "parts": 0}
+        results: list[AugmentedScene] = []
+        try:
+            for sub in parts:
+                results.extend(self._part(item, sub, state))
+        except _PartError as exc:
+            return self._safe(_Outcome(item, "error", state["attempts"], state["usage"], reason=exc.reason))
+        lines = [line for r in results for line in r.lines]
+        scenario = next((r.scenario for r in results if r.scenario), None)
+        note = (f"split into {state['parts']} parts to fit max_tokens={self.max_tokens}"
+                + (f"; {state['bare']} line(s) kept without actions (no usable answer even alone)" if state["bare"] else ""))
+        merged = AugmentedScene(
+            scene_id=item.scene.id, scene=item.scene, scenario=scenario, lines=lines, usage=state["usage"],
+            lm=self.lm_safe, program=next((r.program for r in results if r.program), self.program_id), reason=note,
+        )
+        return _Outcome(item, "ok", state["attempts"], state["usage"], result=merged, reason=note,
+                        parts=state["parts"], bare_lines=state["bare"])
+
+    def _part(self, item: _Item, sub: Scene, state: dict[str, Any]) -> list[AugmentedScene]:
+        """Results for one part, halving it when its answer is cut off or unusable (see :meth:`scene`)."""
+        single = len(sub.lines) == 1
+        outcome = self._attempts(item, sub, split_on_cut_off=not single)
+        state["usage"] = state["usage"] + outcome.usage
+        state["attempts"] += outcome.attempts
+        if outcome.status == "error":
+            raise _PartError(outcome.reason or "LM call failed")
+        if outcome.status == "ok" and outcome.result is not None:
+            state["parts"] += 1
+            return [outcome.result]
+        if not single:
+            out: list[AugmentedScene] = []
+            for half in _halves(sub):
+                out.extend(self._part(item, half, state))
+            return out
+        state["parts"] += 1
+        state["bare"] += 1
+        line = sub.lines[0]
+        return [AugmentedScene(scene_id=sub.id, scene=sub, lines=[AugmentedLine(line=line, annotated=line.text)])]
+
+    def _attempts(self, item: _Item, scene: Scene, *, split_on_cut_off: bool) -> _Outcome:
+        """Up to ``max_attempts`` tries of the program on ``scene``. With ``split_on_cut_off``, an
+        answer cut off at ``max_tokens`` ends the tries at once as status ``cut-off`` (a smaller
+        part, not another try, is what fixes it)."""
         import dspy
         from dspy.utils.exceptions import LMError
 
@@ -384,7 +496,7 @@ class _Runner:
             lm = self._lm_for(attempt)
             try:
                 with dspy.context(lm=lm, adapter=self.adapter):
-                    result = augment_scene(self.program, item.scene, item.personas)
+                    result = augment_scene(self.program, scene, item.personas)
             except LMError as exc:
                 return self._safe(_Outcome(item, "error", attempt + 1, usage, raw=raw, reason=f"LM call failed: {_one_line(exc)}"))
             except Exception as exc:  # output the program could not handle: retry
@@ -392,7 +504,7 @@ class _Runner:
                 reason = f"program error: {_one_line(exc)}"
                 continue
             usage = usage + getattr(result, "usage", Usage())
-            clean, problem = _check(result, item.scene)
+            clean, problem = _check(result, scene)
             if clean is not None:
                 clean = clean.model_copy(
                     update={"usage": usage, "lm": self.lm_safe, "program": clean.program or self.program_id}
@@ -400,6 +512,10 @@ class _Runner:
                 return _Outcome(item, "ok", attempt + 1, usage, result=clean)
             raw = getattr(result, "raw", None) or raw
             reason = problem or "unusable output"
+            if _cut_off(reason):
+                reason = CUT_OFF_REASON
+                if split_on_cut_off:
+                    return self._safe(_Outcome(item, "cut-off", attempt + 1, usage, raw=raw, reason=reason))
         return self._safe(_Outcome(item, "failed", self.max_attempts, usage, raw=raw, reason=reason))
 
     def _safe(self, outcome: _Outcome) -> _Outcome:
@@ -497,7 +613,6 @@ def augment_scripts(
     script_objs = [s for _, s in loaded]
     prog, program_id = resolve_program(program)
     program_fp = program_fingerprint(prog)
-    lm_fp = _lm_fingerprint(lm_config, lm)
     user_personas = read_persona_file(personas) if isinstance(personas, (str, Path)) else dict(personas or {})
 
     if dry_run:
@@ -509,15 +624,17 @@ def augment_scripts(
     from augmentlab.lm import adapter_for, memoize_dspy_model_info, open_lm
 
     memoize_dspy_model_info()
+    lm_fp = _lm_fingerprint(lm_config, lm)  # the model's identity (hashes a GGUF once per file)
     report = AugmentReport(out_dir=out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     store = ResultStore(out_dir)
-    lm_safe = lm_config.safe_dict() if lm_config is not None else {"model": getattr(lm, "model", "")}
+    lm_safe = lm_config.record() if lm_config is not None else {"model": getattr(lm, "model", "")}
     run_info: dict[str, Any] = {
         "scripts": [name for name, _ in loaded],
         "program": program_id,
         "program_fingerprint": program_fp,
         "lm": lm_safe,
+        "lm_identity": lm_config.identity_label() if lm_config is not None else lm_safe["model"],
         "lm_fingerprint": lm_fp,
         "concurrency": concurrency,
         "max_attempts": max_attempts,
@@ -528,6 +645,7 @@ def augment_scripts(
 
     with ExitStack() as stack:
         stack.callback(store.close)
+        store.set_meta("lm", lm_safe)  # who answered (the identity is also in every scene key)
         if lm is None:
             assert lm_config is not None
             lm = stack.enter_context(open_lm(lm_config))
@@ -538,6 +656,8 @@ def augment_scripts(
             max_attempts=max_attempts, retry_temperature=retry_temperature,
             redact=_redactor(lm_config).text,
             tracer=tracer, trace_tags=trace_tags, trace_run_id=trace_run_id,
+            max_tokens=lm_config.max_tokens if lm_config is not None else (getattr(lm, "kwargs", {}) or {}).get("max_tokens"),
+            n_ctx=lm_config.n_ctx if lm_config is not None and lm_config.kind == "embedded" else None,
         )
         try:
             cards = _personas(runner, store, script_objs, user_personas, program_fp, lm_fp, write_personas, concurrency, report)
@@ -669,7 +789,8 @@ def _run_scenes(runner: _Runner, store: ResultStore, items: list[_Item], concurr
                     last = next(f.reason for f in reversed(report.failures) if f.status == "error")
                     raise AugmentlabError(
                         f"the LM failed for {lm_errors_in_a_row} scenes in a row ({last}); "
-                        "finished scenes are kept, re-run to resume"
+                        "finished scenes are kept, re-run to resume (check --lm/--model/--api-base/--api-key-env, "
+                        "or [lm] in augmentlab.toml)"
                     )
         finally:
             for future in pending:
@@ -696,6 +817,8 @@ def _record(store: ResultStore, outcome: _Outcome, report: AugmentReport) -> Non
     report.usage = report.usage + outcome.usage
     if outcome.status == "ok":
         report.ok += 1
+        report.split += int(outcome.parts > 1)
+        report.bare_lines += outcome.bare_lines
         return
     if outcome.status == "failed":
         report.failed += 1
@@ -717,7 +840,7 @@ def _write_outputs(store: ResultStore, out_dir: Path, report: AugmentReport, run
         "interrupted": report.interrupted,
         "counts": counts,
         "this_run": {"ok": report.ok, "failed": report.failed, "errors": report.errors, "skipped": report.skipped,
-                     "usage": report.usage.model_dump()},
+                     "split": report.split, "bare_lines": report.bare_lines, "usage": report.usage.model_dump()},
         "total_usage": report.total_usage.model_dump(),
         "personas": {name: card["source"] for name, card in report.personas.items()},
     }

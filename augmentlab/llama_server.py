@@ -152,7 +152,8 @@ def _wait_ready(server: EmbeddedServer, deadline: float) -> None:
         if time.monotonic() > deadline:
             tail = server.stderr_tail()
             raise AugmentlabError(
-                f"the embedded LM server did not answer on port {server.port} within the start timeout"
+                f"the embedded LM server did not answer on port {server.port} within the start timeout "
+                "(raise --start-timeout / start_timeout in [lm])"
                 + (f": {tail}" if tail else "")
             )
         time.sleep(0.2)
@@ -161,9 +162,12 @@ def _wait_ready(server: EmbeddedServer, deadline: float) -> None:
 def _start(model_path: Path, port: int | None, n_ctx: int, n_threads: int, timeout: float) -> EmbeddedServer:
     _check_llama_cpp()
     if not model_path.is_file():
-        raise AugmentlabError(f"GGUF model file not found: {model_path}")
+        raise AugmentlabError(f"GGUF model file not found: {model_path} (fix --gguf or gguf in [lm])")
     if port is not None and port_in_use(port):
-        raise AugmentlabError(f"cannot start the embedded LM server: port {port} on {HOST} is already in use")
+        raise AugmentlabError(
+            f"cannot start the embedded LM server: port {port} on {HOST} is already in use "
+            "(choose another --lm-port / port in [lm], or leave it unset for a free one)"
+        )
     chosen = port if port is not None else free_port()
     log_fd, log_name = tempfile.mkstemp(prefix="augmentlab-llama-", suffix=".log")
     log_file = os.fdopen(log_fd, "wb")

@@ -16,6 +16,8 @@ import re
 ACTION_RE = re.compile(r"\*([^*\n]+?)\*")
 _WS_RE = re.compile(r"\s+")
 _DOUBLE_QUOTES = "\"“”„«»"
+_DROP_QUOTES = str.maketrans("", "", _DOUBLE_QUOTES)
+_SPACE_BEFORE_PUNCT_RE = re.compile(r"\s+([,.;:!?…])")
 
 
 def collapse_ws(text: str) -> str:
@@ -42,19 +44,19 @@ def spoken_text(annotated: str, original: str | None = None) -> str:
     rest = collapse_ws(ACTION_RE.sub(" ", annotated))
     has_quotes = original is not None and any(q in original for q in _DOUBLE_QUOTES)
     if not has_quotes:
-        rest = collapse_ws("".join(ch for ch in rest if ch not in _DOUBLE_QUOTES))
+        rest = collapse_ws(rest.translate(_DROP_QUOTES))  # (a per-character filter was ~15 % of augment's CPU)
     elif len(rest) >= 2 and rest[0] in _DOUBLE_QUOTES and rest[-1] in _DOUBLE_QUOTES:
         if not (original or "").strip()[:1] in _DOUBLE_QUOTES:
             rest = rest[1:-1].strip()
     # Punctuation separated from a word by a removed action ("Well, *I pause.* no" keeps the
     # comma); white space before closing punctuation left by removal is folded away.
-    rest = re.sub(r"\s+([,.;:!?…])", r"\1", rest)
+    rest = _SPACE_BEFORE_PUNCT_RE.sub(r"\1", rest)
     return rest
 
 
 def normalize_spoken(text: str) -> str:
     """The form human words are compared in."""
-    return re.sub(r"\s+([,.;:!?…])", r"\1", collapse_ws(text))
+    return _SPACE_BEFORE_PUNCT_RE.sub(r"\1", collapse_ws(text))
 
 
 def is_verbatim(annotated: str, original: str) -> bool:

@@ -450,6 +450,7 @@ def run_experiment(
     console: Console | None = None,
     augment: bool = True,
     traces: bool | None = None,
+    lm_options: Any = None,
 ) -> RunResult:
     """Run the spec at ``spec_path`` (see the module doc) and return its results.
 
@@ -460,11 +461,13 @@ def run_experiment(
     ``programs_dir``: where optimized programs are saved (default ``prompts/optimized/``).
     ``augment=False`` skips the script augmentation. ``traces``: log each example's LM calls as
     an MLflow trace (default: the spec's ``traces``, on unless set to false).
+    ``lm_options``: command-line LM overrides
+    (:class:`augmentlab.lm_options.LMOptions`) over the spec's ``[lm]`` (or ``augmentlab.toml``'s).
     """
     try:
         return _run_experiment(
             spec_path, tracking_uri=tracking_uri, out_dir=out_dir, programs_dir=programs_dir,
-            progress=progress, console=console, augment=augment, traces=traces,
+            progress=progress, console=console, augment=augment, traces=traces, lm_options=lm_options,
         )
     except AugmentlabError:
         raise
@@ -521,11 +524,14 @@ def _run_experiment(
     console: Console | None,
     augment: bool,
     traces: bool | None = None,
+    lm_options: Any = None,
 ) -> RunResult:
     from rich.console import Console
 
+    from augmentlab.lm_options import apply_to_spec
+
     console = console or Console(stderr=True)
-    spec = load_spec(spec_path)
+    spec = apply_to_spec(load_spec(spec_path), lm_options, source=str(spec_path))
     gold = usable_for(load_gold(spec.gold), spec.task)
     if not gold:
         raise AugmentlabError(f"no gold example has the labels task {spec.task!r} needs")
@@ -725,6 +731,8 @@ def _lm_params(configs: dict[str, Any]) -> dict[str, Any]:
             continue
         data = config.safe_dict()
         out.update({f"{role}.{k}": data.get(k) for k in keep if data.get(k) is not None})
+        out[f"{role}.identity"] = config.identity_label()  # which model answered (GGUF hash / api_base)
+        out[f"{role}.fingerprint"] = config.fingerprint()
     return out
 
 
@@ -748,7 +756,7 @@ def _save_program(outcome: VariantOutcome, spec: ExperimentSpec, directory: Path
             "n_test": len(outcome.examples),
             "parts": outcome.part_means(),
         },
-        "lm": spec.lm_configs()["lm"].safe_dict(),
+        "lm": spec.lm_configs()["lm"].record(),
         "mlflow_run_id": run_id,
         "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }

@@ -279,6 +279,8 @@ def augment_scene(
     except AdapterParseError as exc:
         result.usage = usage_since(local, 0)
         result.status, result.reason = "failed", f"unparseable LM output: {' '.join(str(exc).split())[:200]}"
+        if _truncated(local):  # unparseable because it was cut off: say so (augment splits the scene)
+            result.reason = "the LM output was cut off at max_tokens (finish_reason=length); raise max_tokens"
         result.raw = exc.lm_response
         return result
     result.usage = usage_since(local, 0) if local.history else Usage()

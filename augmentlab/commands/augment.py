@@ -11,7 +11,7 @@ from augmentlab.errors import AugmentlabError
 
 
 def lm_config_from_options(
-    lm: str,
+    lm: Optional[str],
     model: Optional[str],
     api_base: Optional[str],
     api_key_env: Optional[str],
@@ -21,32 +21,16 @@ def lm_config_from_options(
     num_retries: Optional[int] = None,
     timeout: Optional[float] = None,
 ) -> Any:
-    """The :class:`~augmentlab.lm.LMConfig` for ``--lm embedded|fake|endpoint`` and its options.
+    """The :class:`~augmentlab.lm.LMConfig` for these options over ``augmentlab.toml``'s ``[lm]``
+    (kept for callers of the old signature; commands use :mod:`augmentlab.lm_options`)."""
+    from augmentlab.lm_options import LMOptions, resolve_lm_config
 
-    ``--model`` (or ``--api-base``) with the default ``--lm`` means an endpoint.
-    """
-    from pydantic import ValidationError
-
-    from augmentlab.lm import LMConfig
-
-    kind = lm
-    if kind == "embedded" and (model or api_base):
-        kind = "endpoint"
-    if kind not in ("embedded", "fake", "endpoint"):
-        raise AugmentlabError(f"unknown --lm {lm!r} (use embedded, fake, or endpoint with --model/--api-base)")
-    values: dict[str, Any] = {"kind": kind}
-    for key, value in (
-        ("model", model), ("api_base", api_base), ("api_key_env", api_key_env),
-        ("prompt_price_per_1k", prompt_price), ("completion_price_per_1k", completion_price),
-        ("num_retries", num_retries), ("timeout", timeout),
-    ):
-        if value is not None:
-            values[key] = value
-    try:
-        return LMConfig(**values)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        raise AugmentlabError(f"bad LM settings: {first.get('msg', exc)}") from None
+    if lm == "embedded" and (model or api_base):
+        lm = None  # as before: --model/--api-base with the default --lm mean an endpoint
+    return resolve_lm_config(LMOptions(
+        lm=lm, model=model, api_base=api_base, api_key_env=api_key_env, prompt_price_per_1k=prompt_price,
+        completion_price_per_1k=completion_price, num_retries=num_retries, timeout=timeout,
+    ))
 
 
 def _print_report(report: Any) -> None:
@@ -70,6 +54,11 @@ def _print_report(report: Any) -> None:
         f"{u.prompt_tokens:,}+{u.completion_tokens:,} tokens{cost}"
         + (f" ({u.cached_calls} calls from the DSPy cache: counted, not spent)" if u.cached_calls else "")
     )
+    if report.split:
+        console.print(
+            f"{report.split} scene(s) split into parts to fit --max-tokens"
+            + (f"; {report.bare_lines} line(s) kept without actions" if report.bare_lines else "")
+        )
     if report.failures:
         table = Table(title="not augmented (see failures.jsonl)")
         for col in ("script", "scene", "status", "reason"):
@@ -102,7 +91,10 @@ def _tracer(store: str, config: Any, stack: Any) -> Any:
 def register(app: typer.Typer) -> None:
     """Add ``augment`` and ``export`` to ``app``."""
 
+    from augmentlab.lm_options import lm_options as _with_lm_options
+
     @app.command()
+    @_with_lm_options
     def augment(
         scripts: list[Path] = typer.Argument(..., help="Script files to augment."),
         out: Path = typer.Option(..., "--out", "-o", help="Output folder (resumable: re-run to continue)."),
@@ -110,13 +102,6 @@ def register(app: typer.Typer) -> None:
             None, "--program", "-p",
             help="Saved program (.json), SCENARIO+ACTIONS variant names, or one variant. Default: the best shipped.",
         ),
-        lm: str = typer.Option("embedded", "--lm", help="embedded, fake, or endpoint (with --model/--api-base)."),
-        model: Optional[str] = typer.Option(None, "--model", help="Endpoint model, e.g. openai/gpt-4o-mini."),
-        api_base: Optional[str] = typer.Option(None, "--api-base", help="Endpoint base URL."),
-        api_key_env: Optional[str] = typer.Option(None, "--api-key-env", help="NAME of the variable holding the key."),
-        prompt_price: Optional[float] = typer.Option(None, "--prompt-price", help="Price per 1k prompt tokens."),
-        completion_price: Optional[float] = typer.Option(None, "--completion-price", help="Price per 1k completion tokens."),
-        num_retries: Optional[int] = typer.Option(None, "--num-retries", help="LM retries on timeout/429/5xx."),
         concurrency: int = typer.Option(4, "--concurrency", "-j", help="Scenes in flight at once."),
         max_attempts: int = typer.Option(3, "--max-attempts", help="Tries per scene for unusable output."),
         personas: Optional[Path] = typer.Option(None, "--personas", help="Persona cards (TOML or JSON: name = card)."),
@@ -129,16 +114,17 @@ def register(app: typer.Typer) -> None:
             None, "--trace-to", help="Log each scene's LM calls as an MLflow trace to this store or tracking URI "
             "(experiment 'augment'; e.g. mlruns)."
         ),
+        lm_options: Any = None,
     ) -> None:
-        """Augment every scene of SCRIPTS (scenario + actions), resumably, into --out."""
+        """Augment every scene of SCRIPTS (scenario + actions), resumably, into --out.
+
+        The LM: the embedded SmolLM2 unless the LM options or ./augmentlab.toml say otherwise."""
         from contextlib import ExitStack
 
         from augmentlab.augment import augment_scripts
+        from augmentlab.lm_options import resolve_lm_config
 
-        config = lm_config_from_options(
-            lm, model, api_base, api_key_env, prompt_price=prompt_price,
-            completion_price=completion_price, num_retries=num_retries,
-        )
+        config = resolve_lm_config(lm_options)
         with ExitStack() as stack:
             tracer = _tracer(trace_to, config, stack) if trace_to and not dry_run else None
             report = augment_scripts(

@@ -16,6 +16,7 @@ from typing import Any
 import typer
 
 from augmentlab.errors import AugmentlabError
+from augmentlab.lm_options import lm_options as lm_options_decorator
 
 experiment_app = typer.Typer(help="Run experiment specs and list what the MLflow store holds.", no_args_is_help=True)
 
@@ -23,7 +24,7 @@ _TRACKING_HELP = "MLflow tracking URI or store folder (default: ./mlruns, a SQLi
 
 
 def _run(spec: Path, tracking_uri: str | None, out: Path | None, programs_dir: Path | None,
-         no_augment: bool, no_progress: bool, no_traces: bool = False) -> None:
+         no_augment: bool, no_progress: bool, no_traces: bool = False, lm_options: Any = None) -> None:
     from rich.console import Console
 
     from experiments.runner import run_experiment
@@ -38,6 +39,7 @@ def _run(spec: Path, tracking_uri: str | None, out: Path | None, programs_dir: P
         console=console,
         augment=not no_augment,
         traces=False if no_traces else None,
+        lm_options=lm_options,
     )
     best = result.best
     console.print(
@@ -46,6 +48,7 @@ def _run(spec: Path, tracking_uri: str | None, out: Path | None, programs_dir: P
     )
 
 
+@lm_options_decorator
 def run_command(
     spec: Path = typer.Argument(..., help="Experiment spec (TOML), e.g. experiments/quickstart.toml."),
     tracking_uri: str | None = typer.Option(None, "--tracking-uri", help=_TRACKING_HELP),
@@ -58,9 +61,12 @@ def run_command(
     no_traces: bool = typer.Option(
         False, "--no-traces", help="Do not log the LM calls as MLflow traces (overrides the spec's traces = true)."
     ),
+    lm_options: Any = None,
 ) -> None:
-    """Run an experiment spec: evaluate every variant on the test split, log to MLflow."""
-    _run(spec, tracking_uri, out, programs_dir, no_augment, no_progress, no_traces)
+    """Run an experiment spec: evaluate every variant on the test split, log to MLflow.
+
+    The LM options override the spec's LM table (or ./augmentlab.toml's when the spec has none)."""
+    _run(spec, tracking_uri, out, programs_dir, no_augment, no_progress, no_traces, lm_options)
 
 
 def list_command(

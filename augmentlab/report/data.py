@@ -446,7 +446,8 @@ def gather(
         if parent and parent.info.start_time
         else "",
         task=results.params.get("task", ""),
-        lm=" ".join(x for x in (results.params.get("lm.kind", ""), results.params.get("lm.model", "")) if x),
+        lm=results.params.get("lm.identity")
+        or " ".join(x for x in (results.params.get("lm.kind", ""), results.params.get("lm.model", "")) if x),
         n_test=int(results.params["n_test"]) if results.params.get("n_test", "").isdigit() else None,
         notes=notes,
         results=results,

@@ -19,12 +19,16 @@ Faults are scripted for the first requests, in order — each item one request:
 - ``"missing"``: a 200 whose content is JSON without the output fields (``{}``);
 - ``"extra"``: a 200 whose content has the output fields plus unknown ones, and an unknown
   top-level key in the response;
-- ``"length"``: a 200 whose content is cut in half, with ``finish_reason = "length"``;
+- ``"length"``: a 200 whose content is cut in half, with ``finish_reason = "length"`` (and
+  ``max_answer_lines``: every answer for more lines than that, like a ``max_tokens`` limit);
 - ``"empty"``: a 200 whose content is the empty string;
 - ``"mangle"``: a 200 whose annotated lines change the human words (programs that write only
   actions cannot change them: for those it is a normal answer).
 
 :data:`FAULTS` lists them all. ``"ok"`` in the list is a normal answer.
+
+``GET /v1/stats`` counts the requests received and answered and the server-side span of those
+since ``POST /v1/stats/reset`` (benchmarks count requests here, not in the client).
 
 Run it alone with ``python -m augmentlab.testing.fake_server --latency 0.2`` (prints the base
 URL, serves until killed).
@@ -64,9 +68,16 @@ def _text(content: Any) -> str:
     return str(content or "")
 
 
+_COMPACT_RE = re.compile(r'^"(\w+)" \(([^)]*)\)', re.M)
+
+
 def output_fields(system: str) -> list[tuple[str, str]]:
-    """``(name, type)`` of the output fields a DSPy system message lists."""
-    _, _, rest = system.partition("Your output fields are:")
+    """``(name, type)`` of the output fields a DSPy system message lists (DSPy's JSON/Chat adapter
+    form, or the compact form of augmentlab's grammar adapters: ``"name" (list of ...): ...``)."""
+    _, found, rest = system.partition("Your output fields are:")
+    if not found:
+        _, found, rest = system.partition("Answer with one JSON object:")
+        return [(name, "list" if kind.startswith("list") else kind) for name, kind in _COMPACT_RE.findall(rest)]
     rest = rest.split("All interactions will be structured", 1)[0]
     return _FIELD_RE.findall(rest)
 
@@ -116,6 +127,12 @@ def default_responder(messages: list[dict[str, Any]], *, mangle: bool = False) -
     return json.dumps(answer)
 
 
+def _answer_lines(messages: list[dict[str, Any]]) -> int:
+    """How many script lines the prompt asks the model to annotate."""
+    user = next((_text(m.get("content")) for m in reversed(messages) if m.get("role") == "user"), "")
+    return len(spoken_of(input_sections(user).get("lines", "")))
+
+
 class StubServer:
     """An OpenAI-compatible chat-completions stub on ``127.0.0.1`` (see the module doc)."""
 
@@ -131,7 +148,11 @@ class StubServer:
         port: int = 0,
         trickle: float = 1.0,
         trickle_chunks: int = 10,
+        max_answer_lines: int | None = None,
     ) -> None:
+        self.max_answer_lines = max_answer_lines
+        """Like a ``max_tokens`` limit: an answer for more lines than this is cut in half with
+        ``finish_reason = "length"`` (None: no limit)."""
         self.latency = latency
         self.max_requests = max_requests
         self.faults = list(faults)
@@ -149,6 +170,14 @@ class StubServer:
         """Bearer keys the requests carried (to prove a test's key really was sent)."""
         self.log: list[tuple[float, str]] = []
         """``(time, outcome)`` per request."""
+        self.window: list[float | None] = [None, None]
+        """``[first arrival, last answer sent]`` (monotonic seconds) since the last reset:
+        the server-side span of a batch of requests (``GET /v1/stats``)."""
+        self.bodies: list[dict[str, Any]] = []
+        """The JSON bodies of the last ``keep_bodies`` requests (to check a request's shape)."""
+        self.keep_bodies = 50
+        self.counted = 0
+        """Requests answered since the last reset (``POST /v1/stats/reset``)."""
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -197,6 +226,8 @@ class StubServer:
         app.router.add_post("/v1/chat/completions", self._handle)
         app.router.add_post("/chat/completions", self._handle)
         app.router.add_get("/v1/models", self._models)
+        app.router.add_get("/v1/stats", self._stats)
+        app.router.add_post("/v1/stats/reset", self._reset)
         runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", self.port, backlog=1024)
@@ -214,8 +245,33 @@ class StubServer:
 
     # -- handlers ----------------------------------------------------------------------------
 
+    def stats(self) -> dict[str, Any]:
+        """Requests and completions so far, and the span of those since the last reset."""
+        with self._lock:
+            first, last = self.window
+            return {"requests": self.requests, "completed": self.completed, "counted": self.counted,
+                    "first": first, "last": last, "span": (last - first) if first is not None and last is not None else None}
+
+    def reset_stats(self) -> None:
+        with self._lock:
+            self.window = [None, None]
+            self.counted = 0
+
+    async def _stats(self, request: Any) -> Any:
+        from aiohttp import web
+
+        return web.json_response(self.stats())
+
+    async def _reset(self, request: Any) -> Any:
+        from aiohttp import web
+
+        self.reset_stats()
+        return web.json_response(self.stats())
+
     def _next(self) -> tuple[int, str | None]:
         with self._lock:
+            if self.window[0] is None:
+                self.window[0] = time.monotonic()
             self.requests += 1
             n = self.requests
             fault = self.faults.pop(0) if self.faults else None
@@ -238,6 +294,9 @@ class StubServer:
         if n > self.max_requests:
             return web.json_response({"error": {"message": "stub request budget exhausted", "type": "invalid_request_error"}}, status=400)
         body = await request.json()
+        with self._lock:
+            self.bodies.append(body)
+            del self.bodies[: -self.keep_bodies]
         if fault in _STATUS_FAULTS:
             status = _STATUS_FAULTS[fault]
             headers = {}
@@ -268,6 +327,8 @@ class StubServer:
             content, finish = full[: len(full) // 2], "length"
         else:
             content = self.responder(messages)
+        if self.max_answer_lines is not None and fault in (None, "ok") and _answer_lines(messages) > self.max_answer_lines:
+            content, finish = content[: len(content) // 2], "length"
         with self._lock:
             self.completed += 1
         prompt_chars = sum(len(_text(m.get("content"))) for m in messages)
@@ -285,6 +346,9 @@ class StubServer:
         }
         if fault == "extra":
             payload["x_unknown"] = {"nested": [1, 2, 3]}
+        with self._lock:
+            self.window[1] = time.monotonic()
+            self.counted += 1
         if fault == "malformed":
             text = json.dumps(payload)
             return web.Response(text=text[: len(text) - 7] + ",,}", content_type="application/json")
