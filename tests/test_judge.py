@@ -239,6 +239,23 @@ def test_metrics_check_judge_prints_its_ladder(monkeypatch, capsys, tmp_path):
     assert "judge ladder:" not in out  # the oracle's ladder holds
 
 
+def test_metrics_check_judge_takes_the_lm_options(monkeypatch, capsys, tmp_path):
+    """The judge's endpoint from the command line (--model/--api-base/--api-key-env), as every
+    command that opens an LM takes it; no environment variables."""
+    for var in ("AUGMENTLAB_JUDGE_MODEL", "AUGMENTLAB_JUDGE_API_BASE", "AUGMENTLAB_JUDGE_KEY_ENV"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.chdir(tmp_path)  # no augmentlab.toml
+    golds = _gold(3)
+    path = tmp_path / "gold.jsonl"
+    path.write_text("".join(g.model_dump_json() + "\n" for g in golds))
+    with StubServer(latency=0.0, responder=oracle(golds)) as server:
+        cli_main(["metrics", "check", "--gold", str(path), "--judge", "--judge-limit", "3",
+                  "--lm", "endpoint", "--model", "openai/flag-judge", "--api-base", server.base_url,
+                  "--api-key-env", KEY_ENV])
+    out = capsys.readouterr().out
+    assert "LLM judge (openai/flag-judge, judge/given_circumstances)" in out
+
+
 def test_score_with_judge_is_the_composite_until_weighted():
     from metrics.composite import score
 

@@ -38,7 +38,10 @@ def register(app: typer.Typer) -> None:
     """Add the ``metrics`` sub-app (``check``, ``score``)."""
     metrics_app = typer.Typer(help="Metric checks.", no_args_is_help=True)
 
+    from augmentlab.lm_options import lm_options as _with_lm_options
+
     @metrics_app.command("check")
+    @_with_lm_options
     def check_cmd(
         gold: Optional[list[Path]] = typer.Option(
             None, "--gold", help=f"Gold JSONL file(s) (default: {DEFAULT_GOLD_GLOB})."
@@ -50,10 +53,12 @@ def register(app: typer.Typer) -> None:
         seed: int = typer.Option(0, "--seed", help="Random seed for the mutations."),
         show_misses: bool = typer.Option(False, "--misses", help="List the mutants the metric missed."),
         judge: bool = typer.Option(
-            False, "--judge", help="Also calibrate the LLM judge on its ladder (needs AUGMENTLAB_JUDGE_MODEL)."
+            False, "--judge", help="Also calibrate the LLM judge on its ladder: its endpoint from the LM options "
+            "(--model, --api-base, ...), else AUGMENTLAB_JUDGE_MODEL."
         ),
         judge_prompt: str = typer.Option("judge/given_circumstances", "--judge-prompt", help="Judge variant file or name."),
         judge_limit: int = typer.Option(8, "--judge-limit", min=1, help="Gold examples per set the judge sees."),
+        lm_options: Any = None,
     ) -> None:
         """Apply each defect to gold outputs and report how often the metric notices, then run the
         calibration ladder (rungs of known quality, each with the bound its mean score must meet).
@@ -81,7 +86,7 @@ def register(app: typer.Typer) -> None:
         from metrics.ladder import run_ladder
 
         if judge:
-            ok = _judge_check(console, sets, judge_prompt, judge_limit, seed)
+            ok = _judge_check(console, sets, judge_prompt, judge_limit, seed, lm_options)
         from metrics.mutations import run_suite
 
         for title, examples in sets:
@@ -224,17 +229,28 @@ def _table(title: str, n: int, rows: list[Any]) -> Any:
     return table
 
 
-def _judge_check(console: Any, sets: list[tuple[str, list[Any]]], prompt: str, limit: int, seed: int) -> bool:
+def _judge_check(
+    console: Any, sets: list[tuple[str, list[Any]]], prompt: str, limit: int, seed: int, lm_options: Any = None
+) -> bool:
     """Print the LLM judge's ladder per gold set (see :mod:`metrics.judge`); True when it holds."""
     from rich.table import Table
 
     from metrics import judge as judge_mod
     from prompts.variants import load_variant
 
-    config = judge_mod.judge_config_from_env()
+    import dataclasses
+
+    given = lm_options is not None and any(getattr(lm_options, f.name) is not None for f in dataclasses.fields(lm_options))
+    if given:
+        from augmentlab.lm_options import resolve_lm_config
+
+        config = resolve_lm_config(lm_options)
+    else:
+        config = judge_mod.judge_config_from_env()
     if config is None:
         raise AugmentlabError(
-            f"--judge needs an endpoint: set {judge_mod.JUDGE_ENV_PREFIX}_MODEL (and _API_BASE, _KEY_ENV as needed)"
+            f"--judge needs an endpoint: pass --model (and --api-base, --api-key-env as needed) or set "
+            f"{judge_mod.JUDGE_ENV_PREFIX}_MODEL (and _API_BASE, _KEY_ENV)"
         )
     variant = load_variant(prompt, task="judge")
     ok = True
