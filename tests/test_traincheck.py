@@ -405,7 +405,8 @@ def test_speech_credited_to_nobody_is_speech_in_the_context(tmp_path):
                     if ln.speaker is None and ln.kind == LineKind.dialogue]
     assert set(marked) <= set(unattributed)
     shown = [t for t in unattributed if f"Someone: {t}" in user]
-    assert len(shown) >= 2 and all(f"*{t}*" not in user and t not in trained for t in unattributed)
+    # a conversation ends on Edith's turn, so lines after her last one are in no example of hers
+    assert shown and all(f"*{t}*" not in user and t not in trained for t in unattributed)
 
 
 def _contains(haystack: list[str], needle: list[str]) -> bool:
