@@ -26,7 +26,6 @@ import argparse
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -35,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import augmentlab  # noqa: F401  (offline environment first)
+from bench_augment import start_stub  # the stub server, started as the augment benchmark starts it
 
 REPO = Path(__file__).resolve().parent.parent
 QUICKSTART = REPO / "experiments" / "quickstart.toml"
@@ -123,16 +123,6 @@ def compare(label: str, spec: Path, root: Path, repeats: int) -> tuple[float, fl
         flush=True,
     )
     return m_on, m_off
-
-
-def start_stub(latency: float) -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "augmentlab.testing.fake_server", "--latency", str(latency)],
-        stdout=subprocess.PIPE, text=True, cwd=REPO,
-    )
-    assert proc.stdout is not None
-    url = proc.stdout.readline().strip()
-    return proc, url
 
 
 def main(argv: list[str] | None = None) -> int:
