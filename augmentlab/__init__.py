@@ -8,7 +8,7 @@ from augmentlab._env import apply_offline_defaults
 
 apply_offline_defaults()
 
-from augmentlab.errors import AugmentlabError  # noqa: E402
+from augmentlab.core.errors import AugmentlabError  # noqa: E402
 
 __version__ = "0.1.0"
 __all__ = ["AugmentlabError", "__version__"]

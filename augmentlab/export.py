@@ -43,11 +43,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from augmentlab.errors import AugmentlabError
-from augmentlab.model import AugmentedLine, AugmentedScene, Line, LineKind
+from augmentlab.core.errors import AugmentlabError
+from augmentlab.core.model import AugmentedLine, AugmentedScene, Line, LineKind
 from augmentlab.store import STORE_NAME, ResultStore
-from augmentlab.text import collapse_ws
-from augmentlab.tokens import TokenCounter, load_tokenizer
+from augmentlab.core.text import collapse_ws
+from augmentlab.core.tokens import TokenCounter, load_tokenizer
 
 Format = Literal["sharegpt", "openai", "hf"]
 Mask = Literal["all", "last"]

@@ -8,7 +8,7 @@ key, so no result can be written twice.
 
 Two tables hold the data:
 
-- ``results``: one row per key — status, the :class:`~augmentlab.model.AugmentedScene` JSON,
+- ``results``: one row per key — status, the :class:`~augmentlab.core.model.AugmentedScene` JSON,
   usage, attempts, the raw LM output and the failure reason;
 - ``plan``: the scenes of the latest run in script order (script index, scene index → key), so
   results come back in script order (:meth:`ResultStore.iter_results`,
@@ -31,8 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from augmentlab.errors import AugmentlabError
-from augmentlab.model import AugmentedScene, Usage, content_hash
+from augmentlab.core.errors import AugmentlabError
+from augmentlab.core.model import AugmentedScene, Usage, content_hash
 
 STORE_NAME = "store.sqlite"
 SCHEMA_VERSION = 1

@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from augmentlab.errors import AugmentlabError
+from augmentlab.core.errors import AugmentlabError
 
 ROLES = ("system", "user", "assistant")
 _SHAREGPT_ROLES = {"system": "system", "human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant"}
@@ -279,7 +279,7 @@ def load_chat_tokenizer(spec: str | None = None) -> Any:
     ``None``/``"embedded"``: the embedded model's GGUF; a ``.gguf`` file; a local folder; a
     model name already in the Hugging Face cache. Nothing is downloaded.
     """
-    from augmentlab.tokens import embedded_gguf_path
+    from augmentlab.core.tokens import embedded_gguf_path
 
     try:
         from transformers import AutoTokenizer

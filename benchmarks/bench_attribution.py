@@ -43,7 +43,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 import augmentlab  # noqa: E402,F401  (offline env first)
-from augmentlab.model import Line, LineKind, Script  # noqa: E402
+from augmentlab.core.model import Line, LineKind, Script  # noqa: E402
 
 PDNC = Path(os.environ.get("AUGMENTLAB_PDNC", REPO.parent / "shared" / "pdnc-dev"))
 TYPES = ("Explicit", "Anaphoric", "Implicit")
@@ -178,7 +178,7 @@ def _report(name: str, result: Result) -> None:
 
 def lm_config(args: argparse.Namespace):
     """The LM of ``--lm``/``--model``/``--api-base``/``--gguf`` (or ``AUGMENTLAB_ATTRIBUTE_LM``); None for rules only."""
-    from augmentlab.commands.augment import lm_config_from_options
+    from augmentlab.cli.commands.augment import lm_config_from_options
 
     kind = args.lm or os.environ.get("AUGMENTLAB_ATTRIBUTE_LM")
     if not kind and not (args.model or args.api_base or args.gguf):

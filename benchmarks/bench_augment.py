@@ -4,7 +4,7 @@
     .venv/bin/python benchmarks/bench_augment.py --embedded    # + tokens/line on the real model (slow)
 
 **Throughput, counted at the server.** A stub OpenAI-compatible server
-(:mod:`augmentlab.testing.fake_server`, its own process, 127.0.0.1, fixed latency, no model)
+(`tests/fakes/fake_server.py`, its own process, 127.0.0.1, fixed latency, no model)
 answers every chat completion with valid JSON for augmentlab's signatures and counts what it
 receives. For each concurrency, ``augment_scripts`` augments N scenes; the server says how many
 requests it answered and the span from the first request's arrival to the last answer. A raw
@@ -50,7 +50,7 @@ from pathlib import Path
 
 import augmentlab  # noqa: F401  (offline environment first)
 from augmentlab.lm import LMConfig
-from augmentlab.model import Line, LineKind, Scene, Script
+from augmentlab.core.model import Line, LineKind, Scene, Script
 
 KEY_ENV = "AUGMENTLAB_BENCH_KEY"
 CONCURRENCIES = (1, 8, 32, 64)
@@ -73,8 +73,8 @@ def bench_script(n_scenes: int) -> Script:
 
 def start_stub(latency: float) -> tuple[subprocess.Popen[str], str]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "augmentlab.testing.fake_server", "--latency", str(latency)],
-        stdout=subprocess.PIPE, text=True, cwd=REPO,
+        [sys.executable, "-m", "fakes.fake_server", "--latency", str(latency)],
+        stdout=subprocess.PIPE, text=True, cwd=REPO / "tests",
     )
     assert proc.stdout is not None
     url = proc.stdout.readline().strip()

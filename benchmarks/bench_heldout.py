@@ -14,7 +14,7 @@ Gold is mined with ``augmentlab gold mine``'s miner from the two Wilde plays in
 ``scenario/seed`` + ``actions/compose``) and the two controls (``prompts/controls/``) augment the
 same scenes; every output is scored with ``metrics.composite`` (task ``both``). The table gives
 each program's mean with its 95 % bootstrap interval and each real program minus each control
-with its paired interval (``augmentlab.stats``).
+with its paired interval (``augmentlab.core.stats``).
 
 Requirement (``experiments.heldout.failures``): with the embedded model the controls must not beat
 the real prompts; with the stronger model (``--strong``; set ``AUGMENTLAB_HELDOUT_GGUF`` or
@@ -32,7 +32,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import augmentlab  # noqa: E402,F401  (offline environment first)
-from augmentlab.errors import AugmentlabError  # noqa: E402
+from augmentlab.core.errors import AugmentlabError  # noqa: E402
 from experiments import heldout  # noqa: E402
 
 

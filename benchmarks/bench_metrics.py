@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 import augmentlab  # noqa: F401  (offline env first)
-from augmentlab.model import GoldExample
+from augmentlab.core.model import GoldExample
 from metrics import similarity
 from metrics.composite import anchor_texts, score_many, texts_to_encode
 from metrics.mutations import DEFECTS, mutate

@@ -15,7 +15,7 @@ LMs:
 
 - ``fake``: the offline FakeLM answers instantly, so everything MLflow does is the whole
   difference: the worst case;
-- ``stub``: an OpenAI-compatible stub server (:mod:`augmentlab.testing.fake_server`) answering
+- ``stub``: an OpenAI-compatible stub server (`tests/fakes/fake_server.py`) answering
   after ``--latency`` seconds (default 0.3 s), like a fast hosted model;
 - ``embedded`` (``--embedded``): the real quick start with SmolLM2-135M on the CPU.
 """

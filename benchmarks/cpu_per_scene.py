@@ -27,7 +27,7 @@ def one(scenes: int, concurrency: int, adapter: str, caches: bool, profile: bool
     import bench_augment as b
 
     import augmentlab.augment as A
-    import augmentlab.lm_speed as speed
+    import augmentlab.lm.speed as speed
     from augmentlab.lm import LMConfig
 
     if not caches:

@@ -1,9 +1,9 @@
 """The runner's MLflow 3 GenAI side: traces, assessments, the Prompt Registry, the champion.
 
 Called from :mod:`experiments.runner` in a few lines; the pieces live in
-:mod:`augmentlab.tracing` (traces and assessments) and :mod:`augmentlab.registry` (prompts).
+:mod:`experiments.tracing` (traces and assessments) and :mod:`experiments.registry` (prompts).
 
-- :func:`open_tracer` — the execution's :class:`~augmentlab.tracing.Tracer` (off when the spec
+- :func:`open_tracer` — the execution's :class:`~experiments.tracing.Tracer` (off when the spec
   says ``traces = false`` or the CLI ``--no-traces``); it also marks the experiment as a GenAI
   experiment so MLflow's UI shows its traces, evaluation runs and prompts.
 - :func:`trace_tags` — what every trace of a variant is tagged with.
@@ -18,12 +18,12 @@ import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from augmentlab.registry import RegisteredPrompt, alias_for_spec, register_program, set_champion, winner
-from augmentlab.tracing import EXAMPLE_TAG, KIND_TAG, SPEC_TAG, VARIANT_TAG, Tracer
+from experiments.registry import RegisteredPrompt, alias_for_spec, register_program, set_champion, winner
+from experiments.tracing import EXAMPLE_TAG, KIND_TAG, SPEC_TAG, VARIANT_TAG, Tracer
 
 if TYPE_CHECKING:
-    from augmentlab.model import GoldExample
-    from augmentlab.tracking import Tracker
+    from augmentlab.core.model import GoldExample
+    from experiments.tracking import Tracker
     from experiments.runner import VariantOutcome
     from experiments.spec import ExperimentSpec
 
@@ -77,7 +77,7 @@ def register_variant(
     spec: ExperimentSpec,
     registered: dict[str, list[RegisteredPrompt]],
 ) -> list[RegisteredPrompt]:
-    """Register the variant's prompts (see :mod:`augmentlab.registry`); remembered in ``registered``."""
+    """Register the variant's prompts (see :mod:`experiments.registry`); remembered in ``registered``."""
     v = outcome.spec
     tags: dict[str, Any] = {
         "augmentlab.spec": spec.spec_name,

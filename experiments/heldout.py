@@ -16,7 +16,7 @@ The requirement (:func:`failures`):
 * with a **stronger** model (own GGUF or an endpoint, see :func:`strong_lm_config`) every real
   program must be detectably better than every control.
 
-"Detectably better" is the report's one rule (:func:`augmentlab.stats.compare`): the paired test
+"Detectably better" is the report's one rule (:func:`augmentlab.core.stats.compare`): the paired test
 rejects at 5 % *and* the paired bootstrap interval of the difference excludes zero on that side —
 the same rule that picks the variant a run uses, so a control never "wins" here on evidence the
 report would call no detectable difference.
@@ -34,10 +34,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from augmentlab.errors import AugmentlabError
+from augmentlab.core.errors import AugmentlabError
 from augmentlab.lm import LMConfig
-from augmentlab.model import GoldExample, Usage
-from augmentlab.stats import Comparison, Interval, bootstrap_ci, compare
+from augmentlab.core.model import GoldExample, Usage
+from augmentlab.core.stats import Comparison, Interval, bootstrap_ci, compare
 
 REPO = Path(__file__).resolve().parent.parent
 HELDOUT_DIR = REPO / "tests" / "data" / "heldout"
@@ -296,7 +296,7 @@ def rescore(directory: Path) -> HeldoutResult:
 def failures(result: HeldoutResult) -> list[str]:
     """What breaks the requirement (see the module doc); empty when it holds.
 
-    "Beats" is read the same way both ways, by the report's rule (:func:`augmentlab.stats.compare`:
+    "Beats" is read the same way both ways, by the report's rule (:func:`augmentlab.core.stats.compare`:
     paired test at 5 % and the paired interval on one side of zero). A stronger model's real
     programs must beat every control; with the embedded model no control may beat a real program
     (a control ahead by noise is not a failure, a control detectably ahead is).

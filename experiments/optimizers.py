@@ -57,7 +57,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from augmentlab.errors import AugmentlabError
+from augmentlab.core.errors import AugmentlabError
 
 if TYPE_CHECKING:
     import dspy

@@ -29,9 +29,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import augmentlab  # noqa: F401  (offline environment first)
-from augmentlab.errors import AugmentlabError
-from augmentlab.model import GoldExample, Script, Usage
-from augmentlab.stats import Interval, bootstrap_ci, compare, winner
+from augmentlab.core.errors import AugmentlabError
+from augmentlab.core.model import GoldExample, Script, Usage
+from augmentlab.core.stats import Interval, bootstrap_ci, compare, winner
 from experiments.spec import ExperimentSpec, VariantSpec, load_spec
 from experiments.splits import Split, split_gold
 
@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     import dspy
     from rich.console import Console
 
-    from augmentlab.tracking import RunLogger, Tracker
+    from experiments.tracking import RunLogger, Tracker
     from experiments.optimizers import Trial
 
 
@@ -117,7 +117,7 @@ class RunResult:
     @property
     def best(self) -> VariantOutcome:
         """The variant the run uses: the baseline (the first variant) unless another is detectably
-        better, by the report's rule (:func:`augmentlab.stats.winner`)."""
+        better, by the report's rule (:func:`augmentlab.core.stats.winner`)."""
         base = self.variants[0]
         comps = {
             v.name: compare(v.scores, base.scores, seed=self.spec.seed)
@@ -258,13 +258,13 @@ def evaluate(
 ) -> tuple[list[ExampleResult], Usage]:
     """Run ``program`` on every example, then score all predictions in one batch.
 
-    With a :class:`~augmentlab.tracing.Tracer`, each example is one MLflow trace (tagged with
+    With a :class:`~experiments.tracing.Tracer`, each example is one MLflow trace (tagged with
     ``trace_tags`` and the example id, linked to ``run_id``).
     """
     from dspy.utils.exceptions import LMError
 
     from augmentlab.lm import usage_since
-    from augmentlab.tracing import Tracer
+    from experiments.tracing import Tracer
     from metrics.composite import score_many
 
     predictions: list[tuple[Any, Usage, str | None]] = []
@@ -285,7 +285,7 @@ def evaluate(
         except LMError as exc:
             # The LM was not reached (after its retries) or is misconfigured: scoring that as 0
             # would log a finished run whose numbers measure the connection, not the prompt.
-            from augmentlab.tracking import Redactor  # an error body can echo the API key
+            from experiments.tracking import Redactor  # an error body can echo the API key
 
             reason = Redactor(spec.secret_env_names()).text(f"{type(exc).__name__}: {' '.join(str(exc).split())}")
             raise AugmentlabError(
@@ -424,7 +424,7 @@ def _log_variant(
             "trace_id": e.trace_id or "",
         }
         rows.append(row)
-    from augmentlab.tracking import PER_EXAMPLE_TABLE
+    from experiments.tracking import PER_EXAMPLE_TABLE
 
     run.table(rows, PER_EXAMPLE_TABLE)
     if outcome.program_path is not None:
@@ -462,7 +462,7 @@ def run_experiment(
     ``augment=False`` skips the script augmentation. ``traces``: log each example's LM calls as
     an MLflow trace (default: the spec's ``traces``, on unless set to false).
     ``lm_options``: command-line LM overrides
-    (:class:`augmentlab.lm_options.LMOptions`) over the spec's ``[lm]`` (or ``augmentlab.toml``'s).
+    (:class:`augmentlab.lm.options.LMOptions`) over the spec's ``[lm]`` (or ``augmentlab.toml``'s).
     """
     try:
         return _run_experiment(
@@ -528,7 +528,7 @@ def _run_experiment(
 ) -> RunResult:
     from rich.console import Console
 
-    from augmentlab.lm_options import apply_to_spec
+    from augmentlab.lm.options import apply_to_spec
 
     console = console or Console(stderr=True)
     spec = apply_to_spec(load_spec(spec_path), lm_options, source=str(spec_path))
@@ -561,7 +561,7 @@ def _run_experiment(
     weights = spec.weights()
     configs = spec.lm_configs()
 
-    from augmentlab.tracking import LEADERBOARD_TABLE, Tracker
+    from experiments.tracking import LEADERBOARD_TABLE, Tracker
 
     tracker = Tracker(spec.spec_name, tracking_uri=tracking_uri, secret_env_names=spec.secret_env_names())
     console.print(

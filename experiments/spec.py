@@ -37,7 +37,7 @@ max_bootstrapped_demos = 2
 :func:`load_spec` validates everything that can be checked without an LM — unknown keys (naming
 the key and its table), missing files (naming the path), bad weights, unknown optimizers, options
 an optimizer does not take, duplicate variant names, undefined base variants — and raises
-:class:`~augmentlab.errors.AugmentlabError` with one line. Relative paths are resolved against the
+:class:`~augmentlab.core.errors.AugmentlabError` with one line. Relative paths are resolved against the
 spec's folder first, then the project root (the nearest folder above the spec holding
 ``prompts/``), then the working directory, then the folder of the installed ``prompts`` package.
 """
@@ -52,7 +52,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
-from augmentlab.errors import AugmentlabError
+from augmentlab.core.errors import AugmentlabError
 
 Task = Literal["scenario", "actions", "both"]
 

@@ -15,8 +15,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from augmentlab.errors import AugmentlabError
-from augmentlab.model import GoldExample
+from augmentlab.core.errors import AugmentlabError
+from augmentlab.core.model import GoldExample
 
 #: Provenance keys that name the source scene an example was cut from, most specific first.
 GROUP_KEYS = ("group", "scene_id", "source_scene")

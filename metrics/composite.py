@@ -38,7 +38,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from augmentlab.model import GoldExample
+from augmentlab.core.model import GoldExample
 from metrics import consistency, format as fmt, relevance, similarity
 
 Task = Literal["both", "scenario", "actions"]
@@ -425,7 +425,7 @@ def anchor_texts() -> list[str]:
 
 def texts_to_encode(gold: Any, scenario: Any, lines: Any) -> tuple[list[str], list[str]]:
     """(gold-side texts, prediction texts) that scoring one example encodes (for one batch)."""
-    from augmentlab.text import action_text
+    from augmentlab.core.text import action_text
 
     if not isinstance(gold, GoldExample):
         return [], []

@@ -20,8 +20,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from augmentlab.model import GoldExample, Line, Scene
-from augmentlab.text import (
+from augmentlab.core.model import GoldExample, Line, Scene
+from augmentlab.core.text import (
     actions,
     collapse_ws,
     is_verbatim,

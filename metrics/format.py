@@ -28,8 +28,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from augmentlab.model import Line
-from augmentlab.text import actions, balanced_asterisks, normalize_spoken, words
+from augmentlab.core.model import Line
+from augmentlab.core.text import actions, balanced_asterisks, normalize_spoken, words
 
 __all__ = ["FormatConfig", "FormatResult", "check_format", "detect_person", "sentences"]
 

@@ -39,10 +39,10 @@ import augmentlab  # noqa: F401  (offline environment first)
 import dspy
 from pydantic import BaseModel
 
-from augmentlab.errors import AugmentlabError
+from augmentlab.core.errors import AugmentlabError
 from augmentlab.lm import LMConfig, adapter_for, open_lm, usage_since
-from augmentlab.model import GoldExample, Usage
-from augmentlab.text import ACTION_RE
+from augmentlab.core.model import GoldExample, Usage
+from augmentlab.core.text import ACTION_RE
 
 FLAW_TYPES: dict[str, str] = {
     "contradicts_lines": "contradicts the lines",

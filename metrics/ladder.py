@@ -23,8 +23,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from augmentlab.model import GoldExample
-from augmentlab.text import ACTION_RE, actions
+from augmentlab.core.model import GoldExample
+from augmentlab.core.text import ACTION_RE, actions
 from metrics import composite, mutations
 
 __all__ = ["LadderResult", "LadderRow", "RUNGS", "Rung", "TIERS", "run_ladder"]

@@ -19,8 +19,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from augmentlab.model import GoldExample
-from augmentlab.text import ACTION_RE
+from augmentlab.core.model import GoldExample
+from augmentlab.core.text import ACTION_RE
 from metrics import composite, consistency
 from metrics.format import detect_person
 

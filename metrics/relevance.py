@@ -41,8 +41,8 @@ from typing import Any
 
 import numpy as np
 
-from augmentlab.model import GoldExample
-from augmentlab.text import action_text, actions, words
+from augmentlab.core.model import GoldExample
+from augmentlab.core.text import action_text, actions, words
 from metrics import anchors
 from metrics.consistency import Check, _name_tokens, content_words
 

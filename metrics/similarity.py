@@ -12,7 +12,7 @@ Similarity mapping: embeddings are L2-normalised, cosine is in [-1, 1]; a negati
 0.0–0.2.
 
 Action similarity compares only the *action* text (spoken words removed on both sides with
-:func:`augmentlab.text.action_text`), aligned line by line:
+:func:`augmentlab.core.text.action_text`), aligned line by line:
 
 - gold line with actions, prediction with actions → cosine of the two action texts;
 - gold line with actions, prediction without (or missing) → 0;
@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from augmentlab.text import action_text
+from augmentlab.core.text import action_text
 
 __all__ = [
     "Embedder",

@@ -19,9 +19,9 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from augmentlab.errors import AugmentlabError
-from augmentlab.model import GoldExample, Line, Scene
-from augmentlab.text import collapse_ws
+from augmentlab.core.errors import AugmentlabError
+from augmentlab.core.model import GoldExample, Line, Scene
+from augmentlab.core.text import collapse_ws
 
 if TYPE_CHECKING:
     import dspy

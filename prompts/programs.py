@@ -8,7 +8,7 @@
   ``writes_scenario = true`` has the same call write the scenario too (one call per scene).
 * :class:`PersonaWriter` — a character's lines → persona card.
 * :class:`SceneAugmenter` — the two halves together (either may be absent).
-* :func:`augment_scene` — run a program on a :class:`~augmentlab.model.Scene` and check the result.
+* :func:`augment_scene` — run a program on a :class:`~augmentlab.core.model.Scene` and check the result.
 * :func:`save_program` / :func:`load_program` — optimized programs with their lineage.
 
 Each program is built from variant files (:mod:`prompts.variants`); the instructions come from
@@ -26,9 +26,9 @@ from typing import Any
 import augmentlab  # noqa: F401  (offline environment first)
 import dspy
 
-from augmentlab.errors import AugmentlabError
-from augmentlab.model import AugmentedLine, AugmentedScene, Scene, Usage
-from augmentlab.text import is_verbatim
+from augmentlab.core.errors import AugmentlabError
+from augmentlab.core.model import AugmentedLine, AugmentedScene, Scene, Usage
+from augmentlab.core.text import is_verbatim
 from prompts import OPTIMIZED_DIR
 from prompts.data import restore_markers, scene_inputs
 from prompts.signatures import (
@@ -260,7 +260,7 @@ def augment_scene(
 
     The result is ``failed`` (with a reason and the raw output, nothing thrown away) when the
     output cannot be parsed, the number of annotated lines differs from the scene's, or a line's
-    human words were changed (:func:`augmentlab.text.is_verbatim`). Usage counts this scene's
+    human words were changed (:func:`augmentlab.core.text.is_verbatim`). Usage counts this scene's
     LM calls only (the LM is copied, so its history is private even across threads).
     """
     from augmentlab.lm import usage_since

@@ -36,7 +36,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from augmentlab.errors import AugmentlabError
+from augmentlab.core.errors import AugmentlabError
 
 PROMPTS_DIR = Path(__file__).resolve().parent
 TASKS: tuple[str, ...] = ("scenario", "actions", "persona", "judge")

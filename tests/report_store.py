@@ -2,7 +2,7 @@
 
 - :func:`real_store` runs a three-variant spec with the fake LM through the real runner (once per
   test session: later callers reuse the store found under the session's base temp folder);
-- :func:`synthetic_store` logs hand-made runs through :class:`augmentlab.tracking.Tracker`, for the
+- :func:`synthetic_store` logs hand-made runs through :class:`experiments.tracking.Tracker`, for the
   bad-input cases the runner never produces on purpose (failed runs, missing metrics, ...).
 """
 
@@ -91,7 +91,7 @@ def synthetic_store(
     ``metrics`` (dict), ``fail`` (the run fails after logging what it has), ``table`` (False: no
     per-example table).
     """
-    from augmentlab.tracking import PER_EXAMPLE_TABLE, Tracker
+    from experiments.tracking import PER_EXAMPLE_TABLE, Tracker
 
     tracker = Tracker(name, tracking_uri=str(tracking))
     params = {"spec": name, "task": "both", "variants": [v["name"] for v in variants], **(parent_params or {})}

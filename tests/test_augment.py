@@ -16,12 +16,12 @@ import pytest
 
 from augmentlab.augment import DEFAULT_PROGRAM, augment_scripts, main_characters, read_persona_file
 from augmentlab.cli import main as cli_main
-from augmentlab.errors import AugmentlabError
+from augmentlab.core.errors import AugmentlabError
 from augmentlab.lm import LMConfig
-from augmentlab.model import Line, LineKind, Scene, Script
+from augmentlab.core.model import Line, LineKind, Scene, Script
 from augmentlab.store import ResultStore
-from augmentlab.testing.fake_server import StubServer
-from augmentlab.text import is_verbatim
+from fakes.fake_server import StubServer
+from augmentlab.core.text import is_verbatim
 
 KEY_ENV = "AUGMENTLAB_TEST_STUB_KEY"
 SECRET = "sk-test-secret-value-123"
@@ -168,7 +168,7 @@ _CHILD = textwrap.dedent(
     sys.path.insert(0, {tests!r})
     from test_augment import make_script, stub_config
     from augmentlab.augment import augment_scripts
-    from augmentlab.testing.fake_server import StubServer
+    from fakes.fake_server import StubServer
 
     class Srv:  # only base_url is needed for the config
         base_url = "http://127.0.0.1:{port}/v1"

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from augmentlab.errors import AugmentlabError
+from augmentlab.core.errors import AugmentlabError
 from augmentlab.lm import LMConfig, PROSE_PATTERN, SENTENCE_PATTERN, output_schema, use_lm
-from augmentlab.model import Line, LineKind, Scene
-from augmentlab.text import is_verbatim
+from augmentlab.core.model import Line, LineKind, Scene
+from augmentlab.core.text import is_verbatim
 from prompts.programs import SceneAugmenter, augment_scene, compose_line
 from prompts.signatures import AnnotateActionsOnly, WriteScenario
 from prompts.variants import load_variant, parse_variant

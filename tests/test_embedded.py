@@ -8,8 +8,8 @@ import subprocess
 
 import pytest
 
-from augmentlab import llama_server
-from augmentlab.errors import AugmentlabError
+from augmentlab.lm import llama_server
+from augmentlab.core.errors import AugmentlabError
 from augmentlab.lm import LMConfig, use_lm
 
 pytestmark = pytest.mark.slow
@@ -31,7 +31,7 @@ def _needs_llama_cpp():
 def test_scenario_writer_on_the_embedded_model():
     from prompts.data import scene_inputs
     from prompts.programs import ScenarioWriter
-    from augmentlab.model import Line, Scene
+    from augmentlab.core.model import Line, Scene
 
     scene = Scene(lines=[Line(speaker="Ann", text="Where were you last night?"),
                          Line(speaker="Bob", text="Out. Walking by the harbour.")])

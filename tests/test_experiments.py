@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from augmentlab.errors import AugmentlabError
-from augmentlab.model import GoldExample, Line, Scene
+from augmentlab.core.errors import AugmentlabError
+from augmentlab.core.model import GoldExample, Line, Scene
 from experiments.splits import group_key, split_gold
 
 
@@ -53,7 +53,7 @@ def test_split_errors() -> None:
 import json  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from augmentlab.tracking import load_experiment  # noqa: E402
+from experiments.tracking import load_experiment  # noqa: E402
 from experiments.runner import run_experiment  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
@@ -141,7 +141,7 @@ def test_each_optimizer_runs_and_is_logged(tmp_path: Path, optimizer: str, optio
     # the trajectory: one step per candidate / trial scored on dev (none for labeled / bootstrap)
     from mlflow import MlflowClient
 
-    from augmentlab.tracking import resolve_tracking_uri
+    from experiments.tracking import resolve_tracking_uri
 
     history = MlflowClient(resolve_tracking_uri(str(tmp_path / "mlruns"))).get_metric_history(logged.run_id, "optimizer_score")
     steps = sorted(m.step for m in history)
@@ -196,7 +196,7 @@ def test_same_spec_twice_gives_same_numbers(tmp_path: Path) -> None:
 
 
 def test_no_secret_anywhere_in_the_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from augmentlab.testing.fake_server import StubServer
+    from fakes.fake_server import StubServer
 
     secret = "sk-live-SECRET-ab12cd34ef56gh78"
     monkeypatch.setenv("AUGMENTLAB_TEST_KEY", secret)

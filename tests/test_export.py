@@ -10,13 +10,13 @@ import pytest
 
 from augmentlab.augment import augment_scripts
 from augmentlab.cli import main as cli_main
-from augmentlab.errors import AugmentlabError
+from augmentlab.core.errors import AugmentlabError
 from augmentlab.export import build_examples, export, load_output, system_prompt
 from augmentlab.ingest import load
 from augmentlab.lm import LMConfig
-from augmentlab.model import LineKind
-from augmentlab.text import spoken_text, words
-from augmentlab.tokens import WordEstimate, load_tokenizer
+from augmentlab.core.model import LineKind
+from augmentlab.core.text import spoken_text, words
+from augmentlab.core.tokens import WordEstimate, load_tokenizer
 
 
 @pytest.fixture(scope="module")

@@ -1,5 +1,5 @@
-"""MLflow 3's GenAI side on the fake LM: Prompt Registry, traces, assessments (augmentlab.registry,
-augmentlab.tracing, experiments.genai)."""
+"""MLflow 3's GenAI side on the fake LM: Prompt Registry, traces, assessments (experiments.registry,
+experiments.tracing, experiments.genai)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from test_experiments import _run, _spec
 
-from augmentlab.errors import AugmentlabError
-from augmentlab.registry import CHAMPION, alias_for_spec, predictor_prompts
-from augmentlab.tracking import load_experiment
+from augmentlab.core.errors import AugmentlabError
+from experiments.registry import CHAMPION, alias_for_spec, predictor_prompts
+from experiments.tracking import load_experiment
 
 SAMPLE = Path(__file__).resolve().parent.parent / "experiments" / "scripts" / "sample.txt"
 LABELED = '\n[[variants]]\nname = "labeled"\noptimizer = "labeled"\nbase = "seed"\nmax_labeled_demos = 1\n'
@@ -193,8 +193,8 @@ def test_secrets_in_a_failing_call_are_redacted_in_the_trace(tmp_path: Path, mon
     import dspy
     from mlflow import MlflowClient
 
-    from augmentlab.tracing import Tracer
-    from augmentlab.tracking import Redactor, Tracker
+    from experiments.tracing import Tracer
+    from experiments.tracking import Redactor, Tracker
 
     secret = "sk-trace-0123456789abcdef"
     monkeypatch.setenv("AUGMENTLAB_TRACE_CRED", secret)

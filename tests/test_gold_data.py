@@ -10,8 +10,8 @@ from types import ModuleType
 
 import pytest
 
-from augmentlab.model import GoldExample, LineKind
-from augmentlab.text import actions, balanced_asterisks, is_verbatim
+from augmentlab.core.model import GoldExample, LineKind
+from augmentlab.core.text import actions, balanced_asterisks, is_verbatim
 
 REPO = Path(__file__).resolve().parent.parent
 GOLD = REPO / "experiments" / "gold" / "handwritten.jsonl"

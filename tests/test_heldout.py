@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 
 from augmentlab.cli import main as cli_main
-from augmentlab.errors import AugmentlabError
+from augmentlab.core.errors import AugmentlabError
 from augmentlab.lm import LMConfig
-from augmentlab.model import GoldExample
+from augmentlab.core.model import GoldExample
 from experiments import heldout as H
 
 SCENES_PER_PLAY = 3

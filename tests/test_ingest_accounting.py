@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from augmentlab.cli import main
-from augmentlab.errors import AugmentlabError
+from augmentlab.core.errors import AugmentlabError
 from augmentlab.ingest import iter_scenes, load
 from augmentlab.ingest.accounting import Ledger
 

@@ -12,11 +12,11 @@ import pytest
 
 import augmentlab  # noqa: F401  (offline environment first)
 from augmentlab.cli import main
-from augmentlab.errors import AugmentlabError
+from augmentlab.core.errors import AugmentlabError
 from augmentlab.ingest.attribute_lm import attribute_file, attribute_scenes, speaker_signature
 from augmentlab.lm import LMConfig, output_schema, use_lm
-from augmentlab.model import Character, Line, LineKind, Scene
-from augmentlab.testing.fake_server import StubServer, input_sections
+from augmentlab.core.model import Character, Line, LineKind, Scene
+from fakes.fake_server import StubServer, input_sections
 
 KEY_ENV = "AUGMENTLAB_TEST_ATTR_KEY"
 CAST = [Character(name="Emma", aliases=["Miss Woodhouse"]), Character(name="Mr. Knightley"), Character(name="Harriet")]

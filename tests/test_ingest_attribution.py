@@ -17,7 +17,7 @@ import pytest
 
 from augmentlab.ingest import load
 from augmentlab.ingest.attribution import tag_after, tag_before, vocatives
-from augmentlab.model import LineKind
+from augmentlab.core.model import LineKind
 
 REPO = Path(__file__).resolve().parent.parent
 PDNC = Path(os.environ.get("AUGMENTLAB_PDNC", REPO.parent / "shared" / "pdnc-dev"))

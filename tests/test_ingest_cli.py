@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from augmentlab.cli import main
-from augmentlab.errors import AugmentlabError
+from augmentlab.core.errors import AugmentlabError
 from augmentlab.ingest import load
-from augmentlab.model import Scene
+from augmentlab.core.model import Scene
 
 DATA = Path(__file__).parent / "data" / "scripts"
 

@@ -8,7 +8,7 @@ import pytest
 
 from augmentlab.ingest import load
 from augmentlab.ingest.lines import render_annotated
-from augmentlab.model import LineKind
+from augmentlab.core.model import LineKind
 
 
 def _corpus_scripts(corpus: Path) -> list[Path]:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from augmentlab.cli import main
-from augmentlab.errors import AugmentlabError
+from augmentlab.core.errors import AugmentlabError
 from augmentlab.ingest import load
 
 VN = "春香「おはよう、先生。今日もいい天気ですね」\n先生「そうだね。散歩にでも行こうか」\n春香「はい！行きましょう」\n"

@@ -11,7 +11,7 @@ from augmentlab.ingest import iter_scenes
 from augmentlab.ingest.cast import Cast
 from augmentlab.ingest.segment import ParseState, Segmenter
 from augmentlab.ingest.vn import parse, parse_blocks
-from augmentlab.model import Line
+from augmentlab.core.model import Line
 
 DATA = Path(__file__).parent / "data" / "scripts"
 

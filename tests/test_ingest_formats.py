@@ -7,7 +7,7 @@ from pathlib import Path
 from augmentlab.ingest import load
 from augmentlab.ingest.cast import Cast
 from augmentlab.ingest.lines import render_annotated
-from augmentlab.model import LineKind
+from augmentlab.core.model import LineKind
 
 DATA = Path(__file__).parent / "data" / "scripts"
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from augmentlab.cli import main
 from augmentlab.ingest.gold import mine
-from augmentlab.model import GoldExample
-from augmentlab.text import is_verbatim
+from augmentlab.core.model import GoldExample
+from augmentlab.core.text import is_verbatim
 
 DATA = Path(__file__).parent / "data" / "scripts"
 

@@ -8,7 +8,7 @@ import pytest
 
 from augmentlab.ingest import iter_scenes, load
 from augmentlab.ingest.lines import render_annotated
-from augmentlab.model import LineKind
+from augmentlab.core.model import LineKind
 
 DATA = Path(__file__).parent / "data" / "scripts"
 

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from augmentlab.cli import main as cli_main
-from augmentlab.errors import AugmentlabError
+from augmentlab.core.errors import AugmentlabError
 from augmentlab.lm import LMConfig
-from augmentlab.model import GoldExample
-from augmentlab.testing.fake_server import StubServer, input_sections
+from augmentlab.core.model import GoldExample
+from fakes.fake_server import StubServer, input_sections
 from metrics import judge as J
 from metrics.composite import Score
 from prompts.variants import load_variant

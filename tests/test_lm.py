@@ -5,10 +5,10 @@ from __future__ import annotations
 import dspy
 import pytest
 
-from augmentlab.errors import AugmentlabError
-from augmentlab.fake_lm import FakeLM
+from augmentlab.core.errors import AugmentlabError
+from augmentlab.lm.fake import FakeLM
 from augmentlab.lm import LMConfig, adapter_for, grammar_adapter_class, open_lm, output_schema, usage_since
-from augmentlab.text import is_verbatim
+from augmentlab.core.text import is_verbatim
 
 SECRET = "sk-test-do-not-log-1234567890"
 
@@ -159,7 +159,7 @@ def test_usage_of_cache_hits_is_recovered_and_marked(tmp_path, monkeypatch) -> N
     import dspy
 
     from augmentlab.lm import use_lm
-    from augmentlab.model import Line, Scene
+    from augmentlab.core.model import Line, Scene
     from prompts.programs import SceneAugmenter, augment_scene
 
     monkeypatch.setattr(dspy, "cache", dspy.clients.cache.Cache(

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from augmentlab.lm import LMConfig, use_lm
-from augmentlab.model import Line, LineKind, Scene
-from augmentlab.testing.fake_server import StubServer, default_responder
+from augmentlab.core.model import Line, LineKind, Scene
+from fakes.fake_server import StubServer, default_responder
 
 
 def _responder(scenario: str):
@@ -72,7 +72,7 @@ class _FakeEmbedded:
 
 def test_switching_gguf_gets_no_cache_hits(tmp_path, monkeypatch):
     """The embedded kind with two GGUF files (the server is a stub: the key comes from the files)."""
-    from augmentlab import llama_server
+    from augmentlab.lm import llama_server
 
     one, two = tmp_path / "one.gguf", tmp_path / "two.gguf"
     one.write_bytes(b"GGUF" + os.urandom(64))
@@ -112,7 +112,7 @@ def test_switching_gguf_gets_no_cache_hits(tmp_path, monkeypatch):
 def test_gguf_hash_is_cached_by_path_size_mtime(tmp_path, monkeypatch):
     import hashlib
 
-    from augmentlab import lm_identity
+    from augmentlab.lm import identity as lm_identity
 
     model = tmp_path / "m.gguf"
     model.write_bytes(b"GGUF one")
@@ -133,7 +133,7 @@ def test_gguf_hash_is_cached_by_path_size_mtime(tmp_path, monkeypatch):
 
 def test_identity_in_records_and_run_json(tmp_path):
     from augmentlab.augment import augment_scripts
-    from augmentlab.model import Script
+    from augmentlab.core.model import Script
     from augmentlab.store import ResultStore
 
     script = Script(title="t", source="t.txt", scenes=[SCENE])

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from augmentlab.cli import main as cli_main
-from augmentlab.errors import AugmentlabError
+from augmentlab.core.errors import AugmentlabError
 from augmentlab.lm import LMConfig
-from augmentlab.lm_options import FLAGS, LMOptions, apply_to_spec, resolve_lm_config
-from augmentlab.testing.fake_server import StubServer
+from augmentlab.lm.options import FLAGS, LMOptions, apply_to_spec, resolve_lm_config
+from fakes.fake_server import StubServer
 
 REPO = Path(__file__).resolve().parent.parent
 SCRIPT = REPO / "tests" / "data" / "scripts" / "tea_and_thunder.txt"

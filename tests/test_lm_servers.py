@@ -16,8 +16,8 @@ import pytest
 
 from augmentlab.cli import main as cli_main
 from augmentlab.lm import adapter_for, grammar_adapter_class, schema_adapter_class
-from augmentlab.lm_options import resolve_lm_config
-from augmentlab.testing.fake_server import StubServer
+from augmentlab.lm.options import resolve_lm_config
+from fakes.fake_server import StubServer
 
 REPO = Path(__file__).resolve().parent.parent
 SCRIPT = REPO / "tests" / "data" / "scripts" / "tea_and_thunder.txt"

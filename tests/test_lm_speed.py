@@ -1,4 +1,4 @@
-"""The per-call caches of augmentlab.lm_speed change nothing a request or a parse sees."""
+"""The per-call caches of augmentlab.lm.speed change nothing a request or a parse sees."""
 
 from __future__ import annotations
 
@@ -15,11 +15,11 @@ import json, sys
 import augmentlab
 import dspy
 if sys.argv[1] == "on":
-    from augmentlab import lm_speed
+    from augmentlab.lm import speed as lm_speed
     lm_speed.install()
     lm_speed.install()  # idempotent
 from augmentlab.augment import resolve_program
-from augmentlab.model import Line, Scene
+from augmentlab.core.model import Line, Scene
 from prompts.data import scene_inputs
 
 program, _ = resolve_program(None)

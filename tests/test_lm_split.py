@@ -7,9 +7,9 @@ from pathlib import Path
 
 from augmentlab.augment import augment_scripts
 from augmentlab.lm import LMConfig
-from augmentlab.model import Line, LineKind, Scene, Script
-from augmentlab.scene_split import CONTEXT_LINES, budget_parts, halve
-from augmentlab.testing.fake_server import StubServer
+from augmentlab.core.model import Line, LineKind, Scene, Script
+from augmentlab.augment.scene_split import CONTEXT_LINES, budget_parts, halve
+from fakes.fake_server import StubServer
 
 
 def long_scene(n: int = 60) -> Scene:

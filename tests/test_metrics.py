@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from augmentlab.model import GoldExample, Line, Scene
+from augmentlab.core.model import GoldExample, Line, Scene
 from metrics import Weights, composite, consistency, dspy_metric, gepa_metric, score, score_many
 from metrics.format import FormatConfig, check_format, detect_person
 from metrics.mutations import DEFECTS, mutate, run_suite

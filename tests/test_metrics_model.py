@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from augmentlab.model import GoldExample
+from augmentlab.core.model import GoldExample
 from metrics import similarity
 from metrics.mutations import run_suite
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from augmentlab.model import GoldExample
+from augmentlab.core.model import GoldExample
 from metrics import anchors, composite, relevance, score
 from metrics.ladder import RUNGS, TIERS, run_ladder
 from metrics.similarity import Embedder, default_embedder
@@ -213,10 +213,10 @@ def test_metrics_score_cli_errors(gold_file: Path, content: str, message: str, c
 
 
 def test_run_uses_the_baseline_unless_another_variant_is_detectably_better() -> None:
-    from augmentlab.model import Usage
+    from augmentlab.core.model import Usage
     from experiments.runner import ExampleResult, RunResult, VariantOutcome
     from experiments.spec import VariantSpec
-    from augmentlab.stats import bootstrap_ci
+    from augmentlab.core.stats import bootstrap_ci
 
     def outcome(name: str, scores: list[float]) -> VariantOutcome:
         ex = [ExampleResult(f"e{i}", s, {}, "", None, None, Usage()) for i, s in enumerate(scores)]

@@ -131,7 +131,7 @@ def test_the_experiment_lists_its_variant_runs_with_scores(ui) -> None:
 
 
 def test_a_run_shows_its_prompts(ui) -> None:
-    from augmentlab.registry import predictor_prompts
+    from experiments.registry import predictor_prompts
 
     result, browser = ui
     labeled = result.variants[1]

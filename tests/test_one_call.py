@@ -5,10 +5,10 @@ from __future__ import annotations
 import dspy
 import pytest
 
-from augmentlab.errors import AugmentlabError
+from augmentlab.core.errors import AugmentlabError
 from augmentlab.lm import LMConfig, compact_field_structure, grammar_adapter_class, use_lm
-from augmentlab.model import Line, LineKind, Scene
-from augmentlab.text import is_verbatim
+from augmentlab.core.model import Line, LineKind, Scene
+from augmentlab.core.text import is_verbatim
 from prompts.data import scene_inputs
 from prompts.programs import SceneAugmenter, augment_scene
 from prompts.signatures import AnnotateActionsOnly, WriteScenario, WriteScenarioAndActions

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from augmentlab.tracking import load_experiment, resolve_tracking_uri
+from experiments.tracking import load_experiment, resolve_tracking_uri
 from experiments.optimizers import (
     BEST_METRIC,
     MINIBATCH_METRIC,

@@ -7,10 +7,10 @@ import json
 import dspy
 import pytest
 
-from augmentlab.errors import AugmentlabError
+from augmentlab.core.errors import AugmentlabError
 from augmentlab.lm import LMConfig, use_lm
-from augmentlab.model import GoldExample, Line, LineKind, Scene
-from augmentlab.text import is_verbatim
+from augmentlab.core.model import GoldExample, Line, LineKind, Scene
+from augmentlab.core.text import is_verbatim
 from prompts.data import format_lines, scene_inputs, to_example
 from prompts.programs import SceneAugmenter, augment_scene, load_program, save_program
 from prompts.variants import list_variants, load_variant, parse_variant, save_variant

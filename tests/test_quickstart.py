@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from augmentlab.cli import main
-from augmentlab.tracking import load_experiment
+from experiments.tracking import load_experiment
 
 pytestmark = pytest.mark.slow
 

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from report_store import EXPERIMENT, real_store, synthetic_store
 
-from augmentlab.errors import AugmentlabError
+from augmentlab.core.errors import AugmentlabError
 from augmentlab.report import build_report, gather
 from augmentlab.report.plots import frontier
-from augmentlab.stats import bootstrap_ci, compare
-from augmentlab.tracking import load_experiment
+from augmentlab.core.stats import bootstrap_ci, compare
+from experiments.tracking import load_experiment
 
 
 def _esc(text: str) -> str:
@@ -217,7 +217,7 @@ def test_no_shared_examples_and_unscored_baseline(syn: Path, tmp_path: Path) -> 
 
 
 def test_experiment_without_execution_is_one_clear_error(syn: Path, tmp_path: Path) -> None:
-    from augmentlab.tracking import Tracker
+    from experiments.tracking import Tracker
 
     Tracker("empty", tracking_uri=str(syn))  # creates the experiment only
     with pytest.raises(AugmentlabError, match="no execution"):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from augmentlab.errors import AugmentlabError
+from augmentlab.core.errors import AugmentlabError
 from experiments.spec import canonical_optimizer, load_spec
 
 VARIANT = """+++

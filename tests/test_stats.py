@@ -1,12 +1,12 @@
-"""Bootstrap intervals, paired tests and verdicts (augmentlab.stats)."""
+"""Bootstrap intervals, paired tests and verdicts (augmentlab.core.stats)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from augmentlab.errors import AugmentlabError
-from augmentlab.stats import bootstrap_ci, compare, paired_bootstrap_ci, paired_test, verdict
+from augmentlab.core.errors import AugmentlabError
+from augmentlab.core.stats import bootstrap_ci, compare, paired_bootstrap_ci, paired_test, verdict
 
 
 def test_bootstrap_ci_contains_mean_and_is_seeded() -> None:

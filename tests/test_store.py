@@ -8,8 +8,8 @@ import threading
 
 import pytest
 
-from augmentlab.errors import AugmentlabError
-from augmentlab.model import AugmentedScene, Usage
+from augmentlab.core.errors import AugmentlabError
+from augmentlab.core.model import AugmentedScene, Usage
 from augmentlab.store import ResultStore, work_key
 
 

@@ -1,4 +1,4 @@
-"""MLflow location, logging, redaction and read-back (augmentlab.tracking)."""
+"""MLflow location, logging, redaction and read-back (experiments.tracking)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from augmentlab.errors import AugmentlabError
-from augmentlab.tracking import (
+from augmentlab.core.errors import AugmentlabError
+from experiments.tracking import (
     Redactor,
     Tracker,
     artifact_location,
@@ -95,7 +95,7 @@ def test_failed_variant_run_is_marked_failed(tmp_path: Path) -> None:
 
 
 def test_unknown_experiment_is_one_line_error(tmp_path: Path) -> None:
-    from augmentlab.tracking import client
+    from experiments.tracking import client
 
     client(str(tmp_path / "mlruns")).search_experiments()  # an existing, empty store
     with pytest.raises(AugmentlabError, match="no experiment named 'nope'"):

@@ -21,8 +21,8 @@ from augmentlab.cli import main as cli_main  # noqa: E402
 from augmentlab.export import export, load_output  # noqa: E402
 from augmentlab.ingest import load  # noqa: E402
 from augmentlab.lm import LMConfig  # noqa: E402
-from augmentlab.model import LineKind, Script  # noqa: E402
-from augmentlab.text import spoken_text, words  # noqa: E402
+from augmentlab.core.model import LineKind, Script  # noqa: E402
+from augmentlab.core.text import spoken_text, words  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLES = REPO / "tests" / "data" / "scripts"

@@ -1,4 +1,4 @@
-"""Ingest: a human script file → :class:`~augmentlab.model.Script` (cast + scenes).
+"""Ingest: a human script file → :class:`~augmentlab.core.model.Script` (cast + scenes).
 
 ::
 
@@ -15,7 +15,7 @@ Formats (``format=``): ``vn`` (visual-novel dumps), ``renpy`` (``.rpy``), ``play
 as Project Gutenberg prints them), ``fountain`` (screenplays), ``prose`` (quoted dialogue).
 Each lives in its own module and turns numbered lines into scene events; :mod:`.segment`
 makes scenes (token budget, context, ids) and :mod:`.cast` merges speaker spellings.
-Bad input raises :class:`~augmentlab.errors.AugmentlabError` with one line.
+Bad input raises :class:`~augmentlab.core.errors.AugmentlabError` with one line.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import importlib
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
-from augmentlab.errors import AugmentlabError
+from augmentlab.core.errors import AugmentlabError
 from augmentlab.ingest.cast import Cast
 from augmentlab.ingest.detect import FORMATS, detect, normalize_format
 from augmentlab.ingest.accounting import Ledger, account_events, counted_blocks, counted_lines
@@ -38,7 +38,7 @@ from augmentlab.ingest.segment import (
     Segmenter,
     approx_tokens,
 )
-from augmentlab.model import Scene, Script
+from augmentlab.core.model import Scene, Script
 
 __all__ = [
     "DEFAULT_CONTEXT_LINES",

@@ -11,7 +11,7 @@ A :class:`Ledger` travels in :class:`~augmentlab.ingest.segment.ParseState`. The
 
 A format module that reports nothing itself (no ``ACCOUNTS_LINES = True``) is accounted for by
 :func:`account_events`: the non-blank lines read since the previous event are credited to the
-next event's kind (a :class:`~augmentlab.model.Line`'s kind, ``heading`` for a scene start,
+next event's kind (a :class:`~augmentlab.core.model.Line`'s kind, ``heading`` for a scene start,
 ``direction`` for a scene direction). Lines read after the last event stay unexplained.
 
 ``unexplained`` is what the parser read but did not report: it should be zero, and
@@ -26,7 +26,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from augmentlab.model import Line
+from augmentlab.core.model import Line
 
 INGESTED_KINDS = ("dialogue", "narration", "direction", "heading")
 SPEECH_SKIP_LIMIT = 0.01

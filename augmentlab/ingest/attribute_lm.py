@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from augmentlab.errors import AugmentlabError
-from augmentlab.model import Character, Line, LineKind, Scene, Usage
+from augmentlab.core.errors import AugmentlabError
+from augmentlab.core.model import Character, Line, LineKind, Scene, Usage
 
 UNKNOWN = "unknown"
 WINDOW = 4

@@ -23,8 +23,8 @@ import tomllib
 from collections.abc import Iterable
 from pathlib import Path
 
-from augmentlab.errors import AugmentlabError
-from augmentlab.model import Character
+from augmentlab.core.errors import AugmentlabError
+from augmentlab.core.model import Character
 
 _EXTENSION_RE = re.compile(r"\s*\((?:[^()]*)\)\s*$")
 _TRAILING_RE = re.compile(r"[\s.:;,!?^*_\-–—]+$")

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Iterator
 from augmentlab.ingest.accounting import Ledger
 from augmentlab.ingest.lines import attach_direction, clean_direction, collapse, make_line
 from augmentlab.ingest.segment import Event, ParseState, SceneDirection, SceneStart
-from augmentlab.model import Line
+from augmentlab.core.model import Line
 
 HEADING_RE = re.compile(r"^(?:(?:INT|EXT|EST|INT\.?/EXT|I/E)[. ]\s*|\.(?=[^.]))(?P<rest>.+)$", re.I)
 SCENE_NUMBER_RE = re.compile(r"\s*#[\w.\-]+#\s*$")

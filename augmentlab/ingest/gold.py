@@ -15,7 +15,7 @@ from pathlib import Path
 
 from augmentlab.ingest import iter_scenes
 from augmentlab.ingest.lines import DIRECTION_AT, render_annotated
-from augmentlab.model import GoldExample, Line, LineKind, Scene
+from augmentlab.core.model import GoldExample, Line, LineKind, Scene
 
 DEFAULT_GOLD_TOKEN_BUDGET = 400
 

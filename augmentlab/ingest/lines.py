@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from augmentlab.model import Line, LineKind
+from augmentlab.core.model import Line, LineKind
 
 DIRECTION_AT = "direction_at"
 _WS_RE = re.compile(r"[ \t\f\v\u00a0]+")

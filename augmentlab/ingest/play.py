@@ -3,7 +3,7 @@
 Read paragraph by paragraph (blank-line separated):
 
 * front matter: ``THE PERSONS OF THE PLAY`` / ``DRAMATIS PERSONAE`` entries become
-  :class:`~augmentlab.model.Character` s (``Merriman, Butler`` → name + description);
+  :class:`~augmentlab.core.model.Character` s (``Merriman, Butler`` → name + description);
   ``THE SCENES OF THE PLAY`` gives each act a fallback setting;
 * ``FIRST ACT`` / ``ACT II.`` headings and ``SCENE`` / ``SCENE 2. A street`` headings start
   scenes; the plain or ``_italic_`` paragraph after the heading is ``Scene.setting``;
@@ -22,7 +22,7 @@ from collections.abc import Iterable, Iterator
 
 from augmentlab.ingest.lines import attach_direction, clean_direction, collapse, extract_directions, make_line
 from augmentlab.ingest.segment import Event, ParseState, SceneDirection, SceneSetting, SceneStart
-from augmentlab.model import Line
+from augmentlab.core.model import Line
 
 _ORDINALS = {"FIRST": 1, "SECOND": 2, "THIRD": 3, "FOURTH": 4, "FIFTH": 5, "SIXTH": 6, "SEVENTH": 7}
 _ROMAN = {"I": 1, "V": 5, "X": 10, "L": 50, "C": 100}

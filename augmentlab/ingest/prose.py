@@ -44,7 +44,7 @@ from augmentlab.ingest.attribution import (
 from augmentlab.ingest.lines import collapse, make_line
 from augmentlab.ingest.play import paragraphs
 from augmentlab.ingest.segment import Event, ParseState, SceneStart
-from augmentlab.model import Line, LineKind
+from augmentlab.core.model import Line, LineKind
 
 QUOTE_RE = re.compile(r'"([^"]*)(?:"|$)|“([^”]*)(?:”|$)')
 HEADING_RE = re.compile(

@@ -2,7 +2,7 @@
 
 A format parser yields :class:`SceneStart` at every explicit boundary (a heading, a Ren'Py
 ``scene``, a blank-line run in a VN dump), :class:`SceneSetting` / :class:`SceneDirection` for
-scene-level human text, and :class:`~augmentlab.model.Line` s (or :data:`CountedLine` s). :class:`Segmenter` resolves
+scene-level human text, and :class:`~augmentlab.core.model.Line` s (or :data:`CountedLine` s). :class:`Segmenter` resolves
 speaker names through the :class:`~augmentlab.ingest.cast.Cast`, splits a scene that grows past
 the token budget on a line boundary (never inside a line), keeps the previous
 ``context_lines`` lines as ``Scene.context``, and numbers and hashes every scene. Memory is one
@@ -19,7 +19,7 @@ from typing import Any
 
 from augmentlab.ingest.accounting import Ledger
 from augmentlab.ingest.cast import Cast
-from augmentlab.model import Line, LineKind, Scene
+from augmentlab.core.model import Line, LineKind, Scene
 
 DEFAULT_TOKEN_BUDGET = 800
 DEFAULT_CONTEXT_LINES = 3

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator
 from augmentlab.ingest.accounting import Ledger
 from augmentlab.ingest.lines import OPENING_QUOTES, collapse, extract_directions, make_line, plain_line, strip_enclosing_quotes
 from augmentlab.ingest.segment import CountedLine, Event, ParseState, SceneStart
-from augmentlab.model import Line
+from augmentlab.core.model import Line
 
 _NAME = r"[^\W\d_][\w.'’\- ]{0,40}?"
 _EXT = r"(?:\s*\([^)\n]{1,30}\))?"

@@ -24,7 +24,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from augmentlab.errors import AugmentlabError
+from augmentlab.core.errors import AugmentlabError
 from augmentlab.report.data import (
     ExampleView,
     PairedComparison,

@@ -1,8 +1,8 @@
 """Everything a report says, gathered from the MLflow store: :func:`gather` → :class:`ReportData`.
 
 The numbers come from the per-example tables the runner logs (one row per test example), read
-back with :func:`augmentlab.tracking.load_experiment`; every interval, paired test and verdict
-comes from :mod:`augmentlab.stats`, so the report, ``augmentlab compare`` and the notebooks agree.
+back with :func:`experiments.tracking.load_experiment`; every interval, paired test and verdict
+comes from :mod:`augmentlab.core.stats`, so the report, ``augmentlab compare`` and the notebooks agree.
 
 What is compared with what:
 
@@ -29,16 +29,16 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import augmentlab  # noqa: F401  (offline environment before mlflow)
-from augmentlab.errors import AugmentlabError
+from augmentlab.core.errors import AugmentlabError
 from augmentlab.report import examples, runs
 from augmentlab.report.examples import ExampleView, VariantOutput
 from augmentlab.report.runs import PromptText, latest_execution
-from augmentlab.stats import Comparison, Interval, bootstrap_ci, compare, winner as pick_winner
+from augmentlab.core.stats import Comparison, Interval, bootstrap_ci, compare, winner as pick_winner
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from augmentlab.tracking import ExperimentResults, VariantResult
+    from experiments.tracking import ExperimentResults, VariantResult
 
 #: Tag or param of an execution naming its baseline variant (optional).
 BASELINE_KEY = "augmentlab.baseline"
@@ -410,7 +410,7 @@ def worst_examples(data: ReportData, variant: str, k: int = 3, *, compare_with: 
 
 def prompt_of(data: ReportData, variant: str) -> PromptText:
     """A variant's logged instructions and demos, its variant files and program files."""
-    from augmentlab.tracking import client
+    from experiments.tracking import client
 
     raw = _raw(data, variant)
     return runs.prompt(client(data.tracking_uri), raw, data.experiment)
@@ -432,7 +432,7 @@ def gather(
     the baseline variant; ``seed`` seeds the bootstrap; ``n_examples`` is how many disagreeing and
     worst examples to show. Raises :class:`AugmentlabError` for an unknown experiment or baseline.
     """
-    from augmentlab.tracking import client
+    from experiments.tracking import client
 
     results, notes = runs.load(experiment, tracking_uri, run_id)
     mlflow_client = client(results.tracking_uri)

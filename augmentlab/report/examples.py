@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING
 from augmentlab.report.runs import json_list
 
 if TYPE_CHECKING:
-    from augmentlab.model import GoldExample
-    from augmentlab.tracking import ExperimentResults, VariantResult
+    from augmentlab.core.model import GoldExample
+    from experiments.tracking import ExperimentResults, VariantResult
 
 
 @dataclass
@@ -52,7 +52,7 @@ def read_gold(results: ExperimentResults) -> tuple[dict[str, GoldExample], str]:
     """The gold examples the execution used, by id, and a note when they cannot be found."""
     from pydantic import ValidationError
 
-    from augmentlab.model import GoldExample
+    from augmentlab.core.model import GoldExample
 
     paths = json_list(results.params.get("gold"))
     if not paths:

@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from augmentlab.errors import AugmentlabError
+from augmentlab.core.errors import AugmentlabError
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
 
-    from augmentlab.tracking import ExperimentResults, VariantResult
+    from experiments.tracking import ExperimentResults, VariantResult
 
 #: Metrics logged once per variant; a metric with more than one step is optimizer progress.
 PROGRESS_MIN_POINTS = 2
@@ -54,7 +54,7 @@ def latest_execution(name: str, tracking_uri: str | None = None) -> tuple[str | 
 
     Unknown experiment: :class:`AugmentlabError` naming the store.
     """
-    from augmentlab.tracking import find_experiment, latest_execution_run
+    from experiments.tracking import find_experiment, latest_execution_run
 
     mlflow_client, exp, _ = find_experiment(name, tracking_uri)
     run = latest_execution_run(mlflow_client, exp.experiment_id)
@@ -63,7 +63,7 @@ def latest_execution(name: str, tracking_uri: str | None = None) -> tuple[str | 
 
 def load(experiment: str, tracking_uri: str | None, run_id: str | None) -> tuple[ExperimentResults, list[str]]:
     """The execution to report on; a failed/running latest execution is reported with a note."""
-    from augmentlab.tracking import load_experiment
+    from experiments.tracking import load_experiment
 
     notes: list[str] = []
     if run_id is None:

@@ -44,8 +44,8 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from augmentlab.model import GoldExample, Line, LineKind, Scene
-from augmentlab.text import action_text, actions, balanced_asterisks, is_verbatim, words
+from augmentlab.core.model import GoldExample, Line, LineKind, Scene
+from augmentlab.core.text import action_text, actions, balanced_asterisks, is_verbatim, words
 
 HERE = Path(__file__).resolve().parent
 SOURCE = HERE / "handwritten.toml"

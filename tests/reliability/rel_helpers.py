@@ -47,7 +47,7 @@ def assert_store_consistent(out: Path) -> dict[str, int]:
     """The augment folder agrees with itself: store counts = augmented.jsonl + failures.jsonl,
     no scene twice, every ``ok`` line keeps the human words. Returns the store's counts."""
     from augmentlab.store import ResultStore
-    from augmentlab.text import is_verbatim
+    from augmentlab.core.text import is_verbatim
 
     with ResultStore(out, create=False) as store:
         counts = store.counts()

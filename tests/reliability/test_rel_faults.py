@@ -15,8 +15,8 @@ import pytest
 from rel_helpers import assert_store_consistent, free_port, jsonl
 
 from augmentlab.augment import augment_scripts
-from augmentlab.errors import AugmentlabError
-from augmentlab.testing.fake_server import FAULTS, StubServer
+from augmentlab.core.errors import AugmentlabError
+from fakes.fake_server import FAULTS, StubServer
 from test_augment import KEY_ENV, make_script, stub_config
 
 pytestmark = pytest.mark.reliability
@@ -143,7 +143,7 @@ def _spec(tmp_path, base_url: str, model: str = "openai/stub"):
 
 @pytest.mark.parametrize("fault", EXPERIMENT_FAULTS)
 def test_experiment_fault_then_rerun(fault, tmp_path, figures):
-    from augmentlab.tracking import client, load_experiment
+    from experiments.tracking import client, load_experiment
     from test_experiments import _run
 
     model = f"openai/stub-{uuid.uuid4().hex[:12]}"

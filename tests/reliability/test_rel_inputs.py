@@ -21,8 +21,8 @@ from rel_helpers import REPO, assert_store_consistent, child_env, jsonl
 
 from augmentlab.augment import augment_scripts
 from augmentlab.lm import LMConfig
-from augmentlab.model import Line, LineKind, Scene, Script
-from augmentlab.testing.fake_server import StubServer, default_responder
+from augmentlab.core.model import Line, LineKind, Scene, Script
+from fakes.fake_server import StubServer, default_responder
 from test_augment import stub_config
 
 pytestmark = pytest.mark.reliability

@@ -22,7 +22,7 @@ import pytest
 from rel_helpers import child_env, jsonl, python, store_rows, wait_until
 
 from augmentlab.augment import augment_scripts
-from augmentlab.testing.fake_server import StubServer
+from fakes.fake_server import StubServer
 from test_augment import KEY_ENV, make_script, stub_config
 
 pytestmark = pytest.mark.reliability
@@ -106,7 +106,7 @@ def _spec(tmp_path: Path, base_url: str, model: str, cache: bool = True) -> Path
 
 @pytest.mark.parametrize("seed", [1, 2])
 def test_experiment_sigkill_then_rerun(seed, tmp_path, figures):
-    from augmentlab.tracking import ABANDONED_TAG, client, load_experiment
+    from experiments.tracking import ABANDONED_TAG, client, load_experiment
     from test_experiments import _run
 
     rng = random.Random(seed)

@@ -14,8 +14,8 @@ import logging
 import pytest
 from rel_helpers import fake_key, grep_tree
 
-from augmentlab.errors import AugmentlabError
-from augmentlab.testing.fake_server import StubServer
+from augmentlab.core.errors import AugmentlabError
+from fakes.fake_server import StubServer
 
 pytestmark = pytest.mark.reliability
 

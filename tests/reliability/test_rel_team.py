@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from rel_helpers import free_port, wait_until
 
-from augmentlab.errors import AugmentlabError
+from augmentlab.core.errors import AugmentlabError
 
 pytestmark = pytest.mark.reliability
 
@@ -94,7 +94,7 @@ def _run(tmp_path: Path, spec: Path, uri: str):
 
 
 def test_runs_land_on_the_server_and_read_back(tmp_path, mlflow_server, run_cli):
-    from augmentlab.tracking import load_experiment
+    from experiments.tracking import load_experiment
 
     result = _run(tmp_path, _spec(tmp_path), mlflow_server.url)
     back = load_experiment("team", tracking_uri=mlflow_server.url)
@@ -115,7 +115,7 @@ def _genai_landed_on_the_server(result, url: str, tmp_path: Path) -> None:
     """Traces (with their assessments), registered prompts and the champion alias are on the server."""
     from mlflow import MlflowClient
 
-    from augmentlab.registry import CHAMPION, predictor_prompts
+    from experiments.registry import CHAMPION, predictor_prompts
     from augmentlab.report.data import gather
 
     server = MlflowClient(url)

@@ -9,7 +9,7 @@
 
 What one run does (see :func:`augment_scripts`):
 
-1. ingest the scripts (or take :class:`~augmentlab.model.Script` objects) and plan their scenes
+1. ingest the scripts (or take :class:`~augmentlab.core.model.Script` objects) and plan their scenes
    in script order; each scene's *key* is the content hash of the scene, the program
    fingerprint, the LM fingerprint and the persona cards it is shown (:mod:`augmentlab.store`);
 2. persona cards for the main characters: the user's (``personas=`` file or dict) or written by
@@ -25,7 +25,7 @@ What one run does (see :func:`augment_scripts`):
 server's ``Retry-After`` when it sends one and ``2**attempt`` seconds (at most 60) otherwise
 (``dspy/clients/execution.py``; LiteLLM's own retries are turned off by DSPy). A scene whose LM
 call still fails is stored as ``error`` and is retried on the next run. Output that does not parse,
-has the wrong number of lines or changes the human words (:func:`augmentlab.text.is_verbatim`) is
+has the wrong number of lines or changes the human words (:func:`augmentlab.core.text.is_verbatim`) is
 retried up to ``max_attempts`` times in all, the retries at ``retry_temperature`` with a fresh
 ``rollout_id`` (so neither DSPy's cache nor a greedy decoder hands back the same answer); then it
 is stored as ``failed`` with the raw output and the reason, written to ``failures.jsonl`` and
@@ -33,7 +33,7 @@ listed in the report. Nothing is dropped silently.
 
 **Long scenes.** A scene whose answer would not fit ``max_tokens`` (or whose prompt would not fit
 the embedded server's ``n_ctx``) is augmented in parts, cut at line boundaries up front
-(:mod:`augmentlab.scene_split`); a part whose answer is cut off anyway (``finish_reason=length``)
+(:mod:`augmentlab.augment.scene_split`); a part whose answer is cut off anyway (``finish_reason=length``)
 is halved and retried, down to one line, and a single line with no usable answer keeps its words
 without actions. The parts are stored as one scene (its ``reason`` says how it was split);
 :attr:`AugmentReport.split` counts such scenes.
@@ -52,10 +52,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from augmentlab.errors import AugmentlabError
-from augmentlab.model import AugmentedLine, AugmentedScene, LineKind, Scene, Script, Usage, content_hash
+from augmentlab.core.errors import AugmentlabError
+from augmentlab.core.model import AugmentedLine, AugmentedScene, LineKind, Scene, Script, Usage, content_hash
 from augmentlab.store import ResultStore, work_key
-from augmentlab.text import is_verbatim
+from augmentlab.core.text import is_verbatim
 
 if TYPE_CHECKING:
     import dspy
@@ -127,7 +127,7 @@ class AugmentReport:
     estimate: Estimate | None = None
     interrupted: bool = False
     split: int = 0
-    """Scenes augmented in parts to fit ``max_tokens`` (see :mod:`augmentlab.scene_split`)."""
+    """Scenes augmented in parts to fit ``max_tokens`` (see :mod:`augmentlab.augment.scene_split`)."""
     bare_lines: int = 0
     """Lines of split scenes kept with their words only (no usable answer even alone)."""
 
@@ -182,7 +182,7 @@ def _cut_off(reason: str | None) -> bool:
 
 
 def _halves(scene: Scene) -> list[Scene]:
-    from augmentlab.scene_split import halve
+    from augmentlab.augment.scene_split import halve
 
     return halve(scene)
 
@@ -386,7 +386,7 @@ class _Runner:
         n_ctx: int | None = None,
     ) -> None:
         self.tracer = tracer
-        """An open :class:`~augmentlab.tracing.Tracer`: each scene (all its attempts) is one trace."""
+        """An open :class:`~experiments.tracing.Tracer`: each scene (all its attempts) is one trace."""
         self.trace_tags = trace_tags or {}
         self.trace_run_id = trace_run_id
         self.max_tokens = max_tokens
@@ -412,7 +412,7 @@ class _Runner:
     def scene(self, item: _Item) -> _Outcome:
         if self.tracer is None or not self.tracer.enabled:
             return self._scene(item)
-        from augmentlab.tracing import traced_scene
+        from experiments.tracing import traced_scene
 
         return traced_scene(self.tracer, self._scene, item, tags=self.trace_tags, run_id=self.trace_run_id)
 
@@ -425,7 +425,7 @@ class _Runner:
         answer keeps its human words without actions. The parts are put back together in order:
         no line is dropped. An LM error (unreachable) stops the scene as ``error``.
         """
-        from augmentlab import scene_split
+        from augmentlab.augment import scene_split
 
         parts = scene_split.budget_parts(
             item.scene, max_tokens=self.max_tokens, n_ctx=self.n_ctx,
@@ -594,7 +594,7 @@ def augment_scripts(
     without one get a card from ``PersonaWriter`` when ``write_personas``. ``dry_run``: no LM
     call and nothing written; returns :attr:`AugmentReport.estimate`. ``retry_failed``: redo
     scenes stored as ``failed``. ``limit``: only the first N scenes. ``tracer``: an open
-    :class:`~augmentlab.tracing.Tracer` makes each scene an MLflow trace (tagged ``trace_tags``,
+    :class:`~experiments.tracing.Tracer` makes each scene an MLflow trace (tagged ``trace_tags``,
     linked to the run ``trace_run_id``).
     """
     from augmentlab.lm import LMConfig as _LMConfig
@@ -678,7 +678,7 @@ def augment_scripts(
 def _redactor(lm_config: LMConfig | None) -> Any:
     """The secret redactor for a run: the key variable the config names and the usual ``*_API_KEY``
     / ``*_TOKEN`` variables (an error body can echo the key: a 401 from some servers does)."""
-    from augmentlab.tracking import Redactor
+    from experiments.tracking import Redactor
 
     return Redactor([lm_config.api_key_env] if lm_config is not None and lm_config.api_key_env else [])
 
@@ -868,9 +868,9 @@ def _dry_run(
     counted and the scene prompts carry a card of about the right length."""
     import dspy
 
-    from augmentlab.fake_lm import FakeLM
+    from augmentlab.lm.fake import FakeLM
     from augmentlab.lm import adapter_for
-    from augmentlab.tokens import load_tokenizer
+    from augmentlab.core.tokens import load_tokenizer
     from prompts.programs import PersonaWriter, augment_scene
 
     if tokenizer is None:

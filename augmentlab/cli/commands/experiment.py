@@ -15,8 +15,8 @@ from typing import Any
 
 import typer
 
-from augmentlab.errors import AugmentlabError
-from augmentlab.lm_options import lm_options as lm_options_decorator
+from augmentlab.core.errors import AugmentlabError
+from augmentlab.lm.options import lm_options as lm_options_decorator
 
 experiment_app = typer.Typer(help="Run experiment specs and list what the MLflow store holds.", no_args_is_help=True)
 
@@ -78,7 +78,7 @@ def list_command(
     from rich.console import Console
     from rich.table import Table
 
-    from augmentlab.tracking import list_experiments
+    from experiments.tracking import list_experiments
 
     rows = list_experiments(tracking_uri)
     console = Console()
@@ -103,7 +103,7 @@ def compare_command(
     """Leaderboard of an experiment: score with 95% bootstrap interval, sub-scores, tokens/example."""
     from rich.console import Console
 
-    from augmentlab.tracking import load_experiment
+    from experiments.tracking import load_experiment
     from experiments.runner import print_leaderboard
 
     results = load_experiment(experiment, tracking_uri=tracking_uri, run_id=run_id)
@@ -115,7 +115,7 @@ def compare_command(
 
 def leaderboard_rows(results: Any, *, seed: int = 0) -> list[dict[str, Any]]:
     """Leaderboard rows from MLflow results: intervals recomputed from the per-example scores."""
-    from augmentlab.stats import bootstrap_ci, compare
+    from augmentlab.core.stats import bootstrap_ci, compare
 
     scored = [v for v in results.variants if v.scores]
     if not scored:
@@ -153,7 +153,7 @@ def ui_command(
     tracking_uri: str | None = typer.Option(None, "--tracking-uri", help=_TRACKING_HELP),
 ) -> None:
     """Start the MLflow UI on the store (Ctrl-C stops it and everything it started)."""
-    from augmentlab.tracking import artifact_location, resolve_tracking_uri
+    from experiments.tracking import artifact_location, resolve_tracking_uri
 
     uri = resolve_tracking_uri(tracking_uri)
     command = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", uri, "--host", host, "--port", str(port)]

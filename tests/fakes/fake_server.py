@@ -30,7 +30,7 @@ Faults are scripted for the first requests, in order — each item one request:
 ``GET /v1/stats`` counts the requests received and answered and the server-side span of those
 since ``POST /v1/stats/reset`` (benchmarks count requests here, not in the client).
 
-Run it alone with ``python -m augmentlab.testing.fake_server --latency 0.2`` (prints the base
+Run it alone with ``python -m fakes.fake_server --latency 0.2`` (prints the base
 URL, serves until killed).
 """
 

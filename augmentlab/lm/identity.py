@@ -23,8 +23,8 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from augmentlab.errors import AugmentlabError
-from augmentlab.model import content_hash
+from augmentlab.core.errors import AugmentlabError
+from augmentlab.core.model import content_hash
 
 if TYPE_CHECKING:
     from augmentlab.lm import LMConfig
@@ -120,7 +120,7 @@ def identity(config: LMConfig) -> dict[str, Any]:
         return {"kind": "endpoint", "model": config.model, "api_base": normalize_api_base(config.api_base)}
     if config.kind == "fake":
         return {"kind": "fake", "model": config.model}
-    from augmentlab import llama_server
+    from augmentlab.lm import llama_server
 
     path = Path(config.gguf) if config.gguf else llama_server.default_model_path()
     return {

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import augmentlab  # noqa: F401  (offline environment before mlflow)
-from augmentlab.errors import AugmentlabError
+from augmentlab.core.errors import AugmentlabError
 
 # MLflow announces creating/migrating its SQLite tables at INFO on every new store: noise for users.
 for _name in ("mlflow.store.db.utils", "alembic.runtime.migration"):

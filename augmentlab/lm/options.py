@@ -35,7 +35,7 @@ from typing import Any, Callable, Optional
 
 import typer
 
-from augmentlab.errors import AugmentlabError
+from augmentlab.core.errors import AugmentlabError
 
 PROJECT_FILE = "augmentlab.toml"
 """The optional project config file, read from the current directory (its ``[lm]`` table)."""

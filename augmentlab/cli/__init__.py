@@ -1,10 +1,10 @@
 """The ``augmentlab`` command: a thin shell over the Python API.
 
-Each area registers its commands from its own module under :mod:`augmentlab.commands`
+Each area registers its commands from its own module under :mod:`augmentlab.cli.commands`
 (``register(app)``); those modules import heavy libraries (dspy, torch, MLflow) inside the
 command functions, so ``augmentlab --help`` stays fast.
 
-Errors: an :class:`~augmentlab.errors.AugmentlabError` is printed as one line on stderr and
+Errors: an :class:`~augmentlab.core.errors.AugmentlabError` is printed as one line on stderr and
 exits 2; any other exception exits 1 with one line and a pointer to ``--verbose`` (which
 shows the traceback).
 """
@@ -17,7 +17,7 @@ import sys
 
 import typer
 
-from augmentlab.errors import AugmentlabError
+from augmentlab.core.errors import AugmentlabError
 
 COMMAND_MODULES = ("ingest", "metrics", "experiment", "augment", "report", "traincheck")
 
@@ -49,9 +49,9 @@ def _register_all() -> None:
     _registered = True
     for name in COMMAND_MODULES:
         try:
-            module = importlib.import_module(f"augmentlab.commands.{name}")
+            module = importlib.import_module(f"augmentlab.cli.commands.{name}")
         except ModuleNotFoundError as exc:
-            if exc.name == f"augmentlab.commands.{name}":
+            if exc.name == f"augmentlab.cli.commands.{name}":
                 continue
             raise
         module.register(app)

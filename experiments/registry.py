@@ -27,7 +27,7 @@
 
   returns the winning prompt.
 
-Everything written passes through the run's :class:`~augmentlab.tracking.Redactor`.
+Everything written passes through the run's :class:`~experiments.tracking.Redactor`.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ import augmentlab  # noqa: F401  (offline environment before mlflow)
 if TYPE_CHECKING:
     from mlflow import MlflowClient
 
-    from augmentlab.tracking import Redactor
+    from experiments.tracking import Redactor
 
 PREFIX = "augmentlab-"
 CHAMPION = "champion"
@@ -161,7 +161,7 @@ def register_program(
     ``tags``: version tags for a new version (spec, variant, optimizer...); ``parents``: the base
     variant's registered prompts by predictor, recorded as ``augmentlab.parent_version``.
     """
-    from augmentlab.tracing import pointing_at
+    from experiments.tracing import pointing_at
 
     with pointing_at(_uri(mlflow_client), experiment_id):
         return [
@@ -259,7 +259,7 @@ def alias_for_spec(spec_name: str) -> str:
 
 def set_champion(mlflow_client: MlflowClient, prompts: list[RegisteredPrompt], spec_name: str) -> list[str]:
     """Alias the winner's versions ``champion`` and ``<spec>-best``; returns ``name@alias`` set."""
-    from augmentlab.tracing import pointing_at
+    from experiments.tracing import pointing_at
 
     done = []
     with pointing_at(_uri(mlflow_client), None):

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from augmentlab.model import Line, Scene
+from augmentlab.core.model import Line, Scene
 
 CONTEXT_LINES = 4
 """Lines before a part shown to the model as context (on top of the scene's own context)."""

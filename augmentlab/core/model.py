@@ -5,7 +5,7 @@ scene into an :class:`AugmentedScene` (a scenario plus one :class:`AugmentedLine
 A :class:`GoldExample` is a scene with the reference scenario and/or annotated lines.
 
 The human words in ``Line.text`` are never edited after ingest; ``AugmentedLine.annotated``
-must give them back exactly when its ``*actions*`` are removed (see :mod:`augmentlab.text`).
+must give them back exactly when its ``*actions*`` are removed (see :mod:`augmentlab.core.text`).
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ from typing import Any, Optional
 
 import typer
 
-from augmentlab.errors import AugmentlabError
+from augmentlab.core.errors import AugmentlabError
 
 DEFAULT_GOLD_GLOB = "experiments/gold/*.jsonl"
 
@@ -18,7 +18,7 @@ def load_gold(paths: list[Path]) -> list[Any]:
     """GoldExamples from JSONL files (one clear error for a bad file or line)."""
     from pydantic import ValidationError
 
-    from augmentlab.model import GoldExample
+    from augmentlab.core.model import GoldExample
 
     out = []
     for path in paths:
@@ -38,7 +38,7 @@ def register(app: typer.Typer) -> None:
     """Add the ``metrics`` sub-app (``check``, ``score``)."""
     metrics_app = typer.Typer(help="Metric checks.", no_args_is_help=True)
 
-    from augmentlab.lm_options import lm_options as _with_lm_options
+    from augmentlab.lm.options import lm_options as _with_lm_options
 
     @metrics_app.command("check")
     @_with_lm_options
@@ -125,7 +125,7 @@ def register(app: typer.Typer) -> None:
         and its 95 % interval."""
         import json
 
-        from augmentlab.stats import bootstrap_ci
+        from augmentlab.core.stats import bootstrap_ci
         from metrics.composite import score_examples
 
         golds = {g.id: g for g in load_gold([gold_file])}
@@ -242,7 +242,7 @@ def _judge_check(
 
     given = lm_options is not None and any(getattr(lm_options, f.name) is not None for f in dataclasses.fields(lm_options))
     if given:
-        from augmentlab.lm_options import resolve_lm_config
+        from augmentlab.lm.options import resolve_lm_config
 
         config = resolve_lm_config(lm_options)
     else:

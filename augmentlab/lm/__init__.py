@@ -3,10 +3,10 @@
 * :class:`LMConfig` — the settings (kind ``embedded`` | ``endpoint`` | ``fake``). A key is
   never stored: ``api_key_env`` names the environment variable that holds it.
 * :func:`open_lm` — a context manager yielding a configured :class:`dspy.BaseLM`. The embedded
-  kind starts one local ``llama_cpp.server`` (see :mod:`augmentlab.llama_server`).
+  kind starts one local ``llama_cpp.server`` (see :mod:`augmentlab.lm.llama_server`).
 * :func:`adapter_for` / :class:`GrammarJSONAdapter` — the DSPy adapter to pair with the LM.
   For the embedded server, JSON output is constrained by llama.cpp's grammar.
-* :func:`usage_since` — token usage of ``lm.history[start:]`` as a :class:`~augmentlab.model.Usage`.
+* :func:`usage_since` — token usage of ``lm.history[start:]`` as a :class:`~augmentlab.core.model.Usage`.
 
 Import :mod:`augmentlab` before dspy (this module does) so the offline variables are set.
 """
@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 import augmentlab  # noqa: F401  (offline environment first)
-from augmentlab.errors import AugmentlabError
-from augmentlab.model import Usage, content_hash
+from augmentlab.core.errors import AugmentlabError
+from augmentlab.core.model import Usage, content_hash
 
 if TYPE_CHECKING:
     import dspy
@@ -100,15 +100,15 @@ class LMConfig(BaseModel):
         return self.model_dump(mode="json")
 
     def identity(self) -> dict[str, Any]:
-        """Who answers (see :mod:`augmentlab.lm_identity`): for the embedded server the GGUF file's
+        """Who answers (see :mod:`augmentlab.lm.identity`): for the embedded server the GGUF file's
         SHA-256 and ``n_ctx``, for an endpoint the model name and ``api_base``."""
-        from augmentlab.lm_identity import identity
+        from augmentlab.lm.identity import identity
 
         return identity(self)
 
     def identity_label(self) -> str:
         """:meth:`identity` in one line (report header, logs)."""
-        from augmentlab.lm_identity import identity_label
+        from augmentlab.lm.identity import identity_label
 
         return identity_label(self.identity())
 
@@ -121,7 +121,7 @@ class LMConfig(BaseModel):
         (the GGUF file's content, the endpoint's ``api_base``); no secret, no timeouts or prices."""
         data = self.model_dump(mode="json", include=set(_OUTPUT_SETTINGS))
         data["gguf"] = None  # the file's content hash is in the identity, its path is not what answers
-        from augmentlab.lm_identity import keyed
+        from augmentlab.lm.identity import keyed
 
         data["identity"] = keyed(self.identity())
         return content_hash(data)
@@ -241,9 +241,9 @@ def open_lm(config: LMConfig) -> Iterator[dspy.BaseLM]:
     """Open the LM ``config`` describes; close it (and the embedded server) on exit."""
     import dspy
 
-    from augmentlab.lm_identity import IDENTITY_ATTR, identity_digest, install_identity_cache_key
+    from augmentlab.lm.identity import IDENTITY_ATTR, identity_digest, install_identity_cache_key
 
-    from augmentlab import lm_speed
+    from augmentlab.lm import speed as lm_speed
 
     memoize_dspy_model_info()
     keep_cached_usage()
@@ -254,7 +254,7 @@ def open_lm(config: LMConfig) -> Iterator[dspy.BaseLM]:
 
     prices = (config.prompt_price_per_1k, config.completion_price_per_1k)
     if config.kind == "fake":
-        from augmentlab.fake_lm import FakeLM
+        from augmentlab.lm.fake import FakeLM
 
         lm: dspy.BaseLM = FakeLM(model=config.model or FAKE_MODEL, cache=config.cache)
         lm.augmentlab_prices = prices  # type: ignore[attr-defined]
@@ -286,7 +286,7 @@ def open_lm(config: LMConfig) -> Iterator[dspy.BaseLM]:
             lm.close()
         return
 
-    from augmentlab import llama_server
+    from augmentlab.lm import llama_server
 
     server = llama_server.acquire(
         model_path=Path(config.gguf) if config.gguf else None,

@@ -24,7 +24,7 @@ from typing import Literal
 
 import numpy as np
 
-from augmentlab.errors import AugmentlabError
+from augmentlab.core.errors import AugmentlabError
 
 Verdict = Literal["better", "worse", "no detectable difference"]
 

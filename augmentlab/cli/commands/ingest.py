@@ -12,7 +12,7 @@ from typing import Any, Iterator, Optional, TextIO
 
 import typer
 
-from augmentlab.errors import AugmentlabError
+from augmentlab.core.errors import AugmentlabError
 
 _FORMAT_HELP = "Script format: auto, vn, renpy, play, fountain, prose."
 _STRICT_HELP = "Fail (exit 2) when a line is unaccounted for or more than 1% of speech-like lines are skipped."
@@ -136,7 +136,7 @@ def register(app: typer.Typer) -> None:
         completion_price: Optional[float] = typer.Option(None, "--completion-price", help="Price per 1k completion tokens."),
     ) -> None:
         """Send the quotations ingest left uncertain to an LM (cast + surrounding paragraphs); cached and resumable."""
-        from augmentlab.commands.augment import lm_config_from_options
+        from augmentlab.cli.commands.augment import lm_config_from_options
         from augmentlab.ingest.attribute_lm import attribute_file
 
         config = lm_config_from_options(

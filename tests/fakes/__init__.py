@@ -1,0 +1,1 @@
+"""Test doubles: an OpenAI-compatible stub server."""
