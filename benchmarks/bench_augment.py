@@ -181,9 +181,9 @@ shows how much each step saves."""
 
 def gold_scenes(n_scenes: int) -> list:
     """The first ``n_scenes`` hand-written gold examples that have a scenario and annotated lines."""
-    from experiments.runner import load_gold
+    from augmentlab.ingest.gold import read_gold
 
-    gold = [g for g in load_gold([REPO / "experiments" / "gold" / "handwritten.jsonl"]) if g.scenario and g.annotated]
+    gold = [g for g in read_gold(REPO / "experiments" / "gold" / "handwritten.jsonl") if g.scenario and g.annotated]
     return gold[:n_scenes]
 
 

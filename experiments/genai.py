@@ -18,7 +18,7 @@ import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from experiments.registry import RegisteredPrompt, alias_for_spec, register_program, set_champion, winner
+from experiments.registry import RegisteredPrompt, alias_for_spec, register_program, set_champion
 from experiments.tracing import EXAMPLE_TAG, KIND_TAG, SPEC_TAG, VARIANT_TAG, Tracer
 
 if TYPE_CHECKING:
@@ -110,9 +110,11 @@ def best_alias(spec: ExperimentSpec) -> str:
     return alias_for_spec(spec.spec_name)
 
 
-def crown(tracker: Tracker, spec: ExperimentSpec, registered: dict[str, list[RegisteredPrompt]]) -> str | None:
-    """Alias the execution's winner (the report's rule) ``champion`` and ``<spec>-best``."""
-    name = winner(spec.spec_name, tracker.tracking_uri, tracker.parent_run_id)
+def crown(
+    tracker: Tracker, spec: ExperimentSpec, registered: dict[str, list[RegisteredPrompt]], name: str | None
+) -> str | None:
+    """Alias the execution's winner ``name`` (the run's :attr:`~experiments.runner.RunResult.best`,
+    by the one leaderboard's rule) ``champion`` and ``<spec>-best``."""
     if name is None or name not in registered:
         return None
     set_champion(tracker.client, registered[name], spec.spec_name)

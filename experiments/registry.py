@@ -18,8 +18,8 @@
 - **Runs link to versions**: the variant's child run is linked to the versions it used
   (MLflow's ``mlflow.linkedPrompts`` run tag, shown on the run page) and tagged
   ``augmentlab.prompt.<predictor> = prompts:/<name>/<version>``.
-- **The winner** of an execution — chosen by the report's rule
-  (:func:`augmentlab.report.data.gather`: the largest detectable gain over the baseline, else the
+- **The winner** of an execution — chosen by the one leaderboard's rule
+  (:func:`experiments.leaderboard.best`: the largest detectable gain over the baseline, else the
   baseline) — gets the aliases ``champion`` and ``<spec>-best`` on each of its versions, so::
 
       import mlflow
@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import augmentlab  # noqa: F401  (offline environment before mlflow)
+from experiments.tracing import pointing_at
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -161,8 +162,6 @@ def register_program(
     ``tags``: version tags for a new version (spec, variant, optimizer...); ``parents``: the base
     variant's registered prompts by predictor, recorded as ``augmentlab.parent_version``.
     """
-    from experiments.tracing import pointing_at
-
     with pointing_at(_uri(mlflow_client), experiment_id):
         return [
             _register_one(mlflow_client, program, predictor, name, raw_text, experiment_id=experiment_id,
@@ -259,8 +258,6 @@ def alias_for_spec(spec_name: str) -> str:
 
 def set_champion(mlflow_client: MlflowClient, prompts: list[RegisteredPrompt], spec_name: str) -> list[str]:
     """Alias the winner's versions ``champion`` and ``<spec>-best``; returns ``name@alias`` set."""
-    from experiments.tracing import pointing_at
-
     done = []
     with pointing_at(_uri(mlflow_client), None):
         for entry in prompts:
@@ -268,13 +265,6 @@ def set_champion(mlflow_client: MlflowClient, prompts: list[RegisteredPrompt], s
                 mlflow_client.set_prompt_alias(entry.name, alias, entry.version)
                 done.append(f"{entry.name}@{alias}")
     return done
-
-
-def winner(experiment: str, tracking_uri: str, run_id: str | None) -> str | None:
-    """The winning variant of an execution, by the report's rule (:func:`augmentlab.report.data.gather`)."""
-    from augmentlab.report.data import gather
-
-    return gather(experiment, tracking_uri=tracking_uri, run_id=run_id).winner
 
 
 __all__ = [
@@ -288,5 +278,4 @@ __all__ = [
     "prompt_text",
     "register_program",
     "set_champion",
-    "winner",
 ]

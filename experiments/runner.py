@@ -31,7 +31,9 @@ from typing import TYPE_CHECKING, Any
 import augmentlab  # noqa: F401  (offline environment first)
 from augmentlab.core.errors import AugmentlabError
 from augmentlab.core.model import GoldExample, Script, Usage
-from augmentlab.core.stats import Interval, bootstrap_ci, compare, winner
+from augmentlab.core.stats import Interval, bootstrap_ci
+from augmentlab.ingest.gold import read_gold
+from experiments import leaderboard
 from experiments.spec import ExperimentSpec, VariantSpec, load_spec
 from experiments.splits import Split, split_gold
 
@@ -86,6 +88,9 @@ class VariantOutcome:
     def scores(self) -> list[float]:
         return [e.score for e in self.examples]
 
+    def scores_by_id(self) -> dict[str, float]:
+        return {e.example_id: e.score for e in self.examples}
+
     def part_means(self) -> dict[str, float]:
         names = sorted({k for e in self.examples for k in e.parts})
         out = {}
@@ -114,68 +119,33 @@ class RunResult:
     parent_run_id: str | None
     augmented_path: Path | None = None
 
+    def _entries(self) -> list[leaderboard.Entry]:
+        return [
+            leaderboard.Entry(
+                name=v.name,
+                scores=v.scores_by_id(),
+                optimizer=v.spec.optimizer or "",
+                parts=dict(v.part_means()),
+                tokens_per_example=v.tokens_per_example(),
+                score=v.interval,
+            )
+            for v in self.variants
+        ]
+
     @property
     def best(self) -> VariantOutcome:
         """The variant the run uses: the baseline (the first variant) unless another is detectably
-        better, by the report's rule (:func:`augmentlab.core.stats.winner`)."""
-        base = self.variants[0]
-        comps = {
-            v.name: compare(v.scores, base.scores, seed=self.spec.seed)
-            for v in self.variants[1:]
-            if v.scores and len(v.scores) == len(base.scores)
-        }
-        name = winner(base.name, comps)
+        better, by the one leaderboard's rule (:func:`experiments.leaderboard.best`)."""
+        name = leaderboard.best(self._entries(), self.variants[0].name, seed=self.spec.seed)
         return next(v for v in self.variants if v.name == name)
 
     def leaderboard(self) -> list[dict[str, Any]]:
-        """One row per variant (best first): the numbers ``compare`` and the CLI print."""
-        baseline = self.variants[0]
-        rows = []
-        for v in sorted(self.variants, key=lambda v: -v.score):
-            iv = v.interval
-            row: dict[str, Any] = {
-                "variant": v.name,
-                "optimizer": v.spec.optimizer or "",
-                "score": v.score,
-                "ci_low": iv.low if iv else None,
-                "ci_high": iv.high if iv else None,
-                "n": len(v.examples),
-                "tokens_per_example": v.tokens_per_example(),
-                **{f"part.{k}": val for k, val in v.part_means().items()},
-            }
-            row["vs_baseline"] = (
-                "" if v is baseline else compare(v.scores, baseline.scores, seed=self.spec.seed).verdict
-            )
-            rows.append(row)
-        return rows
+        """One row per variant (best first): the numbers ``compare`` and the CLI print
+        (:func:`experiments.leaderboard.rows`)."""
+        return leaderboard.rows(self._entries(), self.variants[0].name, seed=self.spec.seed)
 
 
 # ------------------------------------------------------------------------------- data
-def load_gold(paths: Sequence[str | os.PathLike[str]]) -> list[GoldExample]:
-    """Every :class:`GoldExample` of the JSONL files (one clear error per bad line)."""
-    from pydantic import ValidationError
-
-    examples: list[GoldExample] = []
-    for path in paths:
-        p = Path(path)
-        try:
-            lines = p.read_text(encoding="utf-8").splitlines()
-        except (OSError, UnicodeDecodeError) as exc:
-            raise AugmentlabError(f"cannot read gold set {p}: {exc}") from None
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            try:
-                examples.append(GoldExample.model_validate_json(line))
-            except ValidationError as exc:
-                err = exc.errors()[0]
-                where = ".".join(str(x) for x in err.get("loc", ())) or "line"
-                raise AugmentlabError(f"{p.name}:{number}: not a gold example ({where}: {err['msg']})") from None
-    if not examples:
-        raise AugmentlabError(f"the gold set is empty: {', '.join(str(p) for p in paths)}")
-    return examples
-
-
 def usable_for(examples: list[GoldExample], task: str) -> list[GoldExample]:
     """The gold examples that have the labels ``task`` needs."""
     need_scenario = task in ("scenario", "both")
@@ -532,7 +502,7 @@ def _run_experiment(
 
     console = console or Console(stderr=True)
     spec = apply_to_spec(load_spec(spec_path), lm_options, source=str(spec_path))
-    gold = usable_for(load_gold(spec.gold), spec.task)
+    gold = usable_for(read_gold(spec.gold, required=True), spec.task)
     if not gold:
         raise AugmentlabError(f"no gold example has the labels task {spec.task!r} needs")
     script = _ingest(spec) if (augment and spec.script) else None
@@ -696,10 +666,10 @@ def _run_experiment(
         parent.table(board, LEADERBOARD_TABLE)
         parent.tags({"augmentlab.best_variant": result.best.name})
         parent.metrics({"best_score": result.best.score})
-        champion = genai.crown(tracker, spec, registered)
+        champion = genai.crown(tracker, spec, registered, result.best.name)
         if champion:
             console.print(f"prompt registry: [bold]{champion}[/] is the champion (aliases champion, {genai.best_alias(spec)})")
-        print_leaderboard(board, console=console, title=f"{spec.spec_name}: test split (n={len(split.test)})")
+        leaderboard.print_leaderboard(board, console=console, title=f"{spec.spec_name}: test split (n={len(split.test)})")
         if script is not None:
             target = spec.out_dir(out_dir)
             augmented_path = _augment_script(
@@ -828,55 +798,12 @@ def _progress(console: Console, enabled: bool) -> Any:
     )
 
 
-#: Short column headers for the sub-scores, so the leaderboard fits a terminal.
-_SHORT = {"similarity": "sim", "verbatim": "verb", "cast": "cast", "grounding": "grnd", "contradiction": "contr", "format": "fmt"}
-
-
-def print_leaderboard(rows: list[dict[str, Any]], *, console: Console | None = None, title: str = "") -> None:
-    """The leaderboard as a rich table: variant, score [95% CI], sub-scores, tokens per example."""
-    from rich.console import Console
-    from rich.table import Table
-
-    console = console or Console()
-    if not console.is_terminal and console.width < 140:
-        console = Console(file=console.file, width=140)
-    part_names = sorted({k[len("part.") :] for row in rows for k in row if k.startswith("part.")})
-    table = Table(title=title or None, caption="sub-scores: means over the test split; vs first: paired test")
-    table.add_column("variant", style="bold", no_wrap=True)
-    table.add_column("optimizer", no_wrap=True)
-    table.add_column("score [95% CI]", justify="right", no_wrap=True)
-    for name in part_names:
-        table.add_column(_SHORT.get(name, name), justify="right", no_wrap=True)
-    table.add_column("tok/ex", justify="right", no_wrap=True)
-    table.add_column("vs first")
-    for row in rows:
-        low, high = row.get("ci_low"), row.get("ci_high")
-        ci = f" [{low:.3f}, {high:.3f}]" if low is not None and high is not None else ""
-        table.add_row(
-            str(row["variant"]),
-            str(row.get("optimizer") or ""),
-            f"{row['score']:.3f}{ci}",
-            *[_fmt(row.get(f"part.{name}")) for name in part_names],
-            f"{row.get('tokens_per_example') or 0:.0f}",
-            str(row.get("vs_baseline") or ""),
-        )
-    console.print(table)
-
-
-def _fmt(value: Any) -> str:
-    if value is None or (isinstance(value, float) and value != value):
-        return "–"
-    return f"{value:.2f}"
-
-
 __all__ = [
     "ExampleResult",
     "RunResult",
     "VariantOutcome",
     "build_program",
     "evaluate",
-    "load_gold",
-    "print_leaderboard",
     "run_experiment",
     "usable_for",
 ]

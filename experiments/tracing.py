@@ -35,12 +35,11 @@ import os
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import augmentlab  # noqa: F401  (offline environment before mlflow)
-
-if TYPE_CHECKING:
-    from experiments.tracking import Redactor
+from augmentlab.lm import usage_since
+from experiments.tracking import Redactor
 
 logger = logging.getLogger(__name__)
 
@@ -99,8 +98,6 @@ class Tracer:
     @classmethod
     def off(cls) -> Tracer:
         """A tracer that traces nothing (``trace`` yields a handle with no trace id)."""
-        from experiments.tracking import Redactor
-
         return cls("", "", Redactor(include_common=False), enabled=False)
 
     # ------------------------------------------------------------------ session
@@ -452,8 +449,6 @@ def _lm_span_callback(tracer: Tracer) -> Any:
             span, instance, start = opened
             from mlflow.entities import SpanEvent
             from mlflow.tracing.constant import SpanAttributeKey, TokenUsageKey
-
-            from augmentlab.lm import usage_since
 
             try:
                 usage = usage_since(instance, start)

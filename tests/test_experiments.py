@@ -53,7 +53,7 @@ def test_split_errors() -> None:
 import json  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from experiments.tracking import load_experiment  # noqa: E402
+from experiments.results import load_experiment  # noqa: E402
 from experiments.runner import run_experiment  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent

@@ -11,7 +11,7 @@ from test_experiments import _run, _spec
 
 from augmentlab.core.errors import AugmentlabError
 from experiments.registry import CHAMPION, alias_for_spec, predictor_prompts
-from experiments.tracking import load_experiment
+from experiments.results import load_experiment
 
 SAMPLE = Path(__file__).resolve().parent.parent / "experiments" / "scripts" / "sample.txt"
 LABELED = '\n[[variants]]\nname = "labeled"\noptimizer = "labeled"\nbase = "seed"\nmax_labeled_demos = 1\n'

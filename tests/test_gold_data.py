@@ -12,6 +12,7 @@ import pytest
 
 from augmentlab.core.model import GoldExample, LineKind
 from augmentlab.core.text import actions, balanced_asterisks, is_verbatim
+from augmentlab.ingest.gold import read_gold
 
 REPO = Path(__file__).resolve().parent.parent
 GOLD = REPO / "experiments" / "gold" / "handwritten.jsonl"
@@ -26,11 +27,6 @@ def _sentences(text: str) -> list[str]:
     return [s for s in re.split(r"(?<=[.!?])\s+", text.strip()) if s]
 
 
-def _load_gold() -> list[GoldExample]:
-    lines = GOLD.read_text(encoding="utf-8").splitlines()
-    return [GoldExample.model_validate_json(line) for line in lines if line.strip()]
-
-
 def _build_module() -> ModuleType:
     path = REPO / "experiments" / "gold" / "build.py"
     spec = importlib.util.spec_from_file_location("gold_build", path)
@@ -42,7 +38,7 @@ def _build_module() -> ModuleType:
 
 @pytest.fixture(scope="module")
 def gold() -> list[GoldExample]:
-    return _load_gold()
+    return read_gold(GOLD)
 
 
 # --------------------------------------------------------------------------------- gold set

@@ -88,7 +88,7 @@ def test_quickstart_runs_with_the_fake_lm(tmp_path: Path, monkeypatch: pytest.Mo
                   monkeypatch)
     text = _text(nb)
     assert "LM: fake" in text and "Scenario:" in text and "report.html" in text
-    from experiments.tracking import load_experiment
+    from experiments.results import load_experiment
 
     back = load_experiment("notebook-quickstart", tracking_uri=str(store))
     assert [v.name for v in back.variants] == ["seed", "bootstrap"] and all(v.scores for v in back.variants)

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from experiments.tracking import load_experiment, resolve_tracking_uri
+from experiments.tracking import resolve_tracking_uri
+from experiments.results import load_experiment
 from experiments.optimizers import (
     BEST_METRIC,
     MINIBATCH_METRIC,

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from augmentlab.cli import main
-from experiments.tracking import load_experiment
+from experiments.results import load_experiment
 
 pytestmark = pytest.mark.slow
 

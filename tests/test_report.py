@@ -14,7 +14,7 @@ from augmentlab.core.errors import AugmentlabError
 from augmentlab.report import build_report, gather
 from augmentlab.report.plots import frontier
 from augmentlab.core.stats import bootstrap_ci, compare
-from experiments.tracking import load_experiment
+from experiments.results import load_experiment
 
 
 def _esc(text: str) -> str:
@@ -46,17 +46,21 @@ def test_numbers_match_an_independent_recomputation(store: str, built) -> None:
     back = load_experiment(EXPERIMENT, tracking_uri=store)
     assert [v.name for v in data.variants] == ["seed", "third", "boot"]
     assert data.baseline == "seed"  # the spec's first variant
+    seed = int(back.params["seed"])  # the spec's seed (3): the one seed rule of the leaderboard
+    assert seed != 0
     for v in data.variants:
         raw = back.variant(v.name)
-        iv = bootstrap_ci(raw.scores, seed=0)
+        iv = bootstrap_ci(raw.scores, seed=seed)
         assert (v.score.mean, v.score.low, v.score.high) == pytest.approx((iv.mean, iv.low, iv.high))
+        # the same interval the run printed and logged
+        assert (v.score.low, v.score.high) == pytest.approx((raw.metrics["score_ci_low"], raw.metrics["score_ci_high"]))
         assert v.tokens_per_example == pytest.approx(raw.metrics["tokens_per_example"])
         assert set(v.parts) == set(raw.parts)
     base = back.variant("seed").scores_by_id()
     for c in data.comparisons:
         mine = back.variant(c.variant).scores_by_id()
         ids = [k for k in mine if k in base]
-        expected = compare([mine[k] for k in ids], [base[k] for k in ids], seed=0)
+        expected = compare([mine[k] for k in ids], [base[k] for k in ids], seed=seed)
         assert c.n == len(ids) == 6
         assert c.verdict == expected.verdict
         assert c.difference.mean == pytest.approx(expected.difference.mean)

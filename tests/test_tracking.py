@@ -1,4 +1,4 @@
-"""MLflow location, logging, redaction and read-back (experiments.tracking)."""
+"""MLflow location, logging, redaction (experiments.tracking) and read-back (experiments.results)."""
 
 from __future__ import annotations
 
@@ -11,10 +11,9 @@ from experiments.tracking import (
     Redactor,
     Tracker,
     artifact_location,
-    list_experiments,
-    load_experiment,
     resolve_tracking_uri,
 )
+from experiments.results import list_experiments, load_experiment
 
 SECRET = "sk-test-AUGMENTLAB-0123456789abcdef"
 

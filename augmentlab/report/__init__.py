@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from augmentlab.core.errors import AugmentlabError
+from augmentlab.report import plots
 from augmentlab.report.data import (
     ExampleView,
     PairedComparison,
@@ -37,6 +38,7 @@ from augmentlab.report.data import (
     prompt_of,
     worst_examples,
 )
+from augmentlab.report.render import render_html, render_markdown
 
 HTML_NAME = "report.html"
 MARKDOWN_NAME = "report.md"
@@ -66,7 +68,7 @@ def build_report(
     out_dir: str | os.PathLike[str] | None = None,
     run_id: str | None = None,
     baseline: str | None = None,
-    seed: int = 0,
+    seed: int | None = None,
     n_examples: int = 3,
 ) -> ReportPaths:
     """Write ``report.html`` (self-contained) and ``report.md`` (+ ``images/*.png``) to ``out_dir``.
@@ -77,8 +79,6 @@ def build_report(
     import matplotlib
 
     matplotlib.use("Agg", force=False)
-    from augmentlab.report import plots
-    from augmentlab.report.render import render_html, render_markdown
 
     data = gather(str(experiment), tracking_uri=tracking_uri, run_id=run_id, baseline=baseline, seed=seed,
                   n_examples=n_examples)

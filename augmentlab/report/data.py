@@ -1,7 +1,7 @@
 """Everything a report says, gathered from the MLflow store: :func:`gather` → :class:`ReportData`.
 
 The numbers come from the per-example tables the runner logs (one row per test example), read
-back with :func:`experiments.tracking.load_experiment`; every interval, paired test and verdict
+back with :func:`experiments.results.load_experiment`; every interval, paired test and verdict
 comes from :mod:`augmentlab.core.stats`, so the report, ``augmentlab compare`` and the notebooks agree.
 
 What is compared with what:
@@ -30,18 +30,20 @@ from typing import TYPE_CHECKING, Any
 
 import augmentlab  # noqa: F401  (offline environment before mlflow)
 from augmentlab.core.errors import AugmentlabError
+from augmentlab.core.stats import Comparison, Interval, winner
 from augmentlab.report import examples, runs
 from augmentlab.report.examples import ExampleView, VariantOutput
 from augmentlab.report.runs import PromptText, latest_execution
-from augmentlab.core.stats import Comparison, Interval, bootstrap_ci, compare, winner as pick_winner
+from augmentlab.report.wording import format_p, format_signed, headline
+from experiments import leaderboard
+from experiments.results import json_list
+from experiments.tracking import client
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from experiments.tracking import ExperimentResults, VariantResult
+    from experiments.results import ExperimentResults, VariantResult
 
-#: Tag or param of an execution naming its baseline variant (optional).
-BASELINE_KEY = "augmentlab.baseline"
 _SMALL_N = 10
 
 
@@ -238,49 +240,12 @@ class ReportData:
 
 
 # ------------------------------------------------------------------------------- helpers
-def format_signed(value: float) -> str:
-    """A difference with its sign and 3 decimals (``+0.017``; ``0.000`` when it rounds to zero)."""
-    return "0.000" if abs(value) < 0.0005 else f"{value:+.3f}"
-
-
-def format_p(value: float) -> str:
-    """A p-value as the report prints it (``< 0.001``, ``0.375``)."""
-    return "< 0.001" if value < 0.001 else f"{value:.3g}"
-
-
-def _finite(values: Sequence[float]) -> list[float]:
-    return [float(x) for x in values if isinstance(x, int | float) and math.isfinite(x)]
-
-
 def _metric(v: VariantResult, key: str) -> float | None:
     value = v.metrics.get(key)
     return float(value) if value is not None and math.isfinite(value) else None
 
 
-def _pct(new: float, old: float) -> str:
-    if not old:
-        return ""
-    return f"{(new - old) / old * 100:+.0f}%"
-
-
 # ------------------------------------------------------------------------------- reading
-def _choose_baseline(results: ExperimentResults, explicit: str | None) -> str | None:
-    names = [v.name for v in results.variants]
-    if explicit:
-        if explicit not in names:
-            raise AugmentlabError(
-                f"no variant {explicit!r} in experiment {results.name!r} (variants: {', '.join(names) or 'none'})"
-            )
-        return explicit
-    marked = results.tags.get(BASELINE_KEY) or results.params.get(BASELINE_KEY) or results.params.get("baseline")
-    if marked in names:
-        return marked
-    for name in runs.json_list(results.params.get("variants")):
-        if name in names:
-            return name
-    return names[0] if names else None
-
-
 def _summarise(v: VariantResult, seed: int) -> VariantSummary:
     summary = VariantSummary(
         name=v.name,
@@ -298,7 +263,7 @@ def _summarise(v: VariantResult, seed: int) -> VariantSummary:
         compile_tokens=_metric(v, "compile_total_tokens"),
         compile_cost=_metric(v, "compile_cost"),
     )
-    scores = _finite(v.scores)
+    scores = leaderboard.finite(v.scores)
     if v.status not in ("FINISHED", ""):
         summary.notes.append(f"run {v.status.lower()}")
     if not scores:
@@ -306,12 +271,12 @@ def _summarise(v: VariantResult, seed: int) -> VariantSummary:
         return summary
     if len(scores) < len(v.scores):
         summary.notes.append(f"{len(v.scores) - len(scores)} example(s) without a score left out")
-    summary.score = bootstrap_ci(scores, seed=seed)
+    summary.score = leaderboard.interval(scores, seed=seed)
     summary.n = len(scores)
     for name, values in sorted(v.parts.items()):
-        finite = _finite(values)
-        if finite:
-            summary.parts[name] = bootstrap_ci(finite, seed=seed)
+        part = leaderboard.interval(values, seed=seed)
+        if part is not None:
+            summary.parts[name] = part
     if summary.tokens_per_example is None and v.rows:
         tokens = [(r.get("prompt_tokens") or 0) + (r.get("completion_tokens") or 0) for r in v.rows]
         if any(tokens):
@@ -322,66 +287,15 @@ def _summarise(v: VariantResult, seed: int) -> VariantSummary:
 
 
 def _paired(variant: VariantResult, baseline: VariantResult, seed: int) -> PairedComparison:
-    mine = {k: s for k, s in variant.scores_by_id().items() if math.isfinite(s)}
-    theirs = {k: s for k, s in baseline.scores_by_id().items() if math.isfinite(s)}
-    shared = [k for k in mine if k in theirs]
-    result = PairedComparison(variant=variant.name, baseline=baseline.name, n=len(shared))
-    if not mine:
+    pairing = leaderboard.pair(variant.name, variant.scores_by_id(), baseline.name, baseline.scores_by_id(), seed=seed)
+    result = PairedComparison(variant=variant.name, baseline=baseline.name, n=pairing.n, comparison=pairing.comparison)
+    if not pairing.n_variant:
         result.note = f"{variant.name} has no per-example scores, so it cannot be compared with {baseline.name}."
-        return result
-    if not shared:
+    elif not pairing.n:
         result.note = f"{variant.name} and {baseline.name} share no test example, so they cannot be compared."
-        return result
-    result.comparison = compare([mine[k] for k in shared], [theirs[k] for k in shared], seed=seed)
-    left_out = max(len(mine), len(theirs)) - len(shared)
-    if left_out:
-        result.note = f"{left_out} example(s) scored by only one of the two were left out of the pairing."
+    elif pairing.left_out:
+        result.note = f"{pairing.left_out} example(s) scored by only one of the two were left out of the pairing."
     return result
-
-
-def _headline(data: ReportData) -> str:
-    scored = [v for v in data.variants if v.score]
-    if not scored:
-        return "No variant has per-example scores yet, so nothing can be compared."
-    if len(data.variants) == 1:
-        v = data.variants[0]
-        assert v.score is not None
-        return f"Only one variant ({v.name}: {v.score}) — nothing to compare it with."
-    if data.baseline is None or not data.variant(data.baseline).score:
-        return f"The baseline {data.baseline!r} has no scores, so no variant could be compared with it."
-    base = data.variant(data.baseline)
-    best = next((c for c in data.comparisons if c.variant == data.winner and c.verdict == "better"), None)
-    if best is not None:
-        winner = data.variant(best.variant)
-        text = best.sentence()
-        cost = _cost_clause(winner, base)
-        return f"Use {winner.name}. {text}{cost}"
-    compared = [c for c in data.comparisons if c.comparison]
-    if not compared:
-        return f"No variant could be compared with the baseline {base.name}."
-    top = max(compared, key=lambda c: c.difference.mean if c.difference else 0.0)
-    assert top.difference is not None
-    n = f"{top.n} paired example{'s' if top.n != 1 else ''}"
-    return (
-        f"No variant is detectably better than the baseline {base.name}; keep it. "
-        f"The closest, {top.variant}, differs by {format_signed(top.difference.mean)} on {n} "
-        f"(p = {format_p(top.p_value if top.p_value is not None else 1.0)}); the true difference most likely lies between "
-        f"{format_signed(top.difference.low)} and {format_signed(top.difference.high)} (95% CI)."
-    )
-
-
-def _cost_clause(winner: VariantSummary, base: VariantSummary) -> str:
-    parts = []
-    if winner.tokens_per_example and base.tokens_per_example:
-        parts.append(
-            f"It uses {winner.tokens_per_example:.0f} tokens per example against {base.tokens_per_example:.0f} "
-            f"({_pct(winner.tokens_per_example, base.tokens_per_example)})"
-        )
-    if winner.cost is not None and base.cost is not None:
-        parts.append(f"costs {winner.cost:.4g} against {base.cost:.4g} for the test split")
-    if winner.compile_tokens:
-        parts.append(f"and took {winner.compile_tokens:.0f} tokens to optimize")
-    return (" " + ", ".join(parts) + ".") if parts else ""
 
 
 # ------------------------------------------------------------------------------- public views
@@ -410,8 +324,6 @@ def worst_examples(data: ReportData, variant: str, k: int = 3, *, compare_with: 
 
 def prompt_of(data: ReportData, variant: str) -> PromptText:
     """A variant's logged instructions and demos, its variant files and program files."""
-    from experiments.tracking import client
-
     raw = _raw(data, variant)
     return runs.prompt(client(data.tracking_uri), raw, data.experiment)
 
@@ -423,21 +335,33 @@ def gather(
     tracking_uri: str | None = None,
     run_id: str | None = None,
     baseline: str | None = None,
-    seed: int = 0,
+    seed: int | None = None,
     n_examples: int = 3,
 ) -> ReportData:
     """Read an experiment's latest execution (or ``run_id``) and compute what the report shows.
 
     ``experiment`` is the experiment name or the spec file it was run from; ``baseline`` overrides
-    the baseline variant; ``seed`` seeds the bootstrap; ``n_examples`` is how many disagreeing and
+    the baseline variant; ``seed`` seeds the bootstrap (default: the spec's seed, the leaderboard's
+    rule: :func:`experiments.leaderboard.seed_of`); ``n_examples`` is how many disagreeing and
     worst examples to show. Raises :class:`AugmentlabError` for an unknown experiment or baseline.
     """
-    from experiments.tracking import client
-
     results, notes = runs.load(experiment, tracking_uri, run_id)
     mlflow_client = client(results.tracking_uri)
+    data = _header(results, mlflow_client, notes)
+    if not results.variants:
+        data.notes.append("The execution logged no variant runs.")
+        data.headline = "Nothing to report: the execution logged no variant runs."
+        return data
+    _rank(data, results, baseline, leaderboard.seed_of(results.params, seed))
+    data.headline = headline(data)
+    _examples(data, results, mlflow_client, n_examples)
+    return data
+
+
+def _header(results: ExperimentResults, mlflow_client: Any, notes: list[str]) -> ReportData:
+    """What the report says about the execution itself (its run, task, LM, split size)."""
     parent = mlflow_client.get_run(results.parent_run_id) if results.parent_run_id else None
-    data = ReportData(
+    return ReportData(
         experiment=results.name,
         run_id=results.parent_run_id,
         tracking_uri=results.tracking_uri,
@@ -452,23 +376,27 @@ def gather(
         notes=notes,
         results=results,
     )
-    if not results.variants:
-        data.notes.append("The execution logged no variant runs.")
-        data.headline = "Nothing to report: the execution logged no variant runs."
-        return data
-    planned = runs.json_list(results.params.get("variants"))
+
+
+def _rank(data: ReportData, results: ExperimentResults, baseline: str | None, seed: int) -> None:
+    """The leaderboard: summaries, the baseline, paired comparisons and the winner."""
+    planned = json_list(results.params.get("variants"))
     missing = [name for name in planned if name not in {v.name for v in results.variants}]
     if missing:
         data.notes.append(f"Variant(s) in the spec but never run: {', '.join(missing)}.")
-    data.baseline = _choose_baseline(results, baseline)
+    data.baseline = leaderboard.choose_baseline(
+        [v.name for v in results.variants], explicit=baseline, params=results.params, tags=results.tags,
+        experiment=results.name,
+    )
     data.variants = [_summarise(v, seed) for v in results.variants]
     for v in data.variants:
         v.is_baseline = v.name == data.baseline
     base_result = results.variant(data.baseline) if data.baseline else None
+    base_scored = base_result is not None and bool(leaderboard.finite(base_result.scores))
     if len(results.variants) == 1:
         data.notes.append("Only one variant was run, so there is no comparison: add a variant to the spec to compare.")
     elif base_result is not None:
-        if not _finite(base_result.scores):
+        if not base_scored:
             data.notes.append(f"The baseline {data.baseline} has no per-example scores, so nothing is compared.")
         else:
             for v in results.variants:
@@ -488,28 +416,30 @@ def gather(
                 f"Only {v.n} test examples per variant: intervals are wide and only large differences are detectable."
             )
             break
-    if base_result is not None and _finite(base_result.scores) and data.baseline:
-        data.winner = pick_winner(data.baseline, {c.variant: c.comparison for c in data.comparisons})
+    if base_scored and data.baseline:
+        data.winner = winner(data.baseline, {c.variant: c.comparison for c in data.comparisons})
     else:
         ranked = [v for v in data.ranked() if v.score]
         data.winner = ranked[0].name if ranked else None
-    data.headline = _headline(data)
+
+
+def _examples(data: ReportData, results: ExperimentResults, mlflow_client: Any, n_examples: int) -> None:
+    """The gold set, the examples worth reading, the winning prompt and the optimizer progress."""
     gold, gold_note = examples.read_gold(results)
     data.gold = gold
     if gold_note:
         data.notes.append(gold_note)
     data.disagreements = examples.disagreements(results.variants, gold, n_examples)
+    base_result = results.variant(data.baseline) if data.baseline else None
     if data.winner:
-        winner = results.variant(data.winner)
-        if winner.rows:
-            data.winner_worst = examples.worst(winner, [base_result] if base_result else [], gold, n_examples)
-        data.winner_prompt = runs.prompt(mlflow_client, winner, results.name)
+        top = results.variant(data.winner)
+        if top.rows:
+            data.winner_worst = examples.worst(top, [base_result] if base_result else [], gold, n_examples)
+        data.winner_prompt = runs.prompt(mlflow_client, top, results.name)
     data.progress = runs.progress(mlflow_client, results.variants)
-    return data
 
 
 __all__ = [
-    "BASELINE_KEY",
     "ExampleView",
     "PairedComparison",
     "PromptText",

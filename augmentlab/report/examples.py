@@ -14,11 +14,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from augmentlab.report.runs import json_list
+import prompts
+from augmentlab.core.errors import AugmentlabError
+from augmentlab.core.model import GoldExample
+from augmentlab.ingest.gold import read_gold as read_gold_file
+from experiments.results import json_list
 
 if TYPE_CHECKING:
-    from augmentlab.core.model import GoldExample
-    from experiments.tracking import ExperimentResults, VariantResult
+    from experiments.results import ExperimentResults, VariantResult
 
 
 @dataclass
@@ -49,11 +52,7 @@ class ExampleView:
 
 
 def read_gold(results: ExperimentResults) -> tuple[dict[str, GoldExample], str]:
-    """The gold examples the execution used, by id, and a note when they cannot be found."""
-    from pydantic import ValidationError
-
-    from augmentlab.core.model import GoldExample
-
+    """The gold examples the execution used, by id, and a note when they cannot be found or read."""
     paths = json_list(results.params.get("gold"))
     if not paths:
         return {}, "The execution did not log its gold set, so the human lines are not shown."
@@ -61,30 +60,25 @@ def read_gold(results: ExperimentResults) -> tuple[dict[str, GoldExample], str]:
     spec_path = results.params.get("spec_path")
     if spec_path:
         roots.append(Path(spec_path).parent)
-    try:
-        import prompts
-
-        roots.append(Path(prompts.__file__).resolve().parent.parent)
-    except ImportError:  # pragma: no cover - prompts ships with augmentlab
-        pass
+    roots.append(Path(prompts.__file__).resolve().parent.parent)
     gold: dict[str, GoldExample] = {}
-    missing = []
+    missing, unreadable = [], []
     for text in paths:
         candidates = [Path(text)] if Path(text).is_absolute() else [root / text for root in roots]
         found = next((p for p in candidates if p.is_file()), None)
         if found is None:
             missing.append(text)
             continue
-        for line in found.read_text(encoding="utf-8", errors="replace").splitlines():
-            if not line.strip():
-                continue
-            try:
-                example = GoldExample.model_validate_json(line)
-            except ValidationError:
-                continue
-            gold[example.id] = example
-    note = f"Gold set not found ({', '.join(missing)}): human lines are not shown." if missing else ""
-    return gold, note
+        try:
+            gold.update((example.id, example) for example in read_gold_file(found))
+        except AugmentlabError as exc:
+            unreadable.append(str(exc))
+    notes = []
+    if missing:
+        notes.append(f"Gold set not found ({', '.join(missing)}): human lines are not shown.")
+    if unreadable:
+        notes.append(f"Gold set unreadable ({'; '.join(unreadable)}): its human lines are not shown.")
+    return gold, " ".join(notes)
 
 
 def view(example_id: str, variants: Sequence[VariantResult], gold: dict[str, GoldExample]) -> ExampleView:

@@ -16,7 +16,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from augmentlab.report.data import ExampleView, ReportData, format_p, format_signed
+from augmentlab.report.data import ExampleView, ReportData
+from augmentlab.report.wording import format_p, format_signed
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 _ACTION_RE = re.compile(r"\*([^*]+)\*")

@@ -14,26 +14,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import prompts
 from augmentlab.core.errors import AugmentlabError
+from experiments.results import find_experiment, latest_execution_run, load_experiment
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
 
-    from experiments.tracking import ExperimentResults, VariantResult
+    from experiments.results import ExperimentResults, VariantResult
 
 #: Metrics logged once per variant; a metric with more than one step is optimizer progress.
 PROGRESS_MIN_POINTS = 2
-
-
-def json_list(text: str | None) -> list[str]:
-    """A logged param holding a JSON list of strings (``[]`` when absent or malformed)."""
-    if not text:
-        return []
-    try:
-        value = json.loads(text)
-    except (TypeError, ValueError):
-        return []
-    return [str(x) for x in value] if isinstance(value, list) else []
 
 
 @dataclass
@@ -54,8 +45,6 @@ def latest_execution(name: str, tracking_uri: str | None = None) -> tuple[str | 
 
     Unknown experiment: :class:`AugmentlabError` naming the store.
     """
-    from experiments.tracking import find_experiment, latest_execution_run
-
     mlflow_client, exp, _ = find_experiment(name, tracking_uri)
     run = latest_execution_run(mlflow_client, exp.experiment_id)
     return (run.info.run_id, run.info.status) if run is not None else (None, "")
@@ -63,8 +52,6 @@ def latest_execution(name: str, tracking_uri: str | None = None) -> tuple[str | 
 
 def load(experiment: str, tracking_uri: str | None, run_id: str | None) -> tuple[ExperimentResults, list[str]]:
     """The execution to report on; a failed/running latest execution is reported with a note."""
-    from experiments.tracking import load_experiment
-
     notes: list[str] = []
     if run_id is None:
         latest, status = latest_execution(experiment, tracking_uri)
@@ -108,14 +95,9 @@ def prompt(mlflow_client: MlflowClient, v: VariantResult, experiment: str) -> Pr
     local_dir = v.artifact_dir
     for path in programs:
         prompt.program_files.append(str(local_dir / path) if local_dir else f"{base}/{path}")
-    try:
-        import prompts
-
-        saved = Path(prompts.__file__).resolve().parent / "optimized" / f"{experiment}-{v.name}.json"
-        if saved.is_file():
-            prompt.program_files.append(str(saved))
-    except ImportError:  # pragma: no cover
-        pass
+    saved = Path(prompts.__file__).resolve().parent / "optimized" / f"{experiment}-{v.name}.json"
+    if saved.is_file():
+        prompt.program_files.append(str(saved))
     return prompt
 
 

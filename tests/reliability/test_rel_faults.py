@@ -143,7 +143,8 @@ def _spec(tmp_path, base_url: str, model: str = "openai/stub"):
 
 @pytest.mark.parametrize("fault", EXPERIMENT_FAULTS)
 def test_experiment_fault_then_rerun(fault, tmp_path, figures):
-    from experiments.tracking import client, load_experiment
+    from experiments.tracking import client
+    from experiments.results import load_experiment
     from test_experiments import _run
 
     model = f"openai/stub-{uuid.uuid4().hex[:12]}"

@@ -106,7 +106,8 @@ def _spec(tmp_path: Path, base_url: str, model: str, cache: bool = True) -> Path
 
 @pytest.mark.parametrize("seed", [1, 2])
 def test_experiment_sigkill_then_rerun(seed, tmp_path, figures):
-    from experiments.tracking import ABANDONED_TAG, client, load_experiment
+    from experiments.tracking import ABANDONED_TAG, client
+    from experiments.results import load_experiment
     from test_experiments import _run
 
     rng = random.Random(seed)

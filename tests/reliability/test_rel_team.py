@@ -94,7 +94,7 @@ def _run(tmp_path: Path, spec: Path, uri: str):
 
 
 def test_runs_land_on_the_server_and_read_back(tmp_path, mlflow_server, run_cli):
-    from experiments.tracking import load_experiment
+    from experiments.results import load_experiment
 
     result = _run(tmp_path, _spec(tmp_path), mlflow_server.url)
     back = load_experiment("team", tracking_uri=mlflow_server.url)

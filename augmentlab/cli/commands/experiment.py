@@ -78,7 +78,7 @@ def list_command(
     from rich.console import Console
     from rich.table import Table
 
-    from experiments.tracking import list_experiments
+    from experiments.results import list_experiments
 
     rows = list_experiments(tracking_uri)
     console = Console()
@@ -98,53 +98,21 @@ def compare_command(
     experiment: str = typer.Argument(..., help="Experiment name (or the spec file it was run from)."),
     tracking_uri: str | None = typer.Option(None, "--tracking-uri", help=_TRACKING_HELP),
     run_id: str | None = typer.Option(None, "--run-id", help="An execution (parent run) other than the latest."),
-    seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap intervals."),
+    seed: int | None = typer.Option(
+        None, "--seed", help="Seed of the bootstrap intervals (default: the spec's seed, as the run used)."
+    ),
 ) -> None:
     """Leaderboard of an experiment: score with 95% bootstrap interval, sub-scores, tokens/example."""
     from rich.console import Console
 
-    from experiments.tracking import load_experiment
-    from experiments.runner import print_leaderboard
+    from experiments.leaderboard import print_leaderboard, results_rows
+    from experiments.results import load_experiment
 
     results = load_experiment(experiment, tracking_uri=tracking_uri, run_id=run_id)
-    rows = leaderboard_rows(results, seed=seed)
+    rows = results_rows(results, seed=seed)
     if not rows:
         raise AugmentlabError(f"experiment {results.name!r} has no scored variants in its latest execution")
     print_leaderboard(rows, console=Console(), title=f"{results.name} (run {results.parent_run_id})")
-
-
-def leaderboard_rows(results: Any, *, seed: int = 0) -> list[dict[str, Any]]:
-    """Leaderboard rows from MLflow results: intervals recomputed from the per-example scores."""
-    from augmentlab.core.stats import bootstrap_ci, compare
-
-    scored = [v for v in results.variants if v.scores]
-    if not scored:
-        return []
-    first = scored[0]
-    rows = []
-    for v in scored:
-        interval = bootstrap_ci(v.scores, seed=seed)
-        row: dict[str, Any] = {
-            "variant": v.name,
-            "optimizer": v.params.get("optimizer", ""),
-            "score": interval.mean,
-            "ci_low": interval.low,
-            "ci_high": interval.high,
-            "n": len(v.scores),
-            "tokens_per_example": v.metrics.get("tokens_per_example"),
-        }
-        for name, values in v.parts.items():
-            finite = [x for x in values if x == x]
-            row[f"part.{name}"] = sum(finite) / len(finite) if finite else None
-        verdict = ""
-        if v is not first:
-            mine, theirs = v.scores_by_id(), first.scores_by_id()
-            shared = [k for k in mine if k in theirs]
-            if shared:
-                verdict = compare([mine[k] for k in shared], [theirs[k] for k in shared], seed=seed).verdict
-        row["vs_baseline"] = verdict
-        rows.append(row)
-    return sorted(rows, key=lambda r: -r["score"])
 
 
 def ui_command(

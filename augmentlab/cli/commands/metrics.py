@@ -10,28 +10,9 @@ from typing import Any, Optional
 import typer
 
 from augmentlab.core.errors import AugmentlabError
+from augmentlab.ingest.gold import read_gold
 
 DEFAULT_GOLD_GLOB = "experiments/gold/*.jsonl"
-
-
-def load_gold(paths: list[Path]) -> list[Any]:
-    """GoldExamples from JSONL files (one clear error for a bad file or line)."""
-    from pydantic import ValidationError
-
-    from augmentlab.core.model import GoldExample
-
-    out = []
-    for path in paths:
-        if not path.is_file():
-            raise AugmentlabError(f"gold file not found: {path}")
-        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                out.append(GoldExample.model_validate_json(line))
-            except ValidationError as exc:
-                raise AugmentlabError(f"{path}:{n}: not a GoldExample ({exc.errors()[0].get('msg')})") from None
-    return out
 
 
 def register(app: typer.Typer) -> None:
@@ -71,7 +52,7 @@ def register(app: typer.Typer) -> None:
         files = list(gold or sorted(Path.cwd().glob(DEFAULT_GOLD_GLOB)))
         sets: list[tuple[str, list[Any]]] = []
         if files:
-            sets.append(("hand-written gold" if not gold else ", ".join(p.name for p in files), load_gold(files)))
+            sets.append(("hand-written gold" if not gold else ", ".join(p.name for p in files), read_gold(files)))
         for play in mine or []:
             if not play.is_file():
                 raise AugmentlabError(f"play not found: {play}")
@@ -128,7 +109,7 @@ def register(app: typer.Typer) -> None:
         from augmentlab.core.stats import bootstrap_ci
         from metrics.composite import score_examples
 
-        golds = {g.id: g for g in load_gold([gold_file])}
+        golds = {g.id: g for g in read_gold(gold_file)}
         preds = read_predictions(pred_file, golds)
         if not preds:
             raise AugmentlabError(f"{pred_file}: no predictions")

@@ -15,7 +15,9 @@ def report_command(
     tracking_uri: str | None = typer.Option(None, "--tracking-uri", help=_TRACKING_HELP),
     run_id: str | None = typer.Option(None, "--run-id", help="An execution (parent run) other than the latest."),
     baseline: str | None = typer.Option(None, "--baseline", help="Variant to compare against (default: the spec's first)."),
-    seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap intervals."),
+    seed: int | None = typer.Option(
+        None, "--seed", help="Seed of the bootstrap intervals (default: the spec's seed, as the run used)."
+    ),
     examples: int = typer.Option(3, "--examples", min=0, help="How many disagreeing / worst examples to show."),
 ) -> None:
     """Write an HTML report (self-contained) and its Markdown twin: leaderboard with 95% intervals,
