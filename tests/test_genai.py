@@ -90,7 +90,9 @@ def test_champion_alias_follows_the_reports_winner(executed) -> None:
     for name, text in expected.items():
         for alias in (CHAMPION, alias_for_spec("gen")):
             assert client.get_prompt_version_by_alias(name, alias).template == text
-    assert client.get_run(second.parent_run_id).data.tags["augmentlab.champion"] == winner
+    tags = client.get_run(second.parent_run_id).data.tags
+    # one leaderboard: the champion is the variant the run used and tagged as best
+    assert tags["augmentlab.champion"] == winner == tags["augmentlab.best_variant"] == second.best.name
     # the public two-liner, on the global tracking URI a user would set
     previous = mlflow.get_tracking_uri()
     try:

@@ -71,6 +71,29 @@ def test_numbers_match_an_independent_recomputation(store: str, built) -> None:
     assert data.winner in better if better else data.winner == "seed"
 
 
+def test_compare_the_report_and_the_run_print_one_leaderboard(store: str, built) -> None:
+    """``augmentlab compare`` rows recomputed from MLflow equal the leaderboard the run logged (same
+    seed, same pairing), and the report's verdicts and winner agree with them."""
+    import tempfile
+
+    from experiments.leaderboard import results_rows
+    from experiments.tracking import LEADERBOARD_TABLE, client
+
+    back = load_experiment(EXPERIMENT, tracking_uri=store)
+    with tempfile.TemporaryDirectory() as tmp:
+        local = client(store).download_artifacts(back.parent_run_id, LEADERBOARD_TABLE, tmp)
+        table = json.loads(Path(local).read_text(encoding="utf-8"))
+    logged = [dict(zip(table["columns"], row)) for row in table["data"]]
+    rows = results_rows(back)
+    assert [r["variant"] for r in rows] == [r["variant"] for r in logged]
+    for mine, run in zip(rows, logged):
+        for key in ("score", "ci_low", "ci_high", "n"):
+            assert mine[key] == pytest.approx(run[key])
+        assert (mine["vs_baseline"] or "") == (run["vs_baseline"] or "")
+        assert built.data.variant(mine["variant"]).verdict == (mine["vs_baseline"] or "")
+    assert built.data.winner == back.tags["augmentlab.best_variant"]
+
+
 def test_disagreements_are_the_examples_with_the_largest_spread(store: str, built) -> None:
     data = built.data
     back = load_experiment(EXPERIMENT, tracking_uri=store)

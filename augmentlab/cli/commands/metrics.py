@@ -11,128 +11,134 @@ import typer
 
 from augmentlab.core.errors import AugmentlabError
 from augmentlab.ingest.gold import read_gold
+from augmentlab.lm.options import lm_options as lm_options_decorator
 
 DEFAULT_GOLD_GLOB = "experiments/gold/*.jsonl"
+
+
+@lm_options_decorator
+def check_command(
+    gold: Optional[list[Path]] = typer.Option(
+        None, "--gold", help=f"Gold JSONL file(s) (default: {DEFAULT_GOLD_GLOB})."
+    ),
+    mine: Optional[list[Path]] = typer.Option(
+        None, "--mine", help="Play file(s) to mine gold from (augmentlab.ingest.gold.mine)."
+    ),
+    limit: int = typer.Option(40, "--limit", min=1, help="Most mined examples per play."),
+    seed: int = typer.Option(0, "--seed", help="Random seed for the mutations."),
+    show_misses: bool = typer.Option(False, "--misses", help="List the mutants the metric missed."),
+    judge: bool = typer.Option(
+        False, "--judge", help="Also calibrate the LLM judge on its ladder: its endpoint from the LM options "
+        "(--model, --api-base, ...), else AUGMENTLAB_JUDGE_MODEL."
+    ),
+    judge_prompt: str = typer.Option("judge/given_circumstances", "--judge-prompt", help="Judge variant file or name."),
+    judge_limit: int = typer.Option(8, "--judge-limit", min=1, help="Gold examples per set the judge sees."),
+    lm_options: Any = None,
+) -> None:
+    """Apply each defect to gold outputs and report how often the metric notices, then run the
+    calibration ladder (rungs of known quality, each with the bound its mean score must meet).
+
+    Exits 1 when a defect goal is missed (100 % for verbatim and cast defects, 90 % for
+    others), a rung's mean is outside its bound, or the tiers are out of order.
+    """
+    from rich.console import Console
+
+    files = list(gold or sorted(Path.cwd().glob(DEFAULT_GOLD_GLOB)))
+    sets: list[tuple[str, list[Any]]] = []
+    if files:
+        sets.append(("hand-written gold" if not gold else ", ".join(p.name for p in files), read_gold(files)))
+    for play in mine or []:
+        if not play.is_file():
+            raise AugmentlabError(f"play not found: {play}")
+        from augmentlab.ingest.gold import mine as mine_play
+
+        sets.append((f"mined: {play.name}", list(itertools.islice(mine_play(play), limit))))
+    if not sets or not any(s for _, s in sets):
+        raise AugmentlabError("no gold examples: pass --gold FILE or --mine PLAY")
+    console = Console(width=max(Console().width, 100))
+    ok = True
+    donors = [g for _, examples in sets for g in examples]  # "another scene" may come from another set
+    if judge:
+        ok = _judge_check(console, sets, judge_prompt, judge_limit, seed, lm_options)
+    ok = _check_sets(console, sets, donors, seed, show_misses) and ok
+    if not ok:
+        console.print("[red]some defect goals or ladder bounds were missed[/red]")
+        raise typer.Exit(1)
+    console.print("[green]all defect goals and ladder bounds met[/green]")
+
+
+def score_command(
+    gold_file: Path = typer.Argument(..., help="Gold JSONL (GoldExample per line)."),
+    pred_file: Path = typer.Argument(
+        ..., help='Predictions JSONL: {"id": <gold id>, "scenario": str, "annotated": [str, ...]} per line.'
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of the table."),
+) -> None:
+    """Score predictions made anywhere against gold: per-example score and feedback, the mean
+    and its 95 % interval."""
+    import json
+
+    from augmentlab.core.stats import bootstrap_ci
+    from metrics.composite import score_examples
+
+    golds = {g.id: g for g in read_gold(gold_file)}
+    preds = read_predictions(pred_file, golds)
+    if not preds:
+        raise AugmentlabError(f"{pred_file}: no predictions")
+    scores = score_examples([(golds[p["id"]], p["scenario"], p["annotated"]) for p in preds])
+    values = [s.score for s in scores]
+    ci = bootstrap_ci(values, seed=0)
+    examples = [
+        {"id": p["id"], "score": round(s.score, 6), "parts": {k: round(v, 6) for k, v in s.parts.items()},
+         "feedback": s.feedback}
+        for p, s in zip(preds, scores)
+    ]
+    missing = len(golds) - len(preds)
+    if as_json:
+        typer.echo(json.dumps({"mean": ci.mean, "ci": [ci.low, ci.high], "n": len(values),
+                               "missing": missing, "examples": examples}, ensure_ascii=False))
+        return
+    width = max(len(e["id"]) for e in examples)
+    for e in examples:
+        typer.echo(f"{e['id']:<{width}}  {e['score']:.3f}  {e['feedback']}")
+    typer.echo(f"mean {ci.mean:.3f}  95% CI [{ci.low:.3f}, {ci.high:.3f}]  n={len(values)}")
+    if missing:
+        typer.echo(f"{missing} gold example(s) had no prediction and were not scored")
+
+
+def _check_sets(console: Any, sets: list[tuple[str, list[Any]]], donors: list[Any], seed: int, show_misses: bool) -> bool:
+    """The defect suite and the calibration ladder of each gold set, printed; True when all hold."""
+    from metrics.ladder import run_ladder
+    from metrics.mutations import run_suite
+
+    ok = True
+    for title, examples in sets:
+        if not examples:
+            console.print(f"[yellow]{title}: no examples[/yellow]")
+            continue
+        rows = run_suite(examples, seed=seed)
+        console.print(_table(title, len(examples), rows))
+        if show_misses:
+            for row in rows:
+                for miss in row.misses[:10]:
+                    console.print(f"  [dim]{row.defect} missed:[/dim] {miss}")
+        ok = ok and all(r.passed for r in rows if r.n)
+        ladder = run_ladder(examples, seed=seed, donors=donors)
+        console.print(_ladder_table(title, ladder))
+        for problem in ladder.bound_problems() + ladder.order_problems:
+            console.print(f"  [red]{problem}[/red]")
+        if not any(r.n for r in ladder.rows):
+            console.print("  [yellow]no rung could be built (the ladder needs gold with a scenario and annotated lines)[/yellow]")
+        else:
+            ok = ok and ladder.passed
+    return ok
 
 
 def register(app: typer.Typer) -> None:
     """Add the ``metrics`` sub-app (``check``, ``score``)."""
     metrics_app = typer.Typer(help="Metric checks.", no_args_is_help=True)
-
-    from augmentlab.lm.options import lm_options as _with_lm_options
-
-    @metrics_app.command("check")
-    @_with_lm_options
-    def check_cmd(
-        gold: Optional[list[Path]] = typer.Option(
-            None, "--gold", help=f"Gold JSONL file(s) (default: {DEFAULT_GOLD_GLOB})."
-        ),
-        mine: Optional[list[Path]] = typer.Option(
-            None, "--mine", help="Play file(s) to mine gold from (augmentlab.ingest.gold.mine)."
-        ),
-        limit: int = typer.Option(40, "--limit", min=1, help="Most mined examples per play."),
-        seed: int = typer.Option(0, "--seed", help="Random seed for the mutations."),
-        show_misses: bool = typer.Option(False, "--misses", help="List the mutants the metric missed."),
-        judge: bool = typer.Option(
-            False, "--judge", help="Also calibrate the LLM judge on its ladder: its endpoint from the LM options "
-            "(--model, --api-base, ...), else AUGMENTLAB_JUDGE_MODEL."
-        ),
-        judge_prompt: str = typer.Option("judge/given_circumstances", "--judge-prompt", help="Judge variant file or name."),
-        judge_limit: int = typer.Option(8, "--judge-limit", min=1, help="Gold examples per set the judge sees."),
-        lm_options: Any = None,
-    ) -> None:
-        """Apply each defect to gold outputs and report how often the metric notices, then run the
-        calibration ladder (rungs of known quality, each with the bound its mean score must meet).
-
-        Exits 1 when a defect goal is missed (100 % for verbatim and cast defects, 90 % for
-        others), a rung's mean is outside its bound, or the tiers are out of order.
-        """
-        from rich.console import Console
-
-        files = list(gold or sorted(Path.cwd().glob(DEFAULT_GOLD_GLOB)))
-        sets: list[tuple[str, list[Any]]] = []
-        if files:
-            sets.append(("hand-written gold" if not gold else ", ".join(p.name for p in files), read_gold(files)))
-        for play in mine or []:
-            if not play.is_file():
-                raise AugmentlabError(f"play not found: {play}")
-            from augmentlab.ingest.gold import mine as mine_play
-
-            sets.append((f"mined: {play.name}", list(itertools.islice(mine_play(play), limit))))
-        if not sets or not any(s for _, s in sets):
-            raise AugmentlabError("no gold examples: pass --gold FILE or --mine PLAY")
-        console = Console(width=max(Console().width, 100))
-        ok = True
-        donors = [g for _, examples in sets for g in examples]  # "another scene" may come from another set
-        from metrics.ladder import run_ladder
-
-        if judge:
-            ok = _judge_check(console, sets, judge_prompt, judge_limit, seed, lm_options)
-        from metrics.mutations import run_suite
-
-        for title, examples in sets:
-            if not examples:
-                console.print(f"[yellow]{title}: no examples[/yellow]")
-                continue
-            rows = run_suite(examples, seed=seed)
-            console.print(_table(title, len(examples), rows))
-            if show_misses:
-                for row in rows:
-                    for miss in row.misses[:10]:
-                        console.print(f"  [dim]{row.defect} missed:[/dim] {miss}")
-            ok = ok and all(r.passed for r in rows if r.n)
-            ladder = run_ladder(examples, seed=seed, donors=donors)
-            console.print(_ladder_table(title, ladder))
-            for problem in ladder.bound_problems() + ladder.order_problems:
-                console.print(f"  [red]{problem}[/red]")
-            if not any(r.n for r in ladder.rows):
-                console.print("  [yellow]no rung could be built (the ladder needs gold with a scenario and annotated lines)[/yellow]")
-            else:
-                ok = ok and ladder.passed
-        if not ok:
-            console.print("[red]some defect goals or ladder bounds were missed[/red]")
-            raise typer.Exit(1)
-        console.print("[green]all defect goals and ladder bounds met[/green]")
-
-    @metrics_app.command("score")
-    def score_cmd(
-        gold_file: Path = typer.Argument(..., help="Gold JSONL (GoldExample per line)."),
-        pred_file: Path = typer.Argument(
-            ..., help='Predictions JSONL: {"id": <gold id>, "scenario": str, "annotated": [str, ...]} per line.'
-        ),
-        as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of the table."),
-    ) -> None:
-        """Score predictions made anywhere against gold: per-example score and feedback, the mean
-        and its 95 % interval."""
-        import json
-
-        from augmentlab.core.stats import bootstrap_ci
-        from metrics.composite import score_examples
-
-        golds = {g.id: g for g in read_gold(gold_file)}
-        preds = read_predictions(pred_file, golds)
-        if not preds:
-            raise AugmentlabError(f"{pred_file}: no predictions")
-        scores = score_examples([(golds[p["id"]], p["scenario"], p["annotated"]) for p in preds])
-        values = [s.score for s in scores]
-        ci = bootstrap_ci(values, seed=0)
-        examples = [
-            {"id": p["id"], "score": round(s.score, 6), "parts": {k: round(v, 6) for k, v in s.parts.items()},
-             "feedback": s.feedback}
-            for p, s in zip(preds, scores)
-        ]
-        missing = len(golds) - len(preds)
-        if as_json:
-            typer.echo(json.dumps({"mean": ci.mean, "ci": [ci.low, ci.high], "n": len(values),
-                                   "missing": missing, "examples": examples}, ensure_ascii=False))
-            return
-        width = max(len(e["id"]) for e in examples)
-        for e in examples:
-            typer.echo(f"{e['id']:<{width}}  {e['score']:.3f}  {e['feedback']}")
-        typer.echo(f"mean {ci.mean:.3f}  95% CI [{ci.low:.3f}, {ci.high:.3f}]  n={len(values)}")
-        if missing:
-            typer.echo(f"{missing} gold example(s) had no prediction and were not scored")
-
+    metrics_app.command("check")(check_command)
+    metrics_app.command("score")(score_command)
     app.add_typer(metrics_app, name="metrics")
 
 
