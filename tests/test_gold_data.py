@@ -200,3 +200,28 @@ def test_sample_script_ingests() -> None:
     speakers = {speaker for scene in script.scenes for speaker in scene.speakers}
     assert len(speakers) >= 2
     assert speakers <= set(tomllib.loads(PERSONAS.read_text(encoding="utf-8")))
+
+
+# --------------------------------------------------------------------------------- the one gold reader
+def test_read_gold_reads_one_file_or_several_and_names_the_bad_line(tmp_path: Path) -> None:
+    """``augmentlab.ingest.gold.read_gold`` (the runner, ``metrics`` and the report read gold with it)."""
+    from augmentlab.core.errors import AugmentlabError
+
+    first = GOLD.read_text(encoding="utf-8").splitlines()[0]
+    everything = read_gold(GOLD)
+    assert read_gold([GOLD, GOLD]) == everything + everything
+    assert read_gold(str(GOLD))[0] == GoldExample.model_validate_json(first)
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(f"{first}\n\n{{\"id\": 3}}\n", encoding="utf-8")  # the blank line counts
+    with pytest.raises(AugmentlabError, match=r"bad\.jsonl:3: not a gold example \("):
+        read_gold(bad)
+    bad.write_text(f"{first}\nnot json\n", encoding="utf-8")
+    with pytest.raises(AugmentlabError, match=r"bad\.jsonl:2: not valid JSON"):
+        read_gold(bad)
+    with pytest.raises(AugmentlabError, match=r"gold file not found: .*missing\.jsonl"):
+        read_gold(tmp_path / "missing.jsonl")
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("\n", encoding="utf-8")
+    assert read_gold(empty) == []
+    with pytest.raises(AugmentlabError, match=r"the gold set is empty: .*empty\.jsonl"):
+        read_gold([empty], required=True)
