@@ -105,6 +105,7 @@ def parse(source: Iterable[tuple[int, str]], state: ParseState) -> Iterator[Even
             continue
         who = say.group("who")
         if who is not None and not say.group("whostr") and who != "extend" and who not in speakers:
+            # a name with no ``define``: a statement keyword is code; else a speaker, warned once
             if who in _KEYWORDS or who.startswith("$"):
                 skipped.setdefault("code", []).append(number)
                 continue
