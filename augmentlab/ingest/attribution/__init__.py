@@ -33,6 +33,11 @@ quoted paragraph's speaker and the rule that decided it (``Line.metadata["attrib
     addresses; ``said she`` for a man): ``speaker`` stays ``None`` and ``Line.metadata["why"]``
     says why.
 
+This module decides, in the steps of :func:`attribute`; :mod:`.clues` finds the candidates in
+the words (tags, mentions, vocatives, subjects), :mod:`.speakers` holds the paragraphs, what a
+first pass learns about the book's people and the matching of names, :mod:`.exchanges` the
+turn-taking inside a run of quoted paragraphs.
+
 Names are the cast's (the caller resolves them). Genders come from titles (``Mr.``, ``Lady``), a
 few nouns (``the King``) and, for other names, the pronouns that follow the name as a sentence
 subject across the book (:class:`Profile`, filled by a first pass over the file).
