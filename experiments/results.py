@@ -82,10 +82,6 @@ class ExperimentResults:
                 return v
         raise AugmentlabError(f"no variant {name!r} in experiment {self.name!r}")
 
-    def best(self) -> VariantResult | None:
-        scored = [v for v in self.variants if v.score is not None]
-        return max(scored, key=lambda v: v.score or 0.0) if scored else None
-
 
 def experiment_name(name_or_spec: str | os.PathLike[str]) -> str:
     text = str(name_or_spec)

@@ -13,6 +13,7 @@ from experiments.tracking import (
     artifact_location,
     resolve_tracking_uri,
 )
+from experiments.leaderboard import results_rows
 from experiments.results import list_experiments, load_experiment
 
 SECRET = "sk-test-AUGMENTLAB-0123456789abcdef"
@@ -72,7 +73,9 @@ def test_parent_child_runs_and_read_back(tmp_path: Path, monkeypatch: pytest.Mon
     assert tuned.parts["similarity"] == [0.25, 0.3, 0.35]
     assert tuned.params["note"] == "key is [REDACTED:MY_LLM_KEY]"
     assert tuned.metrics["score"] == pytest.approx(0.6)
-    assert results.best() is tuned
+    # ranked by the one leaderboard (experiments.leaderboard): best mean first, verdict against the baseline
+    rows = results_rows(results)
+    assert [(r["variant"], r["vs_baseline"]) for r in rows] == [("tuned", "no detectable difference"), ("baseline", "")]
     assert results.params["lm.api_key_env"] == "MY_LLM_KEY"
     assert tuned.artifact_dir is not None and (tuned.artifact_dir / "instructions" / "scenario.md").is_file()
     assert tuned.artifact_dir.is_relative_to((tmp_path / "mlruns" / "artifacts").resolve())
