@@ -243,6 +243,18 @@ def test_no_shared_examples_and_unscored_baseline(syn: Path, tmp_path: Path) -> 
     assert "baseline a has no per-example scores" in " ".join(paths.data.notes)
 
 
+def test_unreadable_or_missing_gold_is_a_note_not_a_crash(syn: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": 3}\n', encoding="utf-8")
+    store = synthetic_store(syn, "badgold", [{"name": "a", "scores": [0.5, 0.6]}, {"name": "b", "scores": [0.4, 0.7]}],
+                            parent_params={"gold": [str(bad), "nowhere/gold.jsonl"]})
+    data = gather("badgold", tracking_uri=store)
+    notes = " ".join(data.notes)
+    assert data.gold == {} and data.winner == "a"
+    assert "Gold set not found (nowhere/gold.jsonl)" in notes
+    assert "Gold set unreadable (" in notes and "bad.jsonl:1: not a gold example" in notes
+
+
 def test_experiment_without_execution_is_one_clear_error(syn: Path, tmp_path: Path) -> None:
     from experiments.tracking import Tracker
 
