@@ -77,6 +77,7 @@ __all__ = [
     "score",
     "score_examples",
     "score_many",
+    "task_of",
 ]
 
 
@@ -328,7 +329,7 @@ def score_examples(
         if not isinstance(gold, GoldExample):
             out[k] = _zero(f"gold must be a GoldExample, got {type(gold).__name__}")
             continue
-        task = "both" if gold.scenario and gold.annotated else ("scenario" if gold.scenario else "actions")
+        task = task_of(gold)
         person = detect_person(gold.annotated) if gold.annotated else "first"
         groups.setdefault((task, person), []).append(k)
     for (task, person), idx in groups.items():
@@ -336,6 +337,13 @@ def score_examples(
         for k, sc in zip(idx, score_many([pairs[k] for k in idx], embedder=embedder, **opts)):
             out[k] = sc
     return [sc if sc is not None else _zero("not scored") for sc in out]
+
+
+def task_of(gold: GoldExample) -> Task:
+    """The task a gold example can score: what its gold has (scenario, annotated lines or both)."""
+    if gold.scenario and gold.annotated:
+        return "both"
+    return "scenario" if gold.scenario else "actions"
 
 
 def anchor_texts() -> list[str]:

@@ -44,7 +44,8 @@ import numpy as np
 from augmentlab.core.model import GoldExample
 from augmentlab.core.text import action_text, actions, words
 from metrics import anchors
-from metrics.consistency import Check, _name_tokens, content_words
+from metrics.consistency import Check, content_words
+from metrics.names import name_tokens
 
 __all__ = ["ECHO_SHARE", "LEX_SHARE", "relevance", "scene_text"]
 
@@ -138,7 +139,7 @@ def relevance(
     names: set[str] = set(_TITLES)
     for ln in list(lines) + list(gold.scene.context):
         if ln.speaker:
-            names |= _name_tokens(ln.speaker) | set(words(ln.speaker))
+            names |= name_tokens(ln.speaker) | set(words(ln.speaker))
     for who in gold.personas:
         names |= set(words(who))
     vocab: set[str] = set()
