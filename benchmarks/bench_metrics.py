@@ -20,6 +20,7 @@ from pathlib import Path
 
 import augmentlab  # noqa: F401  (offline env first)
 from augmentlab.core.model import GoldExample
+from augmentlab.ingest.gold import read_gold
 from metrics import similarity
 from metrics.composite import anchor_texts, score_many, texts_to_encode
 from metrics.mutations import DEFECTS, mutate
@@ -54,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--gold", type=Path, default=REPO / "experiments" / "gold" / "handwritten.jsonl")
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args(argv)
-    golds = [GoldExample.model_validate_json(x) for x in args.gold.read_text().splitlines() if x.strip()]
+    golds = read_gold(args.gold)
     pairs = _pairs(golds)
     texts = _texts(pairs)
     model = similarity.load_model()
