@@ -43,6 +43,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="use the stronger LM named by AUGMENTLAB_HELDOUT_GGUF / AUGMENTLAB_HELDOUT_MODEL")
     parser.add_argument("--default-only", action="store_true",
                         help="only the default program against the controls (fewer calls)")
+    parser.add_argument("--programs", help="comma-separated real programs to run (default: all; "
+                        f"known: {', '.join(heldout.REAL_PROGRAMS)})")
+    parser.add_argument("--plays", nargs="+", type=Path,
+                        help="mine these plays instead of the held-out ones (a dev run: iterate on these, "
+                        "never on the held-out plays)")
     parser.add_argument("--save", type=Path, help="write the gold and every program's outputs to this folder")
     parser.add_argument("--rescore", type=Path, help="score outputs saved with --save again (no LM)")
     args = parser.parse_args(argv)
@@ -64,10 +69,17 @@ def main(argv: list[str] | None = None) -> int:
                 return 2
         else:
             config = heldout.embedded_config()
-        gold = heldout.mine_heldout(args.scenes)
-        real = dict(heldout.REAL_PROGRAMS)
-        if args.default_only:
-            real = {heldout.DEFAULT_PROGRAM: real[heldout.DEFAULT_PROGRAM]}
+        if args.default_only and args.programs:
+            print("--default-only and --programs: give one of them", file=sys.stderr)
+            return 2
+        labels = [heldout.DEFAULT_PROGRAM] if args.default_only else (
+            [x.strip() for x in args.programs.split(",") if x.strip()] if args.programs else None)
+        real = heldout.select_programs(labels)
+        for play in args.plays or ():
+            if not play.is_file():
+                print(f"error: no such play: {play}", file=sys.stderr)
+                return 2
+        gold = heldout.mine_heldout(args.scenes, plays=args.plays)
         start = time.perf_counter()
         result = heldout.run_heldout(config, gold, real=real, progress=lambda m: print(f"  {m}", flush=True))
     except AugmentlabError as exc:

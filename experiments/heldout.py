@@ -44,12 +44,16 @@ HELDOUT_DIR = REPO / "tests" / "data" / "heldout"
 CONTROLS_DIR = REPO / "prompts" / "controls"
 
 DEFAULT_PROGRAM = "compose_scene"
+DIRECTED_PROGRAM = "direct_scene"
 REAL_PROGRAMS: dict[str, tuple[str | None, str]] = {
     DEFAULT_PROGRAM: (None, "actions/compose_scene"),
+    DIRECTED_PROGRAM: (None, "actions/direct_scene"),
     "seed+seed": ("scenario/seed", "actions/seed"),
     "seed+compose": ("scenario/seed", "actions/compose"),
 }
-"""Real programs: ``label -> (scenario variant, actions variant)``; the default program first."""
+"""Real programs: ``label -> (scenario variant, actions variant)``; the default program (the
+quick start's) first, then ``direct_scene`` (one call per scene like the default, one action per
+line, a demo: written for instruction models that echo the lines under the default)."""
 CONTROL_PROGRAMS: dict[str, tuple[str | None, str]] = {
     "control:placeholder": (None, str(CONTROLS_DIR / "placeholder.md")),
     "control:other_story": (None, str(CONTROLS_DIR / "other_story.md")),
@@ -75,6 +79,17 @@ def _plain(path: Path, workdir: Path) -> Path:
     out = workdir / path.with_suffix("").name
     out.write_bytes(gzip.decompress(path.read_bytes()))
     return out
+
+
+def select_programs(labels: Sequence[str] | None) -> dict[str, tuple[str | None, str]]:
+    """The real programs named by ``labels`` (all of :data:`REAL_PROGRAMS` when ``None``), in the
+    order given; an unknown label is a one-line error naming the known ones."""
+    if labels is None:
+        return dict(REAL_PROGRAMS)
+    unknown = [label for label in labels if label not in REAL_PROGRAMS]
+    if unknown or not labels:
+        raise AugmentlabError(f"unknown real program {unknown[0] if unknown else ''!r} (known: {', '.join(REAL_PROGRAMS)})")
+    return {label: REAL_PROGRAMS[label] for label in labels}
 
 
 def spread(items: Sequence[Any], n: int) -> list[Any]:
@@ -347,6 +362,7 @@ def table(result: HeldoutResult) -> str:
 __all__ = [
     "CONTROL_PROGRAMS",
     "DEFAULT_PROGRAM",
+    "DIRECTED_PROGRAM",
     "HELDOUT_DIR",
     "HeldoutResult",
     "ProgramRun",
@@ -359,6 +375,7 @@ __all__ = [
     "rescore",
     "run_programs",
     "save_outputs",
+    "select_programs",
     "spread",
     "strong_lm_config",
     "table",

@@ -170,3 +170,28 @@ def test_saved_outputs_rescore_to_the_same_table(tmp_path: Path):
     (tmp_path / "run" / "gold.jsonl").write_text("")
     with pytest.raises(AugmentlabError, match="ids do not match"):
         H.rescore(tmp_path / "run")
+
+
+def test_select_programs_and_dev_plays():
+    assert list(H.select_programs(None)) == list(H.REAL_PROGRAMS)
+    assert list(H.select_programs([H.DIRECTED_PROGRAM, H.DEFAULT_PROGRAM])) == [H.DIRECTED_PROGRAM, H.DEFAULT_PROGRAM]
+    with pytest.raises(AugmentlabError, match="unknown real program 'nope'.*direct_scene"):
+        H.select_programs(["nope"])
+    # a dev run mines other plays (never the held-out ones) with the same picker
+    dev = sorted((Path(__file__).parent / "data" / "plays").glob("shaw_*.txt.gz"))
+    gold = H.mine_heldout(2, plays=dev)
+    assert len(gold) == 2 and {g.provenance.get("play") for g in gold} != {None}
+    assert not any("woman" in str(g.provenance.get("play", "")).lower() for g in gold)
+
+
+def test_bench_dev_run_options(capsys):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench_heldout", H.REPO / "benchmarks" / "bench_heldout.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    assert bench.main(["--programs", "nope"]) == 2
+    assert "unknown real program 'nope'" in capsys.readouterr().err
+    assert bench.main(["--plays", "/no/such/play.txt"]) == 2
+    assert "no such play" in capsys.readouterr().err
+    assert bench.main(["--default-only", "--programs", "direct_scene"]) == 2
