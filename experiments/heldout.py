@@ -35,9 +35,12 @@ from pathlib import Path
 from typing import Any
 
 from augmentlab.core.errors import AugmentlabError
-from augmentlab.lm import LMConfig
 from augmentlab.core.model import GoldExample, Usage
 from augmentlab.core.stats import Comparison, Interval, bootstrap_ci, compare
+from augmentlab.ingest.gold import mine as mine_gold
+from augmentlab.lm import LMConfig, use_lm
+from metrics.composite import score_many
+from prompts.programs import SceneAugmenter, augment_scene
 
 REPO = Path(__file__).resolve().parent.parent
 HELDOUT_DIR = REPO / "tests" / "data" / "heldout"
@@ -115,8 +118,7 @@ def mine_heldout(
     its token limit); the pick is deterministic. ``miner`` defaults to
     :func:`augmentlab.ingest.gold.mine`.
     """
-    if miner is None:
-        from augmentlab.ingest.gold import mine as miner
+    miner = mine_gold if miner is None else miner
     out: list[GoldExample] = []
     with tempfile.TemporaryDirectory(prefix="augmentlab-heldout-") as tmp:
         for play in plays if plays is not None else heldout_plays():
@@ -212,9 +214,6 @@ def run_programs(
     """
     from dspy.utils.exceptions import LMError
 
-    from metrics.composite import score_many
-    from prompts.programs import SceneAugmenter, augment_scene
-
     runs = []
     for label, (scenario, actions) in programs.items():
         program = SceneAugmenter(scenario, actions)
@@ -249,8 +248,6 @@ def run_heldout(
     progress: Callable[[str], None] | None = None,
 ) -> HeldoutResult:
     """Run the real programs and the controls on ``gold`` with the LM of ``config``."""
-    from augmentlab.lm import use_lm
-
     real = dict(REAL_PROGRAMS if real is None else real)
     controls = dict(CONTROL_PROGRAMS if controls is None else controls)
     if not gold:
@@ -288,8 +285,6 @@ def save_outputs(result: HeldoutResult, directory: Path) -> Path:
 def rescore(directory: Path) -> HeldoutResult:
     """The outputs :func:`save_outputs` wrote, scored again with the current composite (no LM)."""
     import json
-
-    from metrics.composite import score_many
 
     try:
         meta = json.loads((directory / "runs.json").read_text(encoding="utf-8"))
