@@ -5,12 +5,15 @@
     .venv/bin/python benchmarks/bench_heldout.py --save out/heldout   # keep the outputs ...
     .venv/bin/python benchmarks/bench_heldout.py --rescore out/heldout  # ... and score them again (no LM)
     AUGMENTLAB_HELDOUT_GGUF=/path/model.gguf .venv/bin/python benchmarks/bench_heldout.py --strong
+    AUGMENTLAB_HELDOUT_GGUF=/path/model.gguf .venv/bin/python benchmarks/bench_heldout.py --strong --programs direct_scene
     AUGMENTLAB_HELDOUT_MODEL=openai/gpt-4o-mini AUGMENTLAB_HELDOUT_KEY_ENV=OPENAI_API_KEY \\
         .venv/bin/python benchmarks/bench_heldout.py --strong
 
 Gold is mined with ``augmentlab gold mine``'s miner from the two Wilde plays in
-``tests/data/heldout/`` (no test tunes on them). Each real program (the default
-``actions/compose_scene``, the 2023 baseline ``scenario/seed`` + ``actions/seed``, and
+``tests/data/heldout/`` (no test tunes on them; ``--plays`` mines other plays instead, for dev
+runs while writing prompts). Each real program (the default ``actions/compose_scene``;
+``actions/direct_scene``, one movement per line, for instruction models that echo the lines under
+the default; the 2023 baseline ``scenario/seed`` + ``actions/seed``, and
 ``scenario/seed`` + ``actions/compose``) and the two controls (``prompts/controls/``) augment the
 same scenes; every output is scored with ``metrics.composite`` (task ``both``). The table gives
 each program's mean with its 95 % bootstrap interval and each real program minus each control
