@@ -678,7 +678,7 @@ def augment_scripts(
 def _redactor(lm_config: LMConfig | None) -> Any:
     """The secret redactor for a run: the key variable the config names and the usual ``*_API_KEY``
     / ``*_TOKEN`` variables (an error body can echo the key: a 401 from some servers does)."""
-    from experiments.tracking import Redactor
+    from augmentlab.core.redact import Redactor
 
     return Redactor([lm_config.api_key_env] if lm_config is not None and lm_config.api_key_env else [])
 
