@@ -621,7 +621,8 @@ def augment_scripts(
 
     import dspy
 
-    from augmentlab.lm import adapter_for, memoize_dspy_model_info, open_lm
+    from augmentlab.lm import adapter_for, open_lm
+    from augmentlab.lm.patches import memoize_dspy_model_info
 
     memoize_dspy_model_info()
     lm_fp = _lm_fingerprint(lm_config, lm)  # the model's identity (hashes a GGUF once per file)
