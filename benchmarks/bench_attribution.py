@@ -241,12 +241,12 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     from augmentlab.ingest.attribute_lm import LMAttributionReport, attribute_scenes
-    from augmentlab.lm import use_lm
+    from augmentlab.lm import open_session
 
     with_lm = Result()
     usage = LMAttributionReport()
     print(f"== rules  |  rules+LM ({config.kind} {config.model}{' ' + config.gguf if config.gguf else ''})")
-    with use_lm(config) as opened:
+    with open_session(config) as opened:
         for novel in novels:
             script = ingest(data / novel)
             result = score(script, data / novel)
