@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from augmentlab.core.errors import AugmentlabError
+from augmentlab.core.fsio import atomic_write_text
 from augmentlab.core.model import content_hash
 from augmentlab.lm import llama_server
 
@@ -94,11 +95,8 @@ def _read_cache(file: Path) -> dict[str, Any]:
 
 def _write_cache(file: Path, data: dict[str, Any]) -> None:
     try:
-        file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = file.with_name(f"{file.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(data, indent=0, sort_keys=True), encoding="utf-8")
-        os.replace(tmp, file)
-    except OSError:
+        atomic_write_text(file, json.dumps(data, indent=0, sort_keys=True))
+    except (OSError, AugmentlabError):
         pass  # a read-only home: hash again next time
 
 
