@@ -27,7 +27,7 @@
 
   returns the winning prompt.
 
-Everything written passes through the run's :class:`~experiments.tracking.Redactor`.
+Everything written passes through the run's :class:`~augmentlab.core.redact.Redactor`.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ from experiments.tracing import pointing_at
 if TYPE_CHECKING:
     from mlflow import MlflowClient
 
-    from experiments.tracking import Redactor
+    from augmentlab.core.redact import Redactor
 
 PREFIX = "augmentlab-"
 CHAMPION = "champion"

@@ -17,7 +17,7 @@ Scores, sub-scores and the metric's feedback are logged on the trace as MLflow *
 assessments (source ``CODE`` ``augmentlab.metrics``) and the gold labels as an *expectation*, which
 is where MLflow 3's UI shows evaluation results and compares two runs example by example.
 
-Secrets: every span passes through the same :class:`~experiments.tracking.Redactor` as params,
+Secrets: every span passes through the same :class:`~augmentlab.core.redact.Redactor` as params,
 tags and artifacts, just before it is exported (inputs, outputs, attributes, the exception events
 of a failed call — a 401 body can echo the key — and the status message).
 
@@ -38,8 +38,8 @@ from contextlib import contextmanager
 from typing import Any
 
 import augmentlab  # noqa: F401  (offline environment before mlflow)
+from augmentlab.core.redact import Redactor
 from augmentlab.lm import usage_since
-from experiments.tracking import Redactor
 
 logger = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ import typer
 
 from augmentlab.core.errors import AugmentlabError
 from augmentlab.ingest.gold import read_gold
-from augmentlab.lm.options import lm_options as lm_options_decorator
+from augmentlab.cli.lm_options import lm_options as lm_options_decorator
 
 DEFAULT_GOLD_GLOB = "experiments/gold/*.jsonl"
 
@@ -229,7 +229,7 @@ def _judge_check(
 
     given = lm_options is not None and any(getattr(lm_options, f.name) is not None for f in dataclasses.fields(lm_options))
     if given:
-        from augmentlab.lm.options import resolve_lm_config
+        from augmentlab.lm.settings import resolve_lm_config
 
         config = resolve_lm_config(lm_options)
     else:
