@@ -285,7 +285,7 @@ def evaluate(
         except LMError as exc:
             # The LM was not reached (after its retries) or is misconfigured: scoring that as 0
             # would log a finished run whose numbers measure the connection, not the prompt.
-            from experiments.tracking import Redactor  # an error body can echo the API key
+            from augmentlab.core.redact import Redactor  # an error body can echo the API key
 
             reason = Redactor(spec.secret_env_names()).text(f"{type(exc).__name__}: {' '.join(str(exc).split())}")
             raise AugmentlabError(

@@ -22,7 +22,7 @@ from augmentlab.core.errors import AugmentlabError
 from augmentlab.core.model import Script, content_hash
 from augmentlab.lm import LMConfig, adapter_for, memoize_dspy_model_info, open_lm
 from augmentlab.store import ResultStore
-from experiments.tracking import Redactor
+from augmentlab.core.redact import Redactor
 
 if TYPE_CHECKING:
     pass

@@ -187,6 +187,9 @@ def memoize_dspy_model_info() -> None:
 
 
 _CACHED_USAGE_ATTR = "augmentlab_cached_usage"
+_PRICES_ATTR = "augmentlab_prices"
+"""Where :func:`open_lm` notes the configured prices on the LM, for :func:`usage_since` callers that
+hold only the ambient LM (``prompts.programs.augment_scene``); a session passes its prices."""
 
 
 def keep_cached_usage() -> None:
@@ -257,7 +260,7 @@ def open_lm(config: LMConfig) -> Iterator[dspy.BaseLM]:
         from augmentlab.lm.fake import FakeLM
 
         lm: dspy.BaseLM = FakeLM(model=config.model or FAKE_MODEL, cache=config.cache)
-        lm.augmentlab_prices = prices  # type: ignore[attr-defined]
+        setattr(lm, _PRICES_ATTR, prices)
         setattr(lm, IDENTITY_ATTR, ident)
         yield lm
         return
@@ -278,7 +281,7 @@ def open_lm(config: LMConfig) -> Iterator[dspy.BaseLM]:
             num_retries=config.num_retries,
             **kwargs,
         )
-        lm.augmentlab_prices = prices  # type: ignore[attr-defined]
+        setattr(lm, _PRICES_ATTR, prices)
         setattr(lm, IDENTITY_ATTR, ident)
         try:
             yield lm
@@ -309,7 +312,7 @@ def open_lm(config: LMConfig) -> Iterator[dspy.BaseLM]:
             timeout=config.timeout,
             engine="litellm",
         )
-        lm.augmentlab_prices = prices  # type: ignore[attr-defined]
+        setattr(lm, _PRICES_ATTR, prices)
         setattr(lm, IDENTITY_ATTR, ident)
         try:
             yield lm
@@ -328,14 +331,20 @@ def use_lm(config: LMConfig) -> Iterator[dspy.BaseLM]:
         yield lm
 
 
-def usage_since(lm: dspy.BaseLM, start: int = 0) -> Usage:
+def usage_since(lm: dspy.BaseLM, start: int = 0,
+                prices: tuple[float | None, float | None] | None = None) -> Usage:
     """Usage of ``lm.history[start:]``: calls, tokens and cost.
 
-    Cost uses the prices configured in :class:`LMConfig` when both are set, else the cost the
+    Cost uses ``prices`` (per 1k tokens, ``(prompt, completion)``: an
+    :attr:`~augmentlab.lm.session.LMSession.prices`) when both are set, else the cost the
     provider reported (None when nothing is known). A cache hit counts the tokens and cost of the
     call it repeats (DSPy clears them; the cached response keeps them) and adds one to ``cached_calls``.
+
+    Without ``prices``, the prices :func:`open_lm` noted on the LM are used — for callers that
+    only hold the ambient DSPy LM; pass the session's prices (or use the session) instead.
     """
-    prices = getattr(lm, "augmentlab_prices", (None, None))
+    if prices is None:
+        prices = getattr(lm, _PRICES_ATTR, (None, None))
     usage = Usage()
     costs: list[float] = []
     for entry in lm.history[start:]:

@@ -75,7 +75,8 @@ TRACE_EXPERIMENT = "augment"
 def _tracer(store: str, config: Any, stack: Any) -> Any:
     """An open :class:`~experiments.tracing.Tracer` on ``store`` (experiment ``augment``)."""
     from experiments.tracing import Tracer
-    from experiments.tracking import Redactor, client, ensure_experiment, resolve_tracking_uri
+    from augmentlab.core.redact import Redactor
+    from experiments.tracking import client, ensure_experiment, resolve_tracking_uri
 
     uri = resolve_tracking_uri(store)
     try:
