@@ -94,7 +94,7 @@ def _stats(url: str, reset: bool = False) -> dict:
 
 def run_augmentlab(url: str, n_scenes: int, concurrency: int) -> tuple[int, float, float]:
     """``(requests the server answered, server span, whole call seconds)``."""
-    from augmentlab.augment import augment_scripts
+    from augmentlab.augment import AugmentOptions, augment_scripts
 
     config = LMConfig(kind="endpoint", model="openai/stub", api_base=url, api_key_env=KEY_ENV, cache=False,
                       adapter="json", num_retries=0)
@@ -102,7 +102,7 @@ def run_augmentlab(url: str, n_scenes: int, concurrency: int) -> tuple[int, floa
     with tempfile.TemporaryDirectory() as out:
         _stats(url, reset=True)
         start = time.perf_counter()
-        report = augment_scripts([script], out, lm_config=config, concurrency=concurrency, write_personas=False)
+        report = augment_scripts([script], out, config, AugmentOptions(concurrency=concurrency, write_personas=False))
         elapsed = time.perf_counter() - start
         stats = _stats(url)
     if report.ok != n_scenes:

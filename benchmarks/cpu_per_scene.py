@@ -27,6 +27,7 @@ def one(scenes: int, concurrency: int, adapter: str, caches: bool, profile: bool
     import bench_augment as b
 
     import augmentlab.augment as A
+    from augmentlab.augment import AugmentOptions
     from augmentlab.augment.runner import SceneRunner
     import augmentlab.lm.speed as speed
     from augmentlab.lm import LMConfig
@@ -38,7 +39,8 @@ def one(scenes: int, concurrency: int, adapter: str, caches: bool, profile: bool
     try:
         config = LMConfig(kind="endpoint", model="openai/stub", api_base=url, api_key_env=b.KEY_ENV, cache=False,
                           adapter=adapter, num_retries=0)
-        A.augment_scripts([b.bench_script(4)], tempfile.mkdtemp(), lm_config=config, concurrency=1, write_personas=False)
+        A.augment_scripts([b.bench_script(4)], tempfile.mkdtemp(), config,
+                          AugmentOptions(concurrency=1, write_personas=False))
         cpu: list[float] = []
         real = SceneRunner.scene
         profiler = None
@@ -61,8 +63,8 @@ def one(scenes: int, concurrency: int, adapter: str, caches: bool, profile: bool
 
         SceneRunner.scene = scene
         p0, t0 = time.process_time(), time.perf_counter()
-        A.augment_scripts([b.bench_script(scenes)], tempfile.mkdtemp(), lm_config=config, concurrency=concurrency,
-                          write_personas=False)
+        A.augment_scripts([b.bench_script(scenes)], tempfile.mkdtemp(), config,
+                          AugmentOptions(concurrency=concurrency, write_personas=False))
         process, wall = time.process_time() - p0, time.perf_counter() - t0
         if profiler:
             path = Path(tempfile.gettempdir()) / "cpu_per_scene.prof"

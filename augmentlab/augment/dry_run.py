@@ -15,13 +15,14 @@ from typing import Any
 import dspy
 from dspy.utils.callback import BaseCallback
 
+from augmentlab.augment.options import AugmentOptions
 from augmentlab.augment.personas import missing_characters, persona_inputs
-from augmentlab.augment.plan import plan_scenes
+from augmentlab.augment.plan import Work, plan_scenes
 from augmentlab.augment.results import AugmentReport, Estimate
-from augmentlab.core.model import Script
 from augmentlab.core.tokens import load_tokenizer
 from augmentlab.lm import LMConfig, adapter_for
 from augmentlab.lm.fake import FakeLM
+from augmentlab.lm.session import prices_of
 from prompts import programs
 
 
@@ -41,22 +42,21 @@ class PromptRecorder(BaseCallback):
         self.calls.append((messages, list(outputs or []) if isinstance(outputs, list) else [outputs]))
 
 
-def dry_run(
-    loaded: list[tuple[str, Script]], program: Any, user_personas: dict[str, str], lm_config: LMConfig | None,
-    out_dir: Path, limit: int | None, tokenizer: str | None, started: float, write_personas: bool = True,
-) -> AugmentReport:
+def dry_run(work: Work, config: LMConfig, out_dir: Path, options: AugmentOptions, started: float) -> AugmentReport:
     """Run the program with the offline FakeLM to get the exact prompts; count their tokens with
-    the tokenizer (the embedded model's for the embedded LM, else the word estimate)."""
+    ``options.estimate_tokenizer`` (default: the embedded model's for the embedded LM, else the
+    word estimate); price them with ``config``'s prices."""
+    tokenizer = options.estimate_tokenizer
     if tokenizer is None:
-        tokenizer = "embedded" if (lm_config is None or lm_config.kind == "embedded") else "words"
+        tokenizer = "embedded" if config.kind == "embedded" else "words"
     counter = load_tokenizer(tokenizer)
-    adapter = adapter_for(lm_config) if lm_config is not None else dspy.JSONAdapter()
+    adapter = adapter_for(config)
     estimate = Estimate(tokenizer=counter.name)
     recorder = PromptRecorder()
     fake = FakeLM(cache=False)
-    cards = dict(user_personas)
-    scripts = [script for _, script in loaded]
-    missing = missing_characters(scripts, cards, write_personas)
+    cards = dict(work.user_personas)
+    scripts = work.scripts
+    missing = missing_characters(scripts, cards, options.write_personas)
     if missing:
         writer = programs.PersonaWriter()
         for character in missing:
@@ -66,20 +66,18 @@ def dry_run(
                 except Exception:  # an estimate never fails on one odd character
                     continue
             estimate.personas += 1
-    items = plan_scenes(loaded, cards, "dry", "dry", limit)
+    items = plan_scenes(work.loaded, cards, "dry", "dry", options.limit)
     for item in items:
         with dspy.context(lm=fake, adapter=adapter, callbacks=[recorder]):
             try:
-                programs.augment_scene(program, item.scene, item.personas)
+                programs.augment_scene(work.program, item.scene, item.personas)
             except Exception:  # an estimate never fails on one odd scene
                 pass
         estimate.scenes += 1
     _count(recorder, counter, estimate)
-    if lm_config is not None and lm_config.prompt_price_per_1k is not None and lm_config.completion_price_per_1k is not None:
-        estimate.cost = (
-            estimate.prompt_tokens / 1000 * lm_config.prompt_price_per_1k
-            + estimate.completion_tokens / 1000 * lm_config.completion_price_per_1k
-        )
+    prompt_price, completion_price = prices_of(config)
+    if prompt_price is not None and completion_price is not None:
+        estimate.cost = estimate.prompt_tokens / 1000 * prompt_price + estimate.completion_tokens / 1000 * completion_price
     return AugmentReport(out_dir=out_dir, scenes=len(items), estimate=estimate, elapsed=time.time() - started)
 
 

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from augmentlab.augment.options import AugmentOptions
+from augmentlab.augment.personas import read_persona_file
+from augmentlab.augment.program import program_fingerprint, resolve_program
 from augmentlab.augment.results import PlannedScene
 from augmentlab.core.errors import AugmentlabError
 from augmentlab.core.model import Script
@@ -26,6 +31,32 @@ def load_scripts(sources: Sequence[str | Path | Script]) -> list[tuple[str, Scri
             raise AugmentlabError(f"script not found: {path}")
         out.append((str(path), load(path)))
     return out
+
+
+@dataclass
+class Work:
+    """The inputs of a run, read and checked before any LM is opened."""
+
+    loaded: list[tuple[str, Script]]
+    """``(name, Script)`` in the order given."""
+    program: Any
+    program_id: str
+    program_fp: str
+    user_personas: dict[str, str]
+
+    @property
+    def scripts(self) -> list[Script]:
+        return [script for _, script in self.loaded]
+
+
+def prepare(sources: Sequence[str | Path | Script], options: AugmentOptions) -> Work:
+    """Read the scripts, the program and the user's persona cards (errors before any LM call)."""
+    loaded = load_scripts(sources)
+    program, program_id = resolve_program(options.program)
+    program_fp = program_fingerprint(program)
+    personas = options.personas
+    user = read_persona_file(personas) if isinstance(personas, (str, Path)) else dict(personas or {})
+    return Work(loaded, program, program_id, program_fp, user)
 
 
 def plan_scenes(

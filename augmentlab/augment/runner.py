@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import dspy
 from dspy.utils.exceptions import LMError
 
+from augmentlab.augment.options import AugmentOptions
 from augmentlab.augment.results import Outcome, PlannedScene
 from augmentlab.augment.scene_split import budget_parts, echoes_words, halve
 from augmentlab.core.model import AugmentedLine, AugmentedScene, Scene, Usage
-from augmentlab.lm import usage_since
+from augmentlab.lm.session import LMSession
 from experiments.tracing import traced_scene
 from prompts import programs
 
@@ -45,46 +45,34 @@ def one_line(exc: BaseException) -> str:
 class SceneRunner:
     """Runs one planned scene or persona card at a time, from any thread."""
 
-    def __init__(
-        self,
-        *,
-        program: Any,
-        lm: Any,
-        adapter: Any,
-        lm_safe: dict[str, Any],
-        program_id: str,
-        max_attempts: int,
-        retry_temperature: float,
-        redact: Any = None,
-        tracer: Any = None,
-        trace_tags: dict[str, str] | None = None,
-        trace_run_id: str | None = None,
-        max_tokens: int | None = None,
-        n_ctx: int | None = None,
-    ) -> None:
-        self.tracer = tracer
-        """An open :class:`~experiments.tracing.Tracer`: each scene (all its attempts) is one trace."""
-        self.trace_tags = trace_tags or {}
-        self.trace_run_id = trace_run_id
-        self.max_tokens = max_tokens
-        """The LM's answer limit: scenes are budgeted and split to fit it (None: no budget)."""
-        self.n_ctx = n_ctx
-        """The LM's context size when known (embedded server): prompts are budgeted to fit it."""
-        self.redact = redact or (lambda text: text)
-        """Removes secrets (the API key) from failure reasons and raw output before they are kept."""
+    def __init__(self, program: Any, program_id: str, session: LMSession, options: AugmentOptions) -> None:
+        config = session.config
+        self.session = session
         self.program = program
-        self.lm = lm
-        self.adapter = adapter
-        self.lm_safe = lm_safe
         self.program_id = program_id
-        self.max_attempts = max_attempts
-        self.retry_temperature = retry_temperature
+        self.lm_safe = config.record()
+        """The LM's record (no secrets), kept on every result."""
+        self.max_tokens = config.max_tokens
+        """The LM's answer limit: scenes are budgeted and split to fit it (None: no budget)."""
+        self.n_ctx = config.n_ctx if config.kind == "embedded" else None
+        """The LM's context size when known (embedded server): prompts are budgeted to fit it."""
+        self.redact = session.redactor.text
+        """Removes secrets (the API key) from failure reasons and raw output before they are kept."""
+        self.max_attempts = options.max_attempts
+        self.retry_temperature = options.retry_temperature
+        self.tracer = options.tracer
+        """An open :class:`~experiments.tracing.Tracer`: each scene (all its attempts) is one trace."""
+        self.trace_tags = options.trace_tags or {}
+        self.trace_run_id = options.trace_run_id
 
     def _lm_for(self, attempt: int) -> Any:
+        """A copy of the session's LM (a private history); retries at ``retry_temperature`` with a
+        fresh ``rollout_id``, so neither DSPy's cache nor a greedy decoder repeats the answer."""
+        lm = self.session.lm
         if attempt == 0:
-            return self.lm.copy()
-        base = float(self.lm.kwargs.get("temperature") or 0.0)
-        return self.lm.copy(rollout_id=attempt, temperature=max(base, self.retry_temperature))
+            return lm.copy()
+        base = float(lm.kwargs.get("temperature") or 0.0)
+        return lm.copy(rollout_id=attempt, temperature=max(base, self.retry_temperature))
 
     def scene(self, item: PlannedScene) -> Outcome:
         if self.tracer is None or not self.tracer.enabled:
@@ -171,7 +159,7 @@ class SceneRunner:
         for attempt in range(self.max_attempts):
             lm = self._lm_for(attempt)
             try:
-                with dspy.context(lm=lm, adapter=self.adapter):
+                with self.session.use(lm=lm):
                     result = programs.augment_scene(self.program, scene, item.personas)
             except LMError as exc:
                 return self._safe(Outcome(item, "error", attempt + 1, usage, raw=raw, reason=f"LM call failed: {one_line(exc)}"))
@@ -205,13 +193,13 @@ class SceneRunner:
         for attempt in range(self.max_attempts):
             lm = self._lm_for(attempt)
             try:
-                with dspy.context(lm=lm, adapter=self.adapter):
+                with self.session.use(lm=lm):
                     pred = writer(**inputs)
             except Exception as exc:
-                usage = usage + usage_since(lm)
+                usage = usage + self.session.usage_of(lm)
                 problem = one_line(exc)
                 continue
-            usage = usage + usage_since(lm)
+            usage = usage + self.session.usage_of(lm)
             card = str(getattr(pred, "persona", "") or "").strip()
             if card:
                 return card, usage, None

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from rel_helpers import child_env, jsonl, python, store_rows, wait_until
 
-from augmentlab.augment import augment_scripts
+from augmentlab.augment import AugmentOptions, augment_scripts
 from fakes.fake_server import StubServer
 from test_augment import KEY_ENV, make_script, stub_config
 
@@ -32,12 +32,13 @@ N_SCENES = 12
 _AUGMENT_CHILD = textwrap.dedent(
     """
     from test_augment import KEY_ENV, make_script, stub_config
-    from augmentlab.augment import augment_scripts
+    from augmentlab.augment import AugmentOptions, augment_scripts
 
     class Srv:
         base_url = {url!r}
 
-    augment_scripts([make_script({n})], {out!r}, program="seed+seed_with_scenario", lm_config=stub_config(Srv), concurrency=4, write_personas=True)
+    augment_scripts([make_script({n})], {out!r}, stub_config(Srv),
+                    AugmentOptions(program="seed+seed_with_scenario", concurrency=4, write_personas=True))
     """
 )
 
@@ -65,12 +66,12 @@ def test_augment_sigkill_at_random_point_then_resume(seed, tmp_path, figures):
         time.sleep(0.1)  # let requests in flight reach the server's log
         done_before = sum(1 for _, status in store_rows(out) if status == "ok") if (out / "store.sqlite").exists() else 0
         before = server.requests
-        report = augment_scripts([make_script(N_SCENES)], out, program="seed+seed_with_scenario", lm_config=stub_config(server), concurrency=4,
-                                 write_personas=True)
+        report = augment_scripts([make_script(N_SCENES)], out, stub_config(server),
+                                 AugmentOptions(program="seed+seed_with_scenario", concurrency=4, write_personas=True))
         redone = server.requests - before
         clean = tmp_path / "clean"  # same server: the LM settings (its URL too) are in the output
-        augment_scripts([make_script(N_SCENES)], clean, program="seed+seed_with_scenario", lm_config=stub_config(server), concurrency=4,
-                        write_personas=True)
+        augment_scripts([make_script(N_SCENES)], clean, stub_config(server),
+                        AugmentOptions(program="seed+seed_with_scenario", concurrency=4, write_personas=True))
     assert report.skipped == done_before and report.ok == N_SCENES - done_before
     personas_left = 2 if redone > 2 * report.ok else 0
     assert redone == 2 * report.ok + personas_left, "the resume asked the LM for finished work"
