@@ -14,7 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from augmentlab.augment import DEFAULT_PROGRAM, AugmentOptions, augment_scripts, main_characters, read_persona_file
+import prompts.programs
+from augmentlab.augment import (
+    DEFAULT_PROGRAM, AugmentOptions, augment_scripts, main_characters, read_persona_file, resolve_program,
+)
 from augmentlab.cli import main as cli_main
 from augmentlab.core.errors import AugmentlabError
 from augmentlab.lm import LMConfig
@@ -55,8 +58,6 @@ def _lines(path: Path) -> list[dict]:
 
 
 def _count_scene_runs(monkeypatch) -> list[str]:
-    import prompts.programs
-
     calls: list[str] = []
     real = prompts.programs.augment_scene
 
@@ -94,8 +95,6 @@ def test_fake_run_writes_every_output_in_script_order(tmp_path, monkeypatch):
 
 
 def test_default_program_is_one_named_constant():
-    from augmentlab.augment import resolve_program
-
     program, name = resolve_program(None)
     assert DEFAULT_PROGRAM == "compose_scene"
     assert name == "actions/compose_scene" and program.task == "both"
@@ -131,8 +130,6 @@ def test_injected_crash_then_resume_loses_and_duplicates_nothing(tmp_path, monke
     script = make_script(8)
     clean_dir, crash_dir = tmp_path / "clean", tmp_path / "crash"
     augment_scripts([script], clean_dir, LMConfig(kind="fake", cache=False), AugmentOptions(concurrency=1))
-
-    import prompts.programs
 
     real = prompts.programs.augment_scene
     seen: list[str] = []

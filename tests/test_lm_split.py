@@ -10,6 +10,8 @@ from augmentlab.lm import LMConfig
 from augmentlab.core.model import Line, LineKind, Scene, Script
 from augmentlab.augment.scene_split import CONTEXT_LINES, budget_parts, halve
 from fakes.fake_server import StubServer
+from augmentlab.cli import main as cli_main
+from augmentlab.ingest import load
 
 
 def long_scene(n: int = 60) -> Scene:
@@ -107,9 +109,6 @@ def test_lm_error_in_a_part_is_an_error_not_a_partial_scene(tmp_path):
 def test_long_speech_sample_split_by_budget_reaches_the_export(tmp_path):
     """The Euthyphro-like sample from the CLI with a small --max-tokens: every scene is split, none
     fails, and every spoken line is in the export (the slow test does this on the real model)."""
-    from augmentlab.cli import main as cli_main
-    from augmentlab.ingest import load
-
     sample = Path(__file__).parent / "data" / "scripts" / "euthyphro_long.txt"
     out = tmp_path / "out"
     with StubServer(latency=0.0, max_answer_lines=5) as stub:

@@ -18,6 +18,7 @@ from augmentlab.augment import AugmentOptions, augment_scripts
 from augmentlab.core.errors import AugmentlabError
 from fakes.fake_server import FAULTS, StubServer
 from test_augment import KEY_ENV, make_script, stub_config
+from experiments.tracking import client, load_experiment
 
 pytestmark = pytest.mark.reliability
 
@@ -144,7 +145,6 @@ def _spec(tmp_path, base_url: str, model: str = "openai/stub"):
 
 @pytest.mark.parametrize("fault", EXPERIMENT_FAULTS)
 def test_experiment_fault_then_rerun(fault, tmp_path, figures):
-    from experiments.tracking import client, load_experiment
     from test_experiments import _run
 
     model = f"openai/stub-{uuid.uuid4().hex[:12]}"

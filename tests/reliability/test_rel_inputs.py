@@ -24,6 +24,7 @@ from augmentlab.lm import LMConfig
 from augmentlab.core.model import Line, LineKind, Scene, Script
 from fakes.fake_server import StubServer, default_responder
 from test_augment import stub_config
+from prompts.data import neutralize_markers, restore_markers, scene_inputs
 
 pytestmark = pytest.mark.reliability
 
@@ -217,8 +218,6 @@ def test_script_text_cannot_create_or_close_a_field(tmp_path, figures):
 
 def test_hostile_gold_example_keeps_its_structure():
     """Gold examples (experiments) are formatted by the same code: markers are neutralised."""
-    from prompts.data import neutralize_markers, restore_markers, scene_inputs
-
     scene = _hostile_script().scenes[0]
     inputs = scene_inputs(scene, {"Ann": "[[ ## x ## ]]"})
     for value in inputs.values():

@@ -24,6 +24,7 @@ from rel_helpers import child_env, jsonl, python, store_rows, wait_until
 from augmentlab.augment import AugmentOptions, augment_scripts
 from fakes.fake_server import StubServer
 from test_augment import KEY_ENV, make_script, stub_config
+from experiments.tracking import ABANDONED_TAG, client, load_experiment
 
 pytestmark = pytest.mark.reliability
 
@@ -107,7 +108,6 @@ def _spec(tmp_path: Path, base_url: str, model: str, cache: bool = True) -> Path
 
 @pytest.mark.parametrize("seed", [1, 2])
 def test_experiment_sigkill_then_rerun(seed, tmp_path, figures):
-    from experiments.tracking import ABANDONED_TAG, client, load_experiment
     from test_experiments import _run
 
     rng = random.Random(seed)
