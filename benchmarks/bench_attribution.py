@@ -47,7 +47,7 @@ from augmentlab.cli.commands.augment import lm_config_from_options  # noqa: E402
 from augmentlab.core.model import Line, LineKind, Script  # noqa: E402
 from augmentlab.ingest import load  # noqa: E402
 from augmentlab.ingest.attribute_lm import LMAttributionReport, attribute_scenes  # noqa: E402
-from augmentlab.lm import use_lm  # noqa: E402
+from augmentlab.lm import open_session  # noqa: E402
 
 PDNC = Path(os.environ.get("AUGMENTLAB_PDNC", REPO.parent / "shared" / "pdnc-dev"))
 TYPES = ("Explicit", "Anaphoric", "Implicit")
@@ -243,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
     with_lm = Result()
     usage = LMAttributionReport()
     print(f"== rules  |  rules+LM ({config.kind} {config.model}{' ' + config.gguf if config.gguf else ''})")
-    with use_lm(config) as opened:
+    with open_session(config) as opened:
         for novel in novels:
             script = ingest(data / novel)
             result = score(script, data / novel)

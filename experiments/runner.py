@@ -462,7 +462,7 @@ def run_experiment(
     ``augment=False`` skips the script augmentation. ``traces``: log each example's LM calls as
     an MLflow trace (default: the spec's ``traces``, on unless set to false).
     ``lm_options``: command-line LM overrides
-    (:class:`augmentlab.lm.options.LMOptions`) over the spec's ``[lm]`` (or ``augmentlab.toml``'s).
+    (:class:`augmentlab.lm.settings.LMOptions`) over the spec's ``[lm]`` (or ``augmentlab.toml``'s).
     """
     try:
         return _run_experiment(
@@ -528,7 +528,7 @@ def _run_experiment(
 ) -> RunResult:
     from rich.console import Console
 
-    from augmentlab.lm.options import apply_to_spec
+    from augmentlab.lm.settings import apply_to_spec
 
     console = console or Console(stderr=True)
     spec = apply_to_spec(load_spec(spec_path), lm_options, source=str(spec_path))

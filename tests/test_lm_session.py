@@ -87,3 +87,29 @@ def test_open_session_errors_like_open_lm(monkeypatch) -> None:
     with pytest.raises(AugmentlabError) as via_lm, open_lm(config):
         pass
     assert str(via_session.value) == str(via_lm.value)
+
+
+def test_backends_register_themselves_and_open_lm_uses_the_registry(monkeypatch) -> None:
+    from contextlib import contextmanager
+
+    from augmentlab.lm import backends
+    from augmentlab.lm.identity import IDENTITY_ATTR, identity_digest
+
+    assert backends.backend_kinds() == ["embedded", "endpoint", "fake"]
+    with pytest.raises(ValueError, match="already registered"):
+        backends.register_backend("fake")(lambda config: None)  # type: ignore[arg-type,return-value]
+    with pytest.raises(AugmentlabError, match="no LM backend for kind 'nope'"):
+        backends.opener_for("nope")
+
+    opened: list[str] = []
+
+    @contextmanager
+    def stand_in(config):  # noqa: ANN001, ANN202
+        opened.append(config.model)
+        yield FakeLM(model="fake/stand-in")
+
+    monkeypatch.setitem(backends._BACKENDS, "fake", stand_in)
+    config = LMConfig(kind="fake", prompt_price_per_1k=1.0, completion_price_per_1k=2.0)
+    with open_session(config) as session:
+        assert session.lm.model == "fake/stand-in" and opened == ["fake/augmentlab"]
+        assert getattr(session.lm, IDENTITY_ATTR) == identity_digest(config.identity())

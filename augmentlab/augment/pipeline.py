@@ -18,7 +18,8 @@ from augmentlab.augment.runner import SceneRunner
 from augmentlab.augment.scheduler import run_scenes
 from augmentlab.core.errors import AugmentlabError
 from augmentlab.core.model import Script
-from augmentlab.lm import LMConfig, memoize_dspy_model_info
+from augmentlab.lm import LMConfig
+from augmentlab.lm.patches import memoize_dspy_model_info
 from augmentlab.lm.session import LMSession, open_session
 from augmentlab.store import ResultStore
 

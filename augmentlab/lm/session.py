@@ -1,4 +1,5 @@
-"""One opened LM, whole: its config, the DSPy LM, its adapter, its redactor and its prices.
+"""Opening an LM: :func:`open_session` yields an :class:`LMSession` — one opened LM, whole: its
+config, the DSPy LM, its adapter, its redactor and its prices.
 
 Build it once from a validated :class:`~augmentlab.lm.LMConfig` and pass it along whole::
 
@@ -9,6 +10,10 @@ Build it once from a validated :class:`~augmentlab.lm.LMConfig` and pass it alon
 
 instead of a loose trio (config, ``open_lm``'s LM, ``adapter_for``'s adapter) that each caller
 pairs up again. The prices live here (from the config), not on the DSPy LM.
+
+:func:`open_lm` opens the bare DSPy LM through the backend registered for the config's kind
+(:mod:`augmentlab.lm.backends`) after installing augmentlab's DSPy patches
+(:mod:`augmentlab.lm.patches`); :func:`use_lm` also enters ``dspy.context``.
 """
 
 from __future__ import annotations
@@ -16,15 +21,17 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import augmentlab  # noqa: F401  (offline environment first)
 from augmentlab.core.model import Usage
 from augmentlab.core.redact import Redactor
-from augmentlab.lm import LMConfig, adapter_for, open_lm, usage_since
-
-if TYPE_CHECKING:
-    import dspy
+from augmentlab.lm import patches
+from augmentlab.lm.adapters import adapter_for
+from augmentlab.lm.backends import opener_for
+from augmentlab.lm.config import LMConfig
+from augmentlab.lm.identity import IDENTITY_ATTR, identity_digest
+from augmentlab.lm.usage import PRICES_ATTR, usage_since
+import dspy
 
 Prices = tuple[float | None, float | None]
 """``(prompt, completion)`` price per 1k tokens; ``None`` when not configured."""
@@ -78,10 +85,26 @@ class LMSession:
     def use(self, **overrides: Any) -> Iterator[LMSession]:
         """``dspy.context(lm=self.lm, adapter=self.adapter)``; ``overrides`` replace or add settings
         (``lm=session.lm.copy()`` for a private history)."""
-        import dspy
-
         with dspy.context(**{"lm": self.lm, "adapter": self.adapter, **overrides}):
             yield self
+
+
+@contextmanager
+def open_lm(config: LMConfig) -> Iterator[dspy.BaseLM]:
+    """Open the LM ``config`` describes; close it (and the embedded server) on exit."""
+    patches.install()
+    ident = identity_digest(config.identity())
+    with opener_for(str(config.kind))(config) as lm:
+        setattr(lm, PRICES_ATTR, prices_of(config))
+        setattr(lm, IDENTITY_ATTR, ident)
+        yield lm
+
+
+@contextmanager
+def use_lm(config: LMConfig) -> Iterator[dspy.BaseLM]:
+    """:func:`open_lm` plus ``dspy.context(lm=..., adapter=adapter_for(config))``."""
+    with open_lm(config) as lm, dspy.context(lm=lm, adapter=adapter_for(config)):
+        yield lm
 
 
 @contextmanager
@@ -93,4 +116,4 @@ def open_session(config: LMConfig) -> Iterator[LMSession]:
         yield LMSession.of(config, lm)
 
 
-__all__ = ["LMSession", "Prices", "open_session", "prices_of", "redactor_for"]
+__all__ = ["LMSession", "Prices", "open_lm", "open_session", "prices_of", "redactor_for", "use_lm"]
