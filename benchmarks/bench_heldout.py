@@ -5,12 +5,15 @@
     .venv/bin/python benchmarks/bench_heldout.py --save out/heldout   # keep the outputs ...
     .venv/bin/python benchmarks/bench_heldout.py --rescore out/heldout  # ... and score them again (no LM)
     AUGMENTLAB_HELDOUT_GGUF=/path/model.gguf .venv/bin/python benchmarks/bench_heldout.py --strong
+    AUGMENTLAB_HELDOUT_GGUF=/path/model.gguf .venv/bin/python benchmarks/bench_heldout.py --strong --programs direct_scene
     AUGMENTLAB_HELDOUT_MODEL=openai/gpt-4o-mini AUGMENTLAB_HELDOUT_KEY_ENV=OPENAI_API_KEY \\
         .venv/bin/python benchmarks/bench_heldout.py --strong
 
 Gold is mined with ``augmentlab gold mine``'s miner from the two Wilde plays in
-``tests/data/heldout/`` (no test tunes on them). Each real program (the default
-``actions/compose_scene``, the 2023 baseline ``scenario/seed`` + ``actions/seed``, and
+``tests/data/heldout/`` (no test tunes on them; ``--plays`` mines other plays instead, for dev
+runs while writing prompts). Each real program (the default ``actions/compose_scene``;
+``actions/direct_scene``, one movement per line, for instruction models that echo the lines under
+the default; the 2023 baseline ``scenario/seed`` + ``actions/seed``, and
 ``scenario/seed`` + ``actions/compose``) and the two controls (``prompts/controls/``) augment the
 same scenes; every output is scored with ``metrics.composite`` (task ``both``). The table gives
 each program's mean with its 95 % bootstrap interval and each real program minus each control
@@ -43,6 +46,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="use the stronger LM named by AUGMENTLAB_HELDOUT_GGUF / AUGMENTLAB_HELDOUT_MODEL")
     parser.add_argument("--default-only", action="store_true",
                         help="only the default program against the controls (fewer calls)")
+    parser.add_argument("--programs", help="comma-separated real programs to run (default: all; "
+                        f"known: {', '.join(heldout.REAL_PROGRAMS)})")
+    parser.add_argument("--plays", nargs="+", type=Path,
+                        help="mine these plays instead of the held-out ones (a dev run: iterate on these, "
+                        "never on the held-out plays)")
     parser.add_argument("--save", type=Path, help="write the gold and every program's outputs to this folder")
     parser.add_argument("--rescore", type=Path, help="score outputs saved with --save again (no LM)")
     args = parser.parse_args(argv)
@@ -64,10 +72,17 @@ def main(argv: list[str] | None = None) -> int:
                 return 2
         else:
             config = heldout.embedded_config()
-        gold = heldout.mine_heldout(args.scenes)
-        real = dict(heldout.REAL_PROGRAMS)
-        if args.default_only:
-            real = {heldout.DEFAULT_PROGRAM: real[heldout.DEFAULT_PROGRAM]}
+        if args.default_only and args.programs:
+            print("--default-only and --programs: give one of them", file=sys.stderr)
+            return 2
+        labels = [heldout.DEFAULT_PROGRAM] if args.default_only else (
+            [x.strip() for x in args.programs.split(",") if x.strip()] if args.programs else None)
+        real = heldout.select_programs(labels)
+        for play in args.plays or ():
+            if not play.is_file():
+                print(f"error: no such play: {play}", file=sys.stderr)
+                return 2
+        gold = heldout.mine_heldout(args.scenes, plays=args.plays)
         start = time.perf_counter()
         result = heldout.run_heldout(config, gold, real=real, progress=lambda m: print(f"  {m}", flush=True))
     except AugmentlabError as exc:

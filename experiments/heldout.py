@@ -35,21 +35,28 @@ from pathlib import Path
 from typing import Any
 
 from augmentlab.core.errors import AugmentlabError
-from augmentlab.lm import LMConfig
 from augmentlab.core.model import GoldExample, Usage
 from augmentlab.core.stats import Comparison, Interval, bootstrap_ci, compare
+from augmentlab.ingest.gold import mine as mine_gold
+from augmentlab.lm import LMConfig, use_lm
+from metrics.composite import score_many
+from prompts.programs import SceneAugmenter, augment_scene
 
 REPO = Path(__file__).resolve().parent.parent
 HELDOUT_DIR = REPO / "tests" / "data" / "heldout"
 CONTROLS_DIR = REPO / "prompts" / "controls"
 
 DEFAULT_PROGRAM = "compose_scene"
+DIRECTED_PROGRAM = "direct_scene"
 REAL_PROGRAMS: dict[str, tuple[str | None, str]] = {
     DEFAULT_PROGRAM: (None, "actions/compose_scene"),
+    DIRECTED_PROGRAM: (None, "actions/direct_scene"),
     "seed+seed": ("scenario/seed", "actions/seed"),
     "seed+compose": ("scenario/seed", "actions/compose"),
 }
-"""Real programs: ``label -> (scenario variant, actions variant)``; the default program first."""
+"""Real programs: ``label -> (scenario variant, actions variant)``; the default program (the
+quick start's) first, then ``direct_scene`` (one call per scene like the default, one action per
+line, a demo: written for instruction models that echo the lines under the default)."""
 CONTROL_PROGRAMS: dict[str, tuple[str | None, str]] = {
     "control:placeholder": (None, str(CONTROLS_DIR / "placeholder.md")),
     "control:other_story": (None, str(CONTROLS_DIR / "other_story.md")),
@@ -77,6 +84,17 @@ def _plain(path: Path, workdir: Path) -> Path:
     return out
 
 
+def select_programs(labels: Sequence[str] | None) -> dict[str, tuple[str | None, str]]:
+    """The real programs named by ``labels`` (all of :data:`REAL_PROGRAMS` when ``None``), in the
+    order given; an unknown label is a one-line error naming the known ones."""
+    if labels is None:
+        return dict(REAL_PROGRAMS)
+    unknown = [label for label in labels if label not in REAL_PROGRAMS]
+    if unknown or not labels:
+        raise AugmentlabError(f"unknown real program {unknown[0] if unknown else ''!r} (known: {', '.join(REAL_PROGRAMS)})")
+    return {label: REAL_PROGRAMS[label] for label in labels}
+
+
 def spread(items: Sequence[Any], n: int) -> list[Any]:
     """``n`` items evenly spaced over ``items`` (all of them when ``n`` is at least their number)."""
     if n >= len(items):
@@ -100,8 +118,7 @@ def mine_heldout(
     its token limit); the pick is deterministic. ``miner`` defaults to
     :func:`augmentlab.ingest.gold.mine`.
     """
-    if miner is None:
-        from augmentlab.ingest.gold import mine as miner
+    miner = mine_gold if miner is None else miner
     out: list[GoldExample] = []
     with tempfile.TemporaryDirectory(prefix="augmentlab-heldout-") as tmp:
         for play in plays if plays is not None else heldout_plays():
@@ -197,9 +214,6 @@ def run_programs(
     """
     from dspy.utils.exceptions import LMError
 
-    from metrics.composite import score_many
-    from prompts.programs import SceneAugmenter, augment_scene
-
     runs = []
     for label, (scenario, actions) in programs.items():
         program = SceneAugmenter(scenario, actions)
@@ -234,8 +248,6 @@ def run_heldout(
     progress: Callable[[str], None] | None = None,
 ) -> HeldoutResult:
     """Run the real programs and the controls on ``gold`` with the LM of ``config``."""
-    from augmentlab.lm import use_lm
-
     real = dict(REAL_PROGRAMS if real is None else real)
     controls = dict(CONTROL_PROGRAMS if controls is None else controls)
     if not gold:
@@ -273,8 +285,6 @@ def save_outputs(result: HeldoutResult, directory: Path) -> Path:
 def rescore(directory: Path) -> HeldoutResult:
     """The outputs :func:`save_outputs` wrote, scored again with the current composite (no LM)."""
     import json
-
-    from metrics.composite import score_many
 
     try:
         meta = json.loads((directory / "runs.json").read_text(encoding="utf-8"))
@@ -347,6 +357,7 @@ def table(result: HeldoutResult) -> str:
 __all__ = [
     "CONTROL_PROGRAMS",
     "DEFAULT_PROGRAM",
+    "DIRECTED_PROGRAM",
     "HELDOUT_DIR",
     "HeldoutResult",
     "ProgramRun",
@@ -359,6 +370,7 @@ __all__ = [
     "rescore",
     "run_programs",
     "save_outputs",
+    "select_programs",
     "spread",
     "strong_lm_config",
     "table",

@@ -29,6 +29,7 @@ import dspy
 from augmentlab.core.errors import AugmentlabError
 from augmentlab.core.model import AugmentedLine, AugmentedScene, Scene, Usage
 from augmentlab.core.text import is_verbatim
+from augmentlab.lm import usage_since
 from prompts import OPTIMIZED_DIR
 from prompts.data import restore_markers, scene_inputs
 from prompts.signatures import (
@@ -263,7 +264,6 @@ def augment_scene(
     human words were changed (:func:`augmentlab.core.text.is_verbatim`). Usage counts this scene's
     LM calls only (the LM is copied, so its history is private even across threads).
     """
-    from augmentlab.lm import usage_since
     from dspy.utils.exceptions import AdapterParseError
 
     scene = scene.with_id()

@@ -48,6 +48,15 @@ class LineActions(BaseModel):
     after: str
 
 
+class LineAction(BaseModel):
+    """The one action of a line (``actions_per_line = 1``): what the speaker does as the words begin.
+
+    Named ``before`` because the program puts it before the words (:func:`prompts.programs.compose_line`).
+    """
+
+    before: str
+
+
 class AnnotateActionsOnly(dspy.Signature):
     """Scene lines → the actions of each line only (instructions are set from a variant file).
 
@@ -105,9 +114,15 @@ def build_signature(base: type[dspy.Signature], variant: Variant) -> type[dspy.S
     """``base`` with the variant's instructions, minus the inputs the variant does not use.
 
     A variant with ``sees_scenario = false`` gets no ``scenario`` field at all (the model never
-    sees it); one with ``persona = false`` gets no ``persona`` field.
+    sees it); one with ``persona = false`` gets no ``persona`` field; one with
+    ``actions_per_line = 1`` gets ``line_actions`` as a list of :class:`LineAction` (one action
+    per line) instead of :class:`LineActions`.
     """
     signature = base.with_instructions(variant.instructions)
+    if variant.actions_per_line == 1 and "line_actions" in signature.output_fields:
+        signature = signature.with_updated_fields(
+            "line_actions", type_=list[LineAction], desc="one per numbered line, in order: the action before the words"
+        )
     if "scenario" in signature.input_fields and not variant.sees_scenario:
         signature = signature.delete("scenario")
     if "persona" in signature.input_fields and not variant.persona:

@@ -15,6 +15,8 @@ instruction text given to the model::
     sees_scenario = false       # actions only: is the scenario passed to the annotator?
     writes_scenario = false     # actions only (output = "actions"): the same call writes the
                                 # scenario too, so one call per scene does the whole augmentation
+    actions_per_line = 2        # actions only (output = "actions"): 2 = an action before and one
+                                # after the words; 1 = one action, before the words
     person = "first"            # first | third
     persona = false             # are persona cards passed?
     max_sentences = 5
@@ -44,9 +46,10 @@ Task = Literal["scenario", "actions", "persona", "judge"]
 _FENCE = "+++"
 _HEADER_KEYS = ("name", "task", "parent", "description")
 _OPTION_KEYS = (
-    "mode", "output", "sees_scenario", "writes_scenario", "person", "persona", "max_sentences", "min_action_sentences",
+    "mode", "output", "sees_scenario", "writes_scenario", "actions_per_line", "person", "persona", "max_sentences",
+    "min_action_sentences",
 )
-_ACTIONS_ONLY = ("mode", "output", "sees_scenario", "writes_scenario")
+_ACTIONS_ONLY = ("mode", "output", "sees_scenario", "writes_scenario", "actions_per_line")
 
 
 class Variant(BaseModel):
@@ -62,6 +65,7 @@ class Variant(BaseModel):
     output: Literal["lines", "actions"] = "lines"
     sees_scenario: bool = True
     writes_scenario: bool = False
+    actions_per_line: Literal[1, 2] = 2
     person: Literal["first", "third"] = "first"
     persona: bool = False
     max_sentences: int | None = Field(None, ge=1)
@@ -119,11 +123,15 @@ def parse_variant(text: str, path: Path | str = "<variant>") -> Variant:
         where = ".".join(str(p) for p in err["loc"]) or "front matter"
         raise _fail(path, f"bad value for {where}: {err['msg']}") from None
     if variant.task != "actions" and any(key in data for key in _ACTIONS_ONLY):
-        raise _fail(path, "options 'mode', 'output', 'sees_scenario' and 'writes_scenario' only apply to task 'actions'")
+        raise _fail(
+            path, "options 'mode', 'output', 'sees_scenario', 'writes_scenario' and 'actions_per_line' only apply to task 'actions'"
+        )
     if variant.output == "actions" and variant.mode != "scene":
         raise _fail(path, "output = 'actions' needs mode = 'scene'")
     if variant.writes_scenario and (variant.output != "actions" or variant.sees_scenario):
         raise _fail(path, "writes_scenario = true needs output = 'actions' and sees_scenario = false")
+    if variant.actions_per_line != 2 and variant.output != "actions":
+        raise _fail(path, "actions_per_line = 1 needs output = 'actions'")
     return variant
 
 

@@ -124,8 +124,8 @@ def test_harness_end_to_end_with_the_fake_lm():
 def test_embedded_model_controls_do_not_beat_the_real_prompts(capsys):
     """SmolLM2-135M is a poor writer; the score must still not prefer useless data."""
     gold = H.mine_heldout(SCENES_PER_PLAY)
-    # The default program only (18 calls, ~2 min unloaded); the benchmark runs every real program.
-    real = {H.DEFAULT_PROGRAM: H.REAL_PROGRAMS[H.DEFAULT_PROGRAM]}
+    # The two one-call programs (24 calls, ~3 min unloaded); the benchmark runs every real program.
+    real = H.select_programs([H.DEFAULT_PROGRAM, H.DIRECTED_PROGRAM])
     result = H.run_heldout(H.embedded_config(), gold, real=real)
     with capsys.disabled():
         print("\n" + H.table(result))
@@ -138,8 +138,10 @@ def test_stronger_model_real_prompts_beat_the_controls(capsys):
     config = H.strong_lm_config()
     if config is None:
         pytest.skip("no stronger model: set AUGMENTLAB_HELDOUT_GGUF or AUGMENTLAB_HELDOUT_MODEL")
+    # direct_scene, the program written for instruction models that echo the lines under the
+    # default (measured with Qwen2.5-Coder-1.5B: compose_scene's actions repeat the spoken words).
     gold = H.mine_heldout(SCENES_PER_PLAY)
-    real = {H.DEFAULT_PROGRAM: H.REAL_PROGRAMS[H.DEFAULT_PROGRAM]}
+    real = H.select_programs([H.DIRECTED_PROGRAM])
     result = H.run_heldout(config, gold, real=real)
     with capsys.disabled():
         print("\n" + H.table(result))
@@ -170,3 +172,28 @@ def test_saved_outputs_rescore_to_the_same_table(tmp_path: Path):
     (tmp_path / "run" / "gold.jsonl").write_text("")
     with pytest.raises(AugmentlabError, match="ids do not match"):
         H.rescore(tmp_path / "run")
+
+
+def test_select_programs_and_dev_plays():
+    assert list(H.select_programs(None)) == list(H.REAL_PROGRAMS)
+    assert list(H.select_programs([H.DIRECTED_PROGRAM, H.DEFAULT_PROGRAM])) == [H.DIRECTED_PROGRAM, H.DEFAULT_PROGRAM]
+    with pytest.raises(AugmentlabError, match="unknown real program 'nope'.*direct_scene"):
+        H.select_programs(["nope"])
+    # a dev run mines other plays (never the held-out ones) with the same picker
+    dev = sorted((Path(__file__).parent / "data" / "plays").glob("shaw_*.txt.gz"))
+    gold = H.mine_heldout(2, plays=dev)
+    assert len(gold) == 2 and {g.provenance.get("play") for g in gold} != {None}
+    assert not any("woman" in str(g.provenance.get("play", "")).lower() for g in gold)
+
+
+def test_bench_dev_run_options(capsys):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench_heldout", H.REPO / "benchmarks" / "bench_heldout.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    assert bench.main(["--programs", "nope"]) == 2
+    assert "unknown real program 'nope'" in capsys.readouterr().err
+    assert bench.main(["--plays", "/no/such/play.txt"]) == 2
+    assert "no such play" in capsys.readouterr().err
+    assert bench.main(["--default-only", "--programs", "direct_scene"]) == 2

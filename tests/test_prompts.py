@@ -12,7 +12,7 @@ from augmentlab.lm import LMConfig, use_lm
 from augmentlab.core.model import GoldExample, Line, LineKind, Scene
 from augmentlab.core.text import is_verbatim
 from prompts.data import format_lines, scene_inputs, to_example
-from prompts.programs import SceneAugmenter, augment_scene, load_program, save_program
+from prompts.programs import SceneAugmenter, augment_scene, compose_line, load_program, save_program
 from prompts.variants import list_variants, load_variant, parse_variant, save_variant
 
 SCENE = Scene(
@@ -67,6 +67,8 @@ def test_shipped_variants_load():
         ("+++\nname = 'x'\ntask = 'actions'\n+++\n\n", "empty"),
         ("+++\ntask = 'actions'\n+++\nAdd.\n", "needs 'name'"),
         ("+++\nname = 'x'\ntask = 'scenario'\nmode = 'line'\n+++\nAdd.\n", "only apply"),
+        ("+++\nname = 'x'\ntask = 'actions'\nactions_per_line = 1\n+++\nAdd.\n", "needs output = 'actions'"),
+        ("+++\nname = 'x'\ntask = 'actions'\noutput = 'actions'\nactions_per_line = 3\n+++\nAdd.\n", "actions_per_line"),
     ],
 )
 def test_malformed_variants_give_one_line(text, message):
@@ -224,3 +226,24 @@ def test_variants_give_different_fake_outputs(fake):
     inputs = scene_inputs(SCENE)
     outputs = {name: SceneAugmenter("seed", name)(**inputs).annotated_lines for name in ("seed", "seed_with_scenario")}
     assert outputs["seed"] != outputs["seed_with_scenario"]
+
+
+def test_one_action_per_line_program(fake):
+    """``actions_per_line = 1`` (actions/direct_scene): the model is asked for one ``before`` per
+    line, the program puts it before the words and writes nothing after them; narration stays bare."""
+    variant = load_variant("actions/direct_scene")
+    assert variant.actions_per_line == 1 and variant.writes_scenario
+    program = SceneAugmenter(None, variant)
+    fields = program.annotator.predict.signature.output_fields
+    item = fields["line_actions"].annotation.__args__[0]
+    assert list(item.model_fields) == ["before"]
+    result = augment_scene(program, SCENE, PERSONAS)
+    assert result.status == "ok", result.reason
+    assert result.scenario and result.usage.calls == 1
+    assert result.lines[0].annotated == "Rain on the window."
+    for augmented in result.lines[1:]:
+        text = augmented.annotated
+        assert is_verbatim(text, augmented.line.text)
+        assert text.startswith("*") and text.endswith(augmented.line.text)  # one action, before the words
+    item = item(before="I lean on the sill.")  # what the parser makes of the model's entry
+    assert compose_line("Ann: Out.", item, ["Ann"]) == "*I lean on the sill.* Out."
