@@ -49,8 +49,12 @@ import time
 from pathlib import Path
 
 import augmentlab  # noqa: F401  (offline environment first)
-from augmentlab.lm import LMConfig
+from augmentlab.augment import AugmentOptions, augment_scripts
 from augmentlab.core.model import Line, LineKind, Scene, Script
+from augmentlab.lm import LMConfig, use_lm
+from augmentlab.ingest.gold import read_gold
+from metrics.composite import score
+from prompts.programs import SceneAugmenter, augment_scene
 
 KEY_ENV = "AUGMENTLAB_BENCH_KEY"
 CONCURRENCIES = (1, 8, 32, 64)
@@ -94,15 +98,13 @@ def _stats(url: str, reset: bool = False) -> dict:
 
 def run_augmentlab(url: str, n_scenes: int, concurrency: int) -> tuple[int, float, float]:
     """``(requests the server answered, server span, whole call seconds)``."""
-    from augmentlab.augment import augment_scripts
-
     config = LMConfig(kind="endpoint", model="openai/stub", api_base=url, api_key_env=KEY_ENV, cache=False,
                       adapter="json", num_retries=0)
     script = bench_script(n_scenes)
     with tempfile.TemporaryDirectory() as out:
         _stats(url, reset=True)
         start = time.perf_counter()
-        report = augment_scripts([script], out, lm_config=config, concurrency=concurrency, write_personas=False)
+        report = augment_scripts([script], out, config, AugmentOptions(concurrency=concurrency, write_personas=False))
         elapsed = time.perf_counter() - start
         stats = _stats(url)
     if report.ok != n_scenes:
@@ -181,8 +183,6 @@ shows how much each step saves."""
 
 def gold_scenes(n_scenes: int) -> list:
     """The first ``n_scenes`` hand-written gold examples that have a scenario and annotated lines."""
-    from augmentlab.ingest.gold import read_gold
-
     gold = [g for g in read_gold(REPO / "experiments" / "gold" / "handwritten.jsonl") if g.scenario and g.annotated]
     return gold[:n_scenes]
 
@@ -195,10 +195,6 @@ def tokens_per_line(gold: list) -> list[tuple[str, int, int, int, int, float]]:
     included) and lines every scene line, so a failed scene costs tokens and scores 0; the score
     is :func:`metrics.composite.score` (task ``both``) against the gold example.
     """
-    from metrics.composite import score
-    from prompts.programs import SceneAugmenter, augment_scene
-    from augmentlab.lm import use_lm
-
     rows = []
     with use_lm(LMConfig(kind="embedded", cache=False, max_tokens=512)):
         for label, scenario, actions in EMBEDDED_PROGRAMS:

@@ -35,6 +35,7 @@ from typing import Any
 
 import augmentlab  # noqa: F401  (offline environment first)
 from bench_augment import start_stub  # the stub server, started as the augment benchmark starts it
+from experiments.runner import run_experiment
 
 REPO = Path(__file__).resolve().parent.parent
 QUICKSTART = REPO / "experiments" / "quickstart.toml"
@@ -81,8 +82,6 @@ def quickstart_spec(folder: Path, lm: dict[str, Any] | None) -> Path:
 
 def one_run(spec: Path, work: Path, traces: bool) -> tuple[float, int]:
     """Seconds for one quick start into a fresh store, and how many traces it left."""
-    from experiments.runner import run_experiment
-
     if work.exists():
         shutil.rmtree(work)
     work.mkdir(parents=True)

@@ -27,6 +27,8 @@ def one(scenes: int, concurrency: int, adapter: str, caches: bool, profile: bool
     import bench_augment as b
 
     import augmentlab.augment as A
+    from augmentlab.augment import AugmentOptions
+    from augmentlab.augment.runner import SceneRunner
     import augmentlab.lm.speed as speed
     from augmentlab.lm import LMConfig
 
@@ -37,9 +39,10 @@ def one(scenes: int, concurrency: int, adapter: str, caches: bool, profile: bool
     try:
         config = LMConfig(kind="endpoint", model="openai/stub", api_base=url, api_key_env=b.KEY_ENV, cache=False,
                           adapter=adapter, num_retries=0)
-        A.augment_scripts([b.bench_script(4)], tempfile.mkdtemp(), lm_config=config, concurrency=1, write_personas=False)
+        A.augment_scripts([b.bench_script(4)], tempfile.mkdtemp(), config,
+                          AugmentOptions(concurrency=1, write_personas=False))
         cpu: list[float] = []
-        real = A._Runner.scene
+        real = SceneRunner.scene
         profiler = None
         if profile:
             import cProfile
@@ -58,10 +61,10 @@ def one(scenes: int, concurrency: int, adapter: str, caches: bool, profile: bool
                     profiler.disable()
                 cpu.append(time.thread_time() - t)
 
-        A._Runner.scene = scene
+        SceneRunner.scene = scene
         p0, t0 = time.process_time(), time.perf_counter()
-        A.augment_scripts([b.bench_script(scenes)], tempfile.mkdtemp(), lm_config=config, concurrency=concurrency,
-                          write_personas=False)
+        A.augment_scripts([b.bench_script(scenes)], tempfile.mkdtemp(), config,
+                          AugmentOptions(concurrency=concurrency, write_personas=False))
         process, wall = time.process_time() - p0, time.perf_counter() - t0
         if profiler:
             path = Path(tempfile.gettempdir()) / "cpu_per_scene.prof"

@@ -755,22 +755,23 @@ def _augment_script(
     tracer: Any = None,
     run_id: str | None = None,
 ) -> Path:
-    from augmentlab.augment import augment_scripts
+    from augmentlab.augment import AugmentOptions, augment_scripts
+    from augmentlab.lm.session import LMSession
 
     augment_scripts(
         [script],
         out_dir,
-        program=best.program,
-        lm=lm,
-        lm_config=lm_config,
-        adapter=adapter,
-        concurrency=1,
-        personas=spec.personas,
-        write_personas=False,
-        progress=progress,
-        tracer=tracer,
-        trace_tags={"augmentlab.spec": spec.spec_name, "augmentlab.variant": best.name},
-        trace_run_id=run_id,
+        LMSession.of(lm_config, lm, adapter),
+        AugmentOptions(
+            program=best.program,
+            concurrency=1,
+            personas=spec.personas,
+            write_personas=False,
+            progress=progress,
+            tracer=tracer,
+            trace_tags={"augmentlab.spec": spec.spec_name, "augmentlab.variant": best.name},
+            trace_run_id=run_id,
+        ),
     )
     return out_dir / "augmented.jsonl"
 

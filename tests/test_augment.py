@@ -14,7 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from augmentlab.augment import DEFAULT_PROGRAM, augment_scripts, main_characters, read_persona_file
+import prompts.programs
+from augmentlab.augment import (
+    DEFAULT_PROGRAM, AugmentOptions, augment_scripts, main_characters, read_persona_file, resolve_program,
+)
 from augmentlab.cli import main as cli_main
 from augmentlab.core.errors import AugmentlabError
 from augmentlab.lm import LMConfig
@@ -55,8 +58,6 @@ def _lines(path: Path) -> list[dict]:
 
 
 def _count_scene_runs(monkeypatch) -> list[str]:
-    import prompts.programs
-
     calls: list[str] = []
     real = prompts.programs.augment_scene
 
@@ -74,7 +75,7 @@ def _count_scene_runs(monkeypatch) -> list[str]:
 def test_fake_run_writes_every_output_in_script_order(tmp_path, monkeypatch):
     script = make_script(6)
     calls = _count_scene_runs(monkeypatch)
-    report = augment_scripts([script], tmp_path, lm_config=LMConfig(kind="fake", cache=False), concurrency=3)
+    report = augment_scripts([script], tmp_path, LMConfig(kind="fake", cache=False), AugmentOptions(concurrency=3))
     assert (report.ok, report.failed, report.errors, report.skipped) == (6, 0, 0, 0)
     for name in ("store.sqlite", "augmented.jsonl", "failures.jsonl", "personas.json", "run.json"):
         assert (tmp_path / name).is_file(), name
@@ -94,8 +95,6 @@ def test_fake_run_writes_every_output_in_script_order(tmp_path, monkeypatch):
 
 
 def test_default_program_is_one_named_constant():
-    from augmentlab.augment import resolve_program
-
     program, name = resolve_program(None)
     assert DEFAULT_PROGRAM == "compose_scene"
     assert name == "actions/compose_scene" and program.task == "both"
@@ -107,30 +106,30 @@ def test_default_program_is_one_named_constant():
 
 def test_rerun_skips_finished_scenes_without_lm_calls(tmp_path, monkeypatch):
     script = make_script(5)
-    augment_scripts([script], tmp_path, lm_config=LMConfig(kind="fake", cache=False))
+    augment_scripts([script], tmp_path, LMConfig(kind="fake", cache=False))
     first = (tmp_path / "augmented.jsonl").read_text()
     calls = _count_scene_runs(monkeypatch)
-    report = augment_scripts([script], tmp_path, lm_config=LMConfig(kind="fake", cache=False))
+    report = augment_scripts([script], tmp_path, LMConfig(kind="fake", cache=False))
     assert calls == [] and report.skipped == 5 and report.usage.calls == 0
     assert (tmp_path / "augmented.jsonl").read_text() == first
 
 
 def test_changed_program_or_lm_is_new_work(tmp_path, monkeypatch):
     script = make_script(2)
-    augment_scripts([script], tmp_path, lm_config=LMConfig(kind="fake", cache=False), write_personas=False)
+    augment_scripts([script], tmp_path, LMConfig(kind="fake", cache=False), AugmentOptions(write_personas=False))
     calls = _count_scene_runs(monkeypatch)
-    augment_scripts([script], tmp_path, program="seed+third_person", lm_config=LMConfig(kind="fake", cache=False), write_personas=False)
+    augment_scripts([script], tmp_path, LMConfig(kind="fake", cache=False),
+                    AugmentOptions(program="seed+third_person", write_personas=False))
     assert len(calls) == 2
-    augment_scripts([script], tmp_path, program="seed+third_person", lm_config=LMConfig(kind="fake", cache=False, temperature=0.5), write_personas=False)
+    augment_scripts([script], tmp_path, LMConfig(kind="fake", cache=False, temperature=0.5),
+                    AugmentOptions(program="seed+third_person", write_personas=False))
     assert len(calls) == 4
 
 
 def test_injected_crash_then_resume_loses_and_duplicates_nothing(tmp_path, monkeypatch):
     script = make_script(8)
     clean_dir, crash_dir = tmp_path / "clean", tmp_path / "crash"
-    augment_scripts([script], clean_dir, lm_config=LMConfig(kind="fake", cache=False), concurrency=1)
-
-    import prompts.programs
+    augment_scripts([script], clean_dir, LMConfig(kind="fake", cache=False), AugmentOptions(concurrency=1))
 
     real = prompts.programs.augment_scene
     seen: list[str] = []
@@ -143,14 +142,14 @@ def test_injected_crash_then_resume_loses_and_duplicates_nothing(tmp_path, monke
 
     monkeypatch.setattr(prompts.programs, "augment_scene", dies_after_three)
     with pytest.raises(KeyboardInterrupt):
-        augment_scripts([script], crash_dir, lm_config=LMConfig(kind="fake", cache=False), concurrency=1)
+        augment_scripts([script], crash_dir, LMConfig(kind="fake", cache=False), AugmentOptions(concurrency=1))
     with ResultStore(crash_dir) as store:
         assert store.counts()["ok"] == 3
     assert len(_lines(crash_dir / "augmented.jsonl")) == 3  # outputs written on the way out
 
     monkeypatch.setattr(prompts.programs, "augment_scene", real)
     calls = _count_scene_runs(monkeypatch)
-    report = augment_scripts([script], crash_dir, lm_config=LMConfig(kind="fake", cache=False), concurrency=1)
+    report = augment_scripts([script], crash_dir, LMConfig(kind="fake", cache=False), AugmentOptions(concurrency=1))
     assert report.skipped == 3 and report.ok == 5
     assert sorted(calls) == sorted(s.id for s in script.scenes[3:])
     assert (crash_dir / "augmented.jsonl").read_text() == (clean_dir / "augmented.jsonl").read_text()
@@ -167,13 +166,14 @@ _CHILD = textwrap.dedent(
     import os, sys
     sys.path.insert(0, {tests!r})
     from test_augment import make_script, stub_config
-    from augmentlab.augment import augment_scripts
+    from augmentlab.augment import AugmentOptions, augment_scripts
     from fakes.fake_server import StubServer
 
     class Srv:  # only base_url is needed for the config
         base_url = "http://127.0.0.1:{port}/v1"
 
-    augment_scripts([make_script(12)], {out!r}, program="seed+seed_with_scenario", lm_config=stub_config(Srv), concurrency=1, write_personas=False)
+    augment_scripts([make_script(12)], {out!r}, stub_config(Srv),
+                    AugmentOptions(program="seed+seed_with_scenario", concurrency=1, write_personas=False))
     """
 )
 
@@ -207,12 +207,14 @@ def test_sigkill_mid_run_then_resume(tmp_path):
         assert 4 <= finished < 12
         before = server.requests
 
-        report = augment_scripts([make_script(12)], out, program="seed+seed_with_scenario", lm_config=stub_config(server), concurrency=1, write_personas=False)
+        report = augment_scripts([make_script(12)], out, stub_config(server),
+                                 AugmentOptions(program="seed+seed_with_scenario", concurrency=1, write_personas=False))
         assert report.skipped == finished and report.ok == 12 - finished
         assert server.requests - before == 2 * (12 - finished)  # scenario + actions per unfinished scene
 
         clean = tmp_path / "clean"
-        augment_scripts([make_script(12)], clean, program="seed+seed_with_scenario", lm_config=stub_config(server), concurrency=4, write_personas=False)
+        augment_scripts([make_script(12)], clean, stub_config(server),
+                        AugmentOptions(program="seed+seed_with_scenario", concurrency=4, write_personas=False))
     with ResultStore(out) as store:
         assert store._db.execute("SELECT COUNT(*) FROM results").fetchone()[0] == 12
     assert (out / "augmented.jsonl").read_text() == (clean / "augmented.jsonl").read_text()
@@ -224,8 +226,8 @@ def test_sigkill_mid_run_then_resume(tmp_path):
 def test_429_waits_retry_after_then_succeeds(tmp_path):
     with StubServer(latency=0.01, faults=["429"], retry_after=0.4) as server:
         start = time.monotonic()
-        report = augment_scripts([make_script(1)], tmp_path, program="seed+seed_with_scenario", lm_config=stub_config(server, num_retries=2),
-                                 concurrency=1, write_personas=False)
+        report = augment_scripts([make_script(1)], tmp_path, stub_config(server, num_retries=2),
+                                 AugmentOptions(program="seed+seed_with_scenario", concurrency=1, write_personas=False))
         elapsed = time.monotonic() - start
         assert report.ok == 1 and server.requests == 3  # 429, then scenario and actions
         gap = server.log[1][0] - server.log[0][0]
@@ -235,15 +237,15 @@ def test_429_waits_retry_after_then_succeeds(tmp_path):
 
 def test_5xx_is_retried_by_the_lm_layer(tmp_path):
     with StubServer(latency=0.01, faults=["500", "503"], retry_after=0.05) as server:
-        report = augment_scripts([make_script(1)], tmp_path, program="seed+seed_with_scenario", lm_config=stub_config(server, num_retries=2),
-                                 concurrency=1, write_personas=False)
+        report = augment_scripts([make_script(1)], tmp_path, stub_config(server, num_retries=2),
+                                 AugmentOptions(program="seed+seed_with_scenario", concurrency=1, write_personas=False))
         assert report.ok == 1 and server.requests == 4
 
 
 def test_timeout_is_retried(tmp_path):
     with StubServer(latency=0.01, faults=["timeout"], hang=2.5) as server:
-        report = augment_scripts([make_script(1)], tmp_path, program="seed+seed_with_scenario", lm_config=stub_config(server, num_retries=1, timeout=0.3),
-                                 concurrency=1, write_personas=False)
+        report = augment_scripts([make_script(1)], tmp_path, stub_config(server, num_retries=1, timeout=0.3),
+                                 AugmentOptions(program="seed+seed_with_scenario", concurrency=1, write_personas=False))
         assert report.ok == 1 and server.requests == 3
         gap = server.log[1][0] - server.log[0][0]
         assert gap < 2.0, "the retry waited for the hung answer instead of timing out"
@@ -252,14 +254,14 @@ def test_timeout_is_retried(tmp_path):
 def test_lm_down_is_an_error_retried_on_next_run(tmp_path):
     script = make_script(2)
     with StubServer(latency=0.01, faults=["500"] * 4, retry_after=0.01) as server:
-        report = augment_scripts([script], tmp_path, program="seed+seed_with_scenario", lm_config=stub_config(server, num_retries=1),
-                                 concurrency=1, write_personas=False)
+        report = augment_scripts([script], tmp_path, stub_config(server, num_retries=1),
+                                 AugmentOptions(program="seed+seed_with_scenario", concurrency=1, write_personas=False))
         assert report.errors == 2 and report.ok == 0
         failures = _lines(tmp_path / "failures.jsonl")
         assert [f["status"] for f in failures] == ["error", "error"]
         assert "LM call failed" in failures[0]["reason"]
-        report = augment_scripts([script], tmp_path, program="seed+seed_with_scenario", lm_config=stub_config(server, num_retries=1),
-                                 concurrency=1, write_personas=False)
+        report = augment_scripts([script], tmp_path, stub_config(server, num_retries=1),
+                                 AugmentOptions(program="seed+seed_with_scenario", concurrency=1, write_personas=False))
         assert report.ok == 2 and report.skipped == 0
     assert _lines(tmp_path / "failures.jsonl") == []
     assert len(_lines(tmp_path / "augmented.jsonl")) == 2
@@ -267,8 +269,8 @@ def test_lm_down_is_an_error_retried_on_next_run(tmp_path):
 
 def test_unparseable_and_non_verbatim_output_is_retried(tmp_path):
     with StubServer(latency=0.01, faults=["garbage", "ok", "mangle"]) as server:
-        report = augment_scripts([make_script(1)], tmp_path, program="seed+seed_with_scenario", lm_config=stub_config(server, num_retries=0),
-                                 concurrency=1, max_attempts=3, write_personas=False)
+        report = augment_scripts([make_script(1)], tmp_path, stub_config(server, num_retries=0),
+                                 AugmentOptions(program="seed+seed_with_scenario", concurrency=1, max_attempts=3, write_personas=False))
         assert report.ok == 1
     with ResultStore(tmp_path) as store:
         (record,) = [r for *_, r in store.iter_results()]
@@ -278,26 +280,27 @@ def test_unparseable_and_non_verbatim_output_is_retried(tmp_path):
 def test_bad_output_becomes_a_listed_failure_with_raw_output(tmp_path, monkeypatch):
     script = make_script(2)
     with StubServer(latency=0.01, faults=["ok", "mangle", "ok", "mangle"]) as server:
-        report = augment_scripts([script], tmp_path, program="seed+seed_with_scenario", lm_config=stub_config(server, num_retries=0),
-                                 concurrency=1, max_attempts=2, write_personas=False)
+        report = augment_scripts([script], tmp_path, stub_config(server, num_retries=0),
+                                 AugmentOptions(program="seed+seed_with_scenario", concurrency=1, max_attempts=2, write_personas=False))
         assert report.failed == 1 and report.ok == 1
         assert report.failures[0].scene_id == script.scenes[0].id
         (failure,) = _lines(tmp_path / "failures.jsonl")
         assert failure["status"] == "failed" and "human words" in failure["reason"]
         assert "(changed)" in failure["raw"]
         calls = _count_scene_runs(monkeypatch)
-        again = augment_scripts([script], tmp_path, program="seed+seed_with_scenario", lm_config=stub_config(server, num_retries=0),
-                                max_attempts=2, write_personas=False)
+        again = augment_scripts([script], tmp_path, stub_config(server, num_retries=0),
+                                AugmentOptions(program="seed+seed_with_scenario", max_attempts=2, write_personas=False))
         assert calls == [] and again.skipped == 2  # a failure is final...
-        again = augment_scripts([script], tmp_path, program="seed+seed_with_scenario", lm_config=stub_config(server, num_retries=0),
-                                max_attempts=2, write_personas=False, retry_failed=True)
+        again = augment_scripts([script], tmp_path, stub_config(server, num_retries=0),
+                                AugmentOptions(program="seed+seed_with_scenario", max_attempts=2, write_personas=False, retry_failed=True))
         assert calls == [script.scenes[0].id] and again.ok == 1  # ...until asked to retry
     assert _lines(tmp_path / "failures.jsonl") == []
 
 
 def test_no_secret_in_any_output(tmp_path):
     with StubServer(latency=0.01) as server:
-        augment_scripts([make_script(2)], tmp_path, program="seed+seed_with_scenario", lm_config=stub_config(server), write_personas=True)
+        augment_scripts([make_script(2)], tmp_path, stub_config(server),
+                        AugmentOptions(program="seed+seed_with_scenario", write_personas=True))
     for path in tmp_path.iterdir():
         if path.is_file():
             assert SECRET.encode() not in path.read_bytes(), path.name
@@ -307,8 +310,8 @@ def test_no_secret_in_any_output(tmp_path):
 def test_concurrency_overlaps_requests(tmp_path):
     with StubServer(latency=0.2) as server:
         start = time.monotonic()
-        report = augment_scripts([make_script(8)], tmp_path, program="seed+seed_with_scenario", lm_config=stub_config(server), concurrency=8,
-                                 write_personas=False)
+        report = augment_scripts([make_script(8)], tmp_path, stub_config(server),
+                                 AugmentOptions(program="seed+seed_with_scenario", concurrency=8, write_personas=False))
         assert report.ok == 8
         # 16 requests of 0.2 s each: sequential would take 3.2 s
         assert time.monotonic() - start < 2.0
@@ -323,7 +326,7 @@ def test_personas_from_file_and_writer(tmp_path):
     cards = tmp_path / "cards.toml"
     cards.write_text('Ann = "A careful navigator who hates getting lost."\n')
     out = tmp_path / "out"
-    report = augment_scripts([script], out, lm_config=LMConfig(kind="fake", cache=False), personas=cards)
+    report = augment_scripts([script], out, LMConfig(kind="fake", cache=False), AugmentOptions(personas=cards))
     personas = json.loads((out / "personas.json").read_text())
     assert personas["Ann"] == {"persona": "A careful navigator who hates getting lost.", "source": "user"}
     assert personas["Bob"]["source"] == "generated" and personas["Bob"]["persona"]
@@ -346,7 +349,7 @@ def test_dry_run_estimates_without_writing(tmp_path, monkeypatch):
     out = tmp_path / "dry"
     config = LMConfig(kind="endpoint", model="openai/x", api_base="http://127.0.0.1:9", prompt_price_per_1k=1.0,
                       completion_price_per_1k=2.0)
-    report = augment_scripts([make_script(3)], out, lm_config=config, dry_run=True)
+    report = augment_scripts([make_script(3)], out, config, AugmentOptions(dry_run=True))
     e = report.estimate
     # the default program makes one call per scene; each main character gets a persona card first
     assert e is not None and e.scenes == 3 and e.personas >= 1 and e.calls == 3 + e.personas
@@ -359,8 +362,9 @@ def test_dry_run_counts_the_calls_a_real_run_makes(tmp_path):
     script = make_script(4)
     for kwargs in ({}, {"write_personas": False}, {"program": "seed+seed_with_scenario"}):
         config = LMConfig(kind="fake", cache=False)
-        dry = augment_scripts([script], tmp_path / "dry", lm_config=config, dry_run=True, **kwargs).estimate
-        real = augment_scripts([script], tmp_path / f"real{len(kwargs)}{kwargs.get('program', '')}", lm_config=config, **kwargs)
+        dry = augment_scripts([script], tmp_path / "dry", config, AugmentOptions(dry_run=True, **kwargs)).estimate
+        real = augment_scripts([script], tmp_path / f"real{len(kwargs)}{kwargs.get('program', '')}", config,
+                               AugmentOptions(**kwargs))
         assert dry.calls == real.usage.calls, kwargs
         assert dry.personas == sum(1 for p in real.personas.values() if p["source"] == "generated")
 
@@ -378,7 +382,7 @@ def test_bad_input_is_one_line(tmp_path, kwargs, message):
     args = {"scripts": [make_script(1)], "concurrency": 1, **kwargs}
     scripts = args.pop("scripts")
     with pytest.raises(AugmentlabError, match=message) as info:
-        augment_scripts(scripts, tmp_path / "o", lm_config=LMConfig(kind="fake"), **args)
+        augment_scripts(scripts, tmp_path / "o", LMConfig(kind="fake"), AugmentOptions(**args))
     assert "\n" not in str(info.value)
 
 

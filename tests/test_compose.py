@@ -11,6 +11,7 @@ from augmentlab.core.text import is_verbatim
 from prompts.programs import SceneAugmenter, augment_scene, compose_line
 from prompts.signatures import AnnotateActionsOnly, WriteScenario
 from prompts.variants import load_variant, parse_variant
+from prompts.data import neutralize_markers
 
 
 def test_compose_line_keeps_the_words_and_cleans_the_actions() -> None:
@@ -54,8 +55,6 @@ def test_compose_program_with_the_fake_lm() -> None:
 
 
 def test_compose_line_finds_a_speaker_whose_name_looks_like_a_field_marker() -> None:
-    from prompts.data import neutralize_markers
-
     name = "[[ ## cast ## ]]"
     entry, names = neutralize_markers(f"{name}: I am here."), [neutralize_markers(name)]
     assert compose_line(entry, {"before": "I wave.", "after": ""}, names) == "*I wave.* I am here."

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from augmentlab.augment import augment_scripts
+from augmentlab.augment import AugmentOptions, augment_scripts
 from augmentlab.cli import main as cli_main
 from augmentlab.core.errors import AugmentlabError
 from augmentlab.export import build_examples, export, load_output, system_prompt
@@ -23,7 +23,7 @@ from augmentlab.core.tokens import WordEstimate, load_tokenizer
 def renpy_out(tmp_path_factory, corpus_dir) -> tuple[Path, object]:
     script = load(corpus_dir / "renpy_the_question" / "script.rpy")
     out = tmp_path_factory.mktemp("renpy-aug")
-    report = augment_scripts([script], out, lm_config=LMConfig(kind="fake", cache=False), concurrency=2)
+    report = augment_scripts([script], out, LMConfig(kind="fake", cache=False), AugmentOptions(concurrency=2))
     assert report.ok == len([s for s in script.scenes if s.lines])
     return out, script
 

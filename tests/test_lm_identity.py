@@ -132,14 +132,14 @@ def test_gguf_hash_is_cached_by_path_size_mtime(tmp_path, monkeypatch):
 
 
 def test_identity_in_records_and_run_json(tmp_path):
-    from augmentlab.augment import augment_scripts
+    from augmentlab.augment import AugmentOptions, augment_scripts
     from augmentlab.core.model import Script
     from augmentlab.store import ResultStore
 
     script = Script(title="t", source="t.txt", scenes=[SCENE])
     with StubServer(latency=0.0) as stub:
         config = LMConfig(kind="endpoint", model="openai/local", api_base=stub.base_url, cache=False)
-        report = augment_scripts([script], tmp_path / "out", lm_config=config, write_personas=False)
+        report = augment_scripts([script], tmp_path / "out", config, AugmentOptions(write_personas=False))
     assert report.ok == 1
     run = json.loads((tmp_path / "out" / "run.json").read_text())
     assert run["lm_identity"] == f"openai/local @ {stub.base_url}"

@@ -11,6 +11,7 @@ import pytest
 from augmentlab.cli import main as cli_main
 from augmentlab.ingest import load
 from augmentlab.core.model import LineKind
+from augmentlab.lm.llama_server import default_model_path
 
 pytestmark = pytest.mark.slow
 
@@ -26,8 +27,6 @@ def test_sample_is_long_speeches():
 
 
 def test_long_speeches_augment_on_the_embedded_model_and_export_every_line(tmp_path, monkeypatch):
-    from augmentlab.lm.llama_server import default_model_path
-
     monkeypatch.setenv("AUGMENTLAB_CACHE_DIR", str(tmp_path / "cache"))
     out = tmp_path / "out"
     argv = ["augment", str(SAMPLE), "-o", str(out), "--max-tokens", "2048", "--gguf", str(default_model_path()),

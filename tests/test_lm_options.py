@@ -35,8 +35,8 @@ def _capture(monkeypatch) -> list[LMConfig]:
 
     seen: list[LMConfig] = []
 
-    def fake(scripts, out, *, lm_config=None, **kw):
-        seen.append(lm_config)
+    def fake(scripts, out, lm=None, options=None):
+        seen.append(lm)
         return augmentlab.augment.AugmentReport(out_dir=Path(out))
 
     monkeypatch.setattr(augmentlab.augment, "augment_scripts", fake)

@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from augmentlab.augment import augment_scripts
+from augmentlab.augment import AugmentOptions, augment_scripts
 from augmentlab.lm import LMConfig
 from augmentlab.core.model import Line, LineKind, Scene, Script
 from augmentlab.augment.scene_split import CONTEXT_LINES, budget_parts, halve
 from fakes.fake_server import StubServer
+from augmentlab.cli import main as cli_main
+from augmentlab.ingest import load
 
 
 def long_scene(n: int = 60) -> Scene:
@@ -58,8 +60,8 @@ def test_cut_off_scene_is_split_and_retried_no_line_lost(tmp_path):
     # The "model" cuts off any answer for more than 7 lines; max_tokens is large, so the budget
     # does not split up front: the cut-off does.
     with StubServer(latency=0.0, max_answer_lines=7) as stub:
-        report = augment_scripts([script], tmp_path / "out", lm_config=_config(stub, max_tokens=100_000),
-                                 write_personas=False)
+        report = augment_scripts([script], tmp_path / "out", _config(stub, max_tokens=100_000),
+                                 AugmentOptions(write_personas=False))
         assert report.ok == 1 and report.failed == 0 and report.split == 1 and report.bare_lines == 0
         assert stub.requests > 4
     assert _spoken(tmp_path / "out" / "augmented.jsonl") == [line.text for line in scene.lines]
@@ -75,8 +77,8 @@ def test_budget_splits_up_front_so_nothing_is_cut_off(tmp_path):
     scene = long_scene(60)
     script = Script(title="euth", source="euth.txt", scenes=[scene])
     with StubServer(latency=0.0) as stub:
-        report = augment_scripts([script], tmp_path / "out", lm_config=_config(stub, max_tokens=512),
-                                 write_personas=False)
+        report = augment_scripts([script], tmp_path / "out", _config(stub, max_tokens=512),
+                                 AugmentOptions(write_personas=False))
         parts = len(budget_parts(scene, max_tokens=512))
         assert report.ok == 1 and report.split == 1 and stub.requests == parts > 1
     assert _spoken(tmp_path / "out" / "augmented.jsonl") == [line.text for line in scene.lines]
@@ -86,8 +88,8 @@ def test_one_line_that_never_fits_keeps_its_words(tmp_path):
     scene = long_scene(3)
     script = Script(title="t", source="t.txt", scenes=[scene])
     with StubServer(latency=0.0, max_answer_lines=0) as stub:
-        report = augment_scripts([script], tmp_path / "out", lm_config=_config(stub, max_tokens=100_000),
-                                 write_personas=False, max_attempts=2)
+        report = augment_scripts([script], tmp_path / "out", _config(stub, max_tokens=100_000),
+                                 AugmentOptions(write_personas=False, max_attempts=2))
     assert report.ok == 1 and report.bare_lines == 3
     record = json.loads((tmp_path / "out" / "augmented.jsonl").read_text())
     assert [line["annotated"] for line in record["lines"]] == [line.text for line in scene.lines]
@@ -98,8 +100,8 @@ def test_lm_error_in_a_part_is_an_error_not_a_partial_scene(tmp_path):
     scene = long_scene(12)
     script = Script(title="t", source="t.txt", scenes=[scene])
     with StubServer(latency=0.0, max_answer_lines=6, faults=["ok", "401", "401", "401"]) as stub:
-        report = augment_scripts([script], tmp_path / "out",
-                                 lm_config=_config(stub, max_tokens=100_000, num_retries=0), write_personas=False)
+        report = augment_scripts([script], tmp_path / "out", _config(stub, max_tokens=100_000, num_retries=0),
+                                 AugmentOptions(write_personas=False))
     assert report.ok == 0 and report.errors == 1
     assert not (tmp_path / "out" / "augmented.jsonl").read_text().strip()
 
@@ -107,9 +109,6 @@ def test_lm_error_in_a_part_is_an_error_not_a_partial_scene(tmp_path):
 def test_long_speech_sample_split_by_budget_reaches_the_export(tmp_path):
     """The Euthyphro-like sample from the CLI with a small --max-tokens: every scene is split, none
     fails, and every spoken line is in the export (the slow test does this on the real model)."""
-    from augmentlab.cli import main as cli_main
-    from augmentlab.ingest import load
-
     sample = Path(__file__).parent / "data" / "scripts" / "euthyphro_long.txt"
     out = tmp_path / "out"
     with StubServer(latency=0.0, max_answer_lines=5) as stub:

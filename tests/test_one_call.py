@@ -6,12 +6,12 @@ import dspy
 import pytest
 
 from augmentlab.core.errors import AugmentlabError
-from augmentlab.lm import GrammarJSONAdapter, LMConfig, compact_field_structure, use_lm
+from augmentlab.lm import GrammarJSONAdapter, LMConfig, compact_field_structure, output_schema, use_lm
 from augmentlab.core.model import Line, LineKind, Scene
 from augmentlab.core.text import is_verbatim
 from prompts.data import scene_inputs
 from prompts.programs import SceneAugmenter, augment_scene
-from prompts.signatures import AnnotateActionsOnly, WriteScenario, WriteScenarioAndActions
+from prompts.signatures import AnnotateActions, AnnotateActionsOnly, WriteScenario, WriteScenarioAndActions
 from prompts.variants import load_variant, parse_variant, render_variant
 
 SCENE = Scene(lines=[
@@ -112,8 +112,6 @@ def test_grammar_adapter_demo_answers_are_one_line_json() -> None:
 
 
 def test_grammar_leaves_narration_actions_empty() -> None:
-    from augmentlab.lm import output_schema
-
     lines = "1. Ann: Hi.\n2. Rain: it falls on Ann: hard.\n3. Bob: Yo."
     schema = output_schema(WriteScenarioAndActions, {"lines": lines, "cast": "Ann\nBob"})
     prop = schema["properties"]["line_actions"]
@@ -124,6 +122,4 @@ def test_grammar_leaves_narration_actions_empty() -> None:
     # All speakers, no cast, or a list of plain strings: one item schema for every line.
     assert "prefixItems" not in output_schema(WriteScenarioAndActions, {"lines": "1. Ann: a\n2. Bob: b", "cast": "Ann\nBob"})["properties"]["line_actions"]
     assert "prefixItems" not in output_schema(WriteScenarioAndActions, {"lines": lines, "cast": ""})["properties"]["line_actions"]
-    from prompts.signatures import AnnotateActions
-
     assert "prefixItems" not in output_schema(AnnotateActions, {"lines": lines, "cast": "Ann\nBob"})["properties"]["annotated_lines"]

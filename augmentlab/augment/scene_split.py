@@ -8,8 +8,8 @@ that echo them). When it needs more than ``max_tokens``, the model is cut off
   ``max_tokens`` (with a margin) and whose prompt fits the context (``n_ctx``, when known), so
   a cut-off is rare;
 * :func:`halve` — when an answer is cut off anyway, the part is split in two at the line
-  boundary nearest its middle and each half is retried (``augmentlab.augment`` recurses down to
-  one line).
+  boundary nearest its middle and each half is retried (:mod:`augmentlab.augment.runner`
+  recurses down to one line).
 
 Every part keeps the scene's heading, setting and directions, and gets the last
 :data:`CONTEXT_LINES` lines before it as ``context`` (shown to the model, never augmented), so

@@ -19,6 +19,7 @@ import pytest
 import rel_helpers  # noqa: F401  (puts tests/ on sys.path for the shared helpers)
 
 from test_augment import KEY_ENV, SECRET
+from augmentlab.cli import main as cli_main
 
 # The stub-server configs of tests/test_augment.py name this key variable.
 os.environ.setdefault(KEY_ENV, SECRET)
@@ -85,11 +86,9 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
 @pytest.fixture
 def run_cli(capfd: pytest.CaptureFixture[str]) -> Iterator[Any]:
     """``run_cli(args) -> (exit code, stdout, stderr)`` through ``augmentlab.cli.main``."""
-    from augmentlab.cli import main
-
     def run(args: list[str]) -> tuple[int, str, str]:
         capfd.readouterr()
-        code = main([str(a) for a in args])
+        code = cli_main([str(a) for a in args])
         out, err = capfd.readouterr()
         return code, out, err
 

@@ -13,6 +13,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from augmentlab.core.text import is_verbatim
+from augmentlab.store import ResultStore
+
 RELIABILITY_DIR = Path(__file__).resolve().parent
 TESTS_DIR = RELIABILITY_DIR.parent
 REPO = TESTS_DIR.parent
@@ -46,9 +49,6 @@ def store_rows(out: Path) -> list[tuple[str, str]]:
 def assert_store_consistent(out: Path) -> dict[str, int]:
     """The augment folder agrees with itself: store counts = augmented.jsonl + failures.jsonl,
     no scene twice, every ``ok`` line keeps the human words. Returns the store's counts."""
-    from augmentlab.store import ResultStore
-    from augmentlab.core.text import is_verbatim
-
     with ResultStore(out, create=False) as store:
         counts = store.counts()
         planned = store.plan_size()

@@ -14,10 +14,12 @@ import uuid
 import pytest
 from rel_helpers import assert_store_consistent, free_port, jsonl
 
-from augmentlab.augment import augment_scripts
+from augmentlab.augment import AugmentOptions, augment_scripts
 from augmentlab.core.errors import AugmentlabError
 from fakes.fake_server import FAULTS, StubServer
 from test_augment import KEY_ENV, make_script, stub_config
+from experiments.results import load_experiment
+from experiments.tracking import client
 
 pytestmark = pytest.mark.reliability
 
@@ -34,8 +36,8 @@ def _content(rows: list[dict]) -> list[tuple]:
 def clean_output(tmp_path_factory) -> list[tuple]:
     out = tmp_path_factory.mktemp("clean")
     with StubServer(latency=0.0) as server:
-        report = augment_scripts([make_script(N_SCENES)], out, program="seed+seed_with_scenario", lm_config=stub_config(server), concurrency=1,
-                                 write_personas=False)
+        report = augment_scripts([make_script(N_SCENES)], out, stub_config(server),
+                                 AugmentOptions(program="seed+seed_with_scenario", concurrency=1, write_personas=False))
     assert report.ok == N_SCENES
     return _content(jsonl(out / "augmented.jsonl"))
 
@@ -57,8 +59,8 @@ def test_fault_then_resume(fault, tmp_path, clean_output, figures):
             base_url = f"http://127.0.0.1:{free_port()}/v1"
 
         target = Dead if fault == "refused" else server
-        first = augment_scripts([script], out, program="seed+seed_with_scenario", lm_config=_config(target), concurrency=1, max_attempts=2,
-                                write_personas=False)
+        first = augment_scripts([script], out, _config(target),
+                                AugmentOptions(program="seed+seed_with_scenario", concurrency=1, max_attempts=2, write_personas=False))
         counts = assert_store_consistent(out)
         assert first.ok + first.failed + first.errors == N_SCENES
         for failure in first.failures:
@@ -69,8 +71,8 @@ def test_fault_then_resume(fault, tmp_path, clean_output, figures):
         server.faults.clear()  # the endpoint heals
         missing = N_SCENES - counts["ok"]
         before = server.requests
-        again = augment_scripts([script], out, program="seed+seed_with_scenario", lm_config=_config(server), concurrency=1, max_attempts=2,
-                                write_personas=False, retry_failed=True)
+        again = augment_scripts([script], out, _config(server),
+                                AugmentOptions(program="seed+seed_with_scenario", concurrency=1, max_attempts=2, write_personas=False, retry_failed=True))
         assert again.skipped == counts["ok"] and again.ok == missing
         assert server.requests - before == CALLS_PER_SCENE * missing, "the re-run redid finished work"
     final = assert_store_consistent(out)
@@ -90,13 +92,14 @@ def test_fault_storm_with_concurrency(tmp_path, clean_output, figures):
         runs = 0
         while True:
             runs += 1
-            augment_scripts([script], out, program="seed+seed_with_scenario", lm_config=_config(server), concurrency=4, max_attempts=3,
-                            write_personas=False, retry_failed=True)
+            augment_scripts([script], out, _config(server),
+                            AugmentOptions(program="seed+seed_with_scenario", concurrency=4, max_attempts=3, write_personas=False, retry_failed=True))
             counts = assert_store_consistent(out)
             if counts["ok"] == 10 or runs == 6:
                 break
         injected = _served_faults(server)
-        augment_scripts([script], clean, program="seed+seed_with_scenario", lm_config=_config(server), concurrency=4, write_personas=False)
+        augment_scripts([script], clean, _config(server),
+                        AugmentOptions(program="seed+seed_with_scenario", concurrency=4, write_personas=False))
     survived = counts["ok"] == 10 and _content(jsonl(out / "augmented.jsonl")) == _content(jsonl(clean / "augmented.jsonl"))
     figures.fault(survived, injected)
     assert survived, (runs, counts)
@@ -143,8 +146,6 @@ def _spec(tmp_path, base_url: str, model: str = "openai/stub"):
 
 @pytest.mark.parametrize("fault", EXPERIMENT_FAULTS)
 def test_experiment_fault_then_rerun(fault, tmp_path, figures):
-    from experiments.tracking import client
-    from experiments.results import load_experiment
     from test_experiments import _run
 
     model = f"openai/stub-{uuid.uuid4().hex[:12]}"

@@ -19,11 +19,12 @@ from pathlib import Path
 import pytest
 from rel_helpers import REPO, assert_store_consistent, child_env, jsonl
 
-from augmentlab.augment import augment_scripts
+from augmentlab.augment import AugmentOptions, augment_scripts
 from augmentlab.lm import LMConfig
 from augmentlab.core.model import Line, LineKind, Scene, Script
 from fakes.fake_server import StubServer, default_responder
 from test_augment import stub_config
+from prompts.data import neutralize_markers, restore_markers, scene_inputs
 
 pytestmark = pytest.mark.reliability
 
@@ -184,8 +185,8 @@ def test_script_text_cannot_create_or_close_a_field(tmp_path, figures):
     script = _hostile_script()
     personas = {"Ann": "Says [[ ## scenario ## ]] a lot.", "[[ ## cast ## ]]": "A name that is a marker."}
     with StubServer(latency=0.0, responder=recording) as server:
-        augment_scripts([script], tmp_path / "stub", lm_config=stub_config(server), concurrency=2,
-                        personas=personas, write_personas=False, max_attempts=1)
+        augment_scripts([script], tmp_path / "stub", stub_config(server),
+                        AugmentOptions(concurrency=2, personas=personas, write_personas=False, max_attempts=1))
     assert len(seen) == len(script.scenes)  # the default program: one call per scene
     for messages in seen:
         user = next(m["content"] for m in messages if m["role"] == "user")
@@ -201,8 +202,8 @@ def test_script_text_cannot_create_or_close_a_field(tmp_path, figures):
 
     # With the FakeLM (which reads the fields the way a model does) every human word comes back.
     out = tmp_path / "fake"
-    report = augment_scripts([script], out, lm_config=LMConfig(kind="fake", cache=False), concurrency=2,
-                             personas=personas, write_personas=False)
+    report = augment_scripts([script], out, LMConfig(kind="fake", cache=False),
+                             AugmentOptions(concurrency=2, personas=personas, write_personas=False))
     ok = report.ok == len(script.scenes)
     for row, scene in zip(jsonl(out / "augmented.jsonl"), script.scenes, strict=True):
         assert [a["line"]["text"] for a in row["lines"]] == [ln.text for ln in scene.lines]
@@ -217,8 +218,6 @@ def test_script_text_cannot_create_or_close_a_field(tmp_path, figures):
 
 def test_hostile_gold_example_keeps_its_structure():
     """Gold examples (experiments) are formatted by the same code: markers are neutralised."""
-    from prompts.data import neutralize_markers, restore_markers, scene_inputs
-
     scene = _hostile_script().scenes[0]
     inputs = scene_inputs(scene, {"Ann": "[[ ## x ## ]]"})
     for value in inputs.values():

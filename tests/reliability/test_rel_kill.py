@@ -21,9 +21,11 @@ from pathlib import Path
 import pytest
 from rel_helpers import child_env, jsonl, python, store_rows, wait_until
 
-from augmentlab.augment import augment_scripts
+from augmentlab.augment import AugmentOptions, augment_scripts
 from fakes.fake_server import StubServer
 from test_augment import KEY_ENV, make_script, stub_config
+from experiments.results import load_experiment
+from experiments.tracking import ABANDONED_TAG, client
 
 pytestmark = pytest.mark.reliability
 
@@ -32,12 +34,13 @@ N_SCENES = 12
 _AUGMENT_CHILD = textwrap.dedent(
     """
     from test_augment import KEY_ENV, make_script, stub_config
-    from augmentlab.augment import augment_scripts
+    from augmentlab.augment import AugmentOptions, augment_scripts
 
     class Srv:
         base_url = {url!r}
 
-    augment_scripts([make_script({n})], {out!r}, program="seed+seed_with_scenario", lm_config=stub_config(Srv), concurrency=4, write_personas=True)
+    augment_scripts([make_script({n})], {out!r}, stub_config(Srv),
+                    AugmentOptions(program="seed+seed_with_scenario", concurrency=4, write_personas=True))
     """
 )
 
@@ -65,12 +68,12 @@ def test_augment_sigkill_at_random_point_then_resume(seed, tmp_path, figures):
         time.sleep(0.1)  # let requests in flight reach the server's log
         done_before = sum(1 for _, status in store_rows(out) if status == "ok") if (out / "store.sqlite").exists() else 0
         before = server.requests
-        report = augment_scripts([make_script(N_SCENES)], out, program="seed+seed_with_scenario", lm_config=stub_config(server), concurrency=4,
-                                 write_personas=True)
+        report = augment_scripts([make_script(N_SCENES)], out, stub_config(server),
+                                 AugmentOptions(program="seed+seed_with_scenario", concurrency=4, write_personas=True))
         redone = server.requests - before
         clean = tmp_path / "clean"  # same server: the LM settings (its URL too) are in the output
-        augment_scripts([make_script(N_SCENES)], clean, program="seed+seed_with_scenario", lm_config=stub_config(server), concurrency=4,
-                        write_personas=True)
+        augment_scripts([make_script(N_SCENES)], clean, stub_config(server),
+                        AugmentOptions(program="seed+seed_with_scenario", concurrency=4, write_personas=True))
     assert report.skipped == done_before and report.ok == N_SCENES - done_before
     personas_left = 2 if redone > 2 * report.ok else 0
     assert redone == 2 * report.ok + personas_left, "the resume asked the LM for finished work"
@@ -106,8 +109,6 @@ def _spec(tmp_path: Path, base_url: str, model: str, cache: bool = True) -> Path
 
 @pytest.mark.parametrize("seed", [1, 2])
 def test_experiment_sigkill_then_rerun(seed, tmp_path, figures):
-    from experiments.tracking import ABANDONED_TAG, client
-    from experiments.results import load_experiment
     from test_experiments import _run
 
     rng = random.Random(seed)

@@ -20,7 +20,12 @@ from pathlib import Path
 import pytest
 from rel_helpers import free_port, wait_until
 
+import experiments.runner as runner
 from augmentlab.core.errors import AugmentlabError
+from augmentlab.report.data import gather
+from experiments.registry import CHAMPION, predictor_prompts
+from experiments.runner import run_experiment
+from experiments.results import load_experiment
 
 pytestmark = pytest.mark.reliability
 
@@ -87,15 +92,11 @@ def _spec(tmp_path: Path) -> Path:
 
 
 def _run(tmp_path: Path, spec: Path, uri: str):
-    from experiments.runner import run_experiment
-
     return run_experiment(spec, tracking_uri=uri, out_dir=tmp_path / "out", programs_dir=tmp_path / "programs",
                           progress=False, augment=False)
 
 
 def test_runs_land_on_the_server_and_read_back(tmp_path, mlflow_server, run_cli):
-    from experiments.results import load_experiment
-
     result = _run(tmp_path, _spec(tmp_path), mlflow_server.url)
     back = load_experiment("team", tracking_uri=mlflow_server.url)
     assert back.parent_run_id == result.parent_run_id
@@ -115,9 +116,6 @@ def _genai_landed_on_the_server(result, url: str, tmp_path: Path) -> None:
     """Traces (with their assessments), registered prompts and the champion alias are on the server."""
     from mlflow import MlflowClient
 
-    from experiments.registry import CHAMPION, predictor_prompts
-    from augmentlab.report.data import gather
-
     server = MlflowClient(url)
     traces = server.search_traces(locations=[result.experiment_id], max_results=200)
     for variant in result.variants:
@@ -134,8 +132,6 @@ def _genai_landed_on_the_server(result, url: str, tmp_path: Path) -> None:
 
 
 def test_server_going_away_mid_run_keeps_local_results(tmp_path, mlflow_server, monkeypatch, run_cli):
-    import experiments.runner as runner
-
     real = runner._log_variant
     logged: list[str] = []
 

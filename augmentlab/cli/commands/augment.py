@@ -74,8 +74,8 @@ TRACE_EXPERIMENT = "augment"
 
 def _tracer(store: str, config: Any, stack: Any) -> Any:
     """An open :class:`~experiments.tracing.Tracer` on ``store`` (experiment ``augment``)."""
+    from augmentlab.lm.session import redactor_for
     from experiments.tracing import Tracer
-    from augmentlab.core.redact import Redactor
     from experiments.tracking import client, ensure_experiment, resolve_tracking_uri
 
     uri = resolve_tracking_uri(store)
@@ -85,8 +85,7 @@ def _tracer(store: str, config: Any, stack: Any) -> Any:
         if isinstance(exc, AugmentlabError):
             raise
         raise AugmentlabError(f"cannot use MLflow store {uri}: {' '.join(str(exc).split())[:200]}") from None
-    redactor = Redactor([config.api_key_env] if config.api_key_env else [])
-    return stack.enter_context(Tracer(uri, experiment_id, redactor))
+    return stack.enter_context(Tracer(uri, experiment_id, redactor_for(config)))
 
 
 def register(app: typer.Typer) -> None:
@@ -122,19 +121,21 @@ def register(app: typer.Typer) -> None:
         The LM: the embedded SmolLM2 unless the LM options or ./augmentlab.toml say otherwise."""
         from contextlib import ExitStack
 
-        from augmentlab.augment import augment_scripts
+        from augmentlab.augment import AugmentOptions, augment_scripts
         from augmentlab.lm.settings import resolve_lm_config
 
         config = resolve_lm_config(lm_options)
         with ExitStack() as stack:
             tracer = _tracer(trace_to, config, stack) if trace_to and not dry_run else None
-            report = augment_scripts(
-                scripts, out, program=program, lm_config=config, concurrency=concurrency,
-                max_attempts=max_attempts, personas=personas, write_personas=not no_persona_writer,
-                retry_failed=retry_failed, limit=limit, dry_run=dry_run, progress=True,
-                estimate_tokenizer=tokenizer, tracer=tracer,
+            options = AugmentOptions(
+                program=program, concurrency=concurrency, max_attempts=max_attempts, personas=personas,
+                write_personas=not no_persona_writer, retry_failed=retry_failed, limit=limit, dry_run=dry_run,
+                progress=True, estimate_tokenizer=tokenizer, tracer=tracer,
                 trace_tags={"augmentlab.program": str(program or "default"), "augmentlab.out": str(out)},
             )
+            # The config, not an open session: augment opens the LM once the inputs are read
+            # (a bad script is reported before the embedded server starts; a dry run opens none).
+            report = augment_scripts(scripts, out, config, options)
         _print_report(report)
 
     @app.command()
