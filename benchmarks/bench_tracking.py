@@ -81,6 +81,7 @@ def quickstart_spec(folder: Path, lm: dict[str, Any] | None) -> Path:
 
 def one_run(spec: Path, work: Path, traces: bool) -> tuple[float, int]:
     """Seconds for one quick start into a fresh store, and how many traces it left."""
+    from augmentlab.augment.best import augment_with_best
     from experiments.runner import run_experiment
 
     if work.exists():
@@ -89,7 +90,7 @@ def one_run(spec: Path, work: Path, traces: bool) -> tuple[float, int]:
     t0 = time.perf_counter()
     result = run_experiment(
         spec, tracking_uri=str(work / "mlruns"), out_dir=work / "out", programs_dir=work / "programs",
-        progress=False, console=_quiet_console(), traces=traces,
+        progress=False, console=_quiet_console(), traces=traces, augment=augment_with_best,
     )
     seconds = time.perf_counter() - t0
     from mlflow import MlflowClient

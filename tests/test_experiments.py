@@ -54,6 +54,7 @@ import json  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 from experiments.tracking import load_experiment  # noqa: E402
+from augmentlab.augment.best import augment_with_best  # noqa: E402
 from experiments.runner import run_experiment  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
@@ -217,7 +218,8 @@ def test_no_secret_anywhere_in_the_store(tmp_path: Path, monkeypatch: pytest.Mon
 
 def test_augments_the_script_with_the_best_variant(tmp_path: Path) -> None:
     spec = _spec(tmp_path, extra=f'script = "{SAMPLE}"')
-    result = _run(tmp_path, spec)
+    assert _run(tmp_path, spec).augmented_path is None  # no augment step: the script is not read
+    result = _run(tmp_path, spec, augment=augment_with_best)
     assert result.augmented_path == tmp_path / "out" / "augmented.jsonl"
     rows = [json.loads(line) for line in result.augmented_path.read_text().splitlines()]
     assert len(rows) >= 1 and all(r.get("scenario") for r in rows)
