@@ -43,7 +43,11 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 import augmentlab  # noqa: E402,F401  (offline env first)
+from augmentlab.cli.commands.augment import lm_config_from_options  # noqa: E402
 from augmentlab.core.model import Line, LineKind, Script  # noqa: E402
+from augmentlab.ingest import load  # noqa: E402
+from augmentlab.ingest.attribute_lm import LMAttributionReport, attribute_scenes  # noqa: E402
+from augmentlab.lm import open_session  # noqa: E402
 
 PDNC = Path(os.environ.get("AUGMENTLAB_PDNC", REPO.parent / "shared" / "pdnc-dev"))
 TYPES = ("Explicit", "Anaphoric", "Implicit")
@@ -167,8 +171,6 @@ def score(script: Script, folder: Path) -> Result:
 
 
 def ingest(folder: Path) -> Script:
-    from augmentlab.ingest import load
-
     return load(folder / "novel_text.txt", format="prose", token_budget=100_000)
 
 
@@ -178,8 +180,6 @@ def _report(name: str, result: Result) -> None:
 
 def lm_config(args: argparse.Namespace):
     """The LM of ``--lm``/``--model``/``--api-base``/``--gguf`` (or ``AUGMENTLAB_ATTRIBUTE_LM``); None for rules only."""
-    from augmentlab.cli.commands.augment import lm_config_from_options
-
     kind = args.lm or os.environ.get("AUGMENTLAB_ATTRIBUTE_LM")
     if not kind and not (args.model or args.api_base or args.gguf):
         return None
@@ -240,13 +240,10 @@ def main(argv: list[str] | None = None) -> int:
         print(_summary("rules", total, time.perf_counter() - start))
         return 0
 
-    from augmentlab.ingest.attribute_lm import LMAttributionReport, attribute_scenes
-    from augmentlab.lm import use_lm
-
     with_lm = Result()
     usage = LMAttributionReport()
     print(f"== rules  |  rules+LM ({config.kind} {config.model}{' ' + config.gguf if config.gguf else ''})")
-    with use_lm(config) as opened:
+    with open_session(config) as opened:
         for novel in novels:
             script = ingest(data / novel)
             result = score(script, data / novel)

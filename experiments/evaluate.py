@@ -13,9 +13,9 @@ from dspy.utils.exceptions import LMError
 
 from augmentlab.core.errors import AugmentlabError
 from augmentlab.core.model import GoldExample, Usage
-from augmentlab.lm import usage_since
+from augmentlab.lm import LMSession
 from experiments.tracing import Tracer
-from experiments.tracking import Redactor
+from augmentlab.core.redact import Redactor
 from metrics.composite import score_many
 
 if TYPE_CHECKING:
@@ -47,7 +47,7 @@ def predict_all(
     examples: Sequence[dspy.Example],
     golds: Sequence[GoldExample],
     *,
-    lm: dspy.BaseLM,
+    session: LMSession,
     secret_env_names: Sequence[str] = (),
     tracer: Tracer | None = None,
     trace_tags: dict[str, str] | None = None,
@@ -55,23 +55,23 @@ def predict_all(
     description: str = "",
     advance: Callable[[], None] | None = None,
 ) -> list[Prediction]:
-    """Run ``program`` on every example. A bad output is kept with its reason (it scores 0); an
+    """Run ``program`` on every example (its LM calls counted on ``session``). A bad output is kept with its reason (it scores 0); an
     LM that cannot be reached stops the run with one line (scoring that as 0 would measure the
     connection, not the prompt)."""
     tracer = tracer or Tracer.off()
     out = []
     for example, gold in zip(examples, golds, strict=True):
-        out.append(_predict_one(program, example, gold, lm=lm, secret_env_names=secret_env_names, tracer=tracer,
+        out.append(_predict_one(program, example, gold, session=session, secret_env_names=secret_env_names, tracer=tracer,
                                 trace_tags=trace_tags, run_id=run_id, description=description))
         if advance is not None:
             advance()
     return out
 
 
-def _predict_one(program: Any, example: dspy.Example, gold: GoldExample, *, lm: dspy.BaseLM,
+def _predict_one(program: Any, example: dspy.Example, gold: GoldExample, *, session: LMSession,
                  secret_env_names: Sequence[str], tracer: Tracer, trace_tags: dict[str, str] | None,
                  run_id: str | None, description: str) -> Prediction:
-    start = len(lm.history)
+    start = session.mark()
     error = None
     inputs = example.inputs()
     try:
@@ -80,7 +80,7 @@ def _predict_one(program: Any, example: dspy.Example, gold: GoldExample, *, lm: 
             tags={**(trace_tags or {}), "augmentlab.example_id": gold.id},
         ) as traced:
             pred = program(**inputs)
-            traced.finish(outputs=_trace_outputs(pred), attributes=_trace_usage(usage_since(lm, start)))
+            traced.finish(outputs=_trace_outputs(pred), attributes=_trace_usage(session.usage_since(start)))
     except LMError as exc:
         # An error body can echo the API key.
         reason = Redactor(secret_env_names).text(f"{type(exc).__name__}: {' '.join(str(exc).split())}")
@@ -92,7 +92,7 @@ def _predict_one(program: Any, example: dspy.Example, gold: GoldExample, *, lm: 
         if isinstance(exc, KeyboardInterrupt):
             raise
         pred, error = None, f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
-    return Prediction(gold, pred, usage_since(lm, start), error, traced.trace_id)
+    return Prediction(gold, pred, session.usage_since(start), error, traced.trace_id)
 
 
 def score_predictions(predictions: Sequence[Prediction], *, task: str, weights: Any, person: str | None = None,

@@ -12,7 +12,7 @@ from typing import Any
 import dspy
 from rich.console import Console
 
-from augmentlab.lm import LMConfig, adapter_for, open_lm
+from augmentlab.lm import LMSession, open_session
 from experiments import genai
 from experiments.optimizers import OptimizerContext, get_optimizer
 from experiments.record import log_execution
@@ -26,35 +26,30 @@ from prompts.data import to_example
 
 
 @dataclass
-class OpenLMs:
-    """The run's LMs, opened once: the task LM (in the DSPy context) with its adapter, and the
-    optimizers' prompt / reflection LMs (the task LM unless the spec names another and a variant
-    needs it)."""
+class RunLMs:
+    """The run's LM sessions, opened once: ``task`` (in the DSPy context: the variants run on it,
+    its usage is theirs) and the optimizers' ``prompt`` (MIPROv2) and ``reflection`` (GEPA) LMs —
+    ``task`` itself unless the spec names another and a variant needs it."""
 
-    config: LMConfig
-    lm: dspy.BaseLM
-    adapter: Any
-    prompt_lm: dspy.BaseLM
-    reflection_lm: dspy.BaseLM
-    reflection_adapter: Any
+    task: LMSession
+    prompt: LMSession
+    reflection: LMSession
 
 
-def open_lms(stack: ExitStack, spec: ExperimentSpec) -> OpenLMs:
+def open_lms(stack: ExitStack, spec: ExperimentSpec) -> RunLMs:
     """Open the spec's LMs in ``stack`` (closed, embedded server included, when it closes)."""
     configs = spec.lm_configs()
-    lm = stack.enter_context(open_lm(configs["lm"]))
-    adapter = adapter_for(configs["lm"])
-    stack.enter_context(dspy.context(lm=lm, adapter=adapter))
+    task = stack.enter_context(open_session(configs["lm"]))
+    stack.enter_context(task.use())
     needs = {role for v in spec.variants if v.optimizer for role in get_optimizer(v.optimizer).lm_roles}
 
-    def role(name: str) -> dspy.BaseLM:
+    def role(name: str) -> LMSession:
         if name not in needs or configs[name] == configs["lm"]:
-            return lm
-        return stack.enter_context(open_lm(configs[name]))
+            return task
+        return stack.enter_context(open_session(configs[name]))
 
-    prompt_lm = role("prompt_lm")
-    reflection_lm = role("reflection_lm")
-    return OpenLMs(configs["lm"], lm, adapter, prompt_lm, reflection_lm, adapter_for(configs["reflection_lm"]))
+    prompt = role("prompt_lm")
+    return RunLMs(task=task, prompt=prompt, reflection=role("reflection_lm"))
 
 
 @dataclass
@@ -64,7 +59,7 @@ class Execution:
     spec: ExperimentSpec
     split: Split
     parts: dict[str, list[dspy.Example]]
-    lms: OpenLMs
+    lms: RunLMs
     tracker: Tracker
     parent: RunLogger
     tracer: Tracer
@@ -92,10 +87,10 @@ def open_execution(stack: ExitStack, spec: ExperimentSpec, split: Split, tracker
         person=spec.metrics.person,
         seed=spec.seed,
         num_threads=spec.num_threads,
-        lm=lms.lm,
-        prompt_lm=lms.prompt_lm,
-        reflection_lm=lms.reflection_lm,
-        reflection_adapter=lms.reflection_adapter,
+        lm=lms.task.lm,
+        prompt_lm=lms.prompt.lm,
+        reflection_lm=lms.reflection.lm,
+        reflection_adapter=lms.reflection.adapter,
         embedder=embedder,
     )
     parts = {name: [to_example(g, spec.task) for g in part] for name, part in split.parts().items()}
@@ -104,4 +99,4 @@ def open_execution(stack: ExitStack, spec: ExperimentSpec, split: Split, tracker
                       programs_dir=Path(programs_dir) if programs_dir is not None else Path(OPTIMIZED_DIR))
 
 
-__all__ = ["Execution", "OpenLMs", "open_execution", "open_lms"]
+__all__ = ["Execution", "RunLMs", "open_execution", "open_lms"]

@@ -27,7 +27,7 @@
 
   returns the winning prompt.
 
-Everything written passes through the run's :class:`~experiments.tracking.Redactor`.
+Everything written passes through the run's :class:`~augmentlab.core.redact.Redactor`.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ import augmentlab  # noqa: F401  (offline environment before mlflow)
 if TYPE_CHECKING:
     from mlflow import MlflowClient
 
-    from experiments.tracking import Redactor
+    from augmentlab.core.redact import Redactor
 
 PREFIX = "augmentlab-"
 CHAMPION = "champion"

@@ -40,11 +40,11 @@ from augmentlab.core.errors import AugmentlabError
 from augmentlab.core.model import GoldExample, Script, Usage
 from augmentlab.core.stats import Interval, bootstrap_ci, compare, winner
 from augmentlab.ingest import load as load_script
-from augmentlab.lm import usage_since
-from augmentlab.lm.options import apply_to_spec
+from augmentlab.lm import LMSession
+from augmentlab.lm.settings import apply_to_spec
 from experiments import genai
 from experiments.evaluate import predict_all, progress_bar, score_predictions
-from experiments.execution import Execution, OpenLMs, open_execution
+from experiments.execution import Execution, open_execution
 from experiments.record import log_variant, save_program, save_results
 from experiments.spec import ExperimentSpec, VariantSpec, load_spec
 from experiments.splits import Split, split_for, usable_for
@@ -195,7 +195,7 @@ def evaluate(
     examples: Sequence[dspy.Example],
     golds: Sequence[GoldExample],
     *,
-    lm: dspy.BaseLM,
+    session: LMSession,
     spec: ExperimentSpec,
     weights: Any,
     embedder: Any = None,
@@ -205,14 +205,15 @@ def evaluate(
     trace_tags: dict[str, str] | None = None,
     run_id: str | None = None,
 ) -> tuple[list[ExampleResult], Usage]:
-    """Run ``program`` on every example, then score all predictions in one batch.
+    """Run ``program`` on every example (usage read from ``session``), then score all predictions
+    in one batch.
 
     With a :class:`~experiments.tracing.Tracer`, each example is one MLflow trace (tagged with
     ``trace_tags`` and the example id, linked to ``run_id``).
     """
     task_id = progress.add_task(description, total=len(examples)) if progress is not None else None
     predictions = predict_all(
-        program, examples, golds, lm=lm, secret_env_names=spec.secret_env_names(), tracer=tracer,
+        program, examples, golds, session=session, secret_env_names=spec.secret_env_names(), tracer=tracer,
         trace_tags=trace_tags, run_id=run_id, description=description,
         advance=(lambda: progress.advance(task_id)) if progress is not None else None,
     )
@@ -247,7 +248,7 @@ class AugmentStep(Protocol):
     LM and the execution's MLflow run are open; returns the augmented file (logged as an artifact
     of the execution). The CLI's is :func:`augmentlab.augment.best.augment_with_best`."""
 
-    def __call__(self, script: Script, result: RunResult, *, lms: OpenLMs, out_dir: Path, progress: bool,
+    def __call__(self, script: Script, result: RunResult, *, session: LMSession, out_dir: Path, progress: bool,
                  tracer: Tracer, console: Console) -> Path: ...
 
 
@@ -273,7 +274,7 @@ def run_experiment(
     ``augment``: the step that augments the spec's ``script`` with the best variant (none: the
     script is not read). ``traces``: log each example's LM calls as an MLflow trace (default: the
     spec's ``traces``, on unless set to false). ``lm_options``: command-line LM overrides
-    (:class:`augmentlab.lm.options.LMOptions`) over the spec's ``[lm]`` (or ``augmentlab.toml``'s).
+    (:class:`augmentlab.lm.settings.LMOptions`) over the spec's ``[lm]`` (or ``augmentlab.toml``'s).
     """
     try:
         return _run_experiment(
@@ -339,7 +340,7 @@ def _run_experiment(
                            experiment_id=tracker.experiment_id, parent_run_id=tracker.parent_run_id)
         _log_leaderboard(ex, result)
         if script is not None and augment is not None:
-            result.augmented_path = augment(script, result, lms=ex.lms, out_dir=ex.out_dir, progress=progress,
+            result.augmented_path = augment(script, result, session=ex.lms.task, out_dir=ex.out_dir, progress=progress,
                                             tracer=ex.tracer, console=console)
             ex.parent.file(result.augmented_path, "augmented")
     return result
@@ -355,7 +356,7 @@ def _run_variant(ex: Execution, v: VariantSpec, done: list[VariantOutcome], bar:
         outcome.run_id = run.run_id
         _make_program(ex, outcome, done)
         outcome.examples, outcome.eval_usage = evaluate(
-            outcome.program, ex.parts["test"], ex.split.test, lm=ex.lms.lm, spec=spec, weights=spec.weights(),
+            outcome.program, ex.parts["test"], ex.split.test, session=ex.lms.task, spec=spec, weights=spec.weights(),
             embedder=ex.ctx.embedder, progress=bar, description=f"{v.name}: test", tracer=ex.tracer,
             trace_tags=genai.trace_tags(spec, v.name), run_id=run.run_id,
         )
@@ -379,10 +380,10 @@ def _make_program(ex: Execution, outcome: VariantOutcome, done: list[VariantOutc
     base = next(o for o in done if o.name == v.base)
     outcome.options = v.optimizer_options.effective(ex.ctx)
     ex.console.print(f"compiling [bold]{v.name}[/] ({v.optimizer} from {v.base}) on {len(ex.split.train)} train example(s)")
-    start = len(ex.lms.lm.history)
+    start = ex.lms.task.mark()
     compiled = compile_optimized(v, base.program, trainset=ex.parts["train"], devset=ex.parts["dev"], ctx=ex.ctx)
     outcome.program, outcome.trajectory = compiled.program, compiled.trajectory
-    outcome.compile_usage = usage_since(ex.lms.lm, start)
+    outcome.compile_usage = ex.lms.task.usage_since(start)
 
 
 def _log_leaderboard(ex: Execution, result: RunResult) -> None:

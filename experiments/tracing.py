@@ -17,7 +17,7 @@ Scores, sub-scores and the metric's feedback are logged on the trace as MLflow *
 assessments (source ``CODE`` ``augmentlab.metrics``) and the gold labels as an *expectation*, which
 is where MLflow 3's UI shows evaluation results and compares two runs example by example.
 
-Secrets: every span passes through the same :class:`~experiments.tracking.Redactor` as params,
+Secrets: every span passes through the same :class:`~augmentlab.core.redact.Redactor` as params,
 tags and artifacts, just before it is exported (inputs, outputs, attributes, the exception events
 of a failed call — a 401 body can echo the key — and the status message).
 
@@ -35,12 +35,10 @@ import os
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import augmentlab  # noqa: F401  (offline environment before mlflow)
-
-if TYPE_CHECKING:
-    from experiments.tracking import Redactor
+from augmentlab.core.redact import Redactor
 
 logger = logging.getLogger(__name__)
 
@@ -99,8 +97,6 @@ class Tracer:
     @classmethod
     def off(cls) -> Tracer:
         """A tracer that traces nothing (``trace`` yields a handle with no trace id)."""
-        from experiments.tracking import Redactor
-
         return cls("", "", Redactor(include_common=False), enabled=False)
 
     # ------------------------------------------------------------------ session

@@ -5,7 +5,7 @@ spec and a nested *child run* per variant. The default store is ``mlruns/`` in t
 tracking URI ``sqlite:///<abs>/mlruns/mlflow.db``, artifacts under ``mlruns/artifacts``. Pass a
 ``tracking_uri`` (``http://mlflow.team:5000``) to log to a team server instead.
 
-Everything logged goes through a :class:`Redactor`: the value of any environment variable named
+Everything logged goes through a :class:`~augmentlab.core.redact.Redactor`: the value of any environment variable named
 as an ``api_key_env`` (and of any set ``*_API_KEY`` / ``*_TOKEN`` / ``*_SECRET`` variable) is
 replaced by ``[REDACTED:<NAME>]`` in params, tags, metrics names, text artifacts, tables and
 copied files — only the variable's *name* can ever reach the store.
@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 import augmentlab  # noqa: F401  (offline environment before mlflow)
 from augmentlab.core.errors import AugmentlabError
+from augmentlab.core.redact import Redactor
 
 # MLflow announces creating/migrating its SQLite tables at INFO on every new store: noise for users.
 for _name in ("mlflow.store.db.utils", "alembic.runtime.migration"):
@@ -53,53 +54,7 @@ VARIANT_TAG = "augmentlab.variant"
 OWNER_PID_TAG = "augmentlab.pid"
 OWNER_HOST_TAG = "augmentlab.host"
 ABANDONED_TAG = "augmentlab.abandoned"
-_SECRET_NAME_RE = re.compile(r"(API_KEY|APIKEY|ACCESS_KEY|TOKEN|SECRET|PASSWORD)$", re.IGNORECASE)
-_MIN_SECRET_LEN = 6
 _PARAM_MAX = 6000  # MLflow's limit for a param value
-
-
-# ------------------------------------------------------------------------------- redaction
-class Redactor:
-    """Replaces secret values with ``[REDACTED:<VAR>]`` wherever they occur."""
-
-    def __init__(self, env_names: Iterable[str] = (), *, include_common: bool = True) -> None:
-        names = set(env_names)
-        if include_common:
-            names.update(name for name in os.environ if _SECRET_NAME_RE.search(name))
-        secrets: dict[str, str] = {}
-        for name in sorted(names):
-            value = os.environ.get(name)
-            if value and len(value) >= _MIN_SECRET_LEN:
-                secrets.setdefault(value, name)
-        # Longest first, so a secret containing another is replaced whole.
-        self._secrets = sorted(secrets.items(), key=lambda item: -len(item[0]))
-
-    @property
-    def active(self) -> bool:
-        return bool(self._secrets)
-
-    def text(self, value: str) -> str:
-        for secret, name in self._secrets:
-            if secret in value:
-                value = value.replace(secret, f"[REDACTED:{name}]")
-        return value
-
-    def value(self, obj: Any) -> Any:
-        """``obj`` with every string inside it redacted (dicts, lists, tuples walked)."""
-        if isinstance(obj, str):
-            return self.text(obj)
-        if isinstance(obj, Mapping):
-            return {self.value(k): self.value(v) for k, v in obj.items()}
-        if isinstance(obj, list | tuple):
-            return [self.value(v) for v in obj]
-        return obj
-
-    def file_text(self, path: Path) -> str | None:
-        """The redacted text of a file, or None when it is not UTF-8 text."""
-        try:
-            return self.text(path.read_text(encoding="utf-8"))
-        except (UnicodeDecodeError, OSError):
-            return None
 
 
 # ------------------------------------------------------------------------------- location
@@ -584,7 +539,6 @@ def _read_table(mlflow_client: MlflowClient, experiment_id: str, variant: Varian
 
 __all__ = [
     "ExperimentResults",
-    "Redactor",
     "RunLogger",
     "Tracker",
     "VariantResult",

@@ -14,9 +14,9 @@ no content. When the judge's reply cannot be used the part abstains (``None``) a
 
 The judge's instructions are a variant file (``prompts/judge/*.md``, task ``judge``, loaded by the
 caller with :func:`prompts.variants.load_variant`: metrics and prompts are sibling layers); its
-signature below only declares fields. Calls go through the configured DSPy LM opened with
-:func:`augmentlab.lm.open_lm`, so they are cached (DSPy's cache), counted and priced
-(:func:`augmentlab.lm.usage_since`) like every other call. The judge is for endpoint LMs: the
+signature below only declares fields. Calls go through an :class:`~augmentlab.lm.LMSession`
+(:func:`augmentlab.lm.open_session`), so they are cached (DSPy's cache), counted and priced
+(:meth:`~augmentlab.lm.LMSession.usage_since`) like every other call. The judge is for endpoint LMs: the
 embedded model (SmolLM2-135M) cannot judge, and :func:`open_judge` refuses it.
 
 :func:`combine` (and :func:`score_with_judge`, the composite score with it) is the hook into the composite: ``score × ((1 - w) + w × part)``. With the
@@ -40,7 +40,7 @@ import dspy
 from pydantic import BaseModel
 
 from augmentlab.core.errors import AugmentlabError
-from augmentlab.lm import LMConfig, adapter_for, open_lm, usage_since
+from augmentlab.lm import LMConfig, LMSession, open_session
 from augmentlab.core.model import GoldExample, Usage
 from augmentlab.core.text import ACTION_RE
 
@@ -222,22 +222,20 @@ def judge_inputs(gold: GoldExample, scenario: Any, annotated: Any) -> dict[str, 
 class Judge:
     """Lists an output's flaws with an LM and derives the part (see the module doc).
 
-    ``lm`` is an opened DSPy LM (:func:`open_judge` opens one from an :class:`LMConfig`);
+    ``session`` is an opened LM (:func:`open_judge` opens one from an :class:`LMConfig`);
     ``instructions`` the body of a judge variant file. :attr:`usage` sums every call made.
     """
 
     def __init__(
         self,
-        lm: dspy.BaseLM,
+        session: LMSession,
         instructions: str,
         *,
-        adapter: dspy.Adapter | None = None,
         penalty_at_zero: float = PENALTY_AT_ZERO,
     ) -> None:
         if not instructions.strip():
             raise AugmentlabError("the judge needs instructions (a prompts/judge/*.md variant)")
-        self.lm = lm
-        self.adapter = adapter or dspy.JSONAdapter()
+        self.session = session
         self.penalty_at_zero = penalty_at_zero
         self.predict = dspy.Predict(JudgeFlaws.with_instructions(instructions.strip()))
         self.usage = Usage()
@@ -246,14 +244,14 @@ class Judge:
         units = content_units(scenario, annotated)
         if units == 0:
             return Verdict(0.0, units=0, reason="nothing to judge (no scenario, no action): no credit")
-        start = len(self.lm.history)
+        start = self.session.mark()
         try:
-            with dspy.context(lm=self.lm, adapter=self.adapter):
+            with self.session.use():
                 pred = self.predict(**judge_inputs(gold, scenario, annotated))
             raw, error = pred.flaws, ""
         except Exception as exc:  # an unusable reply: abstain, say why, never break the metric
             raw, error = None, f"{type(exc).__name__}: {' '.join(str(exc).split())[:160]}"
-        usage = usage_since(self.lm, start)
+        usage = self.session.usage_since(start)
         self.usage = self.usage + usage
         if error:
             return Verdict(None, units=units, usage=usage, reason=f"unusable judge reply ({error})")
@@ -299,8 +297,8 @@ def open_judge(config: LMConfig, instructions: str, **kwargs: Any) -> Iterator[J
             f"the LLM judge is off for the {config.kind} model: configure an endpoint "
             f"(e.g. {JUDGE_ENV_PREFIX}_MODEL=openai/gpt-4o-mini, {JUDGE_ENV_PREFIX}_KEY_ENV=OPENAI_API_KEY)"
         )
-    with open_lm(config) as lm:
-        yield Judge(lm, instructions, adapter=adapter_for(config), **kwargs)
+    with open_session(config) as session:
+        yield Judge(session, instructions, **kwargs)
 
 
 # ---------------------------------------------------------------------------------- the hook

@@ -22,8 +22,8 @@ MAX_FUNCTION = 80
 MAX_MODULE = 500
 
 
-def _modules() -> list[Path]:
-    return sorted(p for pkg in PACKAGES for p in (REPO / pkg).rglob("*.py"))
+def _modules(root: Path) -> list[Path]:
+    return sorted(p for pkg in PACKAGES for p in (root / pkg).rglob("*.py"))
 
 
 def _first_party(node: ast.Import | ast.ImportFrom) -> list[str]:
@@ -36,11 +36,12 @@ def _first_party(node: ast.Import | ast.ImportFrom) -> list[str]:
     return [n for n in names if n.split(".")[0] in PACKAGES]
 
 
-def inner_imports() -> list[str]:
+def inner_imports(root: Path = REPO) -> list[str]:
     """``path:line: name`` for each first-party import inside a function outside the CLI layer."""
     found = []
-    for path in _modules():
-        if CLI in path.parents:
+    cli = root / CLI.relative_to(REPO)
+    for path in _modules(root):
+        if cli in path.parents:
             continue
         tree = ast.parse(path.read_text(encoding="utf-8"))
         seen: set[int] = set()
@@ -51,16 +52,16 @@ def inner_imports() -> list[str]:
                 if isinstance(node, (ast.Import, ast.ImportFrom)) and node.lineno not in seen:
                     seen.add(node.lineno)
                     for name in _first_party(node):
-                        found.append(f"{path.relative_to(REPO)}:{node.lineno}: imports {name} inside a function")
+                        found.append(f"{path.relative_to(root)}:{node.lineno}: imports {name} inside a function")
     return found
 
 
-def oversized() -> list[str]:
+def oversized(root: Path = REPO) -> list[str]:
     """Functions over MAX_FUNCTION lines and modules over MAX_MODULE lines."""
     found = []
-    for path in _modules():
+    for path in _modules(root):
         text = path.read_text(encoding="utf-8")
-        rel = path.relative_to(REPO)
+        rel = path.relative_to(root)
         lines = text.count("\n") + 1
         if lines > MAX_MODULE:
             found.append(f"{rel}: module of {lines} lines (> {MAX_MODULE})")

@@ -195,7 +195,8 @@ def test_secrets_in_a_failing_call_are_redacted_in_the_trace(tmp_path: Path, mon
     from mlflow import MlflowClient
 
     from experiments.tracing import Tracer
-    from experiments.tracking import Redactor, Tracker
+    from augmentlab.core.redact import Redactor
+    from experiments.tracking import Tracker
 
     secret = "sk-trace-0123456789abcdef"
     monkeypatch.setenv("AUGMENTLAB_TRACE_CRED", secret)

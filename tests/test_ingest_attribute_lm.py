@@ -14,7 +14,7 @@ import augmentlab  # noqa: F401  (offline environment first)
 from augmentlab.cli import main
 from augmentlab.core.errors import AugmentlabError
 from augmentlab.ingest.attribute_lm import attribute_file, attribute_scenes, speaker_signature
-from augmentlab.lm import LMConfig, output_schema, use_lm
+from augmentlab.lm import LMConfig, open_session, output_schema
 from augmentlab.core.model import Character, Line, LineKind, Scene
 from fakes.fake_server import StubServer, input_sections
 
@@ -69,9 +69,9 @@ def _key(monkeypatch):
 
 def test_prompt_holds_the_cast_and_the_surrounding_paragraphs() -> None:
     scenes = _scenes()
-    with use_lm(LMConfig(kind="fake", cache=False)) as lm:
-        report = attribute_scenes(scenes, CAST, lm, window=4)
-        prompts = ["\n".join(str(m["content"]) for m in entry["messages"]) for entry in lm.history]
+    with open_session(LMConfig(kind="fake", cache=False)) as session:
+        report = attribute_scenes(scenes, CAST, session, window=4)
+        prompts = ["\n".join(str(m["content"]) for m in entry["messages"]) for entry in session.lm.history]
     assert report.asked == 4 and len(prompts) == 4  # the tagged and narration lines are never sent
     first = prompts[0]
     for name in ("Emma", "Mr. Knightley", "Harriet"):
@@ -88,8 +88,8 @@ def test_prompt_holds_the_cast_and_the_surrounding_paragraphs() -> None:
 def test_cast_answer_attributes_and_anything_else_abstains() -> None:
     scenes = _scenes()
     old_ids = [s.id for s in scenes]
-    with StubServer(latency=0.0, responder=_responder) as server, use_lm(_config(server)) as lm:
-        report = attribute_scenes(scenes, CAST, lm)
+    with StubServer(latency=0.0, responder=_responder) as server, open_session(_config(server)) as session:
+        report = attribute_scenes(scenes, CAST, session)
     assert server.completed == 4
     one, two, three, four = scenes[0].lines[-1], *scenes[1].lines[:3]
     assert (one.speaker, one.metadata["attribution"], one.metadata["lm_answer"]) == ("Harriet", "lm", "Harriet")
@@ -109,18 +109,18 @@ def test_rerun_is_served_from_the_cache_and_usage_is_counted_and_priced() -> Non
     model = f"openai/stub-{uuid.uuid4().hex[:8]}"  # a prompt no other test has cached
     with StubServer(latency=0.0, responder=_responder) as server:
         config = _config(server, cache=True, model=model, prompt_price_per_1k=1.0, completion_price_per_1k=2.0)
-        with use_lm(config) as lm:
-            first = attribute_scenes(_scenes(), CAST, lm, limit=2)
+        with open_session(config) as session:
+            first = attribute_scenes(_scenes(), CAST, session, limit=2)
         assert server.completed == 2 and first.asked == 2 and first.uncertain == 4
         u = first.usage
         assert (u.calls, u.cached_calls) == (2, 0) and u.prompt_tokens > 100 and u.completion_tokens > 0
         assert u.cost == pytest.approx(u.prompt_tokens / 1000 + u.completion_tokens / 1000 * 2)
-        with use_lm(config) as lm:  # interrupted after two: the re-run asks only the other two
-            again = attribute_scenes(_scenes(), CAST, lm)
+        with open_session(config) as session:  # interrupted after two: the re-run asks only the other two
+            again = attribute_scenes(_scenes(), CAST, session)
         assert server.completed == 4
         assert (again.usage.calls, again.usage.cached_calls, again.new_calls) == (4, 2, 2)
-        with use_lm(config) as lm:
-            third = attribute_scenes(_scenes(), CAST, lm)
+        with open_session(config) as session:
+            third = attribute_scenes(_scenes(), CAST, session)
         assert server.completed == 4 and third.new_calls == 0 and third.attributed == 2
         assert third.usage.prompt_tokens == again.usage.prompt_tokens
 
@@ -128,8 +128,8 @@ def test_rerun_is_served_from_the_cache_and_usage_is_counted_and_priced() -> Non
 def test_lm_error_leaves_the_line_uncertain() -> None:
     scenes = _scenes()
     with StubServer(latency=0.0, faults=["garbage"] + ["500"] * 10, responder=_responder) as server, \
-            use_lm(_config(server)) as lm:
-        report = attribute_scenes(scenes, CAST, lm, limit=2)
+            open_session(_config(server)) as session:
+        report = attribute_scenes(scenes, CAST, session, limit=2)
     assert report.attributed == 0 and report.invalid + report.errors == 2
     assert all(ln.speaker is None for ln in scenes[1].lines[:3]) and scenes[0].lines[-1].speaker is None
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from augmentlab.ingest import load
-from augmentlab.ingest.attribution import tag_after, tag_before, vocatives
+from augmentlab.ingest.attribution.clues import tag_after, tag_before, vocatives
 from augmentlab.core.model import LineKind
 
 REPO = Path(__file__).resolve().parent.parent

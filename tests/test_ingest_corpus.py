@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from augmentlab.ingest import load
 from augmentlab.ingest.lines import render_annotated
 from augmentlab.core.model import LineKind

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from augmentlab.ingest import load
+from augmentlab.ingest import FORMAT_MODULES, FORMATS, load
 from augmentlab.ingest.cast import Cast
 from augmentlab.ingest.lines import render_annotated
 from augmentlab.core.model import LineKind
@@ -103,3 +103,11 @@ def test_cast_merges_obvious_variants() -> None:
     assert set(chars) == {"MRS HIGGINS", "JOHN", "LIZA"}
     assert "THE FLOWER GIRL" in chars["LIZA"].aliases and "MRS. HIGGINS" in chars["MRS HIGGINS"].aliases
     assert cast.counts == {"MRS HIGGINS": 3, "JOHN": 3, "LIZA": 2}
+
+
+def test_every_format_has_a_reading_module() -> None:
+    # ``--format NAME`` is accepted for each of FORMATS; each must have a module with ``parse``.
+    assert sorted(FORMAT_MODULES) == sorted(FORMATS)
+    for name, module in FORMAT_MODULES.items():
+        assert module.__name__ == f"augmentlab.ingest.{name}"
+        assert callable(module.parse)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from augmentlab.ingest import iter_scenes, load
 from augmentlab.ingest.cast import Cast
-from augmentlab.ingest.attribution import tag_after
+from augmentlab.ingest.attribution.clues import tag_after
 from augmentlab.core.model import LineKind
 
 TITLES_STORY = """CHAPTER 1. THE QUAY

@@ -7,7 +7,7 @@ import pytest
 
 from augmentlab.core.errors import AugmentlabError
 from augmentlab.lm.fake import FakeLM
-from augmentlab.lm import LMConfig, adapter_for, grammar_adapter_class, open_lm, output_schema, usage_since
+from augmentlab.lm import GrammarJSONAdapter, LMConfig, adapter_for, open_lm, output_schema, usage_since
 from augmentlab.core.text import is_verbatim
 
 SECRET = "sk-test-do-not-log-1234567890"
@@ -59,7 +59,7 @@ def test_fingerprint_tracks_output_settings_only():
 
 
 def test_adapter_for():
-    assert isinstance(adapter_for(LMConfig()), grammar_adapter_class())
+    assert isinstance(adapter_for(LMConfig()), GrammarJSONAdapter)
     assert type(adapter_for(LMConfig(kind="endpoint", model="openai/x"))) is dspy.JSONAdapter
     assert type(adapter_for(LMConfig(kind="fake", adapter="chat"))) is dspy.ChatAdapter
 
@@ -149,7 +149,7 @@ def test_embedded_start_failure_is_one_line(tmp_path):
 
 
 def test_grammar_adapter_reads_raw_newlines_in_strings():
-    adapter = grammar_adapter_class()()
+    adapter = GrammarJSONAdapter()
     completion = '{ "annotated_lines": [ "*I wave.*\nHi." ,"\n" ,"Bye." ]}'
     assert adapter.parse(Annotate, completion)["annotated_lines"] == ["*I wave.*\nHi.", "\n", "Bye."]
 
@@ -195,7 +195,8 @@ def test_cached_litellm_response_keeps_its_usage_for_augmentlab(tmp_path) -> Non
     """LiteLLM responses (embedded server, most endpoints) lose ``usage`` in DSPy's cache copy."""
     import litellm
 
-    from augmentlab.lm import _response_usage, keep_cached_usage
+    from augmentlab.lm.patches import keep_cached_usage
+    from augmentlab.lm.usage import response_usage
 
     keep_cached_usage()
     cache = dspy.clients.cache.Cache(enable_disk_cache=True, enable_memory_cache=False,
@@ -208,4 +209,4 @@ def test_cached_litellm_response_keeps_its_usage_for_augmentlab(tmp_path) -> Non
     cache.put(request, response)
     hit = cache.get(request)
     assert not hit.usage  # DSPy cleared it: no tokens were spent on this call
-    assert _response_usage(hit) == (321, 45)
+    assert response_usage(hit) == (321, 45)

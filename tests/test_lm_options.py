@@ -10,7 +10,7 @@ import pytest
 from augmentlab.cli import main as cli_main
 from augmentlab.core.errors import AugmentlabError
 from augmentlab.lm import LMConfig
-from augmentlab.lm.options import FLAGS, LMOptions, apply_to_spec, resolve_lm_config
+from augmentlab.lm.settings import FLAGS, LMOptions, apply_to_spec, resolve_lm_config
 from fakes.fake_server import StubServer
 
 REPO = Path(__file__).resolve().parent.parent
@@ -127,3 +127,18 @@ def test_run_command_passes_overrides(tmp_path, monkeypatch):
                      "--api-base", "http://127.0.0.1:9/v1", "--model", "openai/local"]) == 2
     options = seen["lm_options"]
     assert (options.max_tokens, options.api_base, options.model) == (333, "http://127.0.0.1:9/v1", "openai/local")
+
+
+def test_help_imports_no_lm_package() -> None:
+    """``--help`` lists every LM option without importing augmentlab.lm (which imports dspy)."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom augmentlab.cli import main\n"
+            "for argv in (['--help'], ['augment', '--help'], ['experiment', 'run', '--help']):\n"
+            "    try:\n        main(argv)\n    except SystemExit:\n        pass\n"
+            "print(sorted(m for m in sys.modules if m == 'dspy' or m.startswith('augmentlab.lm')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert out.stdout.strip().splitlines()[-1] == "[]"

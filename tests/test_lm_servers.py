@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from augmentlab.cli import main as cli_main
-from augmentlab.lm import adapter_for, grammar_adapter_class, schema_adapter_class
-from augmentlab.lm.options import resolve_lm_config
+from augmentlab.lm import GrammarJSONAdapter, SchemaJSONAdapter, adapter_for
+from augmentlab.lm.settings import resolve_lm_config
 from fakes.fake_server import StubServer
 
 REPO = Path(__file__).resolve().parent.parent
@@ -57,7 +57,7 @@ def test_recipe_request_shape(server, tmp_path, monkeypatch):
         lines = ["[lm]"] + [f"{k} = {json.dumps(v)}" for k, v in recipe.items()]
         (tmp_path / "augmentlab.toml").write_text("\n".join(lines) + "\n")
         config = resolve_lm_config(None)
-        expected_cls = grammar_adapter_class() if adapter == "json-grammar" else schema_adapter_class()
+        expected_cls = GrammarJSONAdapter if adapter == "json-grammar" else SchemaJSONAdapter
         assert type(adapter_for(config)) is expected_cls
         assert cli_main(["augment", str(SCRIPT), "-o", str(tmp_path / "out"), "--limit", "2",
                          "--no-persona-writer"]) == 0

@@ -6,7 +6,7 @@ import dspy
 import pytest
 
 from augmentlab.core.errors import AugmentlabError
-from augmentlab.lm import LMConfig, compact_field_structure, grammar_adapter_class, use_lm
+from augmentlab.lm import GrammarJSONAdapter, LMConfig, compact_field_structure, use_lm
 from augmentlab.core.model import Line, LineKind, Scene
 from augmentlab.core.text import is_verbatim
 from prompts.data import scene_inputs
@@ -88,7 +88,7 @@ def test_compact_structure_names_fields_and_types_without_the_schema() -> None:
 
 
 def test_grammar_adapter_prompt_is_compact_and_keeps_instructions() -> None:
-    adapter = grammar_adapter_class()()
+    adapter = GrammarJSONAdapter()
     program = SceneAugmenter(None, "compose_scene")
     signature = program.annotator.predict.signature
     inputs = {k: v for k, v in scene_inputs(SCENE).items() if k in signature.input_fields}
@@ -103,7 +103,7 @@ def test_grammar_adapter_prompt_is_compact_and_keeps_instructions() -> None:
 
 
 def test_grammar_adapter_demo_answers_are_one_line_json() -> None:
-    adapter = grammar_adapter_class()()
+    adapter = GrammarJSONAdapter()
     demo = {"lines": "1. Ann: Hi.", "context": "", "cast": "Ann", "scenario": "Dawn on a pier."}
     messages = adapter.format(WriteScenario.with_instructions("Write it."), [demo], {"lines": "1. Ann: Yo.", "context": "", "cast": "Ann"})
     assert messages[2] == {"role": "assistant", "content": '{"scenario": "Dawn on a pier."}'}

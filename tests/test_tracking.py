@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from augmentlab.core.errors import AugmentlabError
+from augmentlab.core.redact import Redactor
 from experiments.tracking import (
-    Redactor,
     Tracker,
     artifact_location,
     list_experiments,

@@ -621,7 +621,8 @@ def augment_scripts(
 
     import dspy
 
-    from augmentlab.lm import adapter_for, memoize_dspy_model_info, open_lm
+    from augmentlab.lm import adapter_for, open_lm
+    from augmentlab.lm.patches import memoize_dspy_model_info
 
     memoize_dspy_model_info()
     lm_fp = _lm_fingerprint(lm_config, lm)  # the model's identity (hashes a GGUF once per file)
@@ -678,7 +679,7 @@ def augment_scripts(
 def _redactor(lm_config: LMConfig | None) -> Any:
     """The secret redactor for a run: the key variable the config names and the usual ``*_API_KEY``
     / ``*_TOKEN`` variables (an error body can echo the key: a 401 from some servers does)."""
-    from experiments.tracking import Redactor
+    from augmentlab.core.redact import Redactor
 
     return Redactor([lm_config.api_key_env] if lm_config is not None and lm_config.api_key_env else [])
 

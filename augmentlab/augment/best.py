@@ -13,16 +13,16 @@ from typing import TYPE_CHECKING
 
 from augmentlab.augment import augment_scripts
 from augmentlab.core.model import Script
+from augmentlab.lm import LMSession
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from experiments.execution import OpenLMs
     from experiments.runner import RunResult
     from experiments.tracing import Tracer
 
 
-def augment_with_best(script: Script, result: RunResult, *, lms: OpenLMs, out_dir: Path, progress: bool,
+def augment_with_best(script: Script, result: RunResult, *, session: LMSession, out_dir: Path, progress: bool,
                       tracer: Tracer, console: Console) -> Path:
     """Augment ``script`` with ``result.best`` into ``out_dir/augmented.jsonl`` (one scene at a time,
     the spec's persona cards, each scene a trace); says which variant and why."""
@@ -32,9 +32,9 @@ def augment_with_best(script: Script, result: RunResult, *, lms: OpenLMs, out_di
         [script],
         out_dir,
         program=best.program,
-        lm=lms.lm,
-        lm_config=lms.config,
-        adapter=lms.adapter,
+        lm=session.lm,
+        lm_config=session.config,
+        adapter=session.adapter,
         concurrency=1,
         personas=spec.personas,
         write_personas=False,

@@ -21,9 +21,9 @@ Bad input raises :class:`~augmentlab.core.errors.AugmentlabError` with one line.
 from __future__ import annotations
 
 import dataclasses
-import importlib
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from types import ModuleType
 
 from augmentlab.core.errors import AugmentlabError
 from augmentlab.ingest.cast import Cast
@@ -39,6 +39,7 @@ from augmentlab.ingest.segment import (
     approx_tokens,
 )
 from augmentlab.core.model import Scene, Script
+from augmentlab.ingest import fountain, play, prose, renpy, vn
 
 __all__ = [
     "DEFAULT_CONTEXT_LINES",
@@ -56,6 +57,9 @@ BlockParser = Callable[[Iterable[tuple[int, list[str]]], ParseState], Iterator[E
 """A format module's optional ``parse_blocks``: ``(number of the first line, [text, ...])``
 blocks (numbers consecutive within a block) → the same events, with less per-line work."""
 
+FORMAT_MODULES: dict[str, ModuleType] = {"vn": vn, "renpy": renpy, "play": play, "fountain": fountain, "prose": prose}
+"""The module that reads each of :data:`~augmentlab.ingest.detect.FORMATS`."""
+
 
 def _events(fmt: str, source: Source, info: dict[str, str], state: ParseState) -> Iterator[Event]:
     """The events of ``source`` read as ``fmt``.
@@ -65,7 +69,7 @@ def _events(fmt: str, source: Source, info: dict[str, str], state: ParseState) -
     module with a ``speakers`` function (speaker names of a first pass) tells the cast the names
     first (:meth:`~augmentlab.ingest.cast.Cast.expect`).
     """
-    module = importlib.import_module(f"augmentlab.ingest.{fmt}")
+    module = FORMAT_MODULES[fmt]
     parse: Parser = module.parse
     speakers: Callable[[Iterable[tuple[int, str]]], Iterable[str]] | None = getattr(module, "speakers", None)
     prepare: Callable[[Iterable[tuple[int, str]], ParseState], None] | None = getattr(module, "prepare", None)

@@ -2,8 +2,7 @@
 
 The rules of :mod:`augmentlab.ingest.attribution` leave a quotation they cannot resolve with
 ``speaker=None`` and ``metadata["attribution"] == "uncertain"``. :func:`attribute_scenes` sends
-each such quotation to the LM of the ambient ``dspy.context`` (see :func:`augmentlab.lm.use_lm`)
-with the cast list and the surrounding paragraphs (``window`` either side, across scene
+each such quotation to the LM of an :class:`~augmentlab.lm.LMSession` with the cast list and the surrounding paragraphs (``window`` either side, across scene
 boundaries); the answer is constrained to a cast name or ``"unknown"`` (a ``Literal`` output:
 an enum in the JSON schema / grammar) and validated again (case, punctuation and aliases
 ignored). Then:
@@ -15,7 +14,7 @@ ignored). Then:
 
 Calls go through DSPy's cache (model name + messages), so a re-run — after an interruption
 too — makes no new calls for the quotations already asked; :class:`LMAttributionReport` counts
-calls, cached calls, tokens and cost (:func:`augmentlab.lm.usage_since`).
+calls, cached calls, tokens and cost (:meth:`augmentlab.lm.LMSession.usage_since`).
 """
 
 from __future__ import annotations
@@ -27,8 +26,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+import dspy
+from dspy.utils.exceptions import AdapterParseError
+from pydantic import ValidationError
+
 from augmentlab.core.errors import AugmentlabError
+from augmentlab.core.fsio import write_jsonl
 from augmentlab.core.model import Character, Line, LineKind, Scene, Usage
+from augmentlab.lm import LMConfig, LMSession, open_session
 
 UNKNOWN = "unknown"
 WINDOW = 4
@@ -74,8 +79,6 @@ class CastIndex:
 
 def speaker_signature(names: list[str]) -> Any:
     """A DSPy signature whose ``speaker`` output is a ``Literal`` of the cast names + ``unknown``."""
-    import dspy
-
     choices = Literal.__getitem__(tuple(names) + (UNKNOWN,))  # type: ignore[attr-defined]
     return dspy.make_signature(
         {
@@ -183,21 +186,16 @@ def _raw_answer(response: str) -> str:
 def attribute_scenes(
     scenes: list[Scene],
     cast: Iterable[Character | str],
-    lm: Any,
+    session: LMSession,
     *,
     window: int = WINDOW,
     limit: int | None = None,
 ) -> LMAttributionReport:
-    """Ask the LM of the ambient ``dspy.context`` about every uncertain quotation of ``scenes``.
+    """Ask the LM of ``session`` about every uncertain quotation of ``scenes``.
 
-    ``lm`` is the opened LM (for counting its usage). Lines are updated in place (scene context
+    Its usage is counted from the session. Lines are updated in place (scene context
     copies too) and the ids of changed scenes recomputed. ``limit`` asks about the first N only.
     """
-    import dspy
-    from dspy.utils.exceptions import AdapterParseError
-
-    from augmentlab.lm import usage_since
-
     index = CastIndex(cast)
     if not index.names:
         raise AugmentlabError("no cast to attribute speakers from (no named speaker in the scenes and no --cast)")
@@ -205,7 +203,7 @@ def attribute_scenes(
     cast_text = "\n".join(index.names)
     lines = [line for scene in scenes for line in scene.lines]
     report = LMAttributionReport()
-    start = len(lm.history)
+    start = session.mark()
     decided: dict[tuple[int | None, str], Line] = {}
     for i, line in enumerate(lines):
         if not is_uncertain(line):
@@ -216,7 +214,8 @@ def attribute_scenes(
         report.asked += 1
         why = line.metadata.get("why", "")
         try:
-            answer = str(predict(cast=cast_text, passage=passage(lines, i, window), quotation=line.text).speaker)
+            with session.use():
+                answer = str(predict(cast=cast_text, passage=passage(lines, i, window), quotation=line.text).speaker)
         except AdapterParseError as exc:
             answer = _raw_answer(str(exc.lm_response or ""))
         except Exception as exc:  # an LM or network error: leave the line as the rules left it
@@ -250,7 +249,7 @@ def attribute_scenes(
             changed = changed or (line.metadata.get("attribution") == LM_RULE and (line.source_line, line.text) in decided)
         if changed and scene.id:
             scene.id = scene.compute_id()
-    report.usage = usage_since(lm, start)
+    report.usage = session.usage_since(start)
     return report
 
 
@@ -266,8 +265,6 @@ def cast_from_scenes(scenes: list[Scene]) -> list[str]:
 
 def read_scenes(path: Path) -> list[Scene]:
     """Scenes of a JSONL file (one :class:`Scene` per line); a bad line is a one-line error."""
-    from pydantic import ValidationError
-
     if not path.is_file():
         raise AugmentlabError(f"scenes file not found: {path}")
     scenes = []
@@ -286,7 +283,7 @@ def read_scenes(path: Path) -> list[Scene]:
 def attribute_file(
     source: Path,
     out: Path,
-    config: Any,
+    config: LMConfig,
     *,
     cast: list[str] | None = None,
     window: int = WINDOW,
@@ -297,11 +294,6 @@ def attribute_file(
     The cast is ``cast`` when given, else every speaker the scenes name. Written atomically; a
     re-run is answered from the DSPy cache for every quotation already asked.
     """
-    import os
-    import tempfile
-
-    from augmentlab.lm import use_lm
-
     scenes = read_scenes(source)
     parent = out.parent if str(out.parent) else Path(".")
     if not parent.is_dir():
@@ -309,16 +301,7 @@ def attribute_file(
     if out.is_dir():
         raise AugmentlabError(f"output {out} is a directory")
     names = cast or cast_from_scenes(scenes)
-    with use_lm(config) as lm:
-        report = attribute_scenes(scenes, names, lm, window=window, limit=limit)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            for scene in scenes:
-                fh.write(scene.model_dump_json())
-                fh.write("\n")
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with open_session(config) as session:
+        report = attribute_scenes(scenes, names, session, window=window, limit=limit)
+    write_jsonl(out, scenes, create_parent=False)
     return report

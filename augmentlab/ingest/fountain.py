@@ -102,19 +102,18 @@ def _paragraphs(lines: Iterable[tuple[int, str]]) -> Iterator[tuple[int, list[st
 def parse(source: Iterable[tuple[int, str]], state: ParseState) -> Iterator[Event]:
     """Yield scene events and lines from a Fountain screenplay."""
     ledger = state.ledger
-    claims: list[tuple[str, bool]] = []
-    _scene: dict = {"pending": None, "waiting": [], "lines_in_scene": 0, "first": True}
+    screenplay = _Screenplay(state)
     for number, block in _paragraphs(_without_markup(source, ledger)):
-        claims.clear()
-        yield from _paragraph(number, block, state, claims, _scene)
-        if claims:
-            what, skipped = claims[-1]
+        screenplay.claim = None
+        yield from screenplay.paragraph(number, block)
+        if screenplay.claim is not None:
+            what, skipped = screenplay.claim
             lines = sum(1 for text in block if text.strip())
             if skipped:
                 ledger.skip(what, number, lines, last=number + len(block) - 1, speech_like=int(what == _NO_WORDS))
             else:
                 ledger.take(what, number, lines, last=number + len(block) - 1)
-    yield from _end(_scene)
+    yield from screenplay.end()
 
 
 _NO_WORDS = "speech with no words"
@@ -122,101 +121,120 @@ ACCOUNTS_LINES = True
 """This module reports every paragraph it reads into the ledger (:mod:`augmentlab.ingest.accounting`)."""
 
 
-def _end(scene: dict) -> Iterator[Event]:
-    if scene["pending"] is not None:
-        yield scene["pending"]
-    for direction in scene["waiting"]:
-        yield SceneDirection(direction)
+class _Screenplay:
+    """A screenplay read paragraph by paragraph: the last line (``pending``) and the action
+    paragraphs after it (``waiting``) wait for the next cue or heading to settle whose they are."""
 
+    def __init__(self, state: ParseState) -> None:
+        self.state = state
+        self.pending: Line | None = None
+        self.waiting: list[str] = []
+        self.lines_in_scene = 0
+        self.first = True
+        self.claim: tuple[str, bool] | None = None
+        """What became of the last paragraph's lines: ``(kind or reason, skipped)``."""
 
-def _paragraph(number: int, block: list[str], state: ParseState, claims: list[tuple[str, bool]], scene: dict) -> Iterator[Event]:
-    """The events of one paragraph; what became of it goes to ``claims``."""
-    pending: Line | None = scene["pending"]
-    waiting: list[str] = scene["waiting"]
-    lines_in_scene = scene["lines_in_scene"]
-    try:
+    def paragraph(self, number: int, block: list[str]) -> Iterator[Event]:
+        """The events of one paragraph; what became of it goes to :attr:`claim`."""
         head = block[0].strip()
-        if scene["first"]:
-            scene["first"] = False
+        if self.first:
+            self.first = False
             if TITLE_KEY_RE.match(head) and not HEADING_RE.match(head):
-                for i, line in enumerate(block):
-                    key = TITLE_KEY_RE.match(line.strip())
-                    if key and key.group("key").lower() == "title":
-                        value = key.group("value").strip()
-                        if not value:  # the value on the indented lines below (``Title:\n\tNAME``)
-                            below = []
-                            for more in block[i + 1 :]:
-                                if not more[:1].isspace():
-                                    break
-                                below.append(more.strip())
-                            value = " ".join(below)
-                        if value:
-                            state.title = _plain(value)
-                claims.append(("title page", True))
+                self._title_page(block)
+                self.claim = ("title page", True)
                 return
         if head.startswith(("#", "=")) and not head.startswith("==="):
-            claims.append(("outline (section, synopsis)", True))
-            return
-        if head.startswith("==="):
-            claims.append(("page break", True))
-            return
-        if TRANSITION_RE.match(head) and len(block) == 1:
-            claims.append(("transition", True))
-            return
-        heading = HEADING_RE.match(head) if len(block) == 1 or not CUE_RE.match(head) else None
-        if heading and (head[:1] == "." or len(block) == 1):
-            if pending is not None:
-                for direction in waiting:
-                    attach_direction(pending, direction, before=False)
-                waiting = []
-                yield pending
-                pending = None
-            for direction in waiting:
-                yield SceneDirection(direction)
-            waiting = []
-            title = SCENE_NUMBER_RE.sub("", head.lstrip(".")).strip()
-            location = re.sub(r"^(?:INT|EXT|EST|INT\.?/EXT|I/E)[. ]\s*", "", title, flags=re.I)
-            claims.append(("heading", False))
-            yield SceneStart(heading=title, setting=location or None)
-            lines_in_scene = 0
-            return
-        cue = CUE_RE.match(head)
-        is_cue = cue is not None and len(block) > 1 and (cue.group("forced") or _caps_name(cue.group("name") or ""))
-        if is_cue:
-            assert cue is not None
-            name = (cue.group("forced") or cue.group("name") or "").strip()
-            line = _dialogue(name, cue.group("ext"), bool(cue.group("dual")), block[1:], number)
-            if line is None:
-                claims.append((_NO_WORDS, True))
-                return
-            claims.append(("dialogue", False))
-            if pending is not None:
-                for direction in waiting:
-                    if _names(direction, name):
-                        attach_direction(line, direction, before=True)
-                    else:
-                        attach_direction(pending, direction, before=False)
-                yield pending
+            self.claim = ("outline (section, synopsis)", True)
+        elif head.startswith("==="):
+            self.claim = ("page break", True)
+        elif TRANSITION_RE.match(head) and len(block) == 1:
+            self.claim = ("transition", True)
+        elif (
+            (HEADING_RE.match(head) if len(block) == 1 or not CUE_RE.match(head) else None)
+            and (head[:1] == "." or len(block) == 1)
+        ):
+            yield from self._heading(head)
+        else:
+            cue = CUE_RE.match(head)
+            if cue is not None and len(block) > 1 and (cue.group("forced") or _caps_name(cue.group("name") or "")):
+                yield from self._speech(cue, block, number)
             else:
-                for direction in waiting:
-                    if lines_in_scene:
-                        attach_direction(line, direction, before=True)
-                    else:
-                        yield SceneDirection(direction)
-            waiting = []
-            pending = line
-            lines_in_scene += 1
+                self._action(head, block)
+
+    def _title_page(self, block: list[str]) -> None:
+        """The title from the title page's ``Title:`` key (its value may be on the indented lines below)."""
+        for i, line in enumerate(block):
+            key = TITLE_KEY_RE.match(line.strip())
+            if key and key.group("key").lower() == "title":
+                value = key.group("value").strip()
+                if not value:  # the value on the indented lines below (``Title:\n\tNAME``)
+                    below = []
+                    for more in block[i + 1 :]:
+                        if not more[:1].isspace():
+                            break
+                        below.append(more.strip())
+                    value = " ".join(below)
+                if value:
+                    self.state.title = _plain(value)
+
+    def _heading(self, head: str) -> Iterator[Event]:
+        """A scene heading: the waiting action goes to the last line, or to the scene before."""
+        if self.pending is not None:
+            for direction in self.waiting:
+                attach_direction(self.pending, direction, before=False)
+            self.waiting = []
+            yield self.pending
+            self.pending = None
+        for direction in self.waiting:
+            yield SceneDirection(direction)
+        self.waiting = []
+        title = SCENE_NUMBER_RE.sub("", head.lstrip(".")).strip()
+        location = re.sub(r"^(?:INT|EXT|EST|INT\.?/EXT|I/E)[. ]\s*", "", title, flags=re.I)
+        self.claim = ("heading", False)
+        yield SceneStart(heading=title, setting=location or None)
+        self.lines_in_scene = 0
+
+    def _speech(self, cue: re.Match[str], block: list[str], number: int) -> Iterator[Event]:
+        """A cue and its dialogue: waiting action naming the speaker goes to the new line, the rest
+        to the line before (or to the scene before its first line)."""
+        name = (cue.group("forced") or cue.group("name") or "").strip()
+        line = _dialogue(name, cue.group("ext"), bool(cue.group("dual")), block[1:], number)
+        if line is None:
+            self.claim = (_NO_WORDS, True)
             return
+        self.claim = ("dialogue", False)
+        if self.pending is not None:
+            for direction in self.waiting:
+                if _names(direction, name):
+                    attach_direction(line, direction, before=True)
+                else:
+                    attach_direction(self.pending, direction, before=False)
+            yield self.pending
+        else:
+            for direction in self.waiting:
+                if self.lines_in_scene:
+                    attach_direction(line, direction, before=True)
+                else:
+                    yield SceneDirection(direction)
+        self.waiting = []
+        self.pending = line
+        self.lines_in_scene += 1
+
+    def _action(self, head: str, block: list[str]) -> None:
         action = clean_direction(collapse(" ".join(b.strip().lstrip("!") for b in block)))
         if head.startswith(">") and head.endswith("<"):
             action = clean_direction(head.strip("><"))
         if action:
-            waiting.append(action)
-            claims.append(("direction", False))
+            self.waiting.append(action)
+            self.claim = ("direction", False)
         else:
-            claims.append(("markup only", True))
-    finally:
-        scene["pending"], scene["waiting"], scene["lines_in_scene"] = pending, waiting, lines_in_scene
+            self.claim = ("markup only", True)
+
+    def end(self) -> Iterator[Event]:
+        if self.pending is not None:
+            yield self.pending
+        for direction in self.waiting:
+            yield SceneDirection(direction)
 
 
 def _caps_name(name: str) -> bool:

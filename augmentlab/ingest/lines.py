@@ -8,7 +8,7 @@ direction) so the gold miner can render ``*direction* words`` in the original or
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from pydantic import BaseModel
@@ -207,3 +207,19 @@ def render_annotated(line: Line) -> str:
     if rest:
         parts.append(rest)
     return " ".join(parts)
+
+
+def paragraphs(source: Iterable[tuple[int, str]]) -> Iterator[tuple[int, list[str]]]:
+    """Blank-line separated paragraphs as ``(first line number, lines)``."""
+    start = 0
+    block: list[str] = []
+    for number, raw in source:
+        if raw.strip():
+            if not block:
+                start = number
+            block.append(raw.rstrip())
+        elif block:
+            yield start, block
+            block = []
+    if block:
+        yield start, block

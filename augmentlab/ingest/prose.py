@@ -28,21 +28,10 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Iterator
 
-from augmentlab.ingest.attribution import (
-    NARRATOR,
-    Narration,
-    Profile,
-    Quoted,
-    attribute,
-    is_kind,
-    learn,
-    mentions,
-    tag_after,
-    tag_before,
-    vocatives,
-)
-from augmentlab.ingest.lines import collapse, make_line
-from augmentlab.ingest.play import paragraphs
+from augmentlab.ingest.attribution import attribute
+from augmentlab.ingest.attribution.clues import is_kind, mentions, tag_after, tag_before, vocatives
+from augmentlab.ingest.attribution.speakers import NARRATOR, Narration, Profile, Quoted, learn
+from augmentlab.ingest.lines import collapse, make_line, paragraphs
 from augmentlab.ingest.segment import Event, ParseState, SceneStart
 from augmentlab.core.model import Line, LineKind
 

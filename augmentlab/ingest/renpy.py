@@ -104,21 +104,14 @@ def parse(source: Iterable[tuple[int, str]], state: ParseState) -> Iterator[Even
             skipped.setdefault("empty string", []).append(number)
             continue
         who = say.group("who")
-        if say.group("whostr"):
-            speaker = unquote(say.group("whostr")) or None
-        elif who is None:
-            speaker = None
-        elif who == "extend":
-            speaker = last_speaker
-        elif who in speakers:
-            speaker = speakers[who]
-        elif who in _KEYWORDS or who.startswith("$"):
-            skipped.setdefault("code", []).append(number)
-            continue
-        else:
-            speaker = who
+        if who is not None and not say.group("whostr") and who != "extend" and who not in speakers:
+            # a name with no ``define``: a statement keyword is code; else a speaker, warned once
+            if who in _KEYWORDS or who.startswith("$"):
+                skipped.setdefault("code", []).append(number)
+                continue
             state.warnings.append(f"line {number}: speaker {who!r} is not defined in this file")
             speakers[who] = who
+        speaker = _speaker(say, speakers, last_speaker)
         metadata = {"label": label} if label else {}
         if who == "extend":
             metadata["extend"] = True
@@ -128,6 +121,19 @@ def parse(source: Iterable[tuple[int, str]], state: ParseState) -> Iterator[Even
         taken[kind] = taken.get(kind, 0) + 1
         yield make_line(speaker, words, source_line=number, metadata=metadata)
     _report(state.ledger, taken, skipped, speech_like_code, first, last)
+
+
+def _speaker(say: re.Match[str], speakers: dict[str, str | None], last_speaker: str | None) -> str | None:
+    """Who says a say statement: ``"Name" "..."`` names them, ``extend`` is the last speaker, a
+    character variable is its ``Character``'s name, a bare string is narration (``None``)."""
+    who = say.group("who")
+    if say.group("whostr"):
+        return unquote(say.group("whostr")) or None
+    if who is None:
+        return None
+    if who == "extend":
+        return last_speaker
+    return speakers[who]
 
 
 def _report(

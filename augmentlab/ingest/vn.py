@@ -130,119 +130,79 @@ def parse_blocks(blocks: Iterable[tuple[int, list[str]]], state: ParseState) -> 
     (:func:`_simple_block`); a speech made only of simple lines becomes a
     :data:`~augmentlab.ingest.segment.CountedLine` with no further checks.
     """
-    blank_run = 0
+    blank_run = block_start = 0
     emitted = False
     block_speaker: str | None = None
-    block_start = 0
     block: list[str] = []
     known: set[str] = set()
-
-    # Lines ending in ":" repeat (speaker cues): their cue name and heading reading, bounded.
     cue_cache: dict[str, tuple[str | None, tuple[str | None, str | None] | None]] = {}
-    heading_start = _HEADING_START
-    strip = str.strip
-    opening_quotes = OPENING_QUOTES
     # Blocks are numbered; ``dirty`` is the number of the last one that was not simple and
     # ``block_serial`` the number of the block where the current speech began.
     serial = dirty = block_serial = 0
     # Line accounting (see augmentlab.ingest.accounting): counted here, reported at the end.
     ledger = state.ledger
-    speech_lines = dialogue_lines = narration_lines = heading_lines = 0
-    first_number = number = 0
+    dialogue_lines = narration_lines = heading_lines = first_number = number = 0
     for first, raw_lines in blocks:
-        if not first_number:
-            first_number = first
+        first_number = first_number or first
         serial += 1
         if not _simple_block(raw_lines):
             dirty = serial
-        for number, text in enumerate(map(strip, raw_lines), first):
-            if not text:
-                if block_speaker is not None:
-                    if not block:
-                        line = None
-                    elif dirty < block_serial:
-                        # _flush of a simple speech, inline (one call per speech saved).
-                        raw = "\n".join(block)
-                        if raw[0] not in opening_quotes and "  " not in raw:
-                            line = plain_line(block_speaker, raw, block_start), raw.count(" ") + len(block)
-                        else:
-                            line = _dialogue(block_speaker, raw, block_start, len(block))
-                    else:
-                        line = _flush(block_speaker, block, block_start, False)
-                    if line is not None:
-                        speech_lines += len(block) + 1
-                        emitted = True
-                        yield line
-                    else:
-                        _skip_speech(ledger, block_start, block)
-                    block_speaker, block = None, []
-                blank_run += 1
-                continue
-            if blank_run:
+        for number, text in enumerate(map(str.strip, raw_lines), first):
+            found: tuple[str | None, str | None] | None
+            if text:
                 if blank_run >= 2 and emitted:
                     yield SceneStart()
                     emitted = False
                 blank_run = 0
-            found: tuple[str | None, str | None] | None | bool
-            if text[-1] == ":":
-                cached = cue_cache.get(text)
-                if cached is None:
-                    cached = (_cue_name(text), heading(text) if text[0] in heading_start else None)
-                    if len(cue_cache) < _CUE_CACHE_SIZE:
-                        cue_cache[text] = cached
-                cue_name, found = cached
-                if block_speaker is not None and (cue_name is None or not _new_cue(cue_name, known)):
-                    # Inside a speech, a line ending in a colon is verse unless it names a known speaker.
-                    block.append(text)
+                if text[-1] == ":":
+                    cue_name, found = _cue_line(text, cue_cache)
+                    if block_speaker is not None and (cue_name is None or not _new_cue(cue_name, known)):
+                        # Inside a speech, a line ending in a colon is verse unless it names a known speaker.
+                        block.append(text)
+                        continue
+                elif block_speaker is not None:
+                    block.append(text)  # one more line of the current speech
                     continue
-            elif block_speaker is not None:
-                block.append(text)  # one more line of the current speech
-                continue
+                else:
+                    cue_name, found = None, heading(text) if text[0] in _HEADING_START else None
             else:
-                cue_name, found = None, False  # False: heading not looked up yet
-            if block_speaker is not None:
-                line = _flush(block_speaker, block, block_start, dirty < block_serial) if block else None
+                blank_run += 1
+                if block_speaker is None:
+                    continue
+            if block_speaker is not None:  # the speech ends: a blank line, a heading, a cue, a line
+                line = _speech(ledger, block_speaker, block, block_start, dirty < block_serial)
                 if line is not None:
-                    speech_lines += len(block) + 1
+                    dialogue_lines += len(block) + 1
                     emitted = True
                     yield line
-                else:
-                    _skip_speech(ledger, block_start, block)
                 block_speaker, block = None, []
-            if found is False:
-                found = heading(text) if text[0] in heading_start else None
+                if not text:
+                    continue
             if found is not None:
-                title, setting = found
                 heading_lines += 1
-                yield SceneStart(heading=title, setting=setting)
+                yield SceneStart(heading=found[0], setting=found[1])
                 emitted = False
-                continue
-            if cue_name is not None:
-                block_speaker = cue_name
+            elif cue_name is not None:
+                block_speaker, block_start, block_serial = cue_name, number, serial
                 known.add(cue_name)
-                block_start = number
-                block_serial = serial
-                continue
-            line = _parse_single(text, number, dirty < serial)
-            if line is not None:
+            else:
+                line = _parse_single(text, number, dirty < serial)
+                if line is None:
+                    ledger.skip("speech with no words", number, 1, speech_like=1)
+                    continue
                 if (line[0] if type(line) is tuple else line).speaker is None:
                     narration_lines += 1
                 else:
                     dialogue_lines += 1
                 emitted = True
                 yield line
-            else:
-                ledger.skip("speech with no words", number, 1, speech_like=1)
     if block_speaker is not None:
-        line = _flush(block_speaker, block, block_start, dirty < block_serial) if block else None
+        line = _speech(ledger, block_speaker, block, block_start, dirty < block_serial)
         if line is not None:
-            speech_lines += len(block) + 1
+            dialogue_lines += len(block) + 1
             yield line
-        else:
-            _skip_speech(ledger, block_start, block)
-    ledger.take("dialogue", first_number, speech_lines + dialogue_lines, last=number)
-    ledger.take("narration", first_number, narration_lines, last=number)
-    ledger.take("heading", first_number, heading_lines, last=number)
+    for kind, count in (("dialogue", dialogue_lines), ("narration", narration_lines), ("heading", heading_lines)):
+        ledger.take(kind, first_number, count, last=number)
 
 
 ACCOUNTS_LINES = True
@@ -260,6 +220,19 @@ def _skip_speech(ledger: Ledger, start: int, block: list[str]) -> None:
 _CUE_CACHE_SIZE = 4096
 
 
+def _cue_line(
+    text: str, cache: dict[str, tuple[str | None, tuple[str | None, str | None] | None]]
+) -> tuple[str | None, tuple[str | None, str | None] | None]:
+    """A line ending in ``:``: its cue name and its heading reading. Such lines repeat (speaker
+    cues), so their readings are cached, up to :data:`_CUE_CACHE_SIZE` of them."""
+    cached = cache.get(text)
+    if cached is None:
+        cached = (_cue_name(text), heading(text) if text[0] in _HEADING_START else None)
+        if len(cache) < _CUE_CACHE_SIZE:
+            cache[text] = cached
+    return cached
+
+
 def _cue_name(text: str) -> str | None:
     """The speaker of a ``Name:`` line standing alone, else ``None``."""
     cue_only = CUE_ONLY_RE.match(text)
@@ -273,9 +246,13 @@ def _new_cue(name: str, known: set[str]) -> bool:
     return name in known or (name.isupper() and len(name) > 1)
 
 
-def _flush(speaker: str, block: list[str], number: int, simple: bool) -> Line | CountedLine | None:
-    """The speech of ``block`` (stripped, non-empty lines; ``simple``: all from simple blocks)."""
-    return _dialogue(speaker, "\n".join(block), number, len(block) if simple else 0)
+def _speech(ledger: Ledger, speaker: str, block: list[str], number: int, simple: bool) -> Line | CountedLine | None:
+    """The speech of a cue's ``block`` (stripped, non-empty lines; ``simple``: all from simple
+    blocks); a speech with no words is reported skipped."""
+    line = _dialogue(speaker, "\n".join(block), number, len(block) if simple else 0) if block else None
+    if line is None:
+        _skip_speech(ledger, number, block)
+    return line
 
 
 def _parse_single(text: str, number: int, simple: bool = False) -> Line | CountedLine | None:

@@ -20,7 +20,7 @@ sentences is followed.
 
 It reports token usage like a real LM (about one token per word or punctuation mark) and goes
 through DSPy's normal LM machinery, so history, ``n``, caching and callbacks behave as with
-:class:`dspy.LM`.
+:class:`dspy.LM`. It is the ``fake`` backend (:func:`open_fake`): ``LMConfig(kind="fake")``.
 """
 
 from __future__ import annotations
@@ -28,12 +28,17 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import augmentlab  # noqa: F401  (offline environment first)
-from augmentlab.lm import COMPACT_OUTPUT_HEADER
+from augmentlab.lm.backends import register_backend
+from augmentlab.lm.config import FAKE_MODEL, LMConfig
+from augmentlab.lm.schema import COMPACT_OUTPUT_HEADER
 import dspy
 from dspy.clients.engines.dummy_engine import AsyncDummyEngine, DummyEngine
+from dspy.clients.execution import execute, prepare
 from dspy.lm15 import Message, Response, TextPart, Usage
 
 _FIELD_RE = re.compile(r"\[\[ ## (\w+) ## \]\]\n?(.*?)(?=\n*\[\[ ## \w+ ## \]\]|\Z)", re.S)
@@ -315,7 +320,7 @@ class _FakeEngine(DummyEngine):
 class FakeLM(dspy.BaseLM):
     """Deterministic offline LM for tests, notebooks and dry runs (``LMConfig(kind="fake")``)."""
 
-    def __init__(self, model: str = "fake/augmentlab", *, cache: bool = False, temperature: float = 0.0,
+    def __init__(self, model: str = FAKE_MODEL, *, cache: bool = False, temperature: float = 0.0,
                  max_tokens: int = 1024, **kwargs: Any) -> None:
         super().__init__(model=model, model_type="chat", temperature=temperature, max_tokens=max_tokens,
                          cache=cache, num_retries=0, **kwargs)
@@ -326,8 +331,6 @@ class FakeLM(dspy.BaseLM):
         self._async_engine_spec = AsyncDummyEngine(self._engine_spec)
 
     def forward(self, prompt: Any = None, messages: Any = None, **kwargs: Any) -> Any:
-        from dspy.clients.execution import execute, prepare
-
         return execute(self, prepare(self, prompt, messages, kwargs, direct=True)).provider_response()
 
     async def aforward(self, prompt: Any = None, messages: Any = None, **kwargs: Any) -> Any:
@@ -340,3 +343,10 @@ class FakeLM(dspy.BaseLM):
 
     def dump_state(self) -> dict[str, Any]:
         return {"model": self.model, "cache": self.cache}
+
+
+@register_backend("fake")
+@contextmanager
+def open_fake(config: LMConfig) -> Iterator[dspy.BaseLM]:
+    """The ``fake`` backend: a :class:`FakeLM` (nothing to start or close)."""
+    yield FakeLM(model=config.model or FAKE_MODEL, cache=config.cache)

@@ -9,9 +9,9 @@ vLLM and Ollama) are not the same model. :func:`identity` says who answers:
 * ``endpoint`` — the model name *and* the ``api_base`` it is served from;
 * ``fake`` — the model name.
 
-:func:`install_identity_cache_key` puts that identity into DSPy's response-cache key
-(DSPy leaves ``api_base`` out of its key, and never sees the GGUF file), so a cached answer
-of one model is never handed out for another.
+:func:`augmentlab.lm.patches.install_identity_cache_key` puts that identity into DSPy's
+response-cache key (DSPy leaves ``api_base`` out of its key, and never sees the GGUF file), so a
+cached answer of one model is never handed out for another.
 """
 
 from __future__ import annotations
@@ -20,14 +20,17 @@ import hashlib
 import json
 import os
 import threading
+from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from augmentlab.core.errors import AugmentlabError
+from augmentlab.core.fsio import atomic_write_text
 from augmentlab.core.model import content_hash
+from augmentlab.lm import llama_server
 
 if TYPE_CHECKING:
-    from augmentlab.lm import LMConfig
+    from augmentlab.lm.config import LMConfig
 
 IDENTITY_ATTR = "augmentlab_identity"
 """Attribute of an opened ``dspy.LM`` holding its identity digest (read by the cache key)."""
@@ -92,17 +95,12 @@ def _read_cache(file: Path) -> dict[str, Any]:
 
 def _write_cache(file: Path, data: dict[str, Any]) -> None:
     try:
-        file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = file.with_name(f"{file.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(data, indent=0, sort_keys=True), encoding="utf-8")
-        os.replace(tmp, file)
-    except OSError:
+        atomic_write_text(file, json.dumps(data, indent=0, sort_keys=True))
+    except (OSError, AugmentlabError):
         pass  # a read-only home: hash again next time
 
 
 def _llama_cpp_version() -> str | None:
-    from importlib import metadata
-
     try:
         return metadata.version("llama_cpp_python")
     except metadata.PackageNotFoundError:
@@ -120,8 +118,6 @@ def identity(config: LMConfig) -> dict[str, Any]:
         return {"kind": "endpoint", "model": config.model, "api_base": normalize_api_base(config.api_base)}
     if config.kind == "fake":
         return {"kind": "fake", "model": config.model}
-    from augmentlab.lm import llama_server
-
     path = Path(config.gguf) if config.gguf else llama_server.default_model_path()
     return {
         "kind": "embedded",
@@ -152,30 +148,3 @@ def identity_label(ident: dict[str, Any]) -> str:
     if ident.get("kind") == "endpoint":
         return f"{ident.get('model')} @ {ident.get('api_base') or 'provider default'}"
     return f"fake {ident.get('model')}"
-
-
-def install_identity_cache_key() -> None:
-    """Add an opened LM's identity digest to DSPy's response-cache key (process-wide, idempotent).
-
-    DSPy 3.4 keys its cache on the request minus ``api_key``/``api_base``/``base_url``
-    (``dspy.clients.execution.PreparedCall.key``). An LM opened by :func:`augmentlab.lm.open_lm`
-    carries ``augmentlab_identity``; this wraps the key function to include it, so two servers
-    or two GGUF files behind one model name never share cached answers. LMs without the attribute
-    (opened by hand) keep DSPy's key unchanged. Nothing is sent to the server.
-    """
-    from dspy.clients import execution
-
-    cls = getattr(execution, "PreparedCall", None)
-    original = getattr(cls, "key", None)
-    if original is None or getattr(original, "_augmentlab_identity", False):
-        return
-
-    def key(self: Any, lm: Any, asynchronous: Any) -> Any:
-        value = original(self, lm, asynchronous)
-        ident = getattr(lm, IDENTITY_ATTR, None)
-        if ident and isinstance(value, dict):
-            value = {**value, "_augmentlab_lm": ident}
-        return value
-
-    key._augmentlab_identity = True  # type: ignore[attr-defined]
-    cls.key = key  # type: ignore[union-attr]

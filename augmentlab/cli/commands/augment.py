@@ -22,8 +22,8 @@ def lm_config_from_options(
     timeout: Optional[float] = None,
 ) -> Any:
     """The :class:`~augmentlab.lm.LMConfig` for these options over ``augmentlab.toml``'s ``[lm]``
-    (kept for callers of the old signature; commands use :mod:`augmentlab.lm.options`)."""
-    from augmentlab.lm.options import LMOptions, resolve_lm_config
+    (kept for callers of the old signature; commands use :mod:`augmentlab.cli.lm_options`)."""
+    from augmentlab.lm.settings import LMOptions, resolve_lm_config
 
     if lm == "embedded" and (model or api_base):
         lm = None  # as before: --model/--api-base with the default --lm mean an endpoint
@@ -75,7 +75,8 @@ TRACE_EXPERIMENT = "augment"
 def _tracer(store: str, config: Any, stack: Any) -> Any:
     """An open :class:`~experiments.tracing.Tracer` on ``store`` (experiment ``augment``)."""
     from experiments.tracing import Tracer
-    from experiments.tracking import Redactor, client, ensure_experiment, resolve_tracking_uri
+    from augmentlab.core.redact import Redactor
+    from experiments.tracking import client, ensure_experiment, resolve_tracking_uri
 
     uri = resolve_tracking_uri(store)
     try:
@@ -91,7 +92,7 @@ def _tracer(store: str, config: Any, stack: Any) -> Any:
 def register(app: typer.Typer) -> None:
     """Add ``augment`` and ``export`` to ``app``."""
 
-    from augmentlab.lm.options import lm_options as _with_lm_options
+    from augmentlab.cli.lm_options import lm_options as _with_lm_options
 
     @app.command()
     @_with_lm_options
@@ -122,7 +123,7 @@ def register(app: typer.Typer) -> None:
         from contextlib import ExitStack
 
         from augmentlab.augment import augment_scripts
-        from augmentlab.lm.options import resolve_lm_config
+        from augmentlab.lm.settings import resolve_lm_config
 
         config = resolve_lm_config(lm_options)
         with ExitStack() as stack:

@@ -16,7 +16,7 @@ from typing import Any
 import typer
 
 from augmentlab.core.errors import AugmentlabError
-from augmentlab.lm.options import lm_options as lm_options_decorator
+from augmentlab.cli.lm_options import lm_options as lm_options_decorator
 
 experiment_app = typer.Typer(help="Run experiment specs and list what the MLflow store holds.", no_args_is_help=True)
 

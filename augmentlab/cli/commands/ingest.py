@@ -1,26 +1,39 @@
-"""CLI: ``augmentlab ingest``, ``augmentlab inspect`` and ``augmentlab gold mine``."""
+"""CLI: ``augmentlab ingest``, ``augmentlab attribute``, ``augmentlab inspect`` and ``augmentlab gold mine``."""
 
 from __future__ import annotations
 
 import json
-import os
 import sys
-import tempfile
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, Optional, TextIO
+from typing import Annotated, Any, Optional
 
 import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
 
+from augmentlab.cli.commands.augment import lm_config_from_options
 from augmentlab.core.errors import AugmentlabError
+from augmentlab.core.fsio import atomic_open
+from augmentlab.ingest import DEFAULT_CONTEXT_LINES, SceneStream, iter_scenes
+from augmentlab.ingest.attribute_lm import attribute_file
+from augmentlab.ingest.cast import load_alias_file, parse_alias_args
+from augmentlab.ingest.gold import mine
 
 _FORMAT_HELP = "Script format: auto, vn, renpy, play, fountain, prose."
 _STRICT_HELP = "Fail (exit 2) when a line is unaccounted for or more than 1% of speech-like lines are skipped."
 
+# Options shared by the commands that read a script.
+ScriptFile = Annotated[Path, typer.Argument(help="Script file to read.")]
+Format = Annotated[str, typer.Option("--format", "-f", help=_FORMAT_HELP)]
+Alias = Annotated[Optional[list[str]], typer.Option("--alias", help="NAME=CANONICAL (repeatable).")]
+AliasesFile = Annotated[Optional[Path], typer.Option("--aliases", help="TOML file of NAME = CANONICAL.")]
+Encoding = Annotated[Optional[str], typer.Option("--encoding", help="Force a text encoding.")]
+Strict = Annotated[bool, typer.Option("--strict", help=_STRICT_HELP)]
+_BUDGET_HELP = "Split scenes longer than this (approx tokens)."
+
 
 def _aliases(alias: Optional[list[str]], aliases_file: Optional[Path]) -> dict[str, str]:
-    from augmentlab.ingest.cast import load_alias_file, parse_alias_args
-
     mapping: dict[str, str] = {}
     if aliases_file is not None:
         mapping.update(load_alias_file(aliases_file))
@@ -28,28 +41,25 @@ def _aliases(alias: Optional[list[str]], aliases_file: Optional[Path]) -> dict[s
     return mapping
 
 
-@contextmanager
-def atomic_output(path: Path) -> Iterator[TextIO]:
-    """Write to a temporary file beside ``path`` and move it into place only on success."""
-    if str(path) == "-":
-        yield sys.stdout
-        return
-    parent = path.parent if str(path.parent) else Path(".")
-    if not parent.is_dir():
-        raise AugmentlabError(f"output folder does not exist: {parent}")
-    if path.is_dir():
-        raise AugmentlabError(f"output {path} is a directory")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            yield fh
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+def _read(
+    file: Path,
+    format: str,
+    alias: Optional[list[str]],
+    aliases_file: Optional[Path],
+    token_budget: int,
+    encoding: Optional[str],
+    strict: bool,
+    *,
+    context_lines: int = DEFAULT_CONTEXT_LINES,
+) -> SceneStream:
+    """The scenes of a script file as the options say (aliases from ``--alias`` and ``--aliases``)."""
+    aliases = _aliases(alias, aliases_file)
+    return iter_scenes(
+        file, format, aliases=aliases, token_budget=token_budget, context_lines=context_lines, encoding=encoding, strict=strict
+    )
 
 
-def summarize(stream: Any) -> dict[str, Any]:
+def summarize(stream: SceneStream) -> dict[str, Any]:
     """Counts for ``inspect``, gathered while streaming the scenes."""
     scenes = lines = line_directions = scene_directions = 0
     kinds: dict[str, int] = {}
@@ -79,144 +89,117 @@ def summarize(stream: Any) -> dict[str, Any]:
     }
 
 
+def ingest_cmd(
+    file: ScriptFile,
+    output: Path = typer.Option(..., "--output", "-o", help="Scenes JSONL to write ('-' for stdout)."),
+    format: Format = "auto",
+    alias: Alias = None,
+    aliases_file: AliasesFile = None,
+    token_budget: int = typer.Option(800, "--token-budget", help=_BUDGET_HELP),
+    context_lines: int = typer.Option(3, "--context-lines", help="Previous lines kept as scene context."),
+    encoding: Encoding = None,
+    strict: Strict = False,
+) -> None:
+    """Read a script and write one Scene JSON per line (streaming)."""
+    stream = _read(file, format, alias, aliases_file, token_budget, encoding, strict, context_lines=context_lines)
+    count = lines = 0
+    with atomic_open(output, create_parent=False) as fh:
+        for scene in stream:
+            fh.write(scene.model_dump_json())
+            fh.write("\n")
+            count += 1
+            lines += len(scene.lines)
+    script = stream.script()
+    for warning in script.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    if str(output) != "-":
+        print(f"wrote {count} scenes ({lines} lines, format {script.format}) to {output}")
+    print(stream.ledger.summary_line(), file=sys.stderr if str(output) == "-" else sys.stdout)
+
+
+def attribute_cmd(
+    scenes: Path = typer.Argument(..., help="Scenes JSONL written by `augmentlab ingest` (prose)."),
+    output: Path = typer.Option(..., "--output", "-o", help="Scenes JSONL to write."),
+    cast: Optional[list[str]] = typer.Option(None, "--cast", help="A cast name (repeatable; default: every named speaker)."),
+    window: int = typer.Option(4, "--window", help="Paragraphs shown either side of the quotation."),
+    limit: Optional[int] = typer.Option(None, "--limit", help="Ask about the first N uncertain quotations only."),
+    lm: str = typer.Option("embedded", "--lm", help="embedded, fake, or endpoint (with --model/--api-base)."),
+    model: Optional[str] = typer.Option(None, "--model", help="Endpoint model, e.g. openai/gpt-4o-mini."),
+    api_base: Optional[str] = typer.Option(None, "--api-base", help="Endpoint base URL."),
+    api_key_env: Optional[str] = typer.Option(None, "--api-key-env", help="NAME of the variable holding the key."),
+    gguf: Optional[Path] = typer.Option(None, "--gguf", help="Embedded: your own GGUF model instead of SmolLM2."),
+    prompt_price: Optional[float] = typer.Option(None, "--prompt-price", help="Price per 1k prompt tokens."),
+    completion_price: Optional[float] = typer.Option(None, "--completion-price", help="Price per 1k completion tokens."),
+) -> None:
+    """Send the quotations ingest left uncertain to an LM (cast + surrounding paragraphs); cached and resumable."""
+    config = lm_config_from_options(
+        lm, model, api_base, api_key_env, prompt_price=prompt_price, completion_price=completion_price,
+    )
+    if gguf is not None:
+        if config.kind != "embedded":
+            raise AugmentlabError("--gguf is for the embedded LM (not with --model/--api-base)")
+        if not gguf.is_file():
+            raise AugmentlabError(f"GGUF file not found: {gguf}")
+        config = config.model_copy(update={"gguf": str(gguf)})
+    report = attribute_file(scenes, output, config, cast=cast, window=window, limit=limit)
+    print(report.summary())
+    for example in report.error_examples:
+        print(f"warning: LM error: {example}", file=sys.stderr)
+    print(f"wrote {output}")
+
+
+def inspect_cmd(
+    file: ScriptFile,
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+    format: Format = "auto",
+    alias: Alias = None,
+    aliases_file: AliasesFile = None,
+    token_budget: int = typer.Option(800, "--token-budget", help=_BUDGET_HELP),
+    encoding: Encoding = None,
+    strict: Strict = False,
+) -> None:
+    """Summarise a script: format, scenes, lines per speaker, directions, cast, what was skipped, warnings."""
+    stream = _read(file, format, alias, aliases_file, token_budget, encoding, strict)
+    summary = summarize(stream)
+    if as_json:
+        print(json.dumps(summary, ensure_ascii=False, indent=2))
+        return
+    _print_summary(summary)
+
+
+def gold_mine_cmd(
+    play: Path = typer.Argument(..., help="A stage play (Project Gutenberg text)."),
+    output: Path = typer.Option(..., "--output", "-o", help="GoldExample JSONL to write."),
+    format: Format = "play",
+    alias: Alias = None,
+    aliases_file: AliasesFile = None,
+    token_budget: int = typer.Option(400, "--token-budget", help="Scene size of each example (approx tokens)."),
+    limit: Optional[int] = typer.Option(None, "--limit", help="Stop after this many examples."),
+) -> None:
+    """Build gold examples (scenario + directed lines) from a play's own stage directions."""
+    count = 0
+    with atomic_open(output, create_parent=False) as fh:
+        for example in mine(play, format=format, aliases=_aliases(alias, aliases_file), token_budget=token_budget):
+            fh.write(example.model_dump_json())
+            fh.write("\n")
+            count += 1
+            if limit is not None and count >= limit:
+                break
+    if str(output) != "-":
+        print(f"wrote {count} gold examples to {output}")
+
+
 def register(app: typer.Typer) -> None:
-    """Add ``ingest``, ``inspect`` and the ``gold`` sub-app to ``app``."""
-
-    @app.command("ingest")
-    def ingest_cmd(
-        file: Path = typer.Argument(..., help="Script file to read."),
-        output: Path = typer.Option(..., "--output", "-o", help="Scenes JSONL to write ('-' for stdout)."),
-        format: str = typer.Option("auto", "--format", "-f", help=_FORMAT_HELP),
-        alias: Optional[list[str]] = typer.Option(None, "--alias", help="NAME=CANONICAL (repeatable)."),
-        aliases_file: Optional[Path] = typer.Option(None, "--aliases", help="TOML file of NAME = CANONICAL."),
-        token_budget: int = typer.Option(800, "--token-budget", help="Split scenes longer than this (approx tokens)."),
-        context_lines: int = typer.Option(3, "--context-lines", help="Previous lines kept as scene context."),
-        encoding: Optional[str] = typer.Option(None, "--encoding", help="Force a text encoding."),
-        strict: bool = typer.Option(False, "--strict", help=_STRICT_HELP),
-    ) -> None:
-        """Read a script and write one Scene JSON per line (streaming)."""
-        from augmentlab.ingest import iter_scenes
-
-        stream = iter_scenes(
-            file,
-            format,
-            aliases=_aliases(alias, aliases_file),
-            token_budget=token_budget,
-            context_lines=context_lines,
-            encoding=encoding,
-            strict=strict,
-        )
-        count = lines = 0
-        with atomic_output(output) as fh:
-            for scene in stream:
-                fh.write(scene.model_dump_json())
-                fh.write("\n")
-                count += 1
-                lines += len(scene.lines)
-        script = stream.script()
-        for warning in script.warnings:
-            print(f"warning: {warning}", file=sys.stderr)
-        if str(output) != "-":
-            print(f"wrote {count} scenes ({lines} lines, format {script.format}) to {output}")
-        print(stream.ledger.summary_line(), file=sys.stderr if str(output) == "-" else sys.stdout)
-
-    @app.command("attribute")
-    def attribute_cmd(
-        scenes: Path = typer.Argument(..., help="Scenes JSONL written by `augmentlab ingest` (prose)."),
-        output: Path = typer.Option(..., "--output", "-o", help="Scenes JSONL to write."),
-        cast: Optional[list[str]] = typer.Option(None, "--cast", help="A cast name (repeatable; default: every named speaker)."),
-        window: int = typer.Option(4, "--window", help="Paragraphs shown either side of the quotation."),
-        limit: Optional[int] = typer.Option(None, "--limit", help="Ask about the first N uncertain quotations only."),
-        lm: str = typer.Option("embedded", "--lm", help="embedded, fake, or endpoint (with --model/--api-base)."),
-        model: Optional[str] = typer.Option(None, "--model", help="Endpoint model, e.g. openai/gpt-4o-mini."),
-        api_base: Optional[str] = typer.Option(None, "--api-base", help="Endpoint base URL."),
-        api_key_env: Optional[str] = typer.Option(None, "--api-key-env", help="NAME of the variable holding the key."),
-        gguf: Optional[Path] = typer.Option(None, "--gguf", help="Embedded: your own GGUF model instead of SmolLM2."),
-        prompt_price: Optional[float] = typer.Option(None, "--prompt-price", help="Price per 1k prompt tokens."),
-        completion_price: Optional[float] = typer.Option(None, "--completion-price", help="Price per 1k completion tokens."),
-    ) -> None:
-        """Send the quotations ingest left uncertain to an LM (cast + surrounding paragraphs); cached and resumable."""
-        from augmentlab.cli.commands.augment import lm_config_from_options
-        from augmentlab.ingest.attribute_lm import attribute_file
-
-        config = lm_config_from_options(
-            lm, model, api_base, api_key_env, prompt_price=prompt_price, completion_price=completion_price,
-        )
-        if gguf is not None:
-            if config.kind != "embedded":
-                raise AugmentlabError("--gguf is for the embedded LM (not with --model/--api-base)")
-            if not gguf.is_file():
-                raise AugmentlabError(f"GGUF file not found: {gguf}")
-            config = config.model_copy(update={"gguf": str(gguf)})
-        report = attribute_file(scenes, output, config, cast=cast, window=window, limit=limit)
-        print(report.summary())
-        for example in report.error_examples:
-            print(f"warning: LM error: {example}", file=sys.stderr)
-        print(f"wrote {output}")
-
-    @app.command("inspect")
-    def inspect_cmd(
-        file: Path = typer.Argument(..., help="Script file to read."),
-        as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
-        format: str = typer.Option("auto", "--format", "-f", help=_FORMAT_HELP),
-        alias: Optional[list[str]] = typer.Option(None, "--alias", help="NAME=CANONICAL (repeatable)."),
-        aliases_file: Optional[Path] = typer.Option(None, "--aliases", help="TOML file of NAME = CANONICAL."),
-        token_budget: int = typer.Option(800, "--token-budget", help="Split scenes longer than this (approx tokens)."),
-        encoding: Optional[str] = typer.Option(None, "--encoding", help="Force a text encoding."),
-        strict: bool = typer.Option(False, "--strict", help=_STRICT_HELP),
-    ) -> None:
-        """Summarise a script: format, scenes, lines per speaker, directions, cast, what was skipped, warnings."""
-        from augmentlab.ingest import iter_scenes
-
-        stream = iter_scenes(
-            file,
-            format,
-            aliases=_aliases(alias, aliases_file),
-            token_budget=token_budget,
-            encoding=encoding,
-            strict=strict,
-        )
-        summary = summarize(stream)
-        if as_json:
-            print(json.dumps(summary, ensure_ascii=False, indent=2))
-            return
-        _print_summary(summary)
-
+    """Add ``ingest``, ``attribute``, ``inspect`` and the ``gold`` sub-app to ``app``."""
+    app.command("ingest")(ingest_cmd)
+    app.command("attribute")(attribute_cmd)
+    app.command("inspect")(inspect_cmd)
     gold = typer.Typer(help="Gold examples mined from human scripts.", no_args_is_help=True)
-
-    @gold.command("mine")
-    def gold_mine_cmd(
-        play: Path = typer.Argument(..., help="A stage play (Project Gutenberg text)."),
-        output: Path = typer.Option(..., "--output", "-o", help="GoldExample JSONL to write."),
-        format: str = typer.Option("play", "--format", "-f", help=_FORMAT_HELP),
-        alias: Optional[list[str]] = typer.Option(None, "--alias", help="NAME=CANONICAL (repeatable)."),
-        aliases_file: Optional[Path] = typer.Option(None, "--aliases", help="TOML file of NAME = CANONICAL."),
-        token_budget: int = typer.Option(400, "--token-budget", help="Scene size of each example (approx tokens)."),
-        limit: Optional[int] = typer.Option(None, "--limit", help="Stop after this many examples."),
-    ) -> None:
-        """Build gold examples (scenario + directed lines) from a play's own stage directions."""
-        from augmentlab.ingest.gold import mine
-
-        count = 0
-        with atomic_output(output) as fh:
-            for example in mine(
-                play, format=format, aliases=_aliases(alias, aliases_file), token_budget=token_budget
-            ):
-                fh.write(example.model_dump_json())
-                fh.write("\n")
-                count += 1
-                if limit is not None and count >= limit:
-                    break
-        if str(output) != "-":
-            print(f"wrote {count} gold examples to {output}")
-
+    gold.command("mine")(gold_mine_cmd)
     app.add_typer(gold, name="gold")
 
 
 def _print_summary(summary: dict[str, Any]) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
     console = Console()
     head = Table(title=f"{summary['title']} ({summary['file']})", show_header=False)
     head.add_row("format", f"{summary['format']} ({summary['detected_by']})")
@@ -248,9 +231,6 @@ def _print_summary(summary: dict[str, Any]) -> None:
 
 def _print_accounting(console: Any, accounting: dict[str, Any]) -> None:
     """What became of every non-blank line: ingested by kind, skipped by reason, the file's parts."""
-    from rich.markup import escape
-    from rich.table import Table
-
     lines = Table(title=f"lines ({accounting['non_blank_lines']} non-blank)")
     lines.add_column("what")
     lines.add_column("lines", justify="right")

@@ -38,7 +38,7 @@ def register(app: typer.Typer) -> None:
     """Add the ``metrics`` sub-app (``check``, ``score``)."""
     metrics_app = typer.Typer(help="Metric checks.", no_args_is_help=True)
 
-    from augmentlab.lm.options import lm_options as _with_lm_options
+    from augmentlab.cli.lm_options import lm_options as _with_lm_options
 
     @metrics_app.command("check")
     @_with_lm_options
@@ -242,7 +242,7 @@ def _judge_check(
 
     given = lm_options is not None and any(getattr(lm_options, f.name) is not None for f in dataclasses.fields(lm_options))
     if given:
-        from augmentlab.lm.options import resolve_lm_config
+        from augmentlab.lm.settings import resolve_lm_config
 
         config = resolve_lm_config(lm_options)
     else:
