@@ -16,7 +16,6 @@ from augmentlab.cli.commands.augment import lm_config_from_options
 from augmentlab.core.errors import AugmentlabError
 from augmentlab.core.fsio import atomic_open
 from augmentlab.ingest import DEFAULT_CONTEXT_LINES, SceneStream, iter_scenes
-from augmentlab.ingest.attribute_lm import attribute_file
 from augmentlab.ingest.cast import load_alias_file, parse_alias_args
 from augmentlab.ingest.gold import mine
 
@@ -141,6 +140,8 @@ def attribute_cmd(
         if not gguf.is_file():
             raise AugmentlabError(f"GGUF file not found: {gguf}")
         config = config.model_copy(update={"gguf": str(gguf)})
+    from augmentlab.ingest.attribute_lm import attribute_file  # here: it imports dspy (a fast --help)
+
     report = attribute_file(scenes, output, config, cast=cast, window=window, limit=limit)
     print(report.summary())
     for example in report.error_examples:
