@@ -35,7 +35,6 @@ whole (human words are never cut) and counted in :attr:`ExportReport.over_budget
 from __future__ import annotations
 
 import json
-import os
 import tomllib
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -44,6 +43,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from augmentlab.core.errors import AugmentlabError
+from augmentlab.core.fsio import write_jsonl
 from augmentlab.core.model import AugmentedLine, AugmentedScene, Line, LineKind
 from augmentlab.store import STORE_NAME, ResultStore
 from augmentlab.core.text import collapse_ws
@@ -368,15 +368,6 @@ def to_hf_row(example: Example) -> dict[str, Any]:
     }
 
 
-def _write_jsonl(rows: Iterable[dict[str, Any]], out: Path) -> None:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    with tmp.open("w", encoding="utf-8") as fh:
-        for row in rows:
-            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-    os.replace(tmp, out)
-
-
 def _write_hf(rows: list[dict[str, Any]], out: Path) -> None:
     try:
         import datasets
@@ -398,7 +389,7 @@ def _write_hf(rows: list[dict[str, Any]], out: Path) -> None:
         out.parent.mkdir(parents=True, exist_ok=True)
         ds.to_parquet(str(out))
     elif out.suffix in (".jsonl", ".json"):
-        _write_jsonl(rows, out)
+        write_jsonl(out, rows)
     else:
         if out.exists() and any(out.iterdir()) and not (out / "dataset_info.json").is_file():
             raise AugmentlabError(f"{out} exists and is not a saved dataset; choose another -o")
@@ -436,9 +427,9 @@ def export(
         train_uncertain=train_uncertain,
     ))
     if fmt == "openai":
-        _write_jsonl((to_openai(e) for e in examples), out)
+        write_jsonl(out, (to_openai(e) for e in examples))
     elif fmt == "sharegpt":
-        _write_jsonl((to_sharegpt(e) for e in examples), out)
+        write_jsonl(out, (to_sharegpt(e) for e in examples))
     else:
         _write_hf([to_hf_row(e) for e in examples], out)
     if report.uncertain_lines:

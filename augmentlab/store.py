@@ -22,7 +22,6 @@ human words within the allowed attempts: final unless the user asks to retry fai
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import threading
 import time
@@ -32,6 +31,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from augmentlab.core.errors import AugmentlabError
+from augmentlab.core.fsio import write_jsonl
 from augmentlab.core.model import AugmentedScene, Usage, content_hash
 
 STORE_NAME = "store.sqlite"
@@ -284,27 +284,19 @@ class ResultStore:
         ``ok`` records are written as their :class:`AugmentedScene`; others as a failure line
         (script, scene index, scene id, status, reason, attempts, raw). Returns the line count.
         """
-        path = Path(path)
-        statuses = tuple(statuses)
-        tmp = path.with_name(path.name + ".tmp")
-        count = 0
-        with tmp.open("w", encoding="utf-8") as fh:
-            for script_index, scene_index, script, record in self.iter_results(statuses=statuses):
-                assert record is not None
-                if record.status == "ok" and record.result is not None:
-                    line = record.result
-                else:
-                    line = {
-                        "script": script, "script_index": script_index, "scene_index": scene_index,
-                        "scene_id": record.scene_id, "key": record.key, "status": record.status,
-                        "reason": record.reason, "attempts": record.attempts, "raw": record.raw,
-                    }
-                fh.write(json.dumps(line, ensure_ascii=False) + "\n")
-                count += 1
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-        return count
+        return write_jsonl(path, self._export_lines(tuple(statuses)), create_parent=False, fsync=True)
+
+    def _export_lines(self, statuses: tuple[str, ...]) -> Iterator[dict[str, Any]]:
+        for script_index, scene_index, script, record in self.iter_results(statuses=statuses):
+            assert record is not None
+            if record.status == "ok" and record.result is not None:
+                yield record.result
+            else:
+                yield {
+                    "script": script, "script_index": script_index, "scene_index": scene_index,
+                    "scene_id": record.scene_id, "key": record.key, "status": record.status,
+                    "reason": record.reason, "attempts": record.attempts, "raw": record.raw,
+                }
 
 
 class _Transaction:

@@ -3,8 +3,10 @@
 - :mod:`metrics.similarity` — MiniLM embeddings (loaded once, cached) and similarity skill.
 - :mod:`metrics.anchors` — what an uninformed output gets (the baseline of every skill).
 - :mod:`metrics.relevance` — each action against its own line and scene (echoes, names, foreign).
-- :mod:`metrics.consistency` — verbatim words, cast, grounding, contradictions.
+- :mod:`metrics.consistency` — verbatim words, cast, grounding, contradictions (names read by
+  :mod:`metrics.names`, persona facts by :mod:`metrics.facts`).
 - :mod:`metrics.format` — asterisks, person, tense, lengths, leaks.
+- :mod:`metrics.parts` — each part of the composite computed in one function.
 - :mod:`metrics.composite` — :class:`Weights`, :func:`score`, :func:`score_many`,
   :func:`dspy_metric`, :func:`gepa_metric`.
 - :mod:`metrics.mutations` — the defect suite behind ``augmentlab metrics check``.

@@ -13,6 +13,9 @@ format           defect: asterisks, person, tense, lengths, no leaked markers
 judge            defect, optional (weight 0 by default): an extra part passed to :func:`score`
 ===============  ======================================================================
 
+Each part is computed by one function of :mod:`metrics.parts`; this module validates the
+prediction, calls them and combines the parts (:func:`combine`).
+
 The scale is anchored (see ``metrics/README.md`` and :mod:`metrics.ladder`): nothing augmented
 scores 0, junk ≤ 0.2, the gold ≥ 0.95. A defect part earns its weight only in proportion to the
 content score, so the absence of a defect is no credit where nothing was said::
@@ -30,7 +33,6 @@ the fair partial) with feedback saying why.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -39,13 +41,24 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from augmentlab.core.model import GoldExample
-from metrics import consistency, format as fmt, relevance, similarity
+from augmentlab.core.text import action_text
+from metrics import anchors, consistency, format as fmt, relevance, similarity
+from metrics.format import detect_person
+from metrics.parts import (
+    PartFn,
+    Parts,
+    consistency_parts,
+    format_part,
+    optional_parts,
+    relevance_part,
+    similarity_part,
+    verbatim_part,
+)
 
 Task = Literal["both", "scenario", "actions"]
 PART_NAMES = ("similarity", "relevance", "verbatim", "cast", "grounding", "contradiction", "format", "judge")
 CONTENT_PARTS = frozenset({"similarity", "relevance"})
 """Parts that measure what was said; all others measure the absence of a defect."""
-PartFn = Callable[[GoldExample, Any, Any], "consistency.Check | None"]
 MAX_CHARS = 20_000
 """Longest scenario / annotated line accepted; anything longer scores 0 (a runaway output)."""
 MAX_FEEDBACK = 900
@@ -64,6 +77,7 @@ __all__ = [
     "score",
     "score_examples",
     "score_many",
+    "task_of",
 ]
 
 
@@ -208,123 +222,34 @@ def _score(
         weights = Weights(**weights)
     w = (weights or Weights()).normalised()
     scen, lines, fatal = _validate(gold, scenario, annotated_lines, task)
-    scene_lines = gold.scene.lines
     if task == "both" and scen is None and lines is None or task != "both" and fatal:
         return _zero("; ".join(fatal))
     emb = embedder or similarity.default_embedder()
     if isinstance(scen, str) and not scen.strip():
         scen = None  # an empty scenario is no scenario (the input issue already says so)
 
-    parts: dict[str, float | None] = {}
-    issues: dict[str, list[str]] = {}
-    details: dict[str, Any] = {}
+    acc = Parts()
     if fatal:
-        issues["input"] = fatal
-
-    # verbatim (the gate; a changed line is also worth nothing to similarity and relevance)
-    gate = 1.0
+        acc.issues["input"] = fatal
+    gate: float = 1.0
     exact: list[bool] = []
     if task in ("both", "actions"):
-        v = consistency.verbatim(scene_lines, lines)
-        parts["verbatim"] = v.score
-        details["verbatim"] = v.details
-        exact = list(v.details.get("exact", []))
-        if v.issues:
-            issues["verbatim"] = v.issues
-        gate = v.score**2
-
-    # similarity: skill over the best uninformed output (metrics.anchors), not raw cosine
-    sims: list[float] = []
-    per_line: list[float | None] = []
-    if task in ("both", "scenario") and gold.scenario:
-        if scen is not None:
-            sk, cos, base = similarity.scenario_skill(gold.scenario, scen, emb)
-            details["scenario_similarity"] = cos
-            details["scenario_skill"] = sk
-            details["scenario_baseline"] = base
-            if sk < 0.3:
-                issues.setdefault("similarity", []).append(
-                    f"scenario is no closer to the reference than an uninformed one (cosine {cos:.2f}, "
-                    f"uninformed {base:.2f}, skill {sk:.2f})"
-                )
-            sims.append(sk)
-        else:
-            sims.append(0.0)
-    if task in ("both", "actions") and gold.annotated:
-        if lines is not None:
-            a, per_line = similarity.action_skills(gold.annotated, lines, emb, exact)
-            details["action_skill"] = a
-            details["action_skill_per_line"] = per_line
-            if a is not None:
-                sims.append(a)
-                low = [i + 1 for i, x in enumerate(per_line) if x is not None and x < 0.2]
-                if low:
-                    issues.setdefault("similarity", []).append(
-                        f"actions no closer to the reference than stock actions on line(s) {low[:6]}"
-                    )
-        elif any("*" in g for g in gold.annotated):
-            sims.append(0.0)
-    parts["similarity"] = sum(sims) / len(sims) if sims else None
-
-    # relevance of each action to its own line and scene (gold or not)
+        gate, exact = verbatim_part(acc, gold, lines)
+    per_line = similarity_part(acc, gold, scen, lines, task=task, exact=exact, embedder=emb)
     if task in ("both", "actions"):
-        rel = relevance.relevance(gold, lines, exact=exact, gold_skill=per_line, embedder=emb)
-        if rel is not None:
-            parts["relevance"] = rel.score
-            details["relevance"] = rel.details
-            if rel.issues:
-                issues["relevance"] = rel.issues
+        relevance_part(acc, gold, lines, exact=exact, gold_skill=per_line, embedder=emb)
+    consistency_parts(
+        acc, gold, scen, lines, task=task, known_names=known_names, person=person, judge=judge, embedder=emb
+    )
+    format_part(acc, gold, scen, lines, person=person, config=format_config)
+    optional_parts(acc, gold, scen, lines, extra_parts or {}, w)
 
-    # cast, grounding, contradiction
-    c = consistency.cast(gold, scen, lines, known_names=known_names, person=person)
-    parts["cast"] = c.score
-    details["cast"] = c.details
-    if c.issues:
-        issues["cast"] = c.issues
-    if scen is None and task == "both":
-        parts["grounding"] = 0.0  # a missing / unusable scenario supports nothing
-    if scen is not None:
-        gr = consistency.grounding(gold, scen, embedder=emb)
-        parts["grounding"] = gr.score
-        details["grounding"] = gr.details
-        if gr.issues:
-            issues["grounding"] = gr.issues
-    ct = consistency.contradiction(gold, scen, lines, known_names=known_names, judge=judge)
-    parts["contradiction"] = ct.score
-    details["contradiction"] = ct.details
-    if ct.issues:
-        issues["contradiction"] = ct.issues
-
-    # format
-    fcfg = (format_config or fmt.FormatConfig()).model_copy(update={"person": person})
-    fres = fmt.check_format(scen, lines, scene_lines, fcfg)
-    if scen is not None or lines is not None:
-        parts["format"] = fres.score
-        details["format"] = fres.details
-        if fres.issues:
-            issues["format"] = fres.issues
-
-    # optional extra parts (e.g. an LM judge), called only when weighted
-    for name, part_fn in (extra_parts or {}).items():
-        if w.get(name, 0.0) <= 0:
-            continue
-        try:
-            got = part_fn(gold, scen, lines)
-        except Exception as exc:  # an optional part must never break the metric
-            issues.setdefault(name, []).append(f"part failed: {type(exc).__name__}")
-            continue
-        if got is not None:
-            parts[name] = float(got.score)
-            details[name] = got.details
-            if got.issues:
-                issues[name] = list(got.issues)
-
-    final, content, hygiene = combine(parts, w, gate)
-    clean_parts = {k: float(v) for k, v in parts.items() if v is not None}
-    details["gate"] = gate
-    details["content"] = content
-    details["hygiene"] = hygiene
-    return Score(final, clean_parts, _feedback(final, clean_parts, issues), details)
+    final, content, hygiene = combine(acc.parts, w, gate)
+    clean_parts = {k: float(v) for k, v in acc.parts.items() if v is not None}
+    acc.details["gate"] = gate
+    acc.details["content"] = content
+    acc.details["hygiene"] = hygiene
+    return Score(final, clean_parts, _feedback(final, clean_parts, acc.issues), acc.details)
 
 
 def combine(parts: dict[str, float | None], weights: dict[str, float], gate: float) -> tuple[float, float, float]:
@@ -398,15 +323,13 @@ def score_examples(
 ) -> list[Score]:
     """:func:`score_many` with each example's task (what its gold has) and person (what its gold
     actions use), one batch per (task, person); results in input order."""
-    from metrics.format import detect_person
-
     out: list[Score | None] = [None] * len(pairs)
     groups: dict[tuple[str, str], list[int]] = {}
     for k, (gold, _, _) in enumerate(pairs):
         if not isinstance(gold, GoldExample):
             out[k] = _zero(f"gold must be a GoldExample, got {type(gold).__name__}")
             continue
-        task = "both" if gold.scenario and gold.annotated else ("scenario" if gold.scenario else "actions")
+        task = task_of(gold)
         person = detect_person(gold.annotated) if gold.annotated else "first"
         groups.setdefault((task, person), []).append(k)
     for (task, person), idx in groups.items():
@@ -416,17 +339,20 @@ def score_examples(
     return [sc if sc is not None else _zero("not scored") for sc in out]
 
 
+def task_of(gold: GoldExample) -> Task:
+    """The task a gold example can score: what its gold has (scenario, annotated lines or both)."""
+    if gold.scenario and gold.annotated:
+        return "both"
+    return "scenario" if gold.scenario else "actions"
+
+
 def anchor_texts() -> list[str]:
     """The uninformed baselines' texts (:mod:`metrics.anchors`), encoded once per embedder."""
-    from metrics import anchors
-
     return list(anchors.UNINFORMED_SCENARIOS) + list(anchors.UNINFORMED_ACTIONS)
 
 
 def texts_to_encode(gold: Any, scenario: Any, lines: Any) -> tuple[list[str], list[str]]:
     """(gold-side texts, prediction texts) that scoring one example encodes (for one batch)."""
-    from augmentlab.core.text import action_text
-
     if not isinstance(gold, GoldExample):
         return [], []
     scen = scenario if isinstance(scenario, str) and len(scenario) <= MAX_CHARS else None

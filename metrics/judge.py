@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import random
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -43,6 +44,7 @@ from augmentlab.core.errors import AugmentlabError
 from augmentlab.lm import LMConfig, LMSession, open_session
 from augmentlab.core.model import GoldExample, Usage
 from augmentlab.core.text import ACTION_RE
+from metrics import composite, ladder
 
 FLAW_TYPES: dict[str, str] = {
     "contradicts_lines": "contradicts the lines",
@@ -340,9 +342,7 @@ def score_with_judge(
     Without a judge or with weight 0 (the defaults) this is the composite score itself and no
     call is made; keyword arguments go to the composite.
     """
-    from metrics.composite import score
-
-    base = score(gold, scenario, annotated_lines, **kwargs)
+    base = composite.score(gold, scenario, annotated_lines, **kwargs)
     if judge is None or weight == 0.0:
         return base
     return combine(base, judge(gold, scenario, annotated_lines), weight)
@@ -375,8 +375,6 @@ FLAWED_RUNGS = frozenset({
     # rungs of metrics.ladder (the composite's calibration ladder)
     "invented name", "unsupported claim", "acts for another", "other scenario", "transplanted actions",
     "echo actions", "junk: other scene", "junk: names as actions", "junk: echo",
-    # the fallback rungs below
-    "act_for_other", "switch_person", "paste_scenario", "unsupported_claim", "contradict_persona", "retells",
 })
 """Rungs whose defect is a flaw of :data:`FLAW_TYPES`. The other rungs (no actions, a changed human
 word, nothing augmented) are printed for information: the judge looks for flaws, not for missing
@@ -386,49 +384,18 @@ Items = list[tuple[GoldExample, Any, Any]]
 
 
 def ladder_outputs(golds: Sequence[GoldExample], seed: int = 0) -> dict[str, tuple[str, Items]]:
-    """Rungs of known quality built from gold: ``name -> (description, [(gold, scenario, annotated)])``.
-
-    The composite's calibration ladder (``metrics.ladder.RUNGS``) when it exists; otherwise
-    ``gold``, single defects of :mod:`metrics.mutations` that a judge should see, a retelling
-    scenario, and nothing augmented.
-    """
-    import importlib
-    import random
-
+    """Rungs of known quality built from gold (the composite's calibration ladder,
+    :data:`metrics.ladder.RUNGS`): ``name -> (description, [(gold, scenario, annotated)])``."""
     pool = [g for g in golds if g.scenario and g.annotated]
-    try:
-        ladder = importlib.import_module("metrics.ladder")
-    except ImportError:
-        ladder = None
-    if ladder is not None and hasattr(ladder, "RUNGS"):
-        out: dict[str, tuple[str, Items]] = {}
-        for rung in ladder.RUNGS:
-            rng = random.Random(f"{seed}:{rung.name}")
-            items = []
-            for i, g in enumerate(pool):
-                pred = rung.build(g, i, pool, rng)
-                if pred is not None:
-                    items.append((g, pred[0], pred[1]))
-            out[rung.name] = (rung.description, items)
-        return out
-
-    from metrics import mutations
-
-    out = {"gold": ("the gold output itself", [(g, g.scenario, list(g.annotated or [])) for g in pool])}
-    for name in ("act_for_other", "switch_person", "paste_scenario", "unsupported_claim", "contradict_persona"):
-        defect = mutations.DEFECTS.get(name)
-        if defect is None:
-            continue
-        rng = random.Random(seed)
+    out: dict[str, tuple[str, Items]] = {}
+    for rung in ladder.RUNGS:
+        rng = random.Random(f"{seed}:{rung.name}")
         items = []
-        for g in pool:
-            m = mutations.mutate(name, g, rng, pool)
-            if m is not None:
-                items.append((m.gold, m.scenario, m.annotated))
-        out[name] = (defect.description, items)
-    retell = [(g, "The characters say: " + " ".join(ln.text for ln in g.scene.lines[:3]), list(g.annotated or [])) for g in pool]
-    out["retells"] = ("the scenario quotes the lines instead of setting them up", retell)
-    out["nothing"] = ("nothing augmented: no scenario, the bare lines", [(g, "", [ln.text for ln in g.scene.lines]) for g in pool])
+        for i, g in enumerate(pool):
+            pred = rung.build(g, i, pool, rng)
+            if pred is not None:
+                items.append((g, pred[0], pred[1]))
+        out[rung.name] = (rung.description, items)
     return out
 
 

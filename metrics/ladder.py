@@ -26,6 +26,7 @@ from typing import Any
 from augmentlab.core.model import GoldExample
 from augmentlab.core.text import ACTION_RE, actions
 from metrics import composite, mutations
+from metrics.consistency import content_words
 
 __all__ = ["LadderResult", "LadderRow", "RUNGS", "Rung", "TIERS", "run_ladder"]
 
@@ -107,8 +108,6 @@ def _donor(g: GoldExample, donors: Sequence[GoldExample]) -> GoldExample | None:
     """Another scene, as unrelated as the donors allow: from another story first, then sharing
     the fewest speakers, then the fewest scenario words (mined gold repeats an act's setting in
     every scene of the act and one house in every act), then the farthest in the list."""
-    from metrics.consistency import content_words
-
     speakers = set(g.scene.speakers)
     mine = content_words(g.scenario or "")
     here = next((k for k, o in enumerate(donors) if o.id == g.id), 0)
@@ -223,12 +222,6 @@ RUNGS: list[Rung] = [
 """The rungs, best first (at least one per tier; :data:`TIERS` gives the bounds)."""
 
 
-def _person(g: GoldExample) -> str:
-    from metrics.format import detect_person
-
-    return detect_person(g.annotated) if g.annotated else "first"
-
-
 def run_ladder(
     golds: Sequence[GoldExample],
     *,
@@ -257,16 +250,9 @@ def run_ladder(
             else:
                 jobs.append((k, g, *pred))
     # one batch per person (first / third) so every text is encoded in one call per group
-    groups: dict[str, list[int]] = {}
-    for j, (_, g, _, _) in enumerate(jobs):
-        groups.setdefault(_person(g), []).append(j)
-    for person, idx in groups.items():
-        scores = composite.score_many(
-            [(jobs[j][1], jobs[j][2], jobs[j][3]) for j in idx], embedder=embedder, task="both",
-            person=person, weights=weights,  # type: ignore[arg-type]
-        )
-        for j, s in zip(idx, scores):
-            rows[jobs[j][0]].scores.append(s.score)
+    scores = composite.score_examples([(g, scen, lines) for _, g, scen, lines in jobs], embedder=embedder, weights=weights)
+    for (k, *_), s in zip(jobs, scores):
+        rows[k].scores.append(s.score)
     return LadderResult(rows, _order(rows))
 
 

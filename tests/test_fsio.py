@@ -54,3 +54,24 @@ def test_atomic_json_and_path(tmp_path):
             raise ValueError
     assert not (tmp_path / "never.bin").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["d.json", "folder"]
+
+
+def test_a_new_file_gets_the_mode_open_would_give(tmp_path):
+    """mkstemp makes its file owner-only; the replaced file must be readable as open() makes it."""
+    import os
+
+    mask = os.umask(0o022)
+    try:
+        import importlib
+
+        import augmentlab.core.fsio as fsio
+
+        importlib.reload(fsio)
+        written = fsio.atomic_write_text(tmp_path / "a.txt", "x")
+        with fsio.atomic_path(tmp_path / "b.bin") as tmp:
+            tmp.write_bytes(b"x")
+    finally:
+        os.umask(mask)
+        importlib.reload(fsio)
+    assert written.stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "b.bin").stat().st_mode & 0o777 == 0o644

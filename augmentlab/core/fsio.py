@@ -26,6 +26,16 @@ from typing import Any, TextIO
 from augmentlab.core.errors import AugmentlabError
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_MODE = 0o666 & ~_umask()
+"""What ``open()`` would give a new file: ``mkstemp`` makes its file owner-only (0600)."""
+
+
 def _parent(path: Path, *, create: bool) -> Path:
     parent = path.parent if str(path.parent) else Path(".")
     if create:
@@ -56,6 +66,7 @@ def atomic_open(path: str | os.PathLike[str], *, create_parent: bool = True, fsy
             if fsync:
                 fh.flush()
                 os.fsync(fh.fileno())
+        os.chmod(tmp, _MODE)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -77,6 +88,8 @@ def atomic_path(path: str | os.PathLike[str], *, directory: bool = False, suffix
         tmp = Path(name)
     try:
         yield tmp
+        if tmp.is_file():
+            os.chmod(tmp, _MODE)
         os.replace(tmp, path)
     except BaseException:
         if tmp.is_dir():
