@@ -35,6 +35,7 @@ from typing import Any
 
 import augmentlab  # noqa: F401  (offline environment first)
 from bench_augment import start_stub  # the stub server, started as the augment benchmark starts it
+from augmentlab.augment.best import augment_with_best
 from experiments.runner import run_experiment
 
 REPO = Path(__file__).resolve().parent.parent
@@ -88,7 +89,7 @@ def one_run(spec: Path, work: Path, traces: bool) -> tuple[float, int]:
     t0 = time.perf_counter()
     result = run_experiment(
         spec, tracking_uri=str(work / "mlruns"), out_dir=work / "out", programs_dir=work / "programs",
-        progress=False, console=_quiet_console(), traces=traces,
+        progress=False, console=_quiet_console(), traces=traces, augment=augment_with_best,
     )
     seconds = time.perf_counter() - t0
     from mlflow import MlflowClient

@@ -4,6 +4,11 @@ logs it to MLflow.
 
 - :mod:`experiments.spec` — the TOML spec model and its validation;
 - :mod:`experiments.splits` — seeded, grouped train/dev/test splits;
-- :mod:`experiments.optimizers` — DSPy optimizers behind one ``compile_variant`` call;
+- :mod:`experiments.optimizers` — DSPy optimizers, one module each, registered by name, behind one
+  ``compile_variant`` call;
+- :mod:`experiments.variants` — a variant's program (built from files or compiled);
+- :mod:`experiments.evaluate` — a program run on the test examples and scored;
+- :mod:`experiments.record` — what a run writes down (MLflow, results JSON, saved programs);
+- :mod:`experiments.execution` — what an execution holds open (LMs, MLflow run, tracer);
 - :mod:`experiments.runner` — ``run_experiment(spec_path)``.
 """

@@ -50,86 +50,17 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
+import prompts
 from augmentlab.core.errors import AugmentlabError
+from augmentlab.lm import LMConfig
+from experiments.optimizers import OptimizerOptions, canonical_optimizer, get_optimizer, option_names
+from experiments.optimizers import names as optimizer_names
+from metrics.composite import Weights
+from prompts.variants import load_variant
 
 Task = Literal["scenario", "actions", "both"]
-
-#: Canonical optimizer names and the spellings accepted for them.
-OPTIMIZERS: dict[str, tuple[str, ...]] = {
-    "labeled": ("labeled", "labeledfewshot", "labelled", "labelledfewshot"),
-    "bootstrap": ("bootstrap", "bootstrapfewshot"),
-    "random_search": ("randomsearch", "bootstrapfewshotwithrandomsearch", "bootstraprandomsearch"),
-    "mipro": ("mipro", "miprov2"),
-    "gepa": ("gepa",),
-}
-
-#: Which variant options each optimizer takes (anything else is an error, not silently ignored).
-OPTIMIZER_OPTIONS: dict[str, frozenset[str]] = {
-    "labeled": frozenset({"max_labeled_demos", "seed"}),
-    "bootstrap": frozenset(
-        {"max_bootstrapped_demos", "max_labeled_demos", "max_rounds", "metric_threshold", "max_errors", "seed"}
-    ),
-    "random_search": frozenset(
-        {
-            "max_bootstrapped_demos",
-            "max_labeled_demos",
-            "max_rounds",
-            "metric_threshold",
-            "max_errors",
-            "num_candidate_programs",
-            "stop_at_score",
-            "seed",
-        }
-    ),
-    "mipro": frozenset(
-        {
-            "max_bootstrapped_demos",
-            "max_labeled_demos",
-            "metric_threshold",
-            "max_errors",
-            "auto",
-            "num_candidates",
-            "num_trials",
-            "minibatch",
-            "minibatch_size",
-            "minibatch_full_eval_steps",
-            "init_temperature",
-            "view_data_batch_size",
-            "program_aware_proposer",
-            "data_aware_proposer",
-            "tip_aware_proposer",
-            "fewshot_aware_proposer",
-            "seed",
-        }
-    ),
-    "gepa": frozenset(
-        {
-            "auto",
-            "max_metric_calls",
-            "max_full_evals",
-            "reflection_minibatch_size",
-            "candidate_selection_strategy",
-            "use_merge",
-            "max_merge_invocations",
-            "skip_perfect_score",
-            "seed",
-        }
-    ),
-}
-
-_OPTION_FIELDS = sorted(set().union(*OPTIMIZER_OPTIONS.values()))
-
-
-def canonical_optimizer(name: str) -> str | None:
-    """The canonical optimizer name for any accepted spelling, else ``None``."""
-    key = re.sub(r"[^a-z0-9]", "", name.lower())
-    for canonical, spellings in OPTIMIZERS.items():
-        if key in spellings or key == canonical.replace("_", ""):
-            return canonical
-    return None
-
 
 class _Table(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
@@ -173,42 +104,36 @@ class VariantSpec(_Table):
     # optimized
     optimizer: str | None = None
     base: str | None = None
-    # optimizer options (which ones apply depends on the optimizer; see OPTIMIZER_OPTIONS)
-    max_bootstrapped_demos: int | None = Field(None, ge=0)
-    max_labeled_demos: int | None = Field(None, ge=0)
-    max_rounds: int | None = Field(None, ge=1)
-    metric_threshold: float | None = Field(None, ge=0, le=1)
-    max_errors: int | None = Field(None, ge=0)
-    num_candidate_programs: int | None = Field(None, ge=1)
-    stop_at_score: float | None = None
-    auto: Literal["light", "medium", "heavy"] | None = None
-    num_candidates: int | None = Field(None, ge=1)
-    num_trials: int | None = Field(None, ge=1)
-    minibatch: bool | None = None
-    minibatch_size: int | None = Field(None, ge=1)
-    minibatch_full_eval_steps: int | None = Field(None, ge=1)
-    init_temperature: float | None = Field(None, ge=0)
-    view_data_batch_size: int | None = Field(None, ge=1)
-    program_aware_proposer: bool | None = None
-    data_aware_proposer: bool | None = None
-    tip_aware_proposer: bool | None = None
-    fewshot_aware_proposer: bool | None = None
-    max_metric_calls: int | None = Field(None, ge=1)
-    max_full_evals: int | None = Field(None, ge=1)
-    reflection_minibatch_size: int | None = Field(None, ge=1)
-    candidate_selection_strategy: Literal["pareto", "current_best"] | None = None
-    use_merge: bool | None = None
-    max_merge_invocations: int | None = Field(None, ge=0)
-    skip_perfect_score: bool | None = None
-    seed: int | None = None
+    # optimizer options: the keys of the optimizer's options model, flat in the table
+    # (see experiments.optimizers); checked against that model by load_spec
+    _given: dict[str, Any] = PrivateAttr(default_factory=dict)
+    _options: OptimizerOptions | None = PrivateAttr(default=None)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _take_options(cls, data: Any, handler: Any) -> VariantSpec:
+        """Set the optimizer keys apart (any registered optimizer's); other unknown keys stay errors."""
+        if not isinstance(data, dict):
+            return handler(data)
+        known = set(option_names())
+        variant = handler({k: v for k, v in data.items() if k not in known})
+        variant._given = {k: v for k, v in data.items() if k in known}
+        return variant
 
     @property
     def optimized(self) -> bool:
         return self.optimizer is not None
 
     def options(self) -> dict[str, Any]:
-        """The optimizer options that were set (what goes to the optimizer and into MLflow)."""
-        return {key: getattr(self, key) for key in _OPTION_FIELDS if getattr(self, key) is not None}
+        """The optimizer options the spec set (sorted by name; validated once the spec is loaded)."""
+        return self._options.given() if self._options is not None else dict(sorted(self._given.items()))
+
+    @property
+    def optimizer_options(self) -> OptimizerOptions:
+        """The validated options model of an optimized variant (defaults filled by the model)."""
+        if self._options is None:
+            raise AugmentlabError(f"variant {self.name!r} has no validated optimizer options")
+        return self._options
 
 
 class ExperimentSpec(_Table):
@@ -228,16 +153,17 @@ class ExperimentSpec(_Table):
     traces: bool = True
     """Log every evaluated example's (and augmented scene's) LM calls as an MLflow trace."""
     split: SplitSpec = Field(default_factory=SplitSpec)
-    lm: dict[str, Any] = Field(default_factory=lambda: {"kind": "embedded"})
-    prompt_lm: dict[str, Any] | None = None
+    lm: LMConfig = Field(default_factory=LMConfig)
+    prompt_lm: LMConfig | None = None
     """LM that proposes instructions (MIPROv2); defaults to ``lm``."""
-    reflection_lm: dict[str, Any] | None = None
+    reflection_lm: LMConfig | None = None
     """LM that reflects on feedback (GEPA); defaults to ``lm``."""
     metrics: MetricsSpec = Field(default_factory=MetricsSpec)
     variants: list[VariantSpec] = Field(min_length=1)
 
     _path: Path | None = PrivateAttr(default=None)
     _root: Path | None = PrivateAttr(default=None)
+    _weights: Weights | None = PrivateAttr(default=None)
 
     # ---------------------------------------------------------------- resolved views
     @property
@@ -261,22 +187,20 @@ class ExperimentSpec(_Table):
                 return v
         raise AugmentlabError(f"no variant named {name!r} in {self.spec_name}")
 
-    def lm_configs(self) -> dict[str, Any]:
-        """``{"lm": LMConfig, "prompt_lm": LMConfig, "reflection_lm": LMConfig}`` (defaults filled)."""
-        from augmentlab.lm import LMConfig
-
-        main = LMConfig.model_validate(self.lm)
+    def lm_configs(self) -> dict[str, LMConfig]:
+        """``{"lm": ..., "prompt_lm": ..., "reflection_lm": ...}``: the LM of each role (the two
+        optimizer LMs default to ``lm``)."""
         return {
-            "lm": main,
-            "prompt_lm": LMConfig.model_validate(self.prompt_lm) if self.prompt_lm else main,
-            "reflection_lm": LMConfig.model_validate(self.reflection_lm) if self.reflection_lm else main,
+            "lm": self.lm,
+            "prompt_lm": self.prompt_lm or self.lm,
+            "reflection_lm": self.reflection_lm or self.lm,
         }
 
-    def weights(self) -> Any:
-        """The :class:`metrics.composite.Weights` of ``[metrics.weights]``."""
-        from metrics.composite import Weights
-
-        return Weights.model_validate(self.metrics.weights)
+    def weights(self) -> Weights:
+        """The :class:`metrics.composite.Weights` of ``[metrics.weights]`` (validated once, by :func:`load_spec`)."""
+        if self._weights is None:
+            self._weights = Weights.model_validate(self.metrics.weights)
+        return self._weights
 
     def out_dir(self, override: str | os.PathLike[str] | None = None) -> Path:
         if override is not None:
@@ -287,11 +211,7 @@ class ExperimentSpec(_Table):
 
     def secret_env_names(self) -> list[str]:
         """Names of every environment variable holding an API key for this spec's LMs."""
-        names = []
-        for table in (self.lm, self.prompt_lm, self.reflection_lm):
-            if table and table.get("api_key_env"):
-                names.append(str(table["api_key_env"]))
-        return sorted(set(names))
+        return sorted({c.api_key_env for c in (self.lm, self.prompt_lm, self.reflection_lm) if c and c.api_key_env})
 
 
 # ------------------------------------------------------------------------------ loading
@@ -341,8 +261,6 @@ def _project_root(spec_dir: Path) -> Path:
 
 def _package_root() -> Path:
     """The folder holding the ``prompts`` package (the project, for an editable install)."""
-    import prompts
-
     return Path(prompts.__file__).resolve().parent.parent
 
 
@@ -375,15 +293,13 @@ def _check_file(value: str, what: str, spec_dir: Path, root: Path) -> str:
 
 
 def _check_variant_file(path: Path, task: str, label: str) -> Any:
-    from prompts.variants import load_variant
-
     try:
         return load_variant(path, task=task)
     except AugmentlabError as exc:
         raise AugmentlabError(f"{label}: {exc}") from None
 
 
-def _validate_variants(spec: ExperimentSpec, spec_dir: Path, root: Path) -> None:
+def _validate_variants(spec: ExperimentSpec, spec_dir: Path, root: Path, data: dict[str, Any]) -> None:
     seen: dict[str, VariantSpec] = {}
     for index, v in enumerate(spec.variants):
         label = f"variant {v.name!r}"
@@ -428,7 +344,7 @@ def _validate_variants(spec: ExperimentSpec, spec_dir: Path, root: Path) -> None
         else:
             canonical = canonical_optimizer(v.optimizer)
             if canonical is None:
-                known = ", ".join(OPTIMIZERS)
+                known = ", ".join(optimizer_names())
                 raise AugmentlabError(f"{label}: unknown optimizer {v.optimizer!r} (known: {known})")
             v.optimizer = canonical
             for field in ("scenario", "actions", "demos", "program"):
@@ -440,36 +356,31 @@ def _validate_variants(spec: ExperimentSpec, spec_dir: Path, root: Path) -> None
                 if any(other.name == v.base for other in spec.variants):
                     raise AugmentlabError(f"{label}: base variant {v.base!r} must be defined above it")
                 raise AugmentlabError(f"{label}: base variant {v.base!r} is not defined")
-            allowed = OPTIMIZER_OPTIONS[canonical]
-            for option in sorted(v.options()):
-                if option not in allowed:
-                    raise AugmentlabError(f"{label}: option {option!r} is not used by optimizer {canonical!r}")
-            _check_budget(v, canonical, label)
+            v._options = _check_options(v, canonical, label, data, index)
         seen[v.name] = v
 
 
-def _check_budget(v: VariantSpec, optimizer: str, label: str) -> None:
-    if optimizer == "mipro":
-        if v.auto is not None and (v.num_candidates is not None or v.num_trials is not None):
-            raise AugmentlabError(f"{label}: MIPROv2 takes either 'auto' or 'num_candidates'/'num_trials', not both")
-    if optimizer == "gepa":
-        budgets = [k for k in ("auto", "max_metric_calls", "max_full_evals") if getattr(v, k) is not None]
-        if len(budgets) > 1:
-            raise AugmentlabError(f"{label}: GEPA takes one budget, got {' and '.join(budgets)}")
+def _check_options(v: VariantSpec, optimizer: str, label: str, data: dict[str, Any], index: int) -> OptimizerOptions:
+    """The variant's keys validated by the optimizer's options model (one line per mistake)."""
+    model = get_optimizer(optimizer).Options
+    for option in sorted(v._given):
+        if option not in model.model_fields:
+            raise AugmentlabError(f"{label}: option {option!r} is not used by optimizer {optimizer!r}")
+    try:
+        return model.model_validate(v._given)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        if not err.get("loc"):  # a rule of the whole model (one budget)
+            raise AugmentlabError(f"{label}: {str(err.get('msg', '')).removeprefix('Value error, ')}") from None
+        raise AugmentlabError(_first_error(exc, data, prefix=("variants", index))) from None
 
 
-def _validate_lm_tables(spec: ExperimentSpec, data: dict[str, Any]) -> None:
-    from augmentlab.lm import LMConfig
-
+def _validate_lm_tables(spec: ExperimentSpec) -> None:
     for table in ("lm", "prompt_lm", "reflection_lm"):
-        value = getattr(spec, table)
-        if value is None:
+        config = getattr(spec, table)
+        if config is None:
             continue
-        try:
-            LMConfig.model_validate(value)
-        except ValidationError as exc:
-            raise AugmentlabError(_first_error(exc, data, prefix=(table,))) from None
-        key_env = value.get("api_key_env")
+        key_env = config.api_key_env
         if key_env is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", str(key_env)):
             raise AugmentlabError(
                 f"'api_key_env' in [{table}] must be the NAME of an environment variable, not a key"
@@ -483,8 +394,6 @@ def _validate_metrics(spec: ExperimentSpec, data: dict[str, Any]) -> None:
             raise AugmentlabError(f"weight {key!r} in [metrics.weights] must be a number (got {value!r})")
         if value < 0:
             raise AugmentlabError(f"weight {key!r} in [metrics.weights] must be >= 0 (got {value})")
-    from metrics.composite import Weights
-
     try:
         parsed = Weights.model_validate(weights)
     except ValidationError as exc:
@@ -494,6 +403,7 @@ def _validate_metrics(spec: ExperimentSpec, data: dict[str, Any]) -> None:
     numeric = [v for v in parsed.model_dump().values() if isinstance(v, int | float) and not isinstance(v, bool)]
     if numeric and sum(numeric) <= 0:
         raise AugmentlabError("[metrics.weights]: all weights are zero")
+    spec._weights = parsed
 
 
 def parse_spec(data: dict[str, Any], *, path: Path | None = None) -> ExperimentSpec:
@@ -527,8 +437,8 @@ def parse_spec(data: dict[str, Any], *, path: Path | None = None) -> ExperimentS
         if not spec.script:
             raise AugmentlabError("'personas' is for the 'script' to augment, but no 'script' is given")
         spec.personas = _check_file(spec.personas, "personas file", spec_dir, root)
-    _validate_variants(spec, spec_dir, root)
-    _validate_lm_tables(spec, data)
+    _validate_variants(spec, spec_dir, root, data)
+    _validate_lm_tables(spec)
     _validate_metrics(spec, data)
     return spec
 
@@ -551,14 +461,11 @@ def load_spec(path: str | os.PathLike[str]) -> ExperimentSpec:
 
 
 __all__ = [
-    "OPTIMIZERS",
-    "OPTIMIZER_OPTIONS",
     "ExperimentSpec",
     "MetricsSpec",
     "SplitSpec",
     "Task",
     "VariantSpec",
-    "canonical_optimizer",
     "load_spec",
     "parse_spec",
     "resolve_path",

@@ -14,9 +14,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from augmentlab.core.errors import AugmentlabError
 from augmentlab.core.model import GoldExample
+
+if TYPE_CHECKING:
+    from experiments.spec import ExperimentSpec
 
 #: Provenance keys that name the source scene an example was cut from, most specific first.
 GROUP_KEYS = ("group", "scene_id", "source_scene")
@@ -153,4 +157,33 @@ def check_disjoint(split: Split) -> None:
                 raise AugmentlabError(f"source scene {key} is in both {other} and {name} (leak)")
 
 
-__all__ = ["GROUP_KEYS", "Split", "check_disjoint", "group_key", "split_gold"]
+# ------------------------------------------------------------------------------- for a spec
+def usable_for(examples: list[GoldExample], task: str) -> list[GoldExample]:
+    """The gold examples that have the labels ``task`` needs."""
+    need_scenario = task in ("scenario", "both")
+    need_actions = task in ("actions", "both")
+    return [
+        ex
+        for ex in examples
+        if (not need_scenario or ex.scenario) and (not need_actions or ex.annotated)
+    ]
+
+
+def split_for(spec: ExperimentSpec, gold: list[GoldExample]) -> Split:
+    """The split a spec asks for (its ``[split]`` fractions, caps and seed) of ``gold``."""
+    split = split_gold(
+        gold,
+        train=spec.split.train,
+        dev=spec.split.dev,
+        test=spec.split.test,
+        seed=spec.split.seed if spec.split.seed is not None else spec.seed,
+        max_train=spec.split.max_train,
+        max_dev=spec.split.max_dev,
+        max_test=spec.split.max_test,
+    )
+    if any(v.optimized for v in spec.variants) and not split.train:
+        raise AugmentlabError("the train split is empty but a variant uses an optimizer")
+    return split
+
+
+__all__ = ["GROUP_KEYS", "Split", "check_disjoint", "group_key", "split_for", "split_gold", "usable_for"]

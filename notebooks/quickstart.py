@@ -91,6 +91,7 @@ max_bootstrapped_demos = 1
 max_labeled_demos = 1
 ''', encoding="utf-8")
 
+from augmentlab.augment.best import augment_with_best
 from experiments.runner import run_experiment
 
 result = run_experiment(
@@ -99,6 +100,7 @@ result = run_experiment(
     out_dir=WORK / "out",
     programs_dir=WORK / "programs",
     progress=False,
+    augment=augment_with_best,  # the sample script, augmented by the winner
 )
 
 # %% [markdown]

@@ -71,7 +71,6 @@ def real_store(base: Path) -> str:
         programs_dir=store / "programs",
         out_dir=store / "out",
         progress=False,
-        augment=False,
     )
     done.write_text("ok")
     return str(store / "mlruns")

@@ -54,6 +54,7 @@ import json  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 from experiments.results import load_experiment  # noqa: E402
+from augmentlab.augment.best import augment_with_best  # noqa: E402
 from experiments.runner import run_experiment  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
@@ -217,7 +218,8 @@ def test_no_secret_anywhere_in_the_store(tmp_path: Path, monkeypatch: pytest.Mon
 
 def test_augments_the_script_with_the_best_variant(tmp_path: Path) -> None:
     spec = _spec(tmp_path, extra=f'script = "{SAMPLE}"')
-    result = _run(tmp_path, spec)
+    assert _run(tmp_path, spec).augmented_path is None  # no augment step: the script is not read
+    result = _run(tmp_path, spec, augment=augment_with_best)
     assert result.augmented_path == tmp_path / "out" / "augmented.jsonl"
     rows = [json.loads(line) for line in result.augmented_path.read_text().splitlines()]
     assert len(rows) >= 1 and all(r.get("scenario") for r in rows)
@@ -243,3 +245,30 @@ def test_warm_rerun_counts_the_same_tokens_from_the_dspy_cache(tmp_path: Path) -
         assert b.tokens_per_example() == a.tokens_per_example() > 0
     logged = load_experiment("t", tracking_uri=str(tmp_path / "mlruns")).variant("seed")
     assert logged.metrics["lm_cached_calls"] == logged.metrics["lm_calls"]
+
+
+def test_cli_run_augments_with_the_best_variant_last(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``augmentlab run``: the leaderboard, then the augmented script (logged on the execution's
+    run), then the best variant; ``--no-augment`` reads no script and writes no file."""
+    from mlflow import MlflowClient
+
+    from augmentlab.cli import main
+    from experiments.tracking import resolve_tracking_uri
+
+    spec = _spec(tmp_path, extra=f'script = "{SAMPLE}"')
+    store = str(tmp_path / "mlruns")
+    args = ["run", str(spec), "--tracking-uri", store, "--programs-dir", str(tmp_path / "programs"), "--no-progress"]
+    assert main([*args, "--out", str(tmp_path / "plain"), "--no-augment"]) == 0
+    assert not (tmp_path / "plain" / "augmented.jsonl").exists()
+    capsys.readouterr()
+    assert main([*args, "--out", str(tmp_path / "aug")]) == 0
+    err = " ".join(capsys.readouterr().err.split())
+    board, augmented, best = err.index("test split (n=3)"), err.index("augmented "), err.index("best: seed")
+    assert board < augmented < best
+    assert "with seed (the baseline: no variant is detectably better)" in err
+    rows = (tmp_path / "aug" / "augmented.jsonl").read_text().splitlines()
+    assert rows and all(json.loads(r)["scenario"] for r in rows)
+    back = load_experiment("t", tracking_uri=store)
+    client = MlflowClient(resolve_tracking_uri(store))
+    assert [a.path for a in client.list_artifacts(back.parent_run_id, "augmented")] == ["augmented/augmented.jsonl"]
+    assert back.tags["augmentlab.best_variant"] == "seed"

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+from augmentlab.augment.best import augment_with_best
 from test_experiments import _run, _spec
 
 from augmentlab.core.errors import AugmentlabError
@@ -37,10 +38,10 @@ def executed(tmp_path_factory):
     """One execution: seed + labeled (one demo), with the sample script augmented; then a second."""
     tmp = tmp_path_factory.mktemp("genai")
     spec = _spec(tmp, name="gen", lm='kind = "fake"\ncache = false', variants=LABELED, extra=f'script = "{SAMPLE}"')
-    first = _run(tmp, spec, augment=True)
+    first = _run(tmp, spec, augment=augment_with_best)
     client = _client(first)
     before = {p.name: sorted(_versions(client, p.name)) for p in client.search_prompts()}
-    second = _run(tmp, spec, augment=False)
+    second = _run(tmp, spec)
     return first, second, before
 
 
@@ -161,7 +162,7 @@ def test_tracing_leaves_the_global_mlflow_state_as_it_was(executed) -> None:
 
 def test_traces_off_in_the_spec_and_the_cli(tmp_path: Path) -> None:
     spec = _spec(tmp_path, name="quiet", lm='kind = "fake"\ncache = false', extra="traces = false")
-    result = _run(tmp_path, spec, augment=False)
+    result = _run(tmp_path, spec)
     assert _traces(result) == []
     assert _client(result).search_prompts()  # the registry does not depend on tracing
     rows = load_experiment("quiet", tracking_uri=result.tracking_uri).variant("seed").rows

@@ -154,11 +154,11 @@ def test_identity_in_records_and_run_json(tmp_path):
 
 
 def test_mlflow_params_and_report_header_name_the_model():
-    from experiments.runner import _lm_params
+    from experiments.record import lm_params
 
     config = LMConfig(kind="endpoint", model="openai/local", api_base="http://127.0.0.1:8080/v1")
     other = LMConfig(kind="endpoint", model="openai/local", api_base="http://127.0.0.1:9090/v1")
-    params = _lm_params({"lm": config, "prompt_lm": config, "reflection_lm": other})
+    params = lm_params({"lm": config, "prompt_lm": config, "reflection_lm": other})
     assert params["lm.identity"] == "openai/local @ http://127.0.0.1:8080/v1"
     assert params["lm.fingerprint"] == config.fingerprint()
     assert params["reflection_lm.identity"] == "openai/local @ http://127.0.0.1:9090/v1"

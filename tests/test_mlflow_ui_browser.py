@@ -91,7 +91,7 @@ def ui(tmp_path_factory):
 
     tmp = tmp_path_factory.mktemp("mlflow-ui")
     spec = _spec(tmp, name="uitest", lm='kind = "fake"\ncache = false', variants=LABELED)
-    result = _run(tmp, spec, augment=False)
+    result = _run(tmp, spec)
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     log = open(tmp / "ui.log", "wb")  # noqa: SIM115

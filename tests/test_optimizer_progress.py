@@ -43,7 +43,7 @@ def _run(folder: Path, name: str, variants: str) -> tuple[RunResult, str]:
     spec = _spec(folder, name=name, task="actions", variants=variants)
     store = str(folder / "mlruns")
     result = run_experiment(
-        spec, tracking_uri=store, programs_dir=folder / "programs", out_dir=folder / "out", progress=False, augment=False
+        spec, tracking_uri=store, programs_dir=folder / "programs", out_dir=folder / "out", progress=False
     )
     return result, store
 

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from augmentlab.core.errors import AugmentlabError
-from experiments.spec import canonical_optimizer, load_spec
+from experiments.optimizers import canonical_optimizer
+from experiments.spec import load_spec
 
 VARIANT = """+++
 name = "{name}"
@@ -163,3 +164,71 @@ def test_spec_accepts_a_one_call_variant_alone(spec_dir: Path, task: str, files:
         assert spec.variants[0].scenario is None and spec.variants[0].actions.endswith("compose_scene.md")
         return
     assert error in _error(spec_dir, text)
+
+
+# ------------------------------------------------------------------------------ optimizer options
+@pytest.mark.parametrize(
+    ("variant", "expected"),
+    [
+        ('optimizer = "bootstrap"\nbase = "baseline"\nmax_rounds = 0', "'max_rounds' in [[variants]] 'x': Input should be greater than or equal to 1 (got 0)"),
+        ('optimizer = "mipro"\nbase = "baseline"\nauto = "light"\nnum_trials = 3', "variant 'x': MIPROv2 takes either 'auto' or 'num_candidates'/'num_trials', not both"),
+        ('optimizer = "gepa"\nbase = "baseline"\nmax_full_evals = 1\nmax_metric_calls = 5', "variant 'x': GEPA takes one budget, got max_metric_calls and max_full_evals"),
+        ('scenario = "scen.md"\nactions = "act.md"\nmax_rounds = 2', "variant 'x': option 'max_rounds' needs an 'optimizer'"),
+        ('optimizer = "labeled"\nbase = "baseline"\nmetric_threshold = 0.5', "variant 'x': option 'metric_threshold' is not used by optimizer 'labeled'"),
+        ('optimizer = "gepa"\nbase = "baseline"\nuse_merge = "often"', "'use_merge' in [[variants]] 'x': Input should be a valid boolean"),
+    ],
+)
+def test_optimizer_options_are_checked_by_the_optimizers_model(spec_dir: Path, variant: str, expected: str) -> None:
+    assert expected in _error(spec_dir, BASE + f'\n[[variants]]\nname = "x"\n{variant}\n')
+
+
+def test_a_variant_holds_its_validated_options(spec_dir: Path) -> None:
+    from experiments.optimizers import OptimizerContext, get_optimizer
+
+    spec = _load(spec_dir, BASE + '\n[[variants]]\nname = "m"\noptimizer = "MIPROv2"\nbase = "baseline"\nnum_trials = 3\n')
+    m = spec.variant("m")
+    assert isinstance(m.optimizer_options, get_optimizer("mipro").Options)
+    assert m.options() == {"num_trials": 3}  # what the spec set
+    ctx = OptimizerContext(task="both", weights=spec.weights(), threshold=0.4, seed=7)
+    # the spec's keys first, then the model's defaults (seed and threshold from the spec)
+    assert m.optimizer_options.effective(ctx) == {
+        "num_trials": 3, "seed": 7, "max_bootstrapped_demos": 2, "max_labeled_demos": 0, "metric_threshold": 0.4,
+        "num_candidates": 2,
+    }
+    assert spec.variants[0].options() == {}
+    assert spec.weights() is spec.weights()  # validated once, kept
+
+
+@pytest.mark.parametrize(
+    ("optimizer", "given", "effective"),
+    [
+        ("labeled", {}, {"seed": 0, "max_labeled_demos": 2}),
+        ("bootstrap", {}, {"seed": 0, "max_bootstrapped_demos": 2, "max_labeled_demos": 0, "metric_threshold": 0.5,
+                           "max_rounds": 1}),
+        ("random_search", {"stop_at_score": 0.9}, {"stop_at_score": 0.9, "seed": 0, "max_bootstrapped_demos": 2,
+                                                   "max_labeled_demos": 0, "metric_threshold": 0.5, "max_rounds": 1,
+                                                   "num_candidate_programs": 2}),
+        ("mipro", {"auto": "light"}, {"auto": "light", "seed": 0, "max_bootstrapped_demos": 2, "max_labeled_demos": 0,
+                                      "metric_threshold": 0.5}),
+        ("gepa", {}, {"seed": 0, "max_full_evals": 2}),
+        ("gepa", {"auto": "light", "seed": 4}, {"auto": "light", "seed": 4}),
+    ],
+)
+def test_each_optimizers_defaults(optimizer: str, given: dict, effective: dict) -> None:
+    """The options each optimizer runs with and MLflow logs (``optimizer.*`` params), in order."""
+    from experiments.optimizers import OptimizerContext, get_optimizer
+
+    ctx = OptimizerContext(task="both", weights=None, threshold=0.5, seed=0)
+    got = get_optimizer(optimizer).Options.model_validate(given).effective(ctx)
+    assert list(got.items()) == list(effective.items())
+
+
+def test_the_registry() -> None:
+    from experiments.optimizers import get_optimizer, names, option_names
+
+    assert names() == ["labeled", "bootstrap", "random_search", "mipro", "gepa"]
+    assert get_optimizer("BootstrapFewShotWithRandomSearch").name == "random_search"
+    assert get_optimizer("gepa").lm_roles == ("reflection_lm",) and get_optimizer("mipro").lm_roles == ("prompt_lm",)
+    assert len(option_names()) == 27 and "temperature" not in option_names()
+    with pytest.raises(AugmentlabError, match="unknown optimizer 'simba'"):
+        get_optimizer("simba")

@@ -182,17 +182,15 @@ def resolve_lm_config(options: LMOptions | None = None, *, base: dict[str, Any] 
 
 
 def apply_to_spec(spec: Any, options: LMOptions | None, *, source: str = "", cwd: str | Path | None = None) -> Any:
-    """An experiment spec with its main ``lm`` table resolved: the spec's own ``[lm]`` when it has
+    """An experiment spec with its main ``lm`` config resolved: the spec's own ``[lm]`` when it has
     one (else the project file's), overridden by the command-line ``options``. Checked here, so a
     bad value is one line naming the flag and key."""
     if "lm" in getattr(spec, "model_fields_set", ()):
-        base, where = dict(spec.lm), source
+        base, where = spec.lm.model_dump(exclude_unset=True), source
     else:
         base, path = project_lm_settings(cwd)
         where = str(path) if path is not None else ""
-    settings = merge_lm_settings(base, options)
-    lm_config_from_settings(settings, source=where)
-    spec.lm = settings
+    spec.lm = lm_config_from_settings(merge_lm_settings(base, options), source=where)
     return spec
 
 

@@ -155,7 +155,7 @@ def test_experiment_fault_then_rerun(fault, tmp_path, figures):
         error: AugmentlabError | None = None
         first = None
         try:
-            first = _run(tmp_path, spec, augment=False)
+            first = _run(tmp_path, spec)
         except AugmentlabError as exc:
             error = exc
         injected = 1 if fault == "refused" else _served_faults(server)
@@ -178,14 +178,14 @@ def test_experiment_fault_then_rerun(fault, tmp_path, figures):
         server.faults.clear()  # the endpoint heals
         spec = _spec(tmp_path, server.base_url, model)
         before = server.requests
-        rerun = _run(tmp_path, spec, augment=False)
+        rerun = _run(tmp_path, spec)
         redone = server.requests - before
         clean_dir = tmp_path / "clean"
         clean_dir.mkdir()
         uncached = _spec(clean_dir, server.base_url, model)
         uncached.write_text(uncached.read_text().replace("cache = true", "cache = false"))
         before = server.requests
-        clean = _run(clean_dir, uncached, augment=False)
+        clean = _run(clean_dir, uncached)
         total = server.requests - before
     if fault == "garbage":  # answered (badly) and cached: nothing to redo
         assert redone == 0

@@ -93,7 +93,7 @@ _EXPERIMENT_CHILD = textwrap.dedent(
     from pathlib import Path
     from test_experiments import _run
 
-    _run(Path({tmp!r}), Path({spec!r}), augment=False)
+    _run(Path({tmp!r}), Path({spec!r}))
     """
 )
 
@@ -116,7 +116,7 @@ def test_experiment_sigkill_then_rerun(seed, tmp_path, figures):
     with StubServer(latency=0.1) as server:
         reference_dir = tmp_path / "reference"
         reference_dir.mkdir()
-        reference = _run(reference_dir, _spec(reference_dir, server.base_url, model, cache=False), augment=False)
+        reference = _run(reference_dir, _spec(reference_dir, server.base_url, model, cache=False))
         total = server.requests
         kill_at = rng.randint(1, total - 1)
 
@@ -135,7 +135,7 @@ def test_experiment_sigkill_then_rerun(seed, tmp_path, figures):
         assert left_running, "a SIGKILLed run cannot close its MLflow runs"
 
         before = server.requests
-        rerun = _run(tmp_path, spec, augment=False)
+        rerun = _run(tmp_path, spec)
         redone = server.requests - before
     # The calls answered before the kill came from the cache (one reply may have been in flight).
     assert total - answered <= redone <= total - answered + 1, (total, answered, redone)

@@ -14,6 +14,7 @@ import logging
 import pytest
 from rel_helpers import fake_key, grep_tree
 
+from augmentlab.augment.best import augment_with_best
 from augmentlab.core.errors import AugmentlabError
 from fakes.fake_server import StubServer
 
@@ -46,13 +47,13 @@ def test_key_never_reaches_store_logs_or_output(tmp_path, monkeypatch, run_cli, 
     with StubServer(latency=0.0) as server:
         # 1. an experiment that succeeds; the key also sits in the spec's description
         spec = _spec(tmp_path, name="secret", lm=_lm_table(server.base_url), extra=f'description = "key {key}"')
-        _run(tmp_path, spec, augment=True)
+        _run(tmp_path, spec, augment=augment_with_best)
         # 2. an experiment whose first LM call gets a 401 echoing the key
         server.faults[:] = ["401"]
         (tmp_path / "second").mkdir()
         spec = _spec(tmp_path / "second", name="secret401", lm=_lm_table(server.base_url))
         with pytest.raises(AugmentlabError) as info:
-            _run(tmp_path, spec, augment=False)
+            _run(tmp_path, spec)
         printed.append(str(info.value))
         assert "401" in str(info.value) or "Auth" in str(info.value)
         # 3. augment through the CLI: one 401 echoing the key, then a normal run

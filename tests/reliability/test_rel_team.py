@@ -93,7 +93,7 @@ def _spec(tmp_path: Path) -> Path:
 
 def _run(tmp_path: Path, spec: Path, uri: str):
     return run_experiment(spec, tracking_uri=uri, out_dir=tmp_path / "out", programs_dir=tmp_path / "programs",
-                          progress=False, augment=False)
+                          progress=False)
 
 
 def test_runs_land_on_the_server_and_read_back(tmp_path, mlflow_server, run_cli):
@@ -132,7 +132,7 @@ def _genai_landed_on_the_server(result, url: str, tmp_path: Path) -> None:
 
 
 def test_server_going_away_mid_run_keeps_local_results(tmp_path, mlflow_server, monkeypatch, run_cli):
-    real = runner._log_variant
+    real = runner.log_variant
     logged: list[str] = []
 
     def log_then_lose_the_server(run, outcome, **kwargs):
@@ -140,7 +140,7 @@ def test_server_going_away_mid_run_keeps_local_results(tmp_path, mlflow_server, 
         logged.append(outcome.name)
         mlflow_server.stop()  # the server goes away after the first variant is logged
 
-    monkeypatch.setattr(runner, "_log_variant", log_then_lose_the_server)
+    monkeypatch.setattr(runner, "log_variant", log_then_lose_the_server)
     spec = _spec(tmp_path)
     with pytest.raises(AugmentlabError) as info:
         _run(tmp_path, spec, mlflow_server.url)
@@ -151,7 +151,7 @@ def test_server_going_away_mid_run_keeps_local_results(tmp_path, mlflow_server, 
     assert len(kept["examples"]) == 3 and all(0.0 <= e["score"] <= 1.0 for e in kept["examples"])
 
     # Through the CLI: one line, exit 2, no traceback.
-    monkeypatch.setattr(runner, "_log_variant", real)
+    monkeypatch.setattr(runner, "log_variant", real)
     code, out, err = run_cli(["run", spec, "--tracking-uri", mlflow_server.url, "--no-augment", "--no-progress",
                               "--out", tmp_path / "out2"])
     assert code == 2 and "Traceback" not in err

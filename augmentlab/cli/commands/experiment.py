@@ -27,6 +27,7 @@ def _run(spec: Path, tracking_uri: str | None, out: Path | None, programs_dir: P
          no_augment: bool, no_progress: bool, no_traces: bool = False, lm_options: Any = None) -> None:
     from rich.console import Console
 
+    from augmentlab.augment.best import augment_with_best
     from experiments.runner import run_experiment
 
     console = Console(stderr=True)
@@ -37,7 +38,7 @@ def _run(spec: Path, tracking_uri: str | None, out: Path | None, programs_dir: P
         programs_dir=programs_dir,
         progress=not no_progress,
         console=console,
-        augment=not no_augment,
+        augment=None if no_augment else augment_with_best,
         traces=False if no_traces else None,
         lm_options=lm_options,
     )
