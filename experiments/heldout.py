@@ -38,7 +38,7 @@ from augmentlab.core.errors import AugmentlabError
 from augmentlab.core.model import GoldExample, Usage
 from augmentlab.core.stats import Comparison, Interval, bootstrap_ci, compare
 from augmentlab.ingest.gold import mine as mine_gold
-from augmentlab.lm import LMConfig, use_lm
+from augmentlab.lm import LMConfig, open_session
 from metrics.composite import score_many
 from prompts.programs import SceneAugmenter, augment_scene
 
@@ -205,6 +205,7 @@ def run_programs(
     programs: dict[str, tuple[str | None, str]],
     *,
     controls: Sequence[str] = (),
+    prices: tuple[float | None, float | None] | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> list[ProgramRun]:
     """Augment every gold scene with each program (the configured DSPy LM) and score the outputs.
@@ -220,7 +221,7 @@ def run_programs(
         run = ProgramRun(label=label, control=label in controls)
         for example in gold:
             try:
-                result = augment_scene(program, example.scene, example.personas)
+                result = augment_scene(program, example.scene, example.personas, prices=prices)
             except LMError as exc:  # the LM was not reached: a score of 0 would measure the connection
                 raise AugmentlabError(
                     f"{label}: the LM failed on {example.id} ({type(exc).__name__}: {' '.join(str(exc).split())[:160]})"
@@ -254,8 +255,9 @@ def run_heldout(
         raise AugmentlabError("no held-out gold examples")
     if not real or not controls:
         raise AugmentlabError("the held-out proof needs at least one real program and one control")
-    with use_lm(config):
-        runs = run_programs(gold, {**real, **controls}, controls=list(controls), progress=progress)
+    with open_session(config) as session, session.use():
+        runs = run_programs(gold, {**real, **controls}, controls=list(controls), progress=progress,
+                            prices=session.prices)
     is_strong = strong if strong is not None else not (config.kind == "embedded" and not config.gguf)
     name = Path(config.gguf).name if config.gguf else (config.model or config.kind)
     return HeldoutResult(gold=list(gold), runs=runs, lm=f"{config.kind}:{name}", strong=is_strong)

@@ -255,9 +255,13 @@ class SceneAugmenter(dspy.Module):
 
 
 def augment_scene(
-    program: SceneAugmenter, scene: Scene, personas: dict[str, str] | None = None
+    program: SceneAugmenter, scene: Scene, personas: dict[str, str] | None = None,
+    *, prices: tuple[float | None, float | None] | None = None,
 ) -> AugmentedScene:
     """Run ``program`` on ``scene`` with the configured LM and check what comes back.
+
+    ``prices`` (per 1k tokens, an :attr:`~augmentlab.lm.session.LMSession.prices`) price the usage;
+    without them the cost is what the provider reported, if anything.
 
     The result is ``failed`` (with a reason and the raw output, nothing thrown away) when the
     output cannot be parsed, the number of annotated lines differs from the scene's, or a line's
@@ -277,13 +281,13 @@ def augment_scene(
         with dspy.context(lm=local):
             pred = program(**inputs)
     except AdapterParseError as exc:
-        result.usage = usage_since(local, 0)
+        result.usage = usage_since(local, 0, prices=prices)
         result.status, result.reason = "failed", f"unparseable LM output: {' '.join(str(exc).split())[:200]}"
         if _truncated(local):  # unparseable because it was cut off: say so (augment splits the scene)
             result.reason = "the LM output was cut off at max_tokens (finish_reason=length); raise max_tokens"
         result.raw = exc.lm_response
         return result
-    result.usage = usage_since(local, 0) if local.history else Usage()
+    result.usage = usage_since(local, 0, prices=prices) if local.history else Usage()
     result.scenario = pred.scenario
     if _truncated(local):  # a cut-off reply can still parse (JSON repair) into shorter text
         result.status = "failed"

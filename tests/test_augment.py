@@ -61,9 +61,9 @@ def _count_scene_runs(monkeypatch) -> list[str]:
     calls: list[str] = []
     real = prompts.programs.augment_scene
 
-    def counting(program, scene, personas=None):
+    def counting(program, scene, personas=None, **kwargs):
         calls.append(scene.id)
-        return real(program, scene, personas)
+        return real(program, scene, personas, **kwargs)
 
     monkeypatch.setattr(prompts.programs, "augment_scene", counting)
     return calls
@@ -134,11 +134,11 @@ def test_injected_crash_then_resume_loses_and_duplicates_nothing(tmp_path, monke
     real = prompts.programs.augment_scene
     seen: list[str] = []
 
-    def dies_after_three(program, scene, personas=None):
+    def dies_after_three(program, scene, personas=None, **kwargs):
         if len(seen) == 3:
             raise KeyboardInterrupt  # like Ctrl-C mid-run
         seen.append(scene.id)
-        return real(program, scene, personas)
+        return real(program, scene, personas, **kwargs)
 
     monkeypatch.setattr(prompts.programs, "augment_scene", dies_after_three)
     with pytest.raises(KeyboardInterrupt):

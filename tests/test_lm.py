@@ -117,9 +117,11 @@ def test_usage_since_counts_calls_and_tokens():
         start = len(lm.history)
         dspy.Predict(Annotate)(lines=LINES, cast="Ann")
         dspy.Predict(Annotate)(lines="1. Ann: Hi.", cast="Ann")
-        usage = usage_since(lm, start)
+        usage = usage_since(lm, start, prices=(config.prompt_price_per_1k, config.completion_price_per_1k))
+        unpriced = usage_since(lm, start)
         total = usage_since(lm)
     assert usage.calls == 2 and total.calls == 3
+    assert unpriced.cost is None  # prices travel with the session or the call, not on the DSPy LM
     assert usage.prompt_tokens > 0 and usage.completion_tokens > 0
     assert total.prompt_tokens > usage.prompt_tokens
     expected = usage.prompt_tokens / 1000 * 1.0 + usage.completion_tokens / 1000 * 2.0
@@ -167,8 +169,8 @@ def test_usage_of_cache_hits_is_recovered_and_marked(tmp_path, monkeypatch) -> N
     scene = Scene(lines=[Line(speaker="Ann", text="Hi there."), Line(speaker="Bob", text="Go away.")])
     with use_lm(LMConfig(kind="fake", cache=True)):
         cold = augment_scene(SceneAugmenter(None, "compose_scene"), scene)
-    with use_lm(LMConfig(kind="fake", cache=True, prompt_price_per_1k=1.0, completion_price_per_1k=2.0)):
-        warm = augment_scene(SceneAugmenter(None, "compose_scene"), scene)
+    with use_lm(LMConfig(kind="fake", cache=True)):
+        warm = augment_scene(SceneAugmenter(None, "compose_scene"), scene, prices=(1.0, 2.0))
     assert cold.usage.cached_calls == 0 and cold.usage.total_tokens > 0
     assert warm.usage.cached_calls == warm.usage.calls == 1
     assert (warm.usage.prompt_tokens, warm.usage.completion_tokens) == (cold.usage.prompt_tokens, cold.usage.completion_tokens)

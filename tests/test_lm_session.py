@@ -44,7 +44,7 @@ def test_usage_since_mark_matches_the_module_function_and_is_priced() -> None:
         usage = session.usage_since(start)
         total = session.usage_since()
     assert usage.calls == 1 and total.calls == 2
-    assert usage == usage_since(session.lm, start)  # the same numbers as before the session
+    assert usage == usage_since(session.lm, start, prices=session.prices)  # the same numbers as the module function
     assert usage.cost == pytest.approx(usage.prompt_tokens / 1000 + usage.completion_tokens / 500)
     assert dspy.settings.lm is not session.lm  # the context is left on exit
 

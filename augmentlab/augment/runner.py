@@ -160,7 +160,7 @@ class SceneRunner:
             lm = self._lm_for(attempt)
             try:
                 with self.session.use(lm=lm):
-                    result = programs.augment_scene(self.program, scene, item.personas)
+                    result = programs.augment_scene(self.program, scene, item.personas, prices=self.session.prices)
             except LMError as exc:
                 return self._safe(Outcome(item, "error", attempt + 1, usage, raw=raw, reason=f"LM call failed: {one_line(exc)}"))
             except Exception as exc:  # output the program could not handle: retry

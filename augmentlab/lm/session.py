@@ -30,7 +30,7 @@ from augmentlab.lm.adapters import adapter_for
 from augmentlab.lm.backends import opener_for
 from augmentlab.lm.config import LMConfig
 from augmentlab.lm.identity import IDENTITY_ATTR, identity_digest
-from augmentlab.lm.usage import PRICES_ATTR, usage_since
+from augmentlab.lm.usage import usage_since
 import dspy
 
 Prices = tuple[float | None, float | None]
@@ -95,7 +95,6 @@ def open_lm(config: LMConfig) -> Iterator[dspy.BaseLM]:
     patches.install()
     ident = identity_digest(config.identity())
     with opener_for(str(config.kind))(config) as lm:
-        setattr(lm, PRICES_ATTR, prices_of(config))
         setattr(lm, IDENTITY_ATTR, ident)
         yield lm
 

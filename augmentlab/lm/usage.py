@@ -16,10 +16,6 @@ if TYPE_CHECKING:
 
 CACHED_USAGE_ATTR = "augmentlab_cached_usage"
 """Attribute of a cached response copy holding the usage of the call it repeats."""
-PRICES_ATTR = "augmentlab_prices"
-"""Where :func:`~augmentlab.lm.open_lm` notes the configured prices on the LM, for
-:func:`usage_since` callers that hold only the ambient LM (``prompts.programs.augment_scene``);
-a session passes its prices."""
 
 def usage_since(lm: dspy.BaseLM, start: int = 0,
                 prices: tuple[float | None, float | None] | None = None) -> Usage:
@@ -29,12 +25,8 @@ def usage_since(lm: dspy.BaseLM, start: int = 0,
     :attr:`~augmentlab.lm.session.LMSession.prices`) when both are set, else the cost the
     provider reported (None when nothing is known). A cache hit counts the tokens and cost of the
     call it repeats (DSPy clears them; the cached response keeps them) and adds one to ``cached_calls``.
-
-    Without ``prices``, the prices :func:`open_lm` noted on the LM are used — for callers that
-    only hold the ambient DSPy LM; pass the session's prices (or use the session) instead.
     """
-    if prices is None:
-        prices = getattr(lm, PRICES_ATTR, (None, None))
+    prices = prices or (None, None)
     usage = Usage()
     costs: list[float] = []
     for entry in lm.history[start:]:
