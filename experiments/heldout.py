@@ -38,6 +38,7 @@ from augmentlab.core.errors import AugmentlabError
 from augmentlab.core.model import GoldExample, Usage
 from augmentlab.core.stats import Comparison, Interval, bootstrap_ci, compare
 from augmentlab.ingest.gold import mine as mine_gold
+from augmentlab.ingest.gold import read_gold
 from augmentlab.lm import LMConfig, open_session
 from metrics.composite import score_many
 from prompts.programs import SceneAugmenter, augment_scene
@@ -290,8 +291,8 @@ def rescore(directory: Path) -> HeldoutResult:
 
     try:
         meta = json.loads((directory / "runs.json").read_text(encoding="utf-8"))
-        gold = [GoldExample.model_validate_json(x) for x in (directory / "gold.jsonl").read_text().splitlines() if x.strip()]
-    except (OSError, ValueError) as exc:
+        gold = read_gold(directory / "gold.jsonl")
+    except (OSError, ValueError, AugmentlabError) as exc:
         raise AugmentlabError(f"{directory}: not a saved held-out run ({exc})") from None
     runs = []
     for entry in meta["programs"]:

@@ -18,7 +18,6 @@ there, never from this module.
 from __future__ import annotations
 
 import json
-import os
 import re
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ import augmentlab  # noqa: F401  (offline environment first)
 import dspy
 
 from augmentlab.core.errors import AugmentlabError
+from augmentlab.core.fsio import atomic_write_text
 from augmentlab.core.model import AugmentedLine, AugmentedScene, Scene, Usage
 from augmentlab.core.text import is_verbatim
 from augmentlab.lm import usage_since
@@ -356,10 +356,7 @@ def save_program(program: SceneAugmenter, path: str | Path, lineage: dict[str, A
         text = json.dumps(data, ensure_ascii=False, indent=2, default=str)
     except (TypeError, ValueError) as exc:
         raise AugmentlabError(f"cannot save program {program.name}: {exc}") from None
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    tmp.write_text(text + "\n", encoding="utf-8")
-    tmp.replace(target)
+    atomic_write_text(target, text + "\n")
     return target
 
 

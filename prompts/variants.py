@@ -39,6 +39,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from augmentlab.core.errors import AugmentlabError
+from augmentlab.core.fsio import atomic_write_json, atomic_write_text
 
 PROMPTS_DIR = Path(__file__).resolve().parent
 TASKS: tuple[str, ...] = ("scenario", "actions", "persona", "judge")
@@ -229,15 +230,10 @@ def save_variant(variant: Variant, directory: str | Path | None = None) -> Path:
     folder = Path(directory) if directory is not None else PROMPTS_DIR / variant.task
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{variant.name}.md"
-    _atomic_write(path, render_variant(variant))
+    atomic_write_text(path, render_variant(variant))
     demos_path = _demos_path(path)
     if variant.demos:
-        _atomic_write(demos_path, json.dumps(variant.demos, ensure_ascii=False, indent=2) + "\n")
+        atomic_write_json(demos_path, variant.demos)
     variant.path = path
     return path
 
-
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
