@@ -23,7 +23,7 @@ from augmentlab.core.model import GoldExample
 from augmentlab.ingest.gold import read_gold
 from metrics import similarity
 from metrics.composite import anchor_texts, score_many, texts_to_encode
-from metrics.mutations import DEFECTS, mutate
+from metrics.mutations import mutate
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -359,9 +359,10 @@ def _log_leaderboard(ex: Execution, result: RunResult) -> None:
     """The leaderboard into MLflow (table, best variant, champion prompts) and onto the console."""
     board = result.leaderboard()
     ex.parent.table(board, LEADERBOARD_TABLE)
-    ex.parent.tags({"augmentlab.best_variant": result.best.name})
-    ex.parent.metrics({"best_score": result.best.score})
-    champion = genai.crown(ex.tracker, ex.spec, ex.registered, result.best.name)
+    best = result.best  # one verdict (paired tests + bootstrap), read three times
+    ex.parent.tags({"augmentlab.best_variant": best.name})
+    ex.parent.metrics({"best_score": best.score})
+    champion = genai.crown(ex.tracker, ex.spec, ex.registered, best.name)
     if champion:
         ex.console.print(
             f"prompt registry: [bold]{champion}[/] is the champion (aliases champion, {genai.best_alias(ex.spec)})"
