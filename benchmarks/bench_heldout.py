@@ -15,7 +15,9 @@ runs while writing prompts). Each real program (the default ``actions/compose_sc
 ``actions/direct_scene``, one movement per line, for instruction models that echo the lines under
 the default; the 2023 baseline ``scenario/seed`` + ``actions/seed``, and
 ``scenario/seed`` + ``actions/compose``) and the two controls (``prompts/controls/``) augment the
-same scenes; every output is scored with ``metrics.composite`` (task ``both``). The table gives
+same scenes, each program as ``augmentlab augment`` runs it (a scene whose answer would not fit
+``max_tokens`` is asked for in parts: ``augmentlab.augment.runner.pipeline_augmenter``); every
+output is scored with ``metrics.composite`` (task ``both``). The table gives
 each program's mean with its 95 % bootstrap interval and each real program minus each control
 with its paired interval (``augmentlab.core.stats``).
 
@@ -35,6 +37,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import augmentlab  # noqa: E402,F401  (offline environment first)
+from augmentlab.augment.runner import pipeline_augmenter  # noqa: E402
 from augmentlab.core.errors import AugmentlabError  # noqa: E402
 from experiments import heldout  # noqa: E402
 
@@ -84,7 +87,8 @@ def main(argv: list[str] | None = None) -> int:
                 return 2
         gold = heldout.mine_heldout(args.scenes, plays=args.plays)
         start = time.perf_counter()
-        result = heldout.run_heldout(config, gold, real=real, progress=lambda m: print(f"  {m}", flush=True))
+        result = heldout.run_heldout(config, gold, real=real, augmenter=pipeline_augmenter,
+                                     progress=lambda m: print(f"  {m}", flush=True))
     except AugmentlabError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

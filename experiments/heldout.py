@@ -35,11 +35,12 @@ from pathlib import Path
 from typing import Any
 
 from augmentlab.core.errors import AugmentlabError
-from augmentlab.core.model import GoldExample, Usage
+from augmentlab.core.model import AugmentedScene, GoldExample, Usage
 from augmentlab.core.stats import Comparison, Interval, bootstrap_ci, compare
 from augmentlab.ingest.gold import mine as mine_gold
 from augmentlab.ingest.gold import read_gold
 from augmentlab.lm import LMConfig, open_session
+from augmentlab.lm.session import LMSession
 from metrics.composite import score_many
 from prompts.programs import SceneAugmenter, augment_scene
 
@@ -63,6 +64,13 @@ CONTROL_PROGRAMS: dict[str, tuple[str | None, str]] = {
     "control:other_story": (None, str(CONTROLS_DIR / "other_story.md")),
 }
 """Controls that must produce useless data (variant files under ``prompts/controls/``)."""
+
+MAX_TOKENS = LMConfig.model_fields["max_tokens"].default
+"""The answer limit the proof runs with: the one a user gets by default (with the pipeline's
+augmenter a longer answer is asked for in parts, as ``augmentlab augment`` does)."""
+
+Augment = Callable[..., AugmentedScene]
+"""``augment(program, scene, personas, *, prices=None) -> AugmentedScene``: one program on one scene."""
 
 STRONG_ENV_PREFIX = "AUGMENTLAB_HELDOUT"
 """Environment variables naming the stronger LM (see :func:`strong_lm_config`)."""
@@ -160,7 +168,7 @@ def embedded_config(gguf: str | None = None, threads: int | None = None) -> LMCo
     (the machine may be shared). ``threads`` defaults to ``AUGMENTLAB_HELDOUT_THREADS`` or 2; on
     an oversubscribed machine 1 is much faster (llama.cpp's threads wait for each other)."""
     n = threads or int(os.environ.get(f"{STRONG_ENV_PREFIX}_THREADS") or 2)
-    return LMConfig(kind="embedded", gguf=gguf, cache=False, max_tokens=768, timeout=600.0, n_threads=n)
+    return LMConfig(kind="embedded", gguf=gguf, cache=False, max_tokens=MAX_TOKENS, timeout=600.0, n_threads=n)
 
 
 @dataclass
@@ -208,9 +216,13 @@ def run_programs(
     controls: Sequence[str] = (),
     prices: tuple[float | None, float | None] | None = None,
     progress: Callable[[str], None] | None = None,
+    augment: Augment = augment_scene,
 ) -> list[ProgramRun]:
     """Augment every gold scene with each program (the configured DSPy LM) and score the outputs.
 
+    ``augment`` runs one program on one scene: :func:`prompts.programs.augment_scene` (one call,
+    whatever the scene's length) unless a caller passes the pipeline's
+    (:func:`augmentlab.augment.runner.pipeline_augmenter`: parts that fit ``max_tokens``).
     A failed scene (unparseable output, wrong number of lines, changed words) is scored on what
     came back — nothing when nothing parsed — so failures cost what the composite says they cost.
     """
@@ -222,8 +234,8 @@ def run_programs(
         run = ProgramRun(label=label, control=label in controls)
         for example in gold:
             try:
-                result = augment_scene(program, example.scene, example.personas, prices=prices)
-            except LMError as exc:  # the LM was not reached: a score of 0 would measure the connection
+                result = augment(program, example.scene, example.personas, prices=prices)
+            except (LMError, AugmentlabError) as exc:  # the LM was not reached: a score of 0 would measure the connection
                 raise AugmentlabError(
                     f"{label}: the LM failed on {example.id} ({type(exc).__name__}: {' '.join(str(exc).split())[:160]})"
                 ) from None
@@ -248,8 +260,14 @@ def run_heldout(
     controls: dict[str, tuple[str | None, str]] | None = None,
     strong: bool | None = None,
     progress: Callable[[str], None] | None = None,
+    augmenter: Callable[[LMSession], Augment] | None = None,
 ) -> HeldoutResult:
-    """Run the real programs and the controls on ``gold`` with the LM of ``config``."""
+    """Run the real programs and the controls on ``gold`` with the LM of ``config``.
+
+    ``augmenter(session)`` gives the function that runs one program on one scene (see
+    :func:`run_programs`); the benchmark and the slow test pass the pipeline's
+    (:func:`augmentlab.augment.runner.pipeline_augmenter`), so each program is measured as
+    ``augmentlab augment`` would run it."""
     real = dict(REAL_PROGRAMS if real is None else real)
     controls = dict(CONTROL_PROGRAMS if controls is None else controls)
     if not gold:
@@ -258,7 +276,8 @@ def run_heldout(
         raise AugmentlabError("the held-out proof needs at least one real program and one control")
     with open_session(config) as session, session.use():
         runs = run_programs(gold, {**real, **controls}, controls=list(controls), progress=progress,
-                            prices=session.prices)
+                            prices=session.prices,
+                            augment=augmenter(session) if augmenter is not None else augment_scene)
     is_strong = strong if strong is not None else not (config.kind == "embedded" and not config.gguf)
     name = Path(config.gguf).name if config.gguf else (config.model or config.kind)
     return HeldoutResult(gold=list(gold), runs=runs, lm=f"{config.kind}:{name}", strong=is_strong)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from augmentlab.augment.runner import pipeline_augmenter
 from augmentlab.cli import main as cli_main
 from augmentlab.core.errors import AugmentlabError
 from augmentlab.lm import LMConfig
@@ -117,6 +118,33 @@ def test_harness_end_to_end_with_the_fake_lm():
     assert result.strong  # the fake model is not the embedded one
 
 
+def test_pipeline_augmenter_measures_long_scenes_in_parts():
+    """With the pipeline's augmenter a program is measured as ``augmentlab augment`` runs it: a
+    scene whose answer would not fit ``max_tokens`` is asked for in parts, and every line comes
+    back; one call per scene (augment_scene) would have been cut off and scored as nothing."""
+    gold = [g for g in H.mine_heldout(2) if len(g.scene.lines) >= 4][:2]
+    assert gold
+    real = {"seed+seed": H.REAL_PROGRAMS["seed+seed"]}
+    small = LMConfig(kind="fake", cache=False, max_tokens=300)
+    whole = H.run_heldout(small, gold, real=real)
+    parts = H.run_heldout(small, gold, real=real, augmenter=pipeline_augmenter)
+    seed_whole, seed_parts = whole.runs[0], parts.runs[0]
+    assert seed_whole.usage.calls == 2 * len(gold)  # a scenario call and one actions call per scene
+    assert seed_parts.usage.calls > seed_whole.usage.calls  # the actions were asked for in parts
+    for g, (scenario, lines) in zip(gold, seed_parts.outputs):
+        assert scenario and lines is not None and len(lines) == len(g.scene.lines)
+    assert seed_parts.failed == 0
+
+
+def test_pipeline_augmenter_reports_an_unreachable_lm_with_the_scene():
+    gold = H.mine_heldout(1)[:1]
+    down = LMConfig(kind="endpoint", model="openai/x", api_base="http://127.0.0.1:9/v1", cache=False,
+                    timeout=2.0, num_retries=0)
+    real = {H.DEFAULT_PROGRAM: H.REAL_PROGRAMS[H.DEFAULT_PROGRAM]}
+    with pytest.raises(AugmentlabError, match=f"compose_scene: the LM failed on {gold[0].id}"):
+        H.run_heldout(down, gold, real=real, augmenter=pipeline_augmenter)
+
+
 # ----------------------------------------------------------------------------- slow: real models
 
 
@@ -126,7 +154,7 @@ def test_embedded_model_controls_do_not_beat_the_real_prompts(capsys):
     gold = H.mine_heldout(SCENES_PER_PLAY)
     # The two one-call programs (24 calls, ~3 min unloaded); the benchmark runs every real program.
     real = H.select_programs([H.DEFAULT_PROGRAM, H.DIRECTED_PROGRAM])
-    result = H.run_heldout(H.embedded_config(), gold, real=real)
+    result = H.run_heldout(H.embedded_config(), gold, real=real, augmenter=pipeline_augmenter)
     with capsys.disabled():
         print("\n" + H.table(result))
     assert not result.strong
@@ -138,11 +166,11 @@ def test_stronger_model_real_prompts_beat_the_controls(capsys):
     config = H.strong_lm_config()
     if config is None:
         pytest.skip("no stronger model: set AUGMENTLAB_HELDOUT_GGUF or AUGMENTLAB_HELDOUT_MODEL")
-    # direct_scene, the program written for instruction models that echo the lines under the
-    # default (measured with Qwen2.5-Coder-1.5B: compose_scene's actions repeat the spoken words).
+    # The two one-call programs (the benchmark runs every real program; the two-call ones cost
+    # ~5 times as many answer tokens with Qwen2.5-Coder-1.5B on 2 cores).
     gold = H.mine_heldout(SCENES_PER_PLAY)
-    real = H.select_programs([H.DIRECTED_PROGRAM])
-    result = H.run_heldout(config, gold, real=real)
+    real = H.select_programs([H.DEFAULT_PROGRAM, H.DIRECTED_PROGRAM])
+    result = H.run_heldout(config, gold, real=real, augmenter=pipeline_augmenter)
     with capsys.disabled():
         print("\n" + H.table(result))
     assert result.strong

@@ -13,6 +13,7 @@ from dspy.utils.exceptions import LMError
 from augmentlab.augment.options import AugmentOptions
 from augmentlab.augment.results import Outcome, PlannedScene
 from augmentlab.augment.scene_split import budget_parts, echoes_words, halve
+from augmentlab.core.errors import AugmentlabError
 from augmentlab.core.model import AugmentedLine, AugmentedScene, Scene, Usage
 from augmentlab.lm.session import LMSession
 from experiments.tracing import traced_scene
@@ -205,3 +206,33 @@ class SceneRunner:
                 return card, usage, None
             problem = "empty persona card"
         return None, usage, self.redact(problem)
+
+
+def pipeline_augmenter(session: LMSession, options: AugmentOptions | None = None) -> Any:
+    """:func:`prompts.programs.augment_scene` as ``augmentlab augment`` runs it, for callers that
+    measure programs (the held-out proof, :func:`experiments.heldout.run_heldout`'s ``augmenter``):
+    the scene is budgeted into parts that fit the session's ``max_tokens``, a part cut off anyway
+    or unusable is halved, and the parts are put back together. So a program that writes the
+    words again (``seed``) is measured on what it writes, not on the answer limit.
+
+    ``options`` default to one try per part (no retries at a higher temperature: a measurement
+    should see the program's first answer). Returns ``augment(program, scene, personas, *,
+    prices=None) -> AugmentedScene`` (``prices`` are the session's); a scene the LM could not be
+    reached for raises ``AugmentlabError`` with the reason.
+    """
+    options = options or AugmentOptions(max_attempts=1)
+
+    def augment(program: Any, scene: Scene, personas: dict[str, str] | None = None, *,
+                prices: tuple[float | None, float | None] | None = None) -> AugmentedScene:
+        scene = scene.with_id()
+        runner = SceneRunner(program, getattr(program, "name", "") or "program", session, options)
+        item = PlannedScene(script="", script_index=0, scene=scene, key=scene.id, personas=dict(personas or {}))
+        outcome = runner.scene(item)
+        if outcome.status == "error":
+            raise AugmentlabError(outcome.reason or "the LM call failed")
+        if outcome.status == "ok" and outcome.result is not None:
+            return outcome.result
+        return AugmentedScene(scene_id=scene.id, scene=scene, program=getattr(program, "name", "") or "",
+                              usage=outcome.usage, status="failed", reason=outcome.reason, raw=outcome.raw)
+
+    return augment
