@@ -58,7 +58,8 @@ REAL_PROGRAMS: dict[str, tuple[str | None, str]] = {
 }
 """Real programs: ``label -> (scenario variant, actions variant)``; the default program (the
 quick start's) first, then ``direct_scene`` (one call per scene like the default, one action per
-line, a demo: written for instruction models that echo the lines under the default)."""
+line), then the two-call programs: the 2023 baseline (the model writes every line again, words
+and actions) and ``seed`` + ``compose`` (the model writes only the actions)."""
 CONTROL_PROGRAMS: dict[str, tuple[str | None, str]] = {
     "control:placeholder": (None, str(CONTROLS_DIR / "placeholder.md")),
     "control:other_story": (None, str(CONTROLS_DIR / "other_story.md")),

@@ -6,7 +6,10 @@ import json
 from pathlib import Path
 
 from augmentlab.augment import AugmentOptions, augment_scripts
-from augmentlab.lm import LMConfig
+from augmentlab.augment.program import resolve_program
+from augmentlab.augment.results import PlannedScene
+from augmentlab.augment.runner import SceneRunner, pipeline_augmenter
+from augmentlab.lm import LMConfig, open_session
 from augmentlab.core.model import Line, LineKind, Scene, Script
 from augmentlab.augment.scene_split import CONTEXT_LINES, budget_parts, halve
 from fakes.fake_server import StubServer
@@ -123,3 +126,27 @@ def test_long_speech_sample_split_by_budget_reaches_the_export(tmp_path):
         text += "\n".join(m["content"] for row in export.read_text().splitlines() for m in json.loads(row)["messages"])
     spoken = [line.text for line in load(sample).lines if line.kind == LineKind.dialogue]
     assert len(spoken) == 60 and all(line in text for line in spoken)
+
+
+def test_an_unusable_part_is_halved_unless_a_measurement_asks_otherwise(tmp_path):
+    """augment halves a part whose answer is unusable; with ``halve_unusable=False`` (the held-out
+    proof's pipeline_augmenter) the scene fails there, as a one-part scene would."""
+    scene = long_scene(60)
+    parts = len(budget_parts(scene, max_tokens=512))
+    assert parts > 2
+    item = PlannedScene(script="t", script_index=0, scene=scene, key=scene.id, personas={})
+    for halve_unusable in (True, False):
+        with StubServer(latency=0.0, faults=["ok", "garbage"]) as stub, \
+                open_session(_config(stub, max_tokens=512)) as session:
+            program, _ = resolve_program(None)
+            runner = SceneRunner(program, "p", session, AugmentOptions(max_attempts=1, halve_unusable=halve_unusable))
+            outcome = runner.scene(item)
+            if halve_unusable:  # the garbage part is halved and both halves answered: no line lost
+                assert outcome.status == "ok" and stub.requests == parts + 2
+                assert [x.line for x in outcome.result.lines] == scene.lines
+            else:  # the scene fails at the garbage part, nothing more is asked
+                assert outcome.status == "failed" and stub.requests == 2
+                assert "unparseable" in outcome.reason or "program error" in outcome.reason
+    with StubServer(latency=0.0, faults=["ok", "garbage"]) as stub, open_session(_config(stub, max_tokens=512)) as session:
+        result = pipeline_augmenter(session)(resolve_program(None)[0], scene)
+        assert result.status == "failed" and not result.lines and stub.requests == 2

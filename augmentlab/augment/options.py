@@ -19,7 +19,10 @@ class AugmentOptions:
     report's ``estimate`` counts tokens with ``estimate_tokenizer``. ``retry_failed``: redo scenes
     stored as ``failed``. ``limit``: only the first N scenes. ``tracer``: an open
     :class:`~experiments.tracing.Tracer` makes each scene an MLflow trace (tagged ``trace_tags``,
-    linked to the run ``trace_run_id``).
+    linked to the run ``trace_run_id``). ``halve_unusable``: a part of a split scene whose answer
+    is unusable (not cut off: unparseable, lines missing, words changed) is halved and retried,
+    down to one line (``False``: the scene fails there, as a one-part scene does; measurements use
+    it, so a program is scored on its answers, not on how many smaller tries rescue it).
     """
 
     program: Any = None
@@ -36,6 +39,7 @@ class AugmentOptions:
     tracer: Any = None
     trace_tags: dict[str, str] | None = None
     trace_run_id: str | None = None
+    halve_unusable: bool = True
 
     def __post_init__(self) -> None:
         if self.concurrency < 1:

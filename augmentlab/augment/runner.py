@@ -26,11 +26,14 @@ CUT_OFF_REASON = (
 
 
 class PartError(Exception):
-    """A part of a split scene could not reach the LM (the scene is stored as ``error``)."""
+    """A part of a split scene could not reach the LM (the scene is stored as ``error``), or its
+    answer was unusable and is not halved (``halve_unusable=False``: the scene is ``failed``)."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, status: str = "error", raw: str | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.status = status
+        self.raw = raw
 
 
 def _cut_off(reason: str | None) -> bool:
@@ -65,6 +68,7 @@ class SceneRunner:
         """An open :class:`~experiments.tracing.Tracer`: each scene (all its attempts) is one trace."""
         self.trace_tags = options.trace_tags or {}
         self.trace_run_id = options.trace_run_id
+        self.halve_unusable = options.halve_unusable
 
     def _lm_for(self, attempt: int) -> Any:
         """A copy of the session's LM (a private history); retries at ``retry_temperature`` with a
@@ -109,7 +113,7 @@ class SceneRunner:
             for sub in parts:
                 results.extend(self._part(item, sub, state))
         except PartError as exc:
-            return self._safe(Outcome(item, "error", state["attempts"], state["usage"], reason=exc.reason))
+            return self._safe(Outcome(item, exc.status, state["attempts"], state["usage"], raw=exc.raw, reason=exc.reason))
         return self._merged(item, results, state)
 
     def _merged(self, item: PlannedScene, results: list[AugmentedScene], state: dict[str, Any]) -> Outcome:
@@ -136,6 +140,8 @@ class SceneRunner:
         if outcome.status == "ok" and outcome.result is not None:
             state["parts"] += 1
             return [outcome.result]
+        if outcome.status == "failed" and not self.halve_unusable:
+            raise PartError(outcome.reason or "the program reported a failure", status="failed", raw=outcome.raw)
         if not single:
             out: list[AugmentedScene] = []
             for half in halve(sub):
@@ -212,15 +218,16 @@ def pipeline_augmenter(session: LMSession, options: AugmentOptions | None = None
     """:func:`prompts.programs.augment_scene` as ``augmentlab augment`` runs it, for callers that
     measure programs (the held-out proof, :func:`experiments.heldout.run_heldout`'s ``augmenter``):
     the scene is budgeted into parts that fit the session's ``max_tokens``, a part cut off anyway
-    or unusable is halved, and the parts are put back together. So a program that writes the
-    words again (``seed``) is measured on what it writes, not on the answer limit.
+    is halved, and the parts are put back together. So a program that writes the words again
+    (``seed``) is measured on what it writes, not on the answer limit.
 
-    ``options`` default to one try per part (no retries at a higher temperature: a measurement
-    should see the program's first answer). Returns ``augment(program, scene, personas, *,
+    ``options`` default to one try per part and no halving of an unusable answer (a measurement
+    should see the program's first answers: an unusable part fails the scene, as it fails a
+    one-part scene; ``augmentlab augment`` retries and halves it). Returns ``augment(program, scene, personas, *,
     prices=None) -> AugmentedScene`` (``prices`` are the session's); a scene the LM could not be
     reached for raises ``AugmentlabError`` with the reason.
     """
-    options = options or AugmentOptions(max_attempts=1)
+    options = options or AugmentOptions(max_attempts=1, halve_unusable=False)
 
     def augment(program: Any, scene: Scene, personas: dict[str, str] | None = None, *,
                 prices: tuple[float | None, float | None] | None = None) -> AugmentedScene:
