@@ -223,9 +223,10 @@ def pipeline_augmenter(session: LMSession, options: AugmentOptions | None = None
 
     ``options`` default to one try per part and no halving of an unusable answer (a measurement
     should see the program's first answers: an unusable part fails the scene, as it fails a
-    one-part scene; ``augmentlab augment`` retries and halves it). Returns ``augment(program, scene, personas, *,
-    prices=None) -> AugmentedScene`` (``prices`` are the session's); a scene the LM could not be
-    reached for raises ``AugmentlabError`` with the reason.
+    one-part scene; ``augmentlab augment`` retries and halves it).
+
+    Returns ``augment(program, scene, personas, *, prices=None) -> AugmentedScene`` (the prices
+    are the session's); a scene the LM could not be reached for raises ``AugmentlabError``.
     """
     options = options or AugmentOptions(max_attempts=1, halve_unusable=False)
 
