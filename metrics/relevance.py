@@ -14,7 +14,9 @@ put an action on, gold or not. Each such line gets a *fit* in {0, 0.5, 1}:
   tests below (it may be a different good action, or one from another line or scene).
 - **0, the same on every line** — one action (same words) on three or more lines and on half or
   more of the lines with actions: it does not depend on its line, so it shows no reading of any
-  (a form filled with "*I wait.*", "*Nods.*" everywhere).
+  (a form filled with "*I wait.*", "*Nods.*" everywhere). Judged per action span too: a line
+  whose spans are all such repeats fits 0, one with some of them keeps the share of its spans
+  that are not (a model that cycles two sentences through the scene, before or after the words).
 - **at most 0.5, stock** — an action that is one of the stock actions of :mod:`metrics.anchors`
   ("*I nod.*", "*Pauses.*") fits any line of any scene: half credit at most.
 - otherwise, for an action with three or more content words (shorter ones, "*Sits down.*",
@@ -148,12 +150,13 @@ def _scene_words(gold: GoldExample) -> _SceneWords:
     return _SceneWords(spoken, [_ngrams(sp, 3) for sp in spoken], names, vocab)
 
 
-def _repeated(keys: Sequence[str]) -> tuple[dict[str, int], set[str]]:
-    """How many lines carry each action, and the actions found on every line (:data:`REPEAT_MIN`)."""
+def _repeated(keys: Sequence[str], spans: Sequence[Sequence[str]] = ()) -> tuple[dict[str, int], set[str]]:
+    """How many lines carry each action (a line's whole action text, ``keys``, and each of its
+    action spans, ``spans``), and the ones found on every line (:data:`REPEAT_MIN`)."""
     with_actions = sum(1 for k in keys if k)
     counts: dict[str, int] = {}
-    for k in keys:
-        if k:
+    for i, key in enumerate(keys):
+        for k in {key, *(spans[i] if i < len(spans) else ())} - {""}:  # each once per line
             counts[k] = counts.get(k, 0) + 1
     return counts, {k for k, c in counts.items() if c >= REPEAT_MIN and c * 2 >= with_actions}
 
@@ -193,8 +196,15 @@ def _line_fit(
     key = " ".join(toks)
     if key in everywhere:
         return _Fit(0.0, f"line {n}: the same action on {counts[key]} lines ('{act[:40]}'): it does not read its line")
+    spans = [" ".join(words(a)) for a in actions(ann)]
+    repeated = [sp for sp in spans if sp in everywhere]
+    if spans and len(repeated) == len(spans):
+        return _Fit(0.0, f"line {n}: its actions recur on {counts[repeated[0]]} lines ('{repeated[0][:40]}'): they do not read its line")
     cap = 1.0 if sk is None else 0.5  # unlike the gold action of this line: half at most
     issue = None
+    if repeated:
+        cap *= 1 - len(repeated) / len(spans)
+        issue = f"line {n}: an action recurs on {counts[repeated[0]]} lines ('{repeated[0][:40]}'): it does not read its line"
     if _spans_stock(ann, _stock_keys()):
         cap *= 0.5
         issue = f"line {n}: a stock action that fits any line ('{act[:40]}')"
@@ -236,7 +246,9 @@ def relevance(
     n_lines = len(gold.scene.lines)
     scene = _scene_words(gold)
     acts = [action_text(a) if isinstance(a, str) and i < n_lines else "" for i, a in enumerate(annotated)]
-    counts, everywhere = _repeated([" ".join(words(a)) for a in acts])
+    span_keys = [[" ".join(words(sp)) for sp in actions(a)] if isinstance(a, str) and i < n_lines else []
+                 for i, a in enumerate(annotated)]
+    counts, everywhere = _repeated([" ".join(words(a)) for a in acts], span_keys)
 
     fits: list[float | None] = []
     issues: list[str] = []

@@ -87,6 +87,29 @@ def test_the_same_action_on_every_line_and_stock_actions_earn_little(emb: Embedd
     assert "stock action" in " ".join(r3.issues)
 
 
+def test_an_action_span_that_recurs_on_every_line_earns_nothing(emb: Embedder) -> None:
+    """A model that cycles sentences through the scene (seen with SmolLM2 on the held-out plays):
+    each line's whole action differs, but a span recurs on half the lines or more."""
+    g = make_gold(annotated=None)
+    bare = [ln.text for ln in g.scene.lines]
+    befores = ["I glance at the kitchen door.", "I set the dry coat on the chair.",
+               "I point at the rain on the window.", "I turn the coat over in my hands."]
+    after = "I look at the rain outside."
+    cycled = [f"*{b}* {t} *{after}*" for b, t in zip(befores, bare)]
+    r = relevance.relevance(g, cycled, exact=[True] * 4, embedder=emb)
+    assert r is not None and r.details["fit"] == [0.5] * 4  # the before span fits, the after span recurs
+    assert "an action recurs on 4 lines" in " ".join(r.issues)
+    # only recurring spans: nothing
+    both = [f"*I look at the rain outside.* {t} *I glance at the kitchen door.*" if i % 2 else
+            f"*I glance at the kitchen door.* {t} *I look at the rain outside.*" for i, t in enumerate(bare)]
+    r2 = relevance.relevance(g, both, exact=[True] * 4, embedder=emb)
+    assert r2 is not None and r2.details["fit"] == [0.0] * 4 and "they do not read its line" in " ".join(r2.issues)
+    # each span once: judged on its own
+    fresh = [f"*{b}* {t}" for b, t in zip(befores, bare)]
+    r3 = relevance.relevance(g, fresh, exact=[True] * 4, embedder=emb)
+    assert r3 is not None and r3.details["fit"] == [1.0] * 4
+
+
 def test_changed_words_are_a_hard_failure_of_the_line(emb: Embedder) -> None:
     ann = list(GOLD.annotated or [])
     ann[0] = ann[0].replace("last night", "LAST NIGHT")
