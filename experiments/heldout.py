@@ -64,8 +64,9 @@ and actions) and ``seed`` + ``compose`` (the model writes only the actions)."""
 REFERENCE_PROGRAMS: dict[str, str] = {
     "seed+seed": (
         "the 2023 baseline has the model write every line again and copy the human words exactly; "
-        "a model that cannot (SmolLM2-135M, Qwen2.5-Coder-1.5B) gets every scene refused by the "
-        "verbatim check, which is the program failing, not the score preferring junk"
+        "small models do not (SmolLM2-135M failed all 8 held-out scenes, Qwen2.5-Coder-1.5B the 4 "
+        "it was run on), and a failed scene yields no data: that is the program failing (see "
+        "'failed'), not the score preferring junk"
     ),
 }
 """Real programs that are run and reported but not held to the requirement, with the reason
