@@ -339,16 +339,25 @@ def rescore(directory: Path) -> HeldoutResult:
     except (OSError, ValueError, AugmentlabError) as exc:
         raise AugmentlabError(f"{directory}: not a saved held-out run ({exc})") from None
     runs = []
-    for entry in meta["programs"]:
-        rows = [json.loads(x) for x in (directory / entry["file"]).read_text().splitlines() if x.strip()]
-        if [r["id"] for r in rows] != [g.id for g in gold]:
-            raise AugmentlabError(f"{directory / entry['file']}: ids do not match gold.jsonl")
-        run = ProgramRun(label=entry["label"], control=entry["control"], failed=entry["failed"],
-                         usage=Usage(**entry["usage"]), outputs=[(r["scenario"], r["annotated"]) for r in rows],
-                         reasons=list(entry.get("reasons") or []))
+    try:
+        entries, lm, strong = list(meta["programs"]), str(meta["lm"]), bool(meta["strong"])
+    except (KeyError, TypeError) as exc:
+        raise AugmentlabError(f"{directory / 'runs.json'}: not a saved held-out run (missing {exc})") from None
+    for entry in entries:
+        where = directory / str(entry.get("file", "?")) if isinstance(entry, dict) else directory / "runs.json"
+        try:
+            rows = [json.loads(x) for x in where.read_text(encoding="utf-8").splitlines() if x.strip()]
+            ids = [r["id"] for r in rows]
+            run = ProgramRun(label=entry["label"], control=entry["control"], failed=entry["failed"],
+                             usage=Usage(**entry["usage"]), outputs=[(r["scenario"], r["annotated"]) for r in rows],
+                             reasons=list(entry.get("reasons") or []))
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise AugmentlabError(f"{where}: cannot read the saved outputs ({type(exc).__name__}: {exc})") from None
+        if ids != [g.id for g in gold]:
+            raise AugmentlabError(f"{where}: ids do not match gold.jsonl")
         run.scores = [s.score for s in score_many([(g, a, b) for g, (a, b) in zip(gold, run.outputs)], task="both")]
         runs.append(run)
-    return HeldoutResult(gold=gold, runs=runs, lm=meta["lm"], strong=meta["strong"])
+    return HeldoutResult(gold=gold, runs=runs, lm=lm, strong=strong)
 
 
 def failures(result: HeldoutResult) -> list[str]:

@@ -225,6 +225,18 @@ def test_saved_outputs_rescore_to_the_same_table(tmp_path: Path):
     (tmp_path / "run" / "gold.jsonl").write_text("")
     with pytest.raises(AugmentlabError, match="ids do not match"):
         H.rescore(tmp_path / "run")
+    # a damaged run is one clear error naming the file, never a traceback
+    meta = json.loads((tmp_path / "run" / "runs.json").read_text())
+    (tmp_path / "run" / "compose_scene.pred.jsonl").write_text("{not json\n")
+    with pytest.raises(AugmentlabError, match="compose_scene.pred.jsonl: cannot read the saved outputs"):
+        H.rescore(tmp_path / "run")
+    meta["programs"][0]["file"] = "missing.jsonl"
+    (tmp_path / "run" / "runs.json").write_text(json.dumps(meta))
+    with pytest.raises(AugmentlabError, match="missing.jsonl: cannot read"):
+        H.rescore(tmp_path / "run")
+    (tmp_path / "run" / "runs.json").write_text(json.dumps({"programs": []}))
+    with pytest.raises(AugmentlabError, match="not a saved held-out run"):
+        H.rescore(tmp_path / "run")
 
 
 def test_select_programs_and_dev_plays():
