@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from experiments.registry import RegisteredPrompt, alias_for_spec, register_program, set_champion
+from experiments.spec import variant_identity
 from experiments.tracing import EXAMPLE_TAG, KIND_TAG, SPEC_TAG, VARIANT_TAG, Tracer
 
 if TYPE_CHECKING:
@@ -79,12 +80,7 @@ def register_variant(
 ) -> list[RegisteredPrompt]:
     """Register the variant's prompts (see :mod:`experiments.registry`); remembered in ``registered``."""
     v = outcome.spec
-    tags: dict[str, Any] = {
-        "augmentlab.spec": spec.spec_name,
-        "augmentlab.variant": v.name,
-        "augmentlab.kind": "optimized" if v.optimized else "hand-written",
-        "augmentlab.task": spec.task,
-    }
+    tags: dict[str, Any] = {f"augmentlab.{k}": value for k, value in variant_identity(spec, v).items()}
     if v.optimized:
         tags["augmentlab.optimizer"] = v.optimizer
         tags["augmentlab.parent"] = v.base

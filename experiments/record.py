@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from augmentlab.core.fsio import atomic_write_json
 from augmentlab.lm import LMConfig
 from experiments.optimizers import trajectory_metrics
-from experiments.spec import ExperimentSpec
+from experiments.spec import ExperimentSpec, variant_identity
 from experiments.splits import Split
 from experiments.tracking import PER_EXAMPLE_TABLE, RunLogger
 from experiments.variants import instructions_and_demos
@@ -83,10 +83,7 @@ def log_variant(run: RunLogger, outcome: VariantOutcome, *, spec: ExperimentSpec
 def variant_params(outcome: VariantOutcome, *, spec: ExperimentSpec, split: Split) -> dict[str, Any]:
     v = outcome.spec
     params: dict[str, Any] = {
-        "spec": spec.spec_name,
-        "variant": v.name,
-        "kind": "optimized" if v.optimized else "hand-written",
-        "task": spec.task,
+        **variant_identity(spec, v),
         "seed": spec.seed,
         "split_seed": spec.split.seed if spec.split.seed is not None else spec.seed,
         "n_train": len(split.train),

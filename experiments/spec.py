@@ -460,6 +460,17 @@ def load_spec(path: str | os.PathLike[str]) -> ExperimentSpec:
         raise AugmentlabError(f"{p.name}: {exc}") from None
 
 
+def variant_identity(spec: ExperimentSpec, variant: VariantSpec) -> dict[str, Any]:
+    """What names a variant wherever it is recorded (run parameters, registered prompts' tags):
+    ``spec``, ``variant``, ``kind`` (optimized or hand-written) and ``task``."""
+    return {
+        "spec": spec.spec_name,
+        "variant": variant.name,
+        "kind": "optimized" if variant.optimized else "hand-written",
+        "task": spec.task,
+    }
+
+
 __all__ = [
     "ExperimentSpec",
     "MetricsSpec",
@@ -469,4 +480,5 @@ __all__ = [
     "load_spec",
     "parse_spec",
     "resolve_path",
+    "variant_identity",
 ]
