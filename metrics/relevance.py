@@ -181,8 +181,10 @@ def _line_fit(
     sk: float | None,
     counts: dict[str, int],
     everywhere: set[str],
+    spans: Sequence[str] = (),
 ) -> _Fit:
-    """The fit of line ``i``'s action ``act`` (its words were kept; see the module doc)."""
+    """The fit of line ``i``'s action ``act`` (its words were kept; see the module doc); ``spans``:
+    its action spans as word keys, parsed once by :func:`relevance`."""
     n = i + 1
     toks = words(act)
     share, j = _echo(toks, scene.spoken, scene.grams)
@@ -196,7 +198,6 @@ def _line_fit(
     key = " ".join(toks)
     if key in everywhere:
         return _Fit(0.0, f"line {n}: the same action on {counts[key]} lines ('{act[:40]}'): it does not read its line")
-    spans = [" ".join(words(a)) for a in actions(ann)]
     repeated = [sp for sp in spans if sp in everywhere]
     if spans and len(repeated) == len(spans):
         return _Fit(0.0, f"line {n}: its actions recur on {counts[repeated[0]]} lines ('{repeated[0][:40]}'): they do not read its line")
@@ -261,7 +262,7 @@ def relevance(
             fits.append(0.0)  # the verbatim check already says how the words changed
         else:
             got = _line_fit(i, ann, act, scene, n_lines=n_lines, sk=gold_skill[i] if i < len(gold_skill) else None,
-                            counts=counts, everywhere=everywhere)
+                            counts=counts, everywhere=everywhere, spans=span_keys[i])
             fits.append(got.fit)
             if got.issue:
                 issues.append(got.issue)
