@@ -12,7 +12,9 @@
     header = stream.script()                        # title, format, cast, warnings (no scenes)
 
 Formats (``format=``): ``vn`` (visual-novel dumps), ``renpy`` (``.rpy``), ``play`` (stage plays
-as Project Gutenberg prints them), ``fountain`` (screenplays), ``prose`` (quoted dialogue).
+as Project Gutenberg prints them), ``fountain`` (screenplays), ``prose`` (quoted dialogue),
+and visual-novel engine dumps: ``scx`` (sc3tools ``.SCX.txt``), ``kag`` (KiriKiri ``.ks``),
+``tyrano`` (TyranoScript ``.ks``).
 Each lives in its own module and turns numbered lines into scene events; :mod:`.segment`
 makes scenes (token budget, context, ids) and :mod:`.cast` merges speaker spellings.
 Bad input raises :class:`~augmentlab.core.errors.AugmentlabError` with one line.
@@ -39,7 +41,7 @@ from augmentlab.ingest.segment import (
     approx_tokens,
 )
 from augmentlab.core.model import Scene, Script
-from augmentlab.ingest import fountain, play, prose, renpy, vn
+from augmentlab.ingest import fountain, kag, play, prose, renpy, scx, tyrano, vn
 
 __all__ = [
     "DEFAULT_CONTEXT_LINES",
@@ -57,7 +59,16 @@ BlockParser = Callable[[Iterable[tuple[int, list[str]]], ParseState], Iterator[E
 """A format module's optional ``parse_blocks``: ``(number of the first line, [text, ...])``
 blocks (numbers consecutive within a block) → the same events, with less per-line work."""
 
-FORMAT_MODULES: dict[str, ModuleType] = {"vn": vn, "renpy": renpy, "play": play, "fountain": fountain, "prose": prose}
+FORMAT_MODULES: dict[str, ModuleType] = {
+    "vn": vn,
+    "renpy": renpy,
+    "play": play,
+    "fountain": fountain,
+    "prose": prose,
+    "scx": scx,
+    "kag": kag,
+    "tyrano": tyrano,
+}
 """The module that reads each of :data:`~augmentlab.ingest.detect.FORMATS`."""
 
 
@@ -96,6 +107,10 @@ def _events(fmt: str, source: Source, info: dict[str, str], state: ParseState) -
     if parse_blocks is not None:
         return parse_blocks(blocks, state)
     return parse(_numbered(blocks), state)
+
+
+NARRATED_FORMATS = frozenset({"scx", "kag", "tyrano"})
+"""Engine dumps, where a file of narration only is a real chapter, not a misread file."""
 
 
 class SceneStream:
@@ -147,7 +162,12 @@ class SceneStream:
         for scene in self._segmenter.run(events):
             self.scene_count += 1
             yield scene
-        if self._segmenter.dialogue_seen == 0:
+        if self._segmenter.dialogue_seen == 0 and self.format in NARRATED_FORMATS and self._segmenter.lines_seen:
+            # A game's chapter can be all narration (a first-person inner voice): kept, and said.
+            self.state.warnings.append(
+                f"no dialogue in {self.path.name}: {self._segmenter.lines_seen} narration line(s) only"
+            )
+        elif self._segmenter.dialogue_seen == 0:
             guess = self.source.guess
             if guess.get("by", "").startswith("guessed"):
                 raise AugmentlabError(

@@ -197,6 +197,27 @@ class Ledger:
         )
 
 
+def report_runs(
+    ledger: Ledger, taken: dict[str, int], skipped: dict[str, list[int]], speech_like: list[int], first: int, last: int
+) -> None:
+    """Give ``ledger`` the lines a line-by-line reader summed: ``taken`` (kind → lines, one part
+    from ``first`` to ``last``) and ``skipped`` (reason → line numbers, in ascending order),
+    reported in runs of consecutive lines; ``speech_like``: the skipped lines that looked like speech."""
+    for kind, count in taken.items():
+        ledger.take(kind, first, count, last=last)
+    like = set(speech_like)
+    for reason, numbers in skipped.items():
+        if not numbers:
+            continue
+        start = previous = numbers[0]
+        for number in numbers[1:] + [0]:
+            if number != previous + 1:
+                run = range(start, previous + 1)
+                ledger.skip(reason, start, len(run), speech_like=sum(1 for n in run if n in like) if like else 0)
+                start = number
+            previous = number
+
+
 def counted_blocks(blocks: Iterable[tuple[int, list[str]]], ledger: Ledger) -> Iterator[tuple[int, list[str]]]:
     """``blocks`` unchanged, their non-blank lines counted into ``ledger`` (in C, a block at a time)."""
     count = ledger.count

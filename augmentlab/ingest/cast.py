@@ -40,6 +40,19 @@ _FEMININE = frozenset("mrs ms miss lady dame madame mme mlle".split())
 _TITLES = {"mr", "mrs", "ms", "miss", "dr", "sir", "lord", "lady", "the", "of", "rev", "hon", "canon", "st"}
 
 
+_PLACEHOLDER_RE = re.compile(r"^[\s?？!！.。・…\-ー―*＊]*$")
+
+
+def is_placeholder(name: str) -> bool:
+    """A name a game shows for someone not yet introduced (``???``, ``？？？``, ``?``): no letters."""
+    return bool(_PLACEHOLDER_RE.match(name))
+
+
+def placeholder_key(name: str) -> str:
+    """The key of a placeholder name: ``？？？`` and ``???`` are the same placeholder."""
+    return name.strip().replace("？", "?").replace("！", "!")
+
+
 def clean_name(name: str) -> str:
     """A display form: extensions, markup and trailing punctuation removed."""
     name = _LEADING_RE.sub("", name)
@@ -94,7 +107,9 @@ class Cast:
     """Resolves speaker spellings to one name per character and collects :class:`Character` s."""
 
     def __init__(self, aliases: dict[str, str] | None = None) -> None:
-        self._alias = {name_key(k): v for k, v in (aliases or {}).items() if name_key(k)}
+        self._alias = {name_key(k): v for k, v in (aliases or {}).items() if name_key(k) and not is_placeholder(k)}
+        # ``--alias ???=Kurisu``: a placeholder name maps to a character only when the user says so.
+        self._placeholder_alias = {placeholder_key(k): v for k, v in (aliases or {}).items() if is_placeholder(k) and k.strip()}
         self._canonical: dict[str, str] = {}
         self._variants: dict[str, dict[str, None]] = {}
         self._listed: list[Character] = []
@@ -198,6 +213,15 @@ class Cast:
         return self._canonical.get(name_key(shown), shown)
 
     def _resolve(self, name: str, *, count: bool) -> str | None:
+        if is_placeholder(name):
+            # ``???``: nobody in particular, unless an alias names them (then an alias of theirs).
+            target = self._placeholder_alias.get(placeholder_key(name))
+            if target is None:
+                return None
+            canonical = self._resolve(target, count=count)
+            if canonical is not None:
+                self._variants.setdefault(canonical, {}).setdefault(name.strip(), None)
+            return canonical
         shown = clean_name(name)
         if not shown:
             return None

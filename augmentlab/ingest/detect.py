@@ -13,7 +13,7 @@ from pathlib import Path
 
 from augmentlab.core.errors import AugmentlabError
 
-FORMATS = ("vn", "renpy", "play", "fountain", "prose")
+FORMATS = ("vn", "renpy", "play", "fountain", "prose", "scx", "kag", "tyrano")
 _ALIASES = {
     "visual-novel": "vn",
     "visualnovel": "vn",
@@ -26,8 +26,43 @@ _ALIASES = {
     "screenplay": "fountain",
     "novel": "prose",
     "story": "prose",
+    "sc3": "scx",
+    "sc3tools": "scx",
+    "kirikiri": "kag",
+    "ks": "kag",
+    "tyranoscript": "tyrano",
 }
 _EXTENSIONS = {".rpy": "renpy", ".fountain": "fountain", ".spmd": "fountain"}
+
+# Engine dumps: sc3tools' ``[name]…[line]`` / ``…[%p]`` boxes; KAG-family ``@command`` lines,
+# lines of known ``[tag]`` s, ``*label`` s and text ending in ``[p]`` / ``[l]`` / ``[r]``.
+_SCX_RE = re.compile(r"^(?:\d+:)?\[name\].*\[line\]|\[%[pe]\]\s*$")
+_KAG_RE = re.compile(
+    r"^\s*(?:@(?:[a-z_]\w*)(?:\s|$)|\[(?:cm|er|ct|jump|call|iscript|endscript|macro|endmacro|wait|wt|trans|"
+    r"backlay|playbgm|playse|bg|chara_\w+|ptext|position|font|resetfont|image|layopt|current|link|glink)(?:\s[^\]]*)?\]"
+    r"|\*[A-Za-z_]\w*(?:\|.*)?$)|\[[plr]\]\s*$"
+)
+_TYRANO_RE = re.compile(r"\[(?:chara_new|chara_show|chara_config|glink|ptext|tb_\w+)\b|^\s*@(?:showmenubutton|chara_show)\b")
+_ENGINE_EXTENSIONS = {".ks": "kag"}
+
+
+def _engine_dump(path: Path, head: list[str]) -> Detection | None:
+    """sc3tools, KAG or TyranoScript, from the file name and the head's engine markup (or ``None``)."""
+    name = path.name.lower()
+    if name.endswith((".scx.txt", ".msb.txt")):
+        return Detection("scx", "sc3tools text file name (.SCX.txt)")
+    nonblank = sum(1 for line in head if line.strip()) or 1
+    scx = sum(1 for line in head if "[" in line and _SCX_RE.search(line))
+    if scx >= 3 and scx >= 0.2 * nonblank:
+        return Detection("scx", "sc3tools [name]/[line]/[%p] markup")
+    kag = sum(1 for line in head if ("@" in line or "[" in line or "*" in line) and _KAG_RE.search(line))
+    if path.suffix.lower() in _ENGINE_EXTENSIONS or (kag >= 5 and kag >= 0.15 * nonblank):
+        why = f"extension {path.suffix.lower()}" if path.suffix.lower() in _ENGINE_EXTENSIONS else "KAG tags and commands"
+        if any(_TYRANO_RE.search(line) for line in head if "[" in line or "@" in line):
+            return Detection("tyrano", f"{why}; TyranoScript tags ([chara_new], [glink], ...)")
+        return Detection("kag", why)
+    return None
+
 
 _RENPY_RE = re.compile(
     r"^\s*(?:define\s+\w+\s*=\s*Character\(|label\s+\w+\s*:|menu\s*:|jump\s+\w+|scene\s+\w|show\s+\w)"
@@ -127,6 +162,9 @@ def _detect_head(path: Path, head: list[str]) -> Detection:
     ext = path.suffix.lower()
     if ext in _EXTENSIONS:
         return Detection(_EXTENSIONS[ext], f"extension {ext}")
+    engine = _engine_dump(path, head)
+    if engine is not None:
+        return engine
     renpy = sum(1 for line in head if _RENPY_RE.match(line))
     if renpy >= 3 and any("Character(" in line for line in head):
         return Detection("renpy", "Ren'Py statements")

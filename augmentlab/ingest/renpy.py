@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 
-from augmentlab.ingest.accounting import Ledger
+from augmentlab.ingest.accounting import report_runs
 from augmentlab.ingest.lines import make_line
 from augmentlab.ingest.segment import Event, ParseState, SceneStart
 
@@ -120,7 +120,7 @@ def parse(source: Iterable[tuple[int, str]], state: ParseState) -> Iterator[Even
         kind = "dialogue" if speaker else "narration"
         taken[kind] = taken.get(kind, 0) + 1
         yield make_line(speaker, words, source_line=number, metadata=metadata)
-    _report(state.ledger, taken, skipped, speech_like_code, first, last)
+    report_runs(state.ledger, taken, skipped, speech_like_code, first, last)
 
 
 def _speaker(say: re.Match[str], speakers: dict[str, str | None], last_speaker: str | None) -> str | None:
@@ -134,23 +134,6 @@ def _speaker(say: re.Match[str], speakers: dict[str, str | None], last_speaker: 
     if who == "extend":
         return last_speaker
     return speakers[who]
-
-
-def _report(
-    ledger: Ledger, taken: dict[str, int], skipped: dict[str, list[int]], speech_like: list[int], first: int, last: int
-) -> None:
-    """Give the ledger the lines taken (one part) and the skipped ones in runs of consecutive lines."""
-    for kind, count in taken.items():
-        ledger.take(kind, first, count, last=last)
-    like = set(speech_like)
-    for reason, numbers in skipped.items():
-        start = previous = numbers[0]
-        for number in numbers[1:] + [0]:
-            if number != previous + 1:
-                run = range(start, previous + 1)
-                ledger.skip(reason, start, len(run), speech_like=sum(1 for n in run if n in like) if like else 0)
-                start = number
-            previous = number
 
 
 ACCOUNTS_LINES = True

@@ -1,4 +1,4 @@
-"""Visual-novel dumps: ``Name: "line"``, ``Name: line``, ``[Name] line``, ``Name「line」``,
+"""Visual-novel dumps: ``Name: "line"``, ``Name: line``, ``[Name] line``, ``【名前】「line」``, ``Name「line」``,
 a ``Name:`` cue alone on a line followed by its speech (Shakespeare-style dumps), and
 narration lines with no speaker.
 
@@ -261,7 +261,8 @@ def _parse_single(text: str, number: int, simple: bool = False) -> Line | Counte
     if match and looks_like_name(match.group("name")):
         return _dialogue(match.group("name").strip(), match.group("text"), number, 1 if simple else 0)
     match = BRACKET_RE.match(text) if text[0] in "[【" else None
-    if match and bracket_is_name(match.group("name")):
+    # ``【名前】`` is always a name tag (lenticular brackets are not directions); ``[Name]`` when capitalised.
+    if match and (looks_like_name(match.group("name")) if text[0] == "【" else bracket_is_name(match.group("name"))):
         return _dialogue(match.group("name").strip(), match.group("text"), number)
     match = KAGI_RE.match(text) if ("「" in text or "『" in text) else None
     if match and looks_like_name(match.group("name")):

@@ -19,13 +19,13 @@ from augmentlab.ingest import DEFAULT_CONTEXT_LINES, SceneStream, iter_scenes
 from augmentlab.ingest.cast import load_alias_file, parse_alias_args
 from augmentlab.ingest.gold import mine
 
-_FORMAT_HELP = "Script format: auto, vn, renpy, play, fountain, prose."
+_FORMAT_HELP = "Script format: auto, vn, renpy, play, fountain, prose, scx (sc3tools), kag (KiriKiri), tyrano."
 _STRICT_HELP = "Fail (exit 2) when a line is unaccounted for or more than 1% of speech-like lines are skipped."
 
 # Options shared by the commands that read a script.
 ScriptFile = Annotated[Path, typer.Argument(help="Script file to read.")]
 Format = Annotated[str, typer.Option("--format", "-f", help=_FORMAT_HELP)]
-Alias = Annotated[Optional[list[str]], typer.Option("--alias", help="NAME=CANONICAL (repeatable).")]
+Alias = Annotated[Optional[list[str]], typer.Option("--alias", help="NAME=CANONICAL (repeatable; ???=NAME names a ??? speaker).")]
 AliasesFile = Annotated[Optional[Path], typer.Option("--aliases", help="TOML file of NAME = CANONICAL.")]
 Encoding = Annotated[Optional[str], typer.Option("--encoding", help="Force a text encoding.")]
 Strict = Annotated[bool, typer.Option("--strict", help=_STRICT_HELP)]
@@ -85,6 +85,7 @@ def summarize(stream: SceneStream) -> dict[str, Any]:
         "cast": [c.model_dump(mode="json", exclude_defaults=True) for c in script.characters],
         "warnings": script.warnings,
         "accounting": stream.ledger.as_dict(),
+        "markup": script.metadata.get("markup", {}),
     }
 
 
@@ -210,6 +211,14 @@ def _print_summary(summary: dict[str, Any]) -> None:
     head.add_row("scenes", str(summary["scenes"]))
     head.add_row("lines", ", ".join(f"{k} {v}" for k, v in summary["line_kinds"].items()) or "0")
     head.add_row("directions", f"{summary['directions']['lines']} on lines, {summary['directions']['scenes']} on scenes")
+    markup = summary.get("markup") or {}
+    if markup:
+        unknown = ", ".join(f"[{name}] {entry['count']}" for name, entry in list(markup["unknown"].items())[:6])
+        head.add_row(
+            "markup",
+            escape(f"{markup['known_tags']} engine tags stripped, {markup['unknown_tags']} unknown markup"
+            + (f" ({unknown})" if unknown else "") + f", {markup['placeholder_speakers']} ??? speaker line(s)"),
+        )
     console.print(head)
     speakers = Table(title="cast")
     speakers.add_column("speaker")
