@@ -4,7 +4,8 @@
     .venv/bin/python benchmarks/bench_ingest.py --quick  # ~10 MB copy instead
 
 First one row per corpus script (so each format is measured: VN dump, play, prose, Ren'Py;
-best of 5 runs in one process), then the large-file rows below.
+best of 5 runs in one process), one per engine dump of tests/data (sc3tools, KAG, TyranoScript;
+each repeated to ~2 MB, best of 3), then the large-file rows below.
 
 For each file: MB/s of a bare ``for line in file: line.split(":")`` and of streaming ingest to
 JSONL (``augmentlab ingest``), their ratio, and the peak RSS of the streaming ingest run in a
@@ -106,6 +107,28 @@ def per_format(tmp: Path) -> None:
     print()
 
 
+ENGINE_FILES = ("scx/SG01_01.SCX.txt", "kag/syoukai_first.ks", "tyrano/scene1_head.ks")
+"""Engine dumps (tests/data): too small to time alone, so each is repeated to about 2 MB."""
+
+
+def per_engine(tmp: Path) -> None:
+    """One row per engine-dump reader (scx, kag, tyrano): ingest MB/s of a ~2 MB repeated file."""
+    for name in ENGINE_FILES:
+        source = REPO / "tests" / "data" / name
+        if not source.is_file():
+            continue
+        path = repeated(source, 2, tmp)
+        mb = path.stat().st_size / 1e6
+        child = ingest_child(path, tmp, repeat=3)
+        bare = mb / min(bare_split(path) for _ in range(3))
+        speed = mb / child["seconds"]
+        print(
+            f"{path.name[:28]:<28} {child['format']:<8} {mb:>6.2f} {bare:>10.1f} {speed:>12.1f} "
+            f"{bare / speed:>11.1f}x {child['scenes']:>7}"
+        )
+    print()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="use a ~10 MB repeated file instead of ~100 MB")
@@ -117,6 +140,7 @@ def main() -> None:
         tmp = Path(tmpdir)
         if not args.no_formats:
             per_format(tmp)
+            per_engine(tmp)
         for path in (base, repeated(base, 10 if args.quick else 100, tmp)):
             mb = path.stat().st_size / 1e6
             bare = min(bare_split(path) for _ in range(2))
