@@ -42,26 +42,38 @@ _KAG_RE = re.compile(
     r"backlay|playbgm|playse|bg|chara_\w+|ptext|position|font|resetfont|image|layopt|current|link|glink)(?:\s[^\]]*)?\]"
     r"|\*[A-Za-z_]\w*(?:\|.*)?$)|\[[plr]\]\s*$"
 )
-_TYRANO_RE = re.compile(r"\[(?:chara_new|chara_show|chara_config|glink|ptext|tb_\w+)\b|^\s*@(?:showmenubutton|chara_show)\b")
+_TYRANO_RE = re.compile(r"\[(?:chara_new|chara_show|chara_config|glink|ptext|tb_\w+)\b|^\s*@(?:showmenubutton|chara_show)\b", re.M)
 _ENGINE_EXTENSIONS = {".ks": "kag"}
 
 
 def _engine_dump(path: Path, head: list[str]) -> Detection | None:
-    """sc3tools, KAG or TyranoScript, from the file name and the head's engine markup (or ``None``)."""
+    """sc3tools, KAG or TyranoScript, from the file name and the head's engine markup (or ``None``).
+
+    A few substring tests on the whole head come first (in C), so most files with no engine
+    markup (prose, other dumps) are not looked at line by line."""
     name = path.name.lower()
     if name.endswith((".scx.txt", ".msb.txt")):
         return Detection("scx", "sc3tools text file name (.SCX.txt)")
+    ext = path.suffix.lower()
+    text = "\n".join(head) + "\n"
+    # Engine dumps have lines ending in a tag (``[%p]``, ``[p]``) or opening with ``@`` / ``*``.
+    tagged = "]\n" in text
+    if not tagged and ext not in _ENGINE_EXTENSIONS and "\n@" not in text and "\n*" not in text:
+        return None
+    maybe_scx = tagged and ("[name]" in text or "[%" in text)
     nonblank = sum(1 for line in head if line.strip()) or 1
-    scx = sum(1 for line in head if "[" in line and _SCX_RE.search(line))
-    if scx >= 3 and scx >= 0.2 * nonblank:
-        return Detection("scx", "sc3tools [name]/[line]/[%p] markup")
-    kag = sum(1 for line in head if ("@" in line or "[" in line or "*" in line) and _KAG_RE.search(line))
-    if path.suffix.lower() in _ENGINE_EXTENSIONS or (kag >= 5 and kag >= 0.15 * nonblank):
-        why = f"extension {path.suffix.lower()}" if path.suffix.lower() in _ENGINE_EXTENSIONS else "KAG tags and commands"
-        if any(_TYRANO_RE.search(line) for line in head if "[" in line or "@" in line):
-            return Detection("tyrano", f"{why}; TyranoScript tags ([chara_new], [glink], ...)")
-        return Detection("kag", why)
-    return None
+    if maybe_scx:
+        scx = sum(1 for line in head if "[" in line and _SCX_RE.search(line))
+        if scx >= 3 and scx >= 0.2 * nonblank:
+            return Detection("scx", "sc3tools [name]/[line]/[%p] markup")
+    if ext not in _ENGINE_EXTENSIONS:
+        kag = sum(1 for line in head if ("@" in line or "[" in line or "*" in line) and _KAG_RE.search(line))
+        if kag < 5 or kag < 0.15 * nonblank:
+            return None
+    why = f"extension {ext}" if ext in _ENGINE_EXTENSIONS else "KAG tags and commands"
+    if _TYRANO_RE.search(text):
+        return Detection("tyrano", f"{why}; TyranoScript tags ([chara_new], [glink], ...)")
+    return Detection("kag", why)
 
 
 _RENPY_RE = re.compile(

@@ -236,7 +236,7 @@ def _print_summary(summary: dict[str, Any]) -> None:
     console.print(speakers)
     _print_accounting(console, summary["accounting"])
     for warning in summary["warnings"]:
-        console.print(f"[yellow]warning:[/yellow] {warning}")
+        console.print(f"[yellow]warning:[/yellow] {escape(warning)}")
 
 
 def _print_accounting(console: Any, accounting: dict[str, Any]) -> None:
