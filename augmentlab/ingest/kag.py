@@ -171,8 +171,12 @@ def _line(reader: _Reader, number: int, text: str) -> Iterator[Event]:
             return
     if head == "@":
         command = _COMMAND_RE.match(text)
-        if command:
-            yield from _commands(reader, number, [command.group("body")])
+        if command:  # ``@tag attr=…``: one tag on a line of its own
+            body = command.group("body")
+            name = _tag_name(body)
+            reader.tally.tag(name, reader.known(name), number)
+            _define(reader, name, body)
+            yield from _only_markup(reader, number, [body], not reader.known(name))
             return
     if head == "#":
         yield from reader.end_box()
@@ -200,29 +204,6 @@ def _tag_name(body: str) -> str:
     return body.split(None, 1)[0] if body else ""
 
 
-def _commands(reader: _Reader, number: int, bodies: list[str]) -> Iterator[Event]:
-    """A line of engine markup only (``@cmd …`` or ``[tag][tag]``): every tag counted."""
-    unknown = False
-    for body in bodies:
-        name = _tag_name(body)
-        known = reader.known(name)
-        unknown = unknown or not known
-        reader.tally.tag(name, known, number)
-        if name in _BOX_END:
-            yield from reader.end_box()
-        _define(reader, name, body)
-        if name in reader.dialect.blocks and not _same_line_end(bodies, reader.dialect.blocks[name]):
-            reader.block_end = reader.dialect.blocks[name]
-    if any(_tag_name(b) in reader.dialect.choice_tags for b in bodies):
-        reader.skip("choice", number)
-    else:
-        reader.skip("unknown markup" if unknown else "markup: engine command", number)
-
-
-def _same_line_end(bodies: list[str], end: str) -> bool:
-    return any(_tag_name(b) == end for b in bodies)
-
-
 def _define(reader: _Reader, name: str, body: str) -> None:
     """Learn what a command defines: a macro's name, a character's display name."""
     if name == "macro":
@@ -239,7 +220,6 @@ def _text(reader: _Reader, number: int, text: str, *, cued: bool) -> Iterator[Ev
     """A line of text and inline tags; its words join the current text box."""
     pieces: list[str] = []
     bodies: list[str] = []
-    ends: list[str] = []
     unknown = False
     ruby: str | None = None
     rubies: list[list[str]] = []
@@ -278,7 +258,6 @@ def _text(reader: _Reader, number: int, text: str, *, cued: bool) -> Iterator[Ev
         elif name == "ruby":
             ruby = attributes(body).get("text")
         elif name in _BOX_END:
-            ends.append(name)
             pieces.append("\x00")  # the box ends here
     rest = "" if choice else text[pos:]
     if rest:
@@ -298,7 +277,8 @@ def _text(reader: _Reader, number: int, text: str, *, cued: bool) -> Iterator[Ev
 
 
 def _only_markup(reader: _Reader, number: int, bodies: list[str], unknown: bool) -> Iterator[Event]:
-    """A line whose tags carried no words (a choice link, ``[p]`` alone): its reason, and box ends."""
+    """A line whose tags carried no words (``@cmd``, ``[p]`` alone, a choice link): its reason;
+    a box it ends, a code block it opens."""
     names = [_tag_name(b) for b in bodies]
     if any(name in _BOX_END for name in names):
         yield from reader.end_box()

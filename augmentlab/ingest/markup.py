@@ -39,8 +39,8 @@ def is_words(body: str) -> bool:
     """Whether an unknown bracket's ``body`` reads as words rather than engine markup.
 
     Markup has attributes (``name=value``) or is a lowercase identifier (``[wait2]``,
-    ``[se_boom]``), the way engine tags and macros are named; ``[Hello]``, ``[sic]`` inside
-    a sentence with a capital or a space, and ``[笑]`` are words."""
+    ``[se_boom]``), the way engine tags and macros are named; ``[Hello]``, ``[Hello there]``
+    and ``[笑]`` are words. (A line of tags only is a command line: the readers never ask.)"""
     if "=" in body or not body.strip():
         return False
     return not _IDENTIFIER_RE.match(body.strip())
