@@ -193,13 +193,16 @@ def test_unknown_inline_markup_is_words_only_when_it_reads_as_words(tmp_path: Pa
         "#Kurisu\n"
         "I said [Hello] to him.[p]\n"
         "A pause[wait2] and a [shake power=3]jolt.[p]\n"
-        "[mystery_cmd]\n",
+        "[mystery_cmd]\n"
+        '[button name="bgmvol" x="&tf.config_x[1]" y=10]\n'  # brackets inside a value (Tyrano's config.ks)
+        "[image storage=&tf.cg[tf.i] layer=1]\n",
         encoding="utf-8",
     )
     script = load(path)
     assert [ln.text for ln in script.lines] == ["I said [Hello] to him.", "A pause and a jolt."]
     accounting = _accounted(script, path)
     assert accounting["skipped"]["unknown markup"]["ranges"] == ["4"]
+    assert accounting["skipped"]["markup: engine command"]["ranges"] == ["5-6"]
     assert set(script.metadata["markup"]["unknown"]) == {"wait2", "shake", "mystery_cmd"}
 
 
@@ -211,8 +214,11 @@ def test_detection_keeps_other_formats_and_picks_engines(tmp_path: Path) -> None
         head = path.read_text(encoding="utf-8-sig").splitlines()[:400]
         assert detect(path, head).format == fmt, name
     kag = tmp_path / "dump.txt"
-    kag.write_text("*start\n@bg storage=room\n[cm]\nHello there.[p]\n@jump target=*end\n[wait time=10]\n", encoding="utf-8")
+    kag.write_text("*start\n@image storage=room layer=base\n[cm]\nHello there.[p]\n@jump target=*end\n[wait time=10]\n", encoding="utf-8")
     assert load(kag).format == "kag"
+    tyrano = tmp_path / "scenario.txt"
+    tyrano.write_text('*start\n[bg storage="room.jpg"]\n[cm]\n#akane\nHello there.[p]\n@jump target=*end\n', encoding="utf-8")
+    assert load(tyrano).format == "tyrano"
 
 
 def test_vn_lenticular_name_dumps_and_placeholders(tmp_path: Path) -> None:

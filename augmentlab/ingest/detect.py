@@ -42,7 +42,10 @@ _KAG_RE = re.compile(
     r"backlay|playbgm|playse|bg|chara_\w+|ptext|position|font|resetfont|image|layopt|current|link|glink)(?:\s[^\]]*)?\]"
     r"|\*[A-Za-z_]\w*(?:\|.*)?$)|\[[plr]\]\s*$"
 )
-_TYRANO_RE = re.compile(r"\[(?:chara_new|chara_show|chara_config|glink|ptext|tb_\w+)\b|^\s*@(?:showmenubutton|chara_show)\b", re.M)
+_TYRANO_RE = re.compile(
+    r"[\[@](?:chara_\w+|glink|ptext|tb_\w+|clearfix|showmenubutton|hidemenubutton|start_keyconfig|stop_keyconfig"
+    r"|layermode|free_layermode|reset_camera|camera|bg|html|endhtml)\b"
+)
 _ENGINE_EXTENSIONS = {".ks": "kag"}
 
 

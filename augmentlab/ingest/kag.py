@@ -48,10 +48,11 @@ _BOX_END = frozenset({"p", "cm", "er", "ct"})
 _LINE_BREAK = "r"
 _BLOCKS = {"iscript": "endscript", "macro": "endmacro"}
 _CHOICE = ("link", "endlink")
-_TAG_RE = re.compile(r"\[\[|\[(?P<body>[^\[\]]*)\]")
+_TAG_RE = re.compile(r'\[\[|\[(?P<body>(?:"[^"\n]*"|\[[^\[\]]*\]|[^\[\]"])*)\]')
+"""A tag; a value may hold brackets (``x="&tf.config_x[1]"``, ``storage=&f.cg[tf.i]``); ``[[`` is a literal ``[``."""
 _COMMAND_RE = re.compile(r"^@(?P<body>\S.*)$")
 _LABEL_RE = re.compile(r"^\*(?P<label>[^|\s]+)(?:\|(?P<title>.*))?$")
-_TAGS_ONLY_RE = re.compile(r"^(?:\[[^\[\]]*\]\s*)+$")
+_TAGS_ONLY_RE = re.compile(r'^(?:\[(?:"[^"\n]*"|\[[^\[\]]*\]|[^\[\]"])*\]\s*)+$')
 _KAGEX_CUE_RE = re.compile(r"^【(?P<name>[^】/]{1,40})(?:/(?P<shown>[^】]{1,40}))?】\s*(?P<text>.*)$")
 
 
