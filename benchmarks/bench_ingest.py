@@ -107,7 +107,7 @@ def per_format(tmp: Path) -> None:
     print()
 
 
-ENGINE_FILES = ("scx/SG01_01.SCX.txt", "kag/syoukai_first.ks", "tyrano/scene1_head.ks")
+ENGINE_FILES = ("scx/shop_01.SCX.txt", "kag/syoukai_first.ks", "tyrano/scene1_head.ks")
 """Engine dumps (tests/data): too small to time alone, so each is repeated to about 2 MB."""
 
 

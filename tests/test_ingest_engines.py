@@ -1,6 +1,7 @@
-"""Visual-novel engine dumps: sc3tools SCX text, KiriKiri/KAG and TyranoScript scenarios, on
-real public files (tests/data/{scx,kag,tyrano}/SOURCE.md), with line accounting: every non-blank
-line of the file is a kept line, a skipped line with a reason, or markup."""
+"""Visual-novel engine dumps, with line accounting: every non-blank line of the file is a kept
+line, a skipped line with a reason, or markup. sc3tools SCX text on files written for these tests
+in sc3tools' format; KiriKiri/KAG and TyranoScript on real public files
+(tests/data/{scx,kag,tyrano}/SOURCE.md)."""
 
 from __future__ import annotations
 
@@ -56,36 +57,48 @@ def test_seed_scx_excerpt_gives_speakers_and_narration(tmp_path: Path) -> None:
     assert script.metadata["markup"]["by_tag"] == {"%p": 4, "name": 2, "line": 2, "color": 2}
 
 
-def test_real_steins_gate_file_every_box_read() -> None:
-    path = DATA / "scx" / "SG01_01.SCX.txt"
+def test_scx_chapter_every_box_read() -> None:
+    path = DATA / "scx" / "shop_01.SCX.txt"
     script = load(path)
     assert script.format == "scx"
     raw = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     named = [line for line in raw if line.startswith("[name]")]
     accounting = _accounted(script, path)
+    assert accounting["ingested"] == {"lines": 36, "dialogue": 13, "narration": 23}
     assert accounting["ingested"]["dialogue"] == len(named)
-    assert accounting["ingested"]["narration"] == len(raw) - len(named)
     assert all("[" not in ln.text and "]" not in ln.text for ln in script.lines)
     # narration keeps its place between the speeches (line numbers in file order)
-    assert [ln.source_line for ln in script.lines] == sorted(ln.source_line for ln in script.lines)
+    assert [ln.source_line for ln in script.lines] == list(range(1, 37))
     first_narration = next(ln for ln in script.lines if ln.kind is LineKind.narration)
-    assert first_narration.text == "I step back from the monitor."
-    assert {ln.speaker for ln in script.lines if ln.speaker} == {"Rintaro", "Itaru", "Mayuri"}
-    # a speech's words are the file's words, markup out: the color tags went, nothing else did
-    hacka = next(ln for ln in script.lines if "otaku" in ln.text)
-    assert hacka.text.startswith("He’s a hardcore otaku. You can always find him")
+    assert (first_narration.source_line, first_narration.text) == (7, "I set the loupe down on the counter.")
+    assert {ln.speaker for ln in script.lines if ln.speaker} == {"Ren", "Kenji", "Saki"}
+    assert [ln.speaker for ln in script.lines if ln.speaker][-3:] == ["Saki", "Saki", "Saki"]
+    # the words are the file's words, markup out: the color tags went, nothing else did
+    pallet = next(ln for ln in script.lines if "pallet" in ln.text)
+    assert pallet.speaker is None and pallet.text.startswith("He can hear a worn pallet from across the room")
+    review = next(ln for ln in script.lines if "review!" in ln.text)
+    assert review.text == "We have one review! It says ‘friendly, slow’ and gives us four stars."
+    # quotation marks inside narration are words, not a speech
+    note = next(ln for ln in script.lines if ln.source_line == 10)
+    assert note.kind is LineKind.narration and note.text.startswith("Under it, in smaller letters, she wrote “the")
+    assert script.metadata["markup"]["by_tag"] == {"%p": 36, "name": 13, "line": 13, "color": 8}
 
 
 def test_placeholder_speaker_maps_only_with_an_alias() -> None:
-    path = DATA / "scx" / "SG00_01_pl.SCX.txt"
+    path = DATA / "scx" / "prologue_pl.SCX.txt"
     script = load(path)
     unknown = [ln for ln in script.lines if ln.metadata.get("shown_as") == "???"]
-    assert len(unknown) == 3 and all(ln.speaker is None and ln.kind is LineKind.dialogue for ln in unknown)
-    assert [c.name for c in script.characters] == ["Rintaro"]
+    assert [ln.source_line for ln in unknown] == [1, 5, 10]
+    assert all(ln.speaker is None and ln.kind is LineKind.dialogue for ln in unknown)
+    # line 11 names her in the narration ("To Ola Wrona…"): the reader does not guess from it
+    assert script.lines[10].kind is LineKind.narration and "Ola" in script.lines[10].text
+    assert [c.name for c in script.characters] == ["Tomasz"]
     assert script.metadata["markup"]["placeholder_speakers"] == 3
-    mapped = load(path, aliases={"???": "Mayuri"})
-    assert [ln.speaker for ln in mapped.lines if ln.metadata.get("shown_as")] == ["Mayuri"] * 3
-    assert mapped.characters[0].name == "Mayuri" and mapped.characters[0].aliases == ["???"]
+    mapped = load(path, aliases={"???": "Ola"})
+    assert [ln.speaker for ln in mapped.lines if ln.metadata.get("shown_as")] == ["Ola"] * 3
+    assert [c.name for c in mapped.characters] == ["Ola", "Tomasz"]
+    assert mapped.characters[0].aliases == ["???"]
+    assert mapped.lines[0].text == "Hej, do kogo ty tam szepczesz?"
     _accounted(mapped, path)
 
 
@@ -238,10 +251,10 @@ def test_vn_lenticular_name_dumps_and_placeholders(tmp_path: Path) -> None:
 
 
 def test_inspect_and_ingest_cli_with_format_and_alias(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    path = DATA / "scx" / "SG00_01_pl.SCX.txt"
-    assert main(["inspect", str(path), "--json", "--format", "scx", "--alias", "???=Mayuri"]) == 0
+    path = DATA / "scx" / "prologue_pl.SCX.txt"
+    assert main(["inspect", str(path), "--json", "--format", "scx", "--alias", "???=Ola"]) == 0
     summary = json.loads(capsys.readouterr().out)
-    assert summary["format"] == "scx" and summary["lines_per_speaker"]["Mayuri"] == 3
+    assert summary["format"] == "scx" and summary["lines_per_speaker"] == {"Ola": 3, "Tomasz": 1}
     assert summary["markup"]["placeholder_speakers"] == 3
     assert summary["accounting"]["unexplained"] == 0
     assert main(["inspect", str(DATA / "kag" / "kagex_char.ks")]) == 0
