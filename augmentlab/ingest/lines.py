@@ -223,3 +223,78 @@ def paragraphs(source: Iterable[tuple[int, str]]) -> Iterator[tuple[int, list[st
             block = []
     if block:
         yield start, block
+
+
+_DASH_ENDS = ("--", "—")
+
+
+def join_wrapped(pieces: list[str]) -> str:
+    """The stripped lines of one paragraph hard-wrapped at a width, as one line of text.
+
+    Lines are joined with a space, except after a line that ends in a dash or a hyphen joined to
+    a word: ``are--`` + ``indeed`` → ``are--indeed``, ``well-`` + ``known`` → ``well-known``
+    (Project Gutenberg texts break lines at hyphens of compound words, not inside words, so the
+    hyphen is kept).
+    """
+    if len(pieces) == 1:
+        return pieces[0]
+    if not any(piece[-1] in "-—" for piece in pieces):
+        return " ".join(pieces)
+    out = [pieces[0]]
+    for piece in pieces[1:]:
+        before = out[-1]
+        if _joins_next(before):
+            out[-1] = before + piece
+        else:
+            out.append(piece)
+    return " ".join(out)
+
+
+def _joins_next(line: str) -> bool:
+    """Whether ``line`` ends in a dash or hyphen attached to its last word (``are--``, ``well-``)."""
+    if line.endswith(_DASH_ENDS):
+        word = line[: -2 if line.endswith("--") else -1]
+        return bool(word) and not word[-1].isspace()
+    return line[-1] == "-" and len(line) > 1 and line[-2].isalpha()
+
+
+WRAP_MIN_WIDTH = 40
+WRAP_MAX_WIDTH = 100
+WRAP_SLACK = 15
+WRAP_SHARE = 0.8
+WRAP_MIN_PAIRS = 10
+
+
+def wrap_width(lines: Iterable[str]) -> int | None:
+    """The width at which ``lines`` (a sample of a file) are hard-wrapped, or ``None`` if they are not.
+
+    In a text wrapped at a width (Project Gutenberg's ~72 columns), a line followed by another
+    line of its paragraph was cut where the next word would not fit, so it is close to the
+    width; in a dump where each line is its own text box, lines have any length. The width is
+    the 95th percentile of the line lengths; the text is wrapped when it is between
+    :data:`WRAP_MIN_WIDTH` and :data:`WRAP_MAX_WIDTH` and at least :data:`WRAP_SHARE` of the
+    (at least :data:`WRAP_MIN_PAIRS`) lines followed by a non-blank line are within
+    :data:`WRAP_SLACK` characters of it.
+    """
+    lengths: list[int] = []
+    followed: list[int] = []
+    previous = -1
+    for raw in lines:
+        text = raw.rstrip()
+        if "\t" in text:
+            text = text.expandtabs()
+        if text.strip():
+            if previous >= 0:
+                followed.append(previous)
+            previous = len(text)
+            lengths.append(previous)
+        else:
+            previous = -1
+    if len(followed) < WRAP_MIN_PAIRS:
+        return None
+    ordered = sorted(lengths)
+    width = ordered[int(0.95 * (len(ordered) - 1))]
+    if not WRAP_MIN_WIDTH <= width <= WRAP_MAX_WIDTH:
+        return None
+    near = sum(1 for length in followed if length >= width - WRAP_SLACK)
+    return width if near >= WRAP_SHARE * len(followed) else None
