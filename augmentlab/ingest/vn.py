@@ -179,30 +179,22 @@ def parse_blocks(blocks: Iterable[tuple[int, list[str]]], state: ParseState) -> 
 
 
 def _read(blocks: Iterable[tuple[int, list[str]]], state: ParseState, wrapped: bool) -> Iterator[Event]:
-    """The events of a VN dump's blocks (``wrapped``: read as hard-wrapped, see :func:`parse_blocks`).
-
-    Lines are stripped in C, a block at a time. Each block is checked for simple text once
-    (:func:`_simple_block`); a speech made only of simple lines becomes a
-    :data:`~augmentlab.ingest.segment.CountedLine` with no further checks.
-    """
-    blank_run = block_start = 0
+    """A VN dump's events (see :func:`parse_blocks`); a speech of simple lines (:func:`_simple_block`) is counted."""
     emitted = open_end = False  # open_end: the line before was a speech's (or narration right after one), cut mid-sentence
-    block_speaker: str | None = None
+    block_speaker: str | None = None  # the current speech's speaker ("": a wrapped paragraph of narration)
     block: list[str] = []
     cue_lines = 1  # non-blank lines of the current speech's cue besides its words: 1 standing alone, 0 inline
     known: set[str] = set()
     cue_cache: dict[str, tuple[str | None, tuple[str | None, str | None] | None]] = {}
-    # Blocks are numbered; ``dirty`` is the number of the last one that was not simple and
-    # ``block_serial`` the number of the block where the current speech began.
-    serial = dirty = block_serial = 0
-    # Line accounting (see augmentlab.ingest.accounting): counted here, reported at the end.
-    ledger = state.ledger
-    dialogue_lines = narration_lines = heading_lines = first_number = number = after_speech = 0
+    # ``dirty``: the serial number of the last block that was not simple; ``block_serial``: the current speech's.
+    blank_run = block_start = serial = dirty = block_serial = 0
+    ledger = state.ledger  # line accounting: counted here, reported at the end
+    read = [0, 0, 0]  # lines of speeches, of narration, of headings
+    first_number = number = after_speech = 0
     for first, raw_lines in blocks:
         first_number = first_number or first
         serial += 1
-        if not _simple_block(raw_lines):
-            dirty = serial
+        dirty = dirty if _simple_block(raw_lines) else serial
         for number, text in enumerate(map(str.strip, raw_lines), first):
             found: tuple[str | None, str | None] | None = None
             if text:
@@ -212,19 +204,16 @@ def _read(blocks: Iterable[tuple[int, list[str]]], state: ParseState, wrapped: b
                 blank_run = 0
                 if text[-1] == ":":
                     cue_name, found = _cue_line(text, cue_cache)
-                    if block_speaker is not None and (cue_name is None or not _new_cue(cue_name, known)):
-                        # Inside a speech, a line ending in a colon is verse unless it names a known speaker.
-                        if not (wrapped and _cue_in_speech(text, known)):
-                            block.append(text)
-                            continue
-                        cue_name = found = None
-                elif block_speaker is not None:
-                    if not (wrapped and _cue_in_speech(text, known)):
-                        block.append(text)  # one more line of the current speech
-                        continue
-                    cue_name = None
+                    inside = block_speaker is not None and (cue_name is None or not _new_cue(cue_name, known))
                 else:
-                    cue_name, found = None, heading(text) if text[0] in _HEADING_START else None
+                    cue_name, inside = None, block_speaker is not None
+                    if not inside and text[0] in _HEADING_START:
+                        found = heading(text)
+                if inside:
+                    if not (wrapped and _cue_in_speech(text, known)):
+                        block.append(text)  # more of the speech (a line ending in ':' is verse unless it is a cue)
+                        continue
+                    cue_name = found = None
             else:
                 blank_run += 1
                 open_end = False
@@ -233,17 +222,14 @@ def _read(blocks: Iterable[tuple[int, list[str]]], state: ParseState, wrapped: b
             if block_speaker is not None:  # the speech ends: a blank line, a heading, a cue, a line
                 line = _speech(ledger, block_speaker, block, block_start, dirty < block_serial, cue_lines, wrapped)
                 if line is not None:
-                    if block_speaker:
-                        dialogue_lines += len(block) + cue_lines
-                    else:
-                        narration_lines += len(block)
+                    read[not block_speaker] += len(block) + cue_lines
                     emitted = True
                     yield line
                 block_speaker, block = None, []
                 if not text:
                     continue
             if found is not None:
-                heading_lines += 1
+                read[2] += 1
                 open_end = False
                 yield SceneStart(heading=found[0], setting=found[1])
                 emitted = False
@@ -251,33 +237,25 @@ def _read(blocks: Iterable[tuple[int, list[str]]], state: ParseState, wrapped: b
                 block_speaker, block_start, block_serial, cue_lines = cue_name, number, serial, 1
                 known.add(cue_name)
             elif wrapped and ((cue := _inline_cue(text)) is not None or not _kagi_speech(text)):
-                # a wrapped speech, or a wrapped paragraph of narration (speaker ``""`` while read)
-                speaker, words = cue if cue is not None else ("", text)
-                block_speaker, block, block_start, block_serial, cue_lines = speaker, [words], number, serial, 0
-                known.add(speaker)
+                block_speaker, words = cue if cue is not None else ("", text)
+                block, block_start, block_serial, cue_lines = [words], number, serial, 0
+                known.add(block_speaker)
             else:
                 line = _parse_single(text, number, dirty < serial)
                 if line is None:
                     ledger.skip("speech with no words", number, 1, speech_like=1)
                     continue
-                if (line[0] if type(line) is tuple else line).speaker is None:
-                    narration_lines += 1
-                    after_speech += open_end
-                else:
-                    dialogue_lines += 1
-                    open_end = True
-                open_end = open_end and text[-1] not in _SENTENCE_ENDS
+                narration = (line[0] if type(line) is tuple else line).speaker is None
+                read[narration] += 1
+                after_speech += open_end and narration
+                open_end = (open_end or not narration) and text[-1] not in _SENTENCE_ENDS
                 emitted = True
                 yield line
-    if block_speaker is not None:
-        line = _speech(ledger, block_speaker, block, block_start, dirty < block_serial, cue_lines, wrapped)
-        if line is not None:
-            if block_speaker:
-                dialogue_lines += len(block) + cue_lines
-            else:
-                narration_lines += len(block)
-            yield line
-    for kind, count in (("dialogue", dialogue_lines), ("narration", narration_lines), ("heading", heading_lines)):
+    line = None if block_speaker is None else _speech(ledger, block_speaker, block, block_start, dirty < block_serial, cue_lines, wrapped)
+    if line is not None:
+        read[not block_speaker] += len(block) + cue_lines
+        yield line
+    for kind, count in zip(("dialogue", "narration", "heading"), read):
         ledger.take(kind, first_number, count, last=number)
     ledger.narration_after_speech += after_speech
 
