@@ -166,6 +166,9 @@ def test_box_per_line_dump_keeps_each_line(corpus_dir: Path, tmp_path: Path) -> 
     path = tmp_path / "the_question.txt"
     path.write_text(text, encoding="utf-8")
     assert wrap_width(text.splitlines()) is None
+    for every in (2, 3):  # boxes in short paragraphs are not wrapped text either
+        spaced = [box + ("\n" if i % every == every - 1 else "") for i, box in enumerate(text.splitlines())]
+        assert wrap_width("\n".join(spaced).split("\n")) is None
     stream = iter_scenes(path)
     lines = [line for scene in stream for line in scene.lines]
     assert stream.format == "vn"
@@ -228,6 +231,9 @@ def test_join_wrapped_and_wrap_width(corpus_dir: Path) -> None:
     assert wrap_width(head) == 72
     shakespeare = (corpus_dir / "tinyshakespeare" / "input.txt").read_text(encoding="utf-8").splitlines()[:400]
     assert wrap_width(shakespeare) is None  # verse: line lengths are the poet's
+    crito = CRITO.read_text(encoding="utf-8").splitlines()
+    persons = next(i for i, line in enumerate(crito) if line.startswith("PERSONS OF THE DIALOGUE"))
+    assert wrap_width(crito[:persons]) is not None  # the old header is wrapped narrower than the dialogue
 
 
 def test_dialogue_after_a_prose_head_is_detected_by_its_cues() -> None:

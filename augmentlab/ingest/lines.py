@@ -260,7 +260,7 @@ def _joins_next(line: str) -> bool:
 
 WRAP_MIN_WIDTH = 40
 WRAP_MAX_WIDTH = 100
-WRAP_SLACK = 15
+WRAP_SLACK = 2
 WRAP_SHARE = 0.8
 WRAP_MIN_PAIRS = 10
 
@@ -268,33 +268,45 @@ WRAP_MIN_PAIRS = 10
 def wrap_width(lines: Iterable[str]) -> int | None:
     """The width at which ``lines`` (a sample of a file) are hard-wrapped, or ``None`` if they are not.
 
-    In a text wrapped at a width (Project Gutenberg's ~72 columns), a line followed by another
-    line of its paragraph was cut where the next word would not fit, so it is close to the
-    width; in a dump where each line is its own text box, lines have any length. The width is
-    the 95th percentile of the line lengths; the text is wrapped when it is between
-    :data:`WRAP_MIN_WIDTH` and :data:`WRAP_MAX_WIDTH` and at least :data:`WRAP_SHARE` of the
-    (at least :data:`WRAP_MIN_PAIRS`) lines followed by a non-blank line are within
-    :data:`WRAP_SLACK` characters of it.
+    In a paragraph wrapped at a width (Project Gutenberg's ~72 columns), each line but the last
+    was cut where the next line's first word would not fit: its length, a space and that word
+    come to more than the paragraph's width (its longest line), give or take
+    :data:`WRAP_SLACK`. In a dump where each line is its own text box, lines have any length.
+    The sample is wrapped when at least :data:`WRAP_SHARE` of the (at least
+    :data:`WRAP_MIN_PAIRS`) lines followed by a line of their paragraph were cut so, counting
+    paragraphs at least :data:`WRAP_MIN_WIDTH` wide (narrower ones, verse or addresses, are left
+    out) and none over :data:`WRAP_MAX_WIDTH`. Each paragraph is measured on its own, so a
+    header wrapped at 64 columns before a text wrapped at 72 is wrapped too. The width returned
+    is the paragraphs' median width.
     """
-    lengths: list[int] = []
-    followed: list[int] = []
-    previous = -1
+    pairs = cut = 0
+    widths: list[int] = []
+    for paragraph in _wrapped_paragraphs(lines):
+        width = max(map(len, paragraph))
+        if len(paragraph) < 2 or width < WRAP_MIN_WIDTH:
+            continue
+        widths.append(width)
+        pairs += len(paragraph) - 1
+        if width <= WRAP_MAX_WIDTH:
+            cut += sum(
+                1 for line, after in zip(paragraph, paragraph[1:]) if len(line) + 1 + len(after.split(None, 1)[0]) > width - WRAP_SLACK
+            )
+    if pairs < WRAP_MIN_PAIRS or cut < WRAP_SHARE * pairs:
+        return None
+    return sorted(widths)[len(widths) // 2]
+
+
+def _wrapped_paragraphs(lines: Iterable[str]) -> Iterator[list[str]]:
+    """Blank-line separated paragraphs of ``lines``, right-stripped, tabs expanded."""
+    paragraph: list[str] = []
     for raw in lines:
         text = raw.rstrip()
         if "\t" in text:
             text = text.expandtabs()
         if text.strip():
-            if previous >= 0:
-                followed.append(previous)
-            previous = len(text)
-            lengths.append(previous)
-        else:
-            previous = -1
-    if len(followed) < WRAP_MIN_PAIRS:
-        return None
-    ordered = sorted(lengths)
-    width = ordered[int(0.95 * (len(ordered) - 1))]
-    if not WRAP_MIN_WIDTH <= width <= WRAP_MAX_WIDTH:
-        return None
-    near = sum(1 for length in followed if length >= width - WRAP_SLACK)
-    return width if near >= WRAP_SHARE * len(followed) else None
+            paragraph.append(text)
+        elif paragraph:
+            yield paragraph
+            paragraph = []
+    if paragraph:
+        yield paragraph

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 from functools import partial
-from itertools import chain
+from itertools import chain, islice
 
 from augmentlab.ingest.accounting import Ledger
 from augmentlab.ingest.front_matter import split_front_matter
@@ -164,7 +164,7 @@ def parse_blocks(blocks: Iterable[tuple[int, list[str]]], state: ParseState) -> 
         held += len(item[1])
         if held >= HEAD_LINES:
             break
-    width = wrap_width(line for _, lines in head for line in lines[:HEAD_LINES])
+    width = wrap_width(islice((line for _, lines in head for line in lines), HEAD_LINES))
     wrapped = width is not None
     if wrapped:
         state.metadata["wrap_width"] = width
