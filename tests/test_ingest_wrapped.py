@@ -17,6 +17,7 @@ import augmentlab.ingest.vn as vn
 from augmentlab.cli import main
 from augmentlab.core.model import LineKind
 from augmentlab.ingest import iter_scenes, load
+from augmentlab.ingest.accounting import Ledger
 from augmentlab.ingest.detect import detect
 from augmentlab.ingest.front_matter import cast_names
 from augmentlab.ingest.lines import join_wrapped, wrap_width
@@ -141,6 +142,23 @@ def test_flag_fires_on_the_old_misread(monkeypatch: pytest.MonkeyPatch, capsys: 
     )
     assert main(["inspect", str(EUTHYPHRO)]) == 0
     assert "probably wrapped speeches read as narration" in capsys.readouterr().out
+    assert main(["ingest", str(EUTHYPHRO), "-o", "-"]) == 0
+    assert f"warning: {finding}" in capsys.readouterr().err
+
+
+def test_misread_needs_most_narration_after_speeches() -> None:
+    ledger = Ledger()
+    ledger.take("narration", 1, 10)
+    ledger.narration_after_speech = 5
+    assert ledger.misread() is None  # half is not most
+    ledger.narration_after_speech = 6
+    assert ledger.misread() == (
+        "6 of 10 narration lines directly follow a speech without a blank line: probably wrapped speeches read as narration"
+    )
+    few = Ledger()
+    few.take("narration", 1, 2)
+    few.narration_after_speech = 2
+    assert few.misread() is None  # two lines are not a pattern
 
 
 def _colon_dump(rpy: Path) -> tuple[str, int, int]:
