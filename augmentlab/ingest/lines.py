@@ -275,7 +275,8 @@ def wrap_width(lines: Iterable[str]) -> int | None:
     The sample is wrapped when at least :data:`WRAP_SHARE` of the (at least
     :data:`WRAP_MIN_PAIRS`) lines followed by a line of their paragraph were cut so, counting
     paragraphs at least :data:`WRAP_MIN_WIDTH` wide (narrower ones, verse or addresses, are left
-    out) and none over :data:`WRAP_MAX_WIDTH`. Each paragraph is measured on its own, so a
+    out) and none over :data:`WRAP_MAX_WIDTH`, and leaving out each paragraph's longest line
+    (it passes whatever the text: two text boxes in a paragraph would pass half the time). Each paragraph is measured on its own, so a
     header wrapped at 64 columns before a text wrapped at 72 is wrapped too. The width returned
     is the paragraphs' median width.
     """
@@ -286,10 +287,13 @@ def wrap_width(lines: Iterable[str]) -> int | None:
         if len(paragraph) < 2 or width < WRAP_MIN_WIDTH:
             continue
         widths.append(width)
-        pairs += len(paragraph) - 1
+        longest = next(i for i, line in enumerate(paragraph) if len(line) == width)
+        pairs += len(paragraph) - 1 - (longest < len(paragraph) - 1)
         if width <= WRAP_MAX_WIDTH:
             cut += sum(
-                1 for line, after in zip(paragraph, paragraph[1:]) if len(line) + 1 + len(after.split(None, 1)[0]) > width - WRAP_SLACK
+                1
+                for i, (line, after) in enumerate(zip(paragraph, paragraph[1:]))
+                if i != longest and len(line) + 1 + len(after.split(None, 1)[0]) > width - WRAP_SLACK
             )
     if pairs < WRAP_MIN_PAIRS or cut < WRAP_SHARE * pairs:
         return None
