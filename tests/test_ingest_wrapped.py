@@ -265,3 +265,20 @@ def test_dialogue_after_a_prose_head_is_detected_by_its_cues() -> None:
     windows = [raw[persons : persons + 150], raw[persons + 150 : persons + 300]]
     found = detect(CRITO, head, windows)
     assert found.format == "vn" and found.reason == "Name: line dialogue in 2 of 2 windows (prose before it)"
+
+
+def test_cast_list_under_a_heading_of_its_own(tmp_path: Path) -> None:
+    path = tmp_path / "play.txt"
+    path.write_text(
+        "THE PERSONS OF THE PLAY\n\nNORA, a young wife\nHELMER, her husband\n\nSCENE: A room in the Helmers' flat.\n\n"
+        "NORA: Hide the tree well, Helene.\nHELMER: Is that my little lark twittering out there?\n",
+        encoding="utf-8",
+    )
+    script = load(path, format="vn")
+    assert [(line.speaker, line.text) for line in script.lines] == [
+        ("NORA", "Hide the tree well, Helene."),
+        ("HELMER", "Is that my little lark twittering out there?"),
+    ]
+    assert [(c.name, c.description) for c in script.characters] == [("NORA", "a young wife"), ("HELMER", "her husband")]
+    assert script.metadata["accounting"]["front_matter"] == 3
+    assert script.scenes[0].setting == "A room in the Helmers' flat."

@@ -64,7 +64,7 @@ def split_front_matter(
             if text and opens_speech(text, after_blank):
                 cut = _front_end(held, wrapped, is_heading)
                 if cut:
-                    _report(held[:cut], state)
+                    _report(held[:cut], state, is_heading)
                     yield from _regroup(held[cut:])
                 else:
                     yield from _regroup(held)
@@ -93,10 +93,7 @@ def _front_end(held: list[tuple[int, str]], wrapped: bool, is_heading: Callable[
     texts = [raw.strip() for _, raw in held]
     cast_at = max((i for i, text in enumerate(texts) if text and CAST_RE.match(text) and _starts_paragraph(texts, i)), default=-1)
     if cast_at >= 0:
-        end = cast_at + 1
-        while end < len(texts) and texts[end] and not is_heading(texts[end]):
-            end += 1
-        return end
+        return _cast_list(texts, cast_at, is_heading)[0]
     nonblank = sum(1 for text in texts if text)
     if not any(_INTRO_RE.match(text) for text in texts if text) and not (wrapped and nonblank >= LONG_FRONT):
         return 0
@@ -106,11 +103,27 @@ def _front_end(held: list[tuple[int, str]], wrapped: bool, is_heading: Callable[
     return end
 
 
+def _cast_list(texts: list[str], at: int, is_heading: Callable[[str], bool]) -> tuple[int, list[str]]:
+    """The end (index after it) and the entries of the cast list headed at ``texts[at]``: the rest
+    of its line and of its paragraph, or the next paragraph when the heading stands alone."""
+    match = CAST_RE.match(texts[at])
+    rest = ((match.group("rest") if match else None) or "").strip()
+    entries = [rest] if rest else []
+    end = at + 1
+    if not rest and (end >= len(texts) or not texts[end]):
+        while end < len(texts) and not texts[end]:
+            end += 1
+    while end < len(texts) and texts[end] and not is_heading(texts[end]):
+        entries.append(texts[end])
+        end += 1
+    return end, entries
+
+
 def _starts_paragraph(texts: list[str], i: int) -> bool:
     return i == 0 or not texts[i - 1]
 
 
-def _report(front: list[tuple[int, str]], state: ParseState) -> None:
+def _report(front: list[tuple[int, str]], state: ParseState, is_heading: Callable[[str], bool]) -> None:
     """Skip the front matter's non-blank lines in the ledger; its cast list's names go to the cast."""
     numbers = [number for number, raw in front if raw.strip()]
     if not numbers:
@@ -118,17 +131,9 @@ def _report(front: list[tuple[int, str]], state: ParseState) -> None:
     state.ledger.skip(FRONT_MATTER, numbers[0], len(numbers), last=numbers[-1])
     texts = [raw.strip() for _, raw in front]
     for i, text in enumerate(texts):
-        match = CAST_RE.match(text) if text else None
-        if match is None or not _starts_paragraph(texts, i):
-            continue
-        rest = (match.group("rest") or "").strip()
-        entries = [rest] if rest else []
-        for following in texts[i + 1 :]:
-            if not following:
-                break
-            entries.append(following)
-        for name, description in cast_names(entries):
-            state.cast.add_listed(name, description)
+        if text and CAST_RE.match(text) and _starts_paragraph(texts, i):
+            for name, description in cast_names(_cast_list(texts, i, is_heading)[1]):
+                state.cast.add_listed(name, description)
 
 
 def cast_names(entries: list[str]) -> list[tuple[str, str | None]]:
