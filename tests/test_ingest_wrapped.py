@@ -14,7 +14,11 @@ from pathlib import Path
 import pytest
 
 import augmentlab.ingest.vn as vn
+from augmentlab.augment import AugmentOptions, augment_scripts
 from augmentlab.cli import main
+from augmentlab.core.text import spoken_text, words
+from augmentlab.export import build_examples, load_output
+from augmentlab.lm import LMConfig
 from augmentlab.core.model import LineKind
 from augmentlab.ingest import iter_scenes, load
 from augmentlab.ingest.accounting import Ledger
@@ -282,3 +286,20 @@ def test_cast_list_under_a_heading_of_its_own(tmp_path: Path) -> None:
     assert [(c.name, c.description) for c in script.characters] == [("NORA", "a young wife"), ("HELMER", "her husband")]
     assert script.metadata["accounting"]["front_matter"] == 3
     assert script.scenes[0].setting == "A room in the Helmers' flat."
+
+
+def test_wrapped_speeches_reach_the_export_whole(tmp_path: Path) -> None:
+    """#24: of a 60-line excerpt augmented and exported for SOCRATES, only some of his sentences
+    reached his turns (the rest were narration); now every word of his speeches is in them."""
+    raw = EUTHYPHRO.read_text(encoding="utf-8").splitlines()
+    start = next(i for i, line in enumerate(raw) if line.startswith("EUTHYPHRO: Why have you left"))
+    excerpt = tmp_path / "euthyphro_60.txt"
+    excerpt.write_text("\n".join(raw[start : start + 60]) + "\n", encoding="utf-8")
+    expected = [w for speaker, text in _expected_speeches(excerpt) if speaker == "SOCRATES" for w in words(text)]
+    assert len(expected) > 150
+    script = load(excerpt)
+    out = tmp_path / "out"
+    augment_scripts([script], out, LMConfig(kind="fake", cache=False), AugmentOptions(concurrency=1))
+    scenes, personas = load_output(out)
+    turns = [m.content for ex in build_examples(scenes, "SOCRATES", personas, mask="all") for m in ex.messages if m.role == "assistant"]
+    assert [w for turn in turns for w in words(spoken_text(turn))] == expected
