@@ -72,7 +72,7 @@ def split_front_matter(
                 yield from rest
                 return
             held.append((first + offset, raw))
-            after_blank = not text
+            after_blank = not text or is_heading(text)
         if len(held) > MAX_HELD:
             break
     yield from _regroup(held)

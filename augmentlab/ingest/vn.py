@@ -58,6 +58,8 @@ _NOT_NAMES = {
 }  # fmt: skip
 _SENTENCE_ENDS = frozenset(".!?\"”’'»」』)]*…")
 """Last characters of a line that ends a sentence (a line ending otherwise was cut mid-sentence)."""
+_PARTICLES = frozenset({"de", "van", "von", "of", "the", "la", "le", "da", "di"})
+"""Lower-case words a name of capitalised words may have (``Lady of the Lake``)."""
 _SENTENCE_BREAK_RE = re.compile(r"[a-z]{3}\. ")
 HEAD_LINES = 400
 """Lines at the head of a file that tell whether it is hard-wrapped (:func:`~augmentlab.ingest.lines.wrap_width`)."""
@@ -77,8 +79,7 @@ def bracket_is_name(name: str) -> bool:
     words = name.split()
     if not looks_like_name(name):
         return False
-    particles = {"de", "van", "von", "of", "the", "la", "le", "da", "di"}
-    return all(w[0].isupper() or w in particles for w in words if w) and words[0][0].isupper()
+    return all(w[0].isupper() or w in _PARTICLES for w in words if w) and words[0][0].isupper()
 
 
 def heading(text: str) -> tuple[str | None, str | None] | None:
@@ -368,7 +369,9 @@ def _opens_speech(text: str, after_blank: bool, *, wrapped: bool) -> bool:
         name = cue[0]
     if not wrapped:
         return True
-    return after_blank and all(word[:1].isupper() for word in name.split()) and not _SENTENCE_BREAK_RE.search(name + " ")
+    words = name.split()
+    capitalised = words[0][:1].isupper() and all(word[:1].isupper() or word in _PARTICLES for word in words)
+    return after_blank and capitalised and not _SENTENCE_BREAK_RE.search(name + " ")
 
 
 def _is_heading(text: str) -> bool:
