@@ -32,6 +32,10 @@ INGESTED_KINDS = ("dialogue", "narration", "direction", "heading")
 SPEECH_SKIP_LIMIT = 0.01
 """Share of speech-like lines a play, screenplay or VN may skip before it is a warning."""
 SPEECH_FORMATS = frozenset({"play", "fountain", "vn", "renpy"})
+FRONT_MATTER = "front matter"
+"""The skip reason of what comes before a script's first speech and is not the script."""
+MISREAD_MIN = 3
+"""Narration lines right after speeches that can make :meth:`Ledger.misread` a finding."""
 _MAX_RANGES = 50
 _MAX_PARTS = 200
 _PART_MIN_SKIP = 5
@@ -59,6 +63,10 @@ class Ledger:
     """Contiguous runs ``[first, last, what]``: ``what`` is ``read as <format>`` or ``skipped: <reason>``."""
     speeches: int = 0
     """Speeches ingested (dialogue lines), the base of the speech-like skip share."""
+    narration_after_speech: int = 0
+    """Narration lines that directly follow a speech line cut mid-sentence (no blank line between;
+    also the next narration line of such a run): what wrapped speeches read line by line look
+    like (:meth:`misread`)."""
     _read_label: str | None = field(default=None, repr=False)
 
     # -- reporting ---------------------------------------------------------------------------
@@ -138,6 +146,24 @@ class Ledger:
         skipped = self.speech_like_skipped
         return skipped / max(1, skipped + self.speeches)
 
+    @property
+    def front_matter(self) -> int:
+        """Non-blank lines skipped as front matter (introduction, preface, title page, cast list)."""
+        entry = self.skipped.get(FRONT_MATTER)
+        return entry.lines if entry is not None else 0
+
+    def misread(self) -> str | None:
+        """A finding when most narration lines directly follow a speech without a blank line
+        (more than half of them, at least :data:`MISREAD_MIN` lines), else ``None``."""
+        after = self.narration_after_speech
+        narration = self.ingested.get("narration", 0)
+        if after < MISREAD_MIN or 2 * after <= narration:
+            return None
+        return (
+            f"{after} of {narration} narration lines directly follow a speech without a blank line: "
+            "probably wrapped speeches read as narration"
+        )
+
     def problems(self) -> list[str]:
         """One-line findings that make ``--strict`` fail (empty when all is accounted for)."""
         found: list[str] = []
@@ -184,6 +210,9 @@ class Ledger:
                 for reason, entry in self.skipped.items()
             },
             "unexplained": self.unexplained,
+            "front_matter": self.front_matter,
+            "narration_after_speech": self.narration_after_speech,
+            "findings": [finding for finding in (self.misread(),) if finding],
             "speech_like_skipped_share": round(self.speech_skip_share(), 4),
             "parts": [{"lines": f"{a}-{b}", "what": what} for a, b, what in sorted(self.parts, key=lambda p: p[0])],
         }

@@ -160,16 +160,20 @@ def detect(
     if samples:
         # A long prose preface can fill the head: the play format wins when speaker cues carry
         # the dialogue in most windows further in.
-        playlike = 0
+        playlike = vnlike = 0
         for window in samples:
             cues, quoted = cue_paragraphs(window)
             vn = sum(1 for line in window if _VN_INLINE_RE.match(line) or _VN_CUE_ONLY_RE.match(line))
             if cues >= 8 and cues > 2 * quoted and cues > vn:
                 playlike += 1
+            elif vn >= 8 and vn >= 0.1 * sum(1 for line in window if line.strip()) and vn > 2 * quoted:
+                vnlike += 1  # ``NAME: speech`` cues further in (a dialogue after its introduction)
         if playlike * 2 > len(samples):
             return Detection(
                 "play", f"speaker cues carry the dialogue in {playlike} of {len(samples)} windows (prose around the play)"
             )
+        if found.format == "prose" and vnlike * 2 > len(samples):
+            return Detection("vn", f"Name: line dialogue in {vnlike} of {len(samples)} windows (prose before it)")
     return found
 
 

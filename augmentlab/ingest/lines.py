@@ -223,3 +223,94 @@ def paragraphs(source: Iterable[tuple[int, str]]) -> Iterator[tuple[int, list[st
             block = []
     if block:
         yield start, block
+
+
+_DASH_ENDS = ("--", "—")
+
+
+def join_wrapped(pieces: list[str]) -> str:
+    """The stripped lines of one paragraph hard-wrapped at a width, as one line of text.
+
+    Lines are joined with a space, except after a line that ends in a dash or a hyphen joined to
+    a word: ``are--`` + ``indeed`` → ``are--indeed``, ``well-`` + ``known`` → ``well-known``
+    (Project Gutenberg texts break lines at hyphens of compound words, not inside words, so the
+    hyphen is kept).
+    """
+    if len(pieces) == 1:
+        return pieces[0]
+    if not any(piece[-1] in "-—" for piece in pieces):
+        return " ".join(pieces)
+    out = [pieces[0]]
+    for piece in pieces[1:]:
+        before = out[-1]
+        if _joins_next(before):
+            out[-1] = before + piece
+        else:
+            out.append(piece)
+    return " ".join(out)
+
+
+def _joins_next(line: str) -> bool:
+    """Whether ``line`` ends in a dash or hyphen attached to its last word (``are--``, ``well-``)."""
+    if line.endswith(_DASH_ENDS):
+        word = line[: -2 if line.endswith("--") else -1]
+        return bool(word) and not word[-1].isspace()
+    return line[-1] == "-" and len(line) > 1 and line[-2].isalpha()
+
+
+WRAP_MIN_WIDTH = 40
+WRAP_MAX_WIDTH = 100
+WRAP_SLACK = 2
+WRAP_SHARE = 0.8
+WRAP_MIN_PAIRS = 10
+
+
+def wrap_width(lines: Iterable[str]) -> int | None:
+    """The width at which ``lines`` (a sample of a file) are hard-wrapped, or ``None`` if they are not.
+
+    In a paragraph wrapped at a width (Project Gutenberg's ~72 columns), each line but the last
+    was cut where the next line's first word would not fit: its length, a space and that word
+    come to more than the paragraph's width (its longest line), give or take
+    :data:`WRAP_SLACK`. In a dump where each line is its own text box, lines have any length.
+    The sample is wrapped when at least :data:`WRAP_SHARE` of the (at least
+    :data:`WRAP_MIN_PAIRS`) lines followed by a line of their paragraph were cut so, counting
+    paragraphs at least :data:`WRAP_MIN_WIDTH` wide (narrower ones, verse or addresses, are left
+    out) and none over :data:`WRAP_MAX_WIDTH`, and leaving out each paragraph's longest line
+    (it passes whatever the text: two text boxes in a paragraph would pass half the time). Each paragraph is measured on its own, so a
+    header wrapped at 64 columns before a text wrapped at 72 is wrapped too. The width returned
+    is the paragraphs' median width.
+    """
+    pairs = cut = 0
+    widths: list[int] = []
+    for paragraph in _wrapped_paragraphs(lines):
+        width = max(map(len, paragraph))
+        if len(paragraph) < 2 or width < WRAP_MIN_WIDTH:
+            continue
+        widths.append(width)
+        longest = next(i for i, line in enumerate(paragraph) if len(line) == width)
+        pairs += len(paragraph) - 1 - (longest < len(paragraph) - 1)
+        if width <= WRAP_MAX_WIDTH:
+            cut += sum(
+                1
+                for i, (line, after) in enumerate(zip(paragraph, paragraph[1:]))
+                if i != longest and len(line) + 1 + len(after.split(None, 1)[0]) > width - WRAP_SLACK
+            )
+    if pairs < WRAP_MIN_PAIRS or cut < WRAP_SHARE * pairs:
+        return None
+    return sorted(widths)[len(widths) // 2]
+
+
+def _wrapped_paragraphs(lines: Iterable[str]) -> Iterator[list[str]]:
+    """Blank-line separated paragraphs of ``lines``, right-stripped, tabs expanded."""
+    paragraph: list[str] = []
+    for raw in lines:
+        text = raw.rstrip()
+        if "\t" in text:
+            text = text.expandtabs()
+        if text.strip():
+            paragraph.append(text)
+        elif paragraph:
+            yield paragraph
+            paragraph = []
+    if paragraph:
+        yield paragraph

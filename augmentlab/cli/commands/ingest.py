@@ -75,6 +75,7 @@ def summarize(stream: SceneStream) -> dict[str, Any]:
         "title": script.title,
         "format": script.format,
         "detected_by": script.metadata.get("detected_by"),
+        "wrap_width": script.metadata.get("wrap_width"),
         "encoding": script.metadata.get("encoding"),
         "encoding_guess": script.metadata.get("encoding_guess", {}),
         "scenes": scenes,
@@ -110,7 +111,7 @@ def ingest_cmd(
             count += 1
             lines += len(scene.lines)
     script = stream.script()
-    for warning in script.warnings:
+    for warning in [*script.warnings, *stream.ledger.as_dict()["findings"]]:
         print(f"warning: {warning}", file=sys.stderr)
     if str(output) != "-":
         print(f"wrote {count} scenes ({lines} lines, format {script.format}) to {output}")
@@ -204,10 +205,13 @@ def register(app: typer.Typer) -> None:
 def _print_summary(summary: dict[str, Any]) -> None:
     console = Console()
     head = Table(title=f"{summary['title']} ({summary['file']})", show_header=False)
-    head.add_row("format", f"{summary['format']} ({summary['detected_by']})")
+    wrapped = f"; lines wrapped at {summary['wrap_width']} columns, joined" if summary.get("wrap_width") else ""
+    head.add_row("format", f"{summary['format']} ({summary['detected_by']}{wrapped})")
     guess = summary.get("encoding_guess") or {}
     how = f" ({guess.get('by')}" + (f", confidence {guess['confidence']:.0%}" if "confidence" in guess else "") + ")" if guess else ""
     head.add_row("encoding", f"{summary['encoding']}{how}")
+    if summary["accounting"].get("front_matter"):
+        head.add_row("front matter", f"{summary['accounting']['front_matter']} lines (not read as the script)")
     head.add_row("scenes", str(summary["scenes"]))
     head.add_row("lines", ", ".join(f"{k} {v}" for k, v in summary["line_kinds"].items()) or "0")
     head.add_row("directions", f"{summary['directions']['lines']} on lines, {summary['directions']['scenes']} on scenes")
@@ -235,7 +239,7 @@ def _print_summary(summary: dict[str, Any]) -> None:
         )
     console.print(speakers)
     _print_accounting(console, summary["accounting"])
-    for warning in summary["warnings"]:
+    for warning in [*summary["warnings"], *summary["accounting"].get("findings", [])]:
         console.print(f"[yellow]warning:[/yellow] {escape(warning)}")
 
 
