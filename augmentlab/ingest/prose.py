@@ -141,9 +141,14 @@ def _emit(item: tuple[Quoted, list[str], list[str], str]) -> Iterator[Line]:
         if narration:
             directions.append(narration)
             offsets.append(length)
-    metadata: dict[str, str] = {"attribution": block.rule}
+    metadata: dict[str, object] = {"attribution": block.rule}
     if block.speaker is None and block.why:
         metadata["why"] = block.why
+    if block.evidence and (block.speaker or block.guess):
+        metadata["evidence"] = block.evidence
+        metadata["confidence"] = round(block.confidence, 3) if block.confidence is not None else None
+    if block.guess:
+        metadata["guess"] = block.guess
     if block.tag and block.rule != "tag":
         metadata["tag"] = block.tag
     elif block.pronoun and block.rule != "pronoun":

@@ -55,6 +55,13 @@ class Quoted:
     """The one named speaker of the pronoun's gender in that narration, if just one."""
     why: str = ""
     """Why the speaker is uncertain (``Line.metadata["why"]``)."""
+    evidence: str = ""
+    """What settled the speaker, finer than ``rule`` (``tag:after``, ``alternation:parity:2``):
+    the key of :data:`~augmentlab.ingest.attribution.confidence.TABLE`."""
+    confidence: float | None = None
+    """How often that evidence names the right speaker (:mod:`.confidence`)."""
+    guess: str | None = None
+    """The speaker the rules found when its confidence was too low to keep (abstained)."""
 
 
 @dataclass
