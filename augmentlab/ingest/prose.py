@@ -278,7 +278,8 @@ def prepare(source: Iterable[tuple[int, str]], state: ParseState) -> None:
     profile.labels = {
         t for t, n in described.items() if n >= LABEL_TAGS and t.split()[-1] not in _GENERIC_PEOPLE
     }
-    profile.speakers = {state.cast.peek(name) for name in names} | {_label(t) for t in profile.labels}
+    profile.tagged = Counter(state.cast.peek(name) or name for name in names)
+    profile.speakers = set(profile.tagged) | {_label(t) for t in profile.labels}
     for text in texts:
         learn(profile, text, state.cast.peek)
     if profile.first_person and addressed:

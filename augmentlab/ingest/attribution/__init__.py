@@ -61,7 +61,7 @@ from augmentlab.ingest.attribution.clues import (
     unnamed_actor,
     vocatives,
 )
-from augmentlab.ingest.attribution.confidence import abstain, gap_bin
+from augmentlab.ingest.attribution.confidence import abstain
 from augmentlab.ingest.attribution.exchanges import alternate, runs
 from augmentlab.ingest.attribution.speakers import UNCERTAIN, Block, Narration, Profile, Quoted, addresses
 
@@ -136,6 +136,8 @@ def _tag(block: Quoted, introduced: str | None, profile: Profile, resolve: Names
         block.evidence = "tag:" + next(
             "narrator" if is_kind(t) == "narrator" else where for t, where in tags if is_kind(t) in ("name", "narrator")
         )
+        if block.speaker != profile.narrator:  # a name the book tags once: more often a misreading
+            block.evidence += ":once" if profile.tagged.get(block.speaker, 0) <= 1 else ":often"
         return
     tags = [t for t, _ in tags]
     if "pronoun" in kinds:
@@ -253,7 +255,7 @@ def _exchanges(blocks: list[Block], profile: Profile) -> None:
             # while a client talks to Holmes): the pair is not carried over.
             pair = set()
         alternate(run, profile, pair, nearby=named)
-        _gaps(run)
+        _crowd(run, named, profile)
         people = {b.speaker for b in run if b.speaker}
         pair = people if len(people) == 2 else pair if people <= pair else set()
         count = len(people)
@@ -267,14 +269,18 @@ def _exchanges(blocks: list[Block], profile: Profile) -> None:
             block.why = why
 
 
-def _gaps(run: list[Quoted]) -> None:
-    """An alternation's evidence gets its distance to the nearest quote of the exchange that
-    other evidence settled (turn-taking weakens with every turn counted)."""
-    anchors = [i for i, b in enumerate(run) if b.speaker and not b.evidence.startswith("alternation")]
-    for i, block in enumerate(run):
-        if block.speaker and block.evidence.startswith("alternation") and block.evidence.count(":") == 1:
-            gap = min((abs(i - j) for j in anchors), default=3)
-            block.evidence += ":" + gap_bin(gap)
+_EXCHANGE_EVIDENCE = ("alternation", "vocative", "pronoun:exchange", "pronoun:context")
+
+
+def _crowd(run: list[Quoted], nearby: set[str], profile: Profile) -> None:
+    """Evidence from turn-taking gets ``:two`` when the exchange and the narration around it show
+    two people at most, ``:crowd`` when more (every turn counted can then be someone else's)."""
+    people = {b.speaker for b in run if b.speaker} | {m for b in run for m in b.mentions if profile.speaks(m)} | nearby
+    people.discard(None)
+    suffix = ":two" if len(people) <= 2 else ":crowd"
+    for block in run:
+        if block.speaker and block.evidence.startswith(_EXCHANGE_EVIDENCE) and not block.evidence.endswith(("two", "crowd")):
+            block.evidence += suffix
 
 
 def _settle(quoted: list[Quoted]) -> None:

@@ -87,6 +87,8 @@ class Profile:
     """Descriptions tags use again and again for one speaker (``the stranger``): names."""
     speakers: set[str] = field(default_factory=set)
     """Cast names tagged as speakers somewhere in the file: the only candidates for ``he``/``she``."""
+    tagged: Counter[str] = field(default_factory=Counter)
+    """How many speech tags name each cast name across the file."""
 
     def speaks(self, name: str) -> bool:
         return not self.speakers or name in self.speakers
