@@ -59,6 +59,9 @@ class Ledger:
     """Contiguous runs ``[first, last, what]``: ``what`` is ``read as <format>`` or ``skipped: <reason>``."""
     speeches: int = 0
     """Speeches ingested (dialogue lines), the base of the speech-like skip share."""
+    attribution: dict[str, int] = field(default_factory=dict)
+    """Prose quotes by who speaks them: ``attributed``, ``unattributed`` and, of those,
+    ``abstained`` (a speaker found, below the confidence threshold)."""
     _read_label: str | None = field(default=None, repr=False)
 
     # -- reporting ---------------------------------------------------------------------------
@@ -186,6 +189,7 @@ class Ledger:
             "unexplained": self.unexplained,
             "speech_like_skipped_share": round(self.speech_skip_share(), 4),
             "parts": [{"lines": f"{a}-{b}", "what": what} for a, b, what in sorted(self.parts, key=lambda p: p[0])],
+            **({"attribution": dict(self.attribution)} if self.attribution else {}),
         }
 
     def summary_line(self) -> str:
@@ -194,6 +198,14 @@ class Ledger:
         return (
             f"lines: {self.total} non-blank, {self.ingested_lines} ingested, "
             f"{self.skipped_lines} skipped" + (f" ({skipped})" if skipped else "") + f", {self.unexplained} unexplained"
+            + (self._attribution_note() if self.attribution else "")
+        )
+
+    def _attribution_note(self) -> str:
+        a = self.attribution
+        return (
+            f"; quotes: {a.get('attributed', 0)} attributed, {a.get('unattributed', 0)} unattributed "
+            f"({a.get('abstained', 0)} below the confidence threshold)"
         )
 
 

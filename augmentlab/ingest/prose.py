@@ -196,6 +196,13 @@ def parse(source: Iterable[tuple[int, str]], state: ParseState) -> Iterator[Even
             for kind, item in ((k, (k, v)) for k, v in pending)
         ]
         attribute(blocks, profile, canonical, mention)
+        counts = state.ledger.attribution
+        for block in blocks:
+            if isinstance(block, Quoted):
+                key = "attributed" if block.speaker else "unattributed"
+                counts[key] = counts.get(key, 0) + 1
+                if block.guess:
+                    counts["abstained"] = counts.get("abstained", 0) + 1
         for kind, value in pending:
             if kind == "quoted":
                 yield from _emit(value)  # type: ignore[arg-type]
