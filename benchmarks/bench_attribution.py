@@ -189,6 +189,11 @@ def score(script: Script, folder: Path) -> Result:
             rule = "uncertain: " + line.metadata.get("why", "?").split(" (")[0]
         for tally in (result.total, result.by_type.setdefault(qtype, Tally()), result.by_rule.setdefault(rule, Tally())):
             tally.add(bool(speaker), correct)
+        if line is not None and "lm_answer" in line.metadata:
+            # a quote the LM was asked about: what it said, and the rules' guess below the threshold
+            result.by_rule.setdefault("asked: lm", Tally()).add(bool(speaker), correct)
+            guess = line.metadata.get("guess")
+            result.by_rule.setdefault("asked: rules' guess", Tally()).add(bool(guess), bool(guess) and name_key(guess) in gold)
         if speaker and not correct:
             result.errors.append((rule, row["speaker"], speaker, row["quoteText"][:90].replace("\n", " ")))
         elif not speaker and os.environ.get("BENCH_MISSED") in (qtype, "all"):
@@ -289,6 +294,9 @@ def main(argv: list[str] | None = None) -> int:
             lm_result = score(script, data / novel)
             print(f"{novel:30s} {_pair(result.total, lm_result.total)}  (LM asked {report.asked}: "
                   f"{report.attributed} named, {report.unknown} unknown, {report.invalid} invalid, {report.errors} errors)")
+            for key in ("asked: lm", "asked: rules' guess"):
+                if key in lm_result.by_rule:
+                    print(f"    {key:20s} {lm_result.by_rule[key].row()}")
             total.merge(result)
             with_lm.merge(lm_result)
             for name in ("uncertain", "asked", "attributed", "unknown", "invalid", "errors"):
