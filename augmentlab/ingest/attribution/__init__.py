@@ -29,15 +29,19 @@ quoted paragraph's speaker and the rule that decided it (``Line.metadata["attrib
     only two people (:data:`TURN_WINDOW`).
 ``uncertain``
     the evidence found is too weak to keep (:mod:`.confidence`: below its threshold the rules
-    abstain and keep their guess), none of the above, or rules disagree (two speakers tagged in one paragraph; a description
-    for a tag, ``said her father``, ``the girl replied``; the speaker found is the one the quote
-    addresses; ``said she`` for a man): ``speaker`` stays ``None`` and ``Line.metadata["why"]``
-    says why.
+    abstain and keep their guess), none of the above, or rules disagree (two speakers tagged in
+    one paragraph; a description for a tag, ``said her father``, ``the girl replied``; the
+    speaker found is the one the quote addresses; ``said she`` for a man): ``speaker`` stays
+    ``None`` and ``Line.metadata["why"]`` says why.
+
+Every speaker found carries its evidence (``Quoted.evidence``, finer than the rule:
+``tag:after:often``, ``alternation:parity:two``) and, from :mod:`.confidence`, a confidence.
 
 This module decides, in the steps of :func:`attribute`; :mod:`.clues` finds the candidates in
 the words (tags, mentions, vocatives, subjects), :mod:`.speakers` holds the paragraphs, what a
 first pass learns about the book's people and the matching of names, :mod:`.exchanges` the
-turn-taking inside a run of quoted paragraphs.
+turn-taking inside a run of quoted paragraphs, :mod:`.confidence` how far each kind of evidence
+is trusted (step 7 abstains below its threshold).
 
 Names are the cast's (the caller resolves them). Genders come from titles (``Mr.``, ``Lady``), a
 few nouns (``the King``) and, for other names, the pronouns that follow the name as a sentence
