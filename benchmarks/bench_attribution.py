@@ -1,7 +1,8 @@
 """Prose speaker attribution against PDNC (people's speaker for every quotation of six novels).
 
     .venv/bin/python benchmarks/bench_attribution.py [DATA_DIR] [--novel Emma] [--rules] [--errors RULE]
-        [--lm fake|embedded|endpoint] [--model M] [--api-base URL] [--gguf FILE] [--limit N]
+        [--lm fake|embedded|endpoint] [--model M] [--api-base URL] [--gguf FILE] [--limit N] [--window W]
+        [--loo] [--fit] [--target P]
 
 DATA_DIR defaults to ``../shared/pdnc-dev`` (``AUGMENTLAB_PDNC`` overrides). Each novel is ingested
 in-process as prose; each PDNC quotation is looked up among the ingested lines the way
@@ -19,10 +20,22 @@ ignored; ``Narrator`` is PDNC's ``Narr``). ``--rules`` adds the precision of eac
 (``Line.metadata["why"]``); ``--errors RULE`` prints that rule's wrong attributions
 (``BENCH_MISSED=Explicit`` adds that type's unattributed quotes as ``missed:Explicit``).
 
+``--loo`` prints the leave-one-novel-out table of the attribution confidence
+(:mod:`augmentlab.ingest.attribution.confidence`): for each novel, the per-evidence table and the
+threshold (the lowest confidence keeping precision >= ``--target`` there) fitted on the other
+novels, then that novel scored with them: precision, accuracy and coverage (share of quotes
+attributed), by the reference scorer's rule and with the gold speaker resolved through PDNC's
+alias table (``prec*``: PDNC's ``speaker`` is now and then an alias, ``Kemp`` for ``The
+Doctor``). Every quote's evidence is in its line (the speaker kept, or ``metadata["guess"]`` when
+ingest abstained), so one ingest serves every fold. ``--fit`` prints the table and threshold fitted
+on all the novels, what ``confidence.py`` holds.
+
 With an LM configured (``--lm``, ``--model``/``--api-base``, ``--gguf`` or the environment variable
 ``AUGMENTLAB_ATTRIBUTE_LM``), the quotations the rules leave uncertain are then sent to it
 (:mod:`augmentlab.ingest.attribute_lm`) and every row prints rules-only and rules+LM side by side,
-with the LM's calls, tokens and cost (cached: a re-run makes no new calls). Without one it prints
+with the LM's calls, tokens and cost (cached: a re-run makes no new calls), and on the quotes
+asked the LM's precision next to the precision of the rules' own guess there (the speaker they
+found below the threshold, if any). Without one it prints
 rules only and says so.
 """
 
@@ -254,6 +267,7 @@ def main(argv: list[str] | None = None) -> int:
     lm.add_argument("--prompt-price", type=float, help="price per 1k prompt tokens")
     lm.add_argument("--completion-price", type=float, help="price per 1k completion tokens")
     lm.add_argument("--limit", type=int, help="ask the LM about the first N uncertain quotations per novel")
+    lm.add_argument("--window", type=int, default=4, help="paragraphs shown the LM either side of the quotation")
     parser.add_argument("--loo", action="store_true", help="print the leave-one-novel-out table of the confidence threshold")
     parser.add_argument("--fit", action="store_true", help="print the confidence table and threshold fitted on all novels")
     parser.add_argument("--target", type=float, default=TARGET, help="precision the threshold is chosen for")
@@ -290,7 +304,7 @@ def main(argv: list[str] | None = None) -> int:
         for novel in novels:
             script = ingest(data / novel)
             result = score(script, data / novel)
-            report = attribute_scenes(script.scenes, script.characters, opened, limit=args.limit)
+            report = attribute_scenes(script.scenes, script.characters, opened, limit=args.limit, window=args.window)
             lm_result = score(script, data / novel)
             print(f"{novel:30s} {_pair(result.total, lm_result.total)}  (LM asked {report.asked}: "
                   f"{report.attributed} named, {report.unknown} unknown, {report.invalid} invalid, {report.errors} errors)")
