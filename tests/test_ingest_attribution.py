@@ -3,9 +3,9 @@
 The PDNC floors are measured on the six development novels (``../shared/pdnc-dev``, people's
 speaker for every quotation) with benchmarks/bench_attribution.py's scorer, and sit at the
 **leave-one-novel-out** figures (confidence table and threshold fitted on five novels, the sixth
-scored), not the in-sample ones: held out, every novel keeps precision >= 0.920 (gold resolved
-through PDNC's alias table; 0.731 for TheInvisibleMan by the reference scorer's rule, whose gold
-``Kemp`` is an alias it cannot match with ``Dr. Kemp``), accuracy 0.616 over all folds (0.635
+scored), not the in-sample ones: held out, every novel keeps precision >= 0.924 (gold resolved
+through PDNC's alias table; 0.733 for TheInvisibleMan by the reference scorer's rule, whose gold
+``Kemp`` is an alias it cannot match with ``Dr. Kemp``), accuracy 0.619 over all folds (0.638
 alias-resolved). See README, "Ingest".
 """
 
@@ -28,9 +28,9 @@ PDNC = Path(os.environ.get("AUGMENTLAB_PDNC", REPO.parent / "shared" / "pdnc-dev
 DATA = REPO / "tests" / "data" / "prose"
 
 HELD_OUT_PRECISION_FLOOR = 0.91
-"""Every held-out fold (alias-resolved gold): measured 0.920 at the lowest (Alice)."""
+"""Every held-out fold (alias-resolved gold): measured 0.924 at the lowest (Alice)."""
 HELD_OUT_ACCURACY_FLOOR = 0.60
-"""All held-out folds together, reference scorer's rule: measured 0.616."""
+"""All held-out folds together, reference scorer's rule: measured 0.619."""
 
 
 def _bench():
@@ -78,10 +78,10 @@ def test_pdnc_in_sample_and_abstentions(pdnc) -> None:
     for result in results.values():
         total.merge(result)
     t = total.total
-    assert t.correct / t.attributed >= 0.91  # measured 0.915
-    assert t.correct / t.quotes >= 0.62  # measured 0.633
+    assert t.correct / t.attributed >= 0.91  # measured 0.913
+    assert t.correct / t.quotes >= 0.62  # measured 0.636
     explicit = total.by_type["Explicit"]
-    assert explicit.correct / explicit.attributed >= 0.93  # measured 0.940
+    assert explicit.correct / explicit.attributed >= 0.93  # measured 0.941
     script = bench.ingest(PDNC / "Emma")
     dialogue = [ln for ln in script.lines if ln.kind is LineKind.dialogue]
     kept = [ln for ln in dialogue if ln.speaker]

@@ -254,9 +254,10 @@ def _exchanges(blocks: list[Block], profile: Profile) -> None:
         named = {m for b in between for m in b.mentions if profile.speaks(m)}
         if not pair or not named <= pair or any(unnamed_actor(b.text) for b in between):
             pair = set()
-        if profile.narrator in pair:
+        if profile.narrator in pair and not any(b.speaker == profile.narrator for b in run):
             # A first-person narrator is often a silent witness of the next exchange (Watson
-            # while a client talks to Holmes): the pair is not carried over.
+            # while a client talks to Holmes): the pair is carried over only when the narrator
+            # speaks in it too (the one they talk to goes on answering).
             pair = set()
         alternate(run, profile, pair, nearby=named)
         _crowd(run, named, profile)
