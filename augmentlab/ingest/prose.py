@@ -17,9 +17,15 @@ rules cannot settle keeps ``speaker=None`` with ``attribution = "uncertain"`` an
 :func:`prepare` is a first pass over the file: the tagged names, so the cast merges ``Holmes``
 into ``Sherlock Holmes`` (see :meth:`~augmentlab.ingest.cast.Cast.expect`) but keeps a short
 name the narration established apart from a longer one that appears later (``Mr. Knightley`` /
-``Mr. John Knightley``); gender evidence; whether the narration is first person and, if so, the
-narrator's name as the others call them (``my dear Watson`` → ``Watson``, else ``Narrator``,
-``Script.metadata["narrator"]``).
+``Mr. John Knightley``); gender evidence; whether the narration is first person (its ``I`` /
+``my`` rate, :data:`FIRST_PERSON_RATE`) and, if so, the narrator's name as they give it (``my name
+is Hale``) or as the others call them (``my dear Watson`` → ``Watson``), else ``Narrator``
+(``Script.metadata["narrator"]``).
+
+Each dialogue line's metadata holds the rule that settled its speaker, its evidence and
+confidence (:mod:`augmentlab.ingest.attribution.confidence`) and, when the rules abstained below
+the confidence threshold, their ``guess``; the ledger counts the quotes attributed, unattributed
+and abstained (``inspect``, the ingest summary line).
 """
 
 from __future__ import annotations
