@@ -9,7 +9,7 @@ import pytest
 from augmentlab.core.errors import AugmentlabError
 from augmentlab.core.stats import shrunk_rates, threshold_for_precision
 from augmentlab.core.model import LineKind
-from augmentlab.ingest import load
+from augmentlab.ingest import iter_scenes, load
 from augmentlab.ingest.attribution.confidence import TABLE, THRESHOLD, abstain, confidence_of
 from augmentlab.ingest.attribution.speakers import Quoted
 
@@ -95,3 +95,15 @@ def test_weak_turn_taking_abstains_in_the_ingested_lines(tmp_path: Path) -> None
     for ln in untagged:
         if ln.metadata.get("guess"):
             assert ln.metadata["confidence"] < THRESHOLD and ln.metadata["why"].startswith("low confidence")
+
+
+def test_the_accounting_counts_attributed_unattributed_and_abstained(tmp_path: Path) -> None:
+    path = tmp_path / "crowd.txt"
+    path.write_text(CROWD, encoding="utf-8")
+    stream = iter_scenes(path, "prose")
+    lines = [ln for scene in stream for ln in scene.lines if ln.kind is LineKind.dialogue]
+    counts = stream.ledger.as_dict()["attribution"]
+    assert counts["attributed"] == sum(1 for ln in lines if ln.speaker)
+    assert counts["unattributed"] == sum(1 for ln in lines if not ln.speaker) > 0
+    assert counts.get("abstained", 0) == sum(1 for ln in lines if ln.metadata.get("guess"))
+    assert f"quotes: {counts['attributed']} attributed, {counts['unattributed']} unattributed" in stream.ledger.summary_line()
