@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/bench_attribution.py [DATA_DIR] [--novel Emma] [--rules] [--errors RULE]
         [--lm fake|embedded|endpoint] [--model M] [--api-base URL] [--gguf FILE] [--limit N] [--window W]
-        [--loo] [--fit] [--target P]
+        [--no-loo] [--fit] [--target P]
 
 DATA_DIR defaults to ``../shared/pdnc-dev`` (``AUGMENTLAB_PDNC`` overrides). Each novel is ingested
 in-process as prose; each PDNC quotation is looked up among the ingested lines the way
@@ -20,7 +20,7 @@ ignored; ``Narrator`` is PDNC's ``Narr``). ``--rules`` adds the precision of eac
 (``Line.metadata["why"]``); ``--errors RULE`` prints that rule's wrong attributions
 (``BENCH_MISSED=Explicit`` adds that type's unattributed quotes as ``missed:Explicit``).
 
-``--loo`` prints the leave-one-novel-out table of the attribution confidence
+Rules only, it then prints the leave-one-novel-out table of the attribution confidence (``--no-loo`` skips it)
 (:mod:`augmentlab.ingest.attribution.confidence`): for each novel, the per-evidence table and the
 threshold (the lowest confidence keeping precision >= ``--target`` there) fitted on the other
 novels, then that novel scored with them: precision, accuracy and coverage (share of quotes
@@ -268,7 +268,8 @@ def main(argv: list[str] | None = None) -> int:
     lm.add_argument("--completion-price", type=float, help="price per 1k completion tokens")
     lm.add_argument("--limit", type=int, help="ask the LM about the first N uncertain quotations per novel")
     lm.add_argument("--window", type=int, default=4, help="paragraphs shown the LM either side of the quotation")
-    parser.add_argument("--loo", action="store_true", help="print the leave-one-novel-out table of the confidence threshold")
+    parser.add_argument("--no-loo", dest="loo", action="store_false", help="skip the leave-one-novel-out table (rules only)")
+    parser.add_argument("--loo", dest="loo", action="store_true", default=True, help=argparse.SUPPRESS)
     parser.add_argument("--fit", action="store_true", help="print the confidence table and threshold fitted on all novels")
     parser.add_argument("--target", type=float, default=TARGET, help="precision the threshold is chosen for")
     args = parser.parse_args(argv)
@@ -291,7 +292,7 @@ def main(argv: list[str] | None = None) -> int:
             total.merge(result)
         _details(total, args)
         print(_summary("rules", total, time.perf_counter() - start))
-        if args.loo:
+        if args.loo and len(results) > 1:
             print_loo(results, args.target)
         if args.fit:
             print_fit(results, args.target)

@@ -33,7 +33,7 @@ novels (``../shared/pdnc-dev``), a rare key shrunk towards its parent
 "uncertain"``, ``why`` ``low confidence ...``) and keep their guess in ``Line.metadata["guess"]``.
 :data:`THRESHOLD` is the lowest confidence keeping the kept quotes' precision at or above
 :data:`TARGET` on those novels, the procedure whose held-out figures ``benchmarks/
-bench_attribution.py --loo`` prints (fit on five novels, threshold on those five, score the sixth).
+bench_attribution.py`` prints (fit on five novels, threshold on those five, score the sixth).
 No key names a novel's people or words: what is learned is how far each kind of evidence holds.
 """
 
