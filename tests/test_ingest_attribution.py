@@ -1,9 +1,12 @@
 """Prose speaker attribution: rules that abstain (``uncertain``) rather than guess.
 
-The floors are measured on the six PDNC development novels (``../shared/pdnc-dev``, people's
-speaker for every quotation) with benchmarks/bench_attribution.py's scorer; they are issue
-#13's floors, which the rules reach there with little room (precision 0.902, accuracy 0.652; see
-README, "Ingest").
+The PDNC floors are measured on the six development novels (``../shared/pdnc-dev``, people's
+speaker for every quotation) with benchmarks/bench_attribution.py's scorer, and sit at the
+**leave-one-novel-out** figures (confidence table and threshold fitted on five novels, the sixth
+scored), not the in-sample ones: held out, every novel keeps precision >= 0.924 (gold resolved
+through PDNC's alias table; 0.733 for TheInvisibleMan by the reference scorer's rule, whose gold
+``Kemp`` is an alias it cannot match with ``Dr. Kemp``), accuracy 0.619 over all folds (0.638
+alias-resolved). See README, "Ingest".
 """
 
 from __future__ import annotations
@@ -17,13 +20,17 @@ import pytest
 
 from augmentlab.ingest import load
 from augmentlab.ingest.attribution.clues import tag_after, tag_before, vocatives
+from augmentlab.ingest.attribution.confidence import TARGET, THRESHOLD
 from augmentlab.core.model import LineKind
 
 REPO = Path(__file__).resolve().parent.parent
 PDNC = Path(os.environ.get("AUGMENTLAB_PDNC", REPO.parent / "shared" / "pdnc-dev"))
+DATA = REPO / "tests" / "data" / "prose"
 
-PRECISION_FLOOR = 0.90
-ACCURACY_FLOOR = 0.65
+HELD_OUT_PRECISION_FLOOR = 0.91
+"""Every held-out fold (alias-resolved gold): measured 0.924 at the lowest (Alice)."""
+HELD_OUT_ACCURACY_FLOOR = 0.60
+"""All held-out folds together, reference scorer's rule: measured 0.619."""
 
 
 def _bench():
@@ -42,20 +49,48 @@ def _dialogue(tmp_path: Path, text: str):
     return script, [ln for ln in script.lines if ln.kind is LineKind.dialogue]
 
 
-def test_pdnc_floors() -> None:
+@pytest.fixture(scope="module")
+def pdnc():
     if not (PDNC / "Emma" / "quotation_info.csv").is_file():
         pytest.skip(f"PDNC development novels not found at {PDNC}")
     bench = _bench()
+    novels = sorted(d.name for d in PDNC.iterdir() if (d / "quotation_info.csv").is_file())
+    return bench, {novel: bench.score(bench.ingest(PDNC / novel), PDNC / novel) for novel in novels}
+
+
+def test_pdnc_held_out_floors(pdnc) -> None:
+    bench, results = pdnc
+    rows = bench.loo(results, TARGET)
+    assert len(rows) == 6
+    for novel, threshold, ref, alias in rows:
+        assert alias.correct / alias.attributed >= HELD_OUT_PRECISION_FLOOR, novel
+        assert 0.5 < threshold < 1.0, novel  # a threshold that abstains on some evidence, not on all
+    quotes = sum(ref.quotes for _, _, ref, _ in rows)
+    assert quotes > 6000
+    assert sum(ref.correct for _, _, ref, _ in rows) / quotes >= HELD_OUT_ACCURACY_FLOOR
+
+
+def test_pdnc_in_sample_and_abstentions(pdnc) -> None:
+    """With the committed table (fitted on all six): what ingest gives, and every quote below
+    the threshold abstained, its guess kept."""
+    bench, results = pdnc
     total = bench.Result()
-    for novel in sorted(d.name for d in PDNC.iterdir() if (d / "quotation_info.csv").is_file()):
-        total.merge(bench.score(bench.ingest(PDNC / novel), PDNC / novel))
+    for result in results.values():
+        total.merge(result)
     t = total.total
-    assert t.quotes > 6000
-    assert t.correct / t.attributed >= PRECISION_FLOOR
-    assert t.correct / t.quotes >= ACCURACY_FLOOR
-    # explicit tags ("said Emma") are the surest rule
+    assert t.correct / t.attributed >= 0.91  # measured 0.913
+    assert t.correct / t.quotes >= 0.62  # measured 0.636
     explicit = total.by_type["Explicit"]
-    assert explicit.correct / explicit.attributed >= 0.9
+    assert explicit.correct / explicit.attributed >= 0.93  # measured 0.941
+    script = bench.ingest(PDNC / "Emma")
+    dialogue = [ln for ln in script.lines if ln.kind is LineKind.dialogue]
+    kept = [ln for ln in dialogue if ln.speaker]
+    abstained = [ln for ln in dialogue if ln.metadata.get("guess")]
+    assert kept and all(ln.metadata["confidence"] >= THRESHOLD for ln in kept)
+    assert len(abstained) > 50
+    for ln in abstained:
+        assert ln.speaker is None and ln.metadata["attribution"] == "uncertain"
+        assert ln.metadata["confidence"] < THRESHOLD and ln.metadata["why"].startswith("low confidence")
 
 
 def test_tags_either_side_of_the_quote() -> None:
@@ -179,3 +214,43 @@ def test_a_recurring_description_names_its_speaker(tmp_path: Path) -> None:
     # "the girl" is too generic to be anyone's name: uncertain, and the line says why
     girls = [ln for ln in lines if "girl" in ln.directions[0]]
     assert girls and all(ln.speaker is None and "the girl" in ln.metadata["why"] for ln in girls)
+
+
+def _gold(path: Path) -> dict[int, str]:
+    rows = [line.split("\t") for line in path.read_text(encoding="utf-8").splitlines() if not line.startswith("#")]
+    return {int(number): speaker for number, speaker, _ in rows}
+
+
+def test_first_person_novel_outside_pdnc() -> None:
+    """Treasure Island, ch. XV (tests/data/prose/SOURCE.md): Jim tells it, Ben Gunn is the one he
+    talks to; 36 quoted paragraphs with hand-checked speakers."""
+    script = load(DATA / "treasure_island_xv.txt", format="prose")
+    assert script.metadata["narrator"] == "Jim"  # named the way Ben Gunn calls him
+    gold = _gold(DATA / "treasure_island_xv.speakers.tsv")
+    lines = {ln.source_line: ln for ln in script.lines if ln.kind is LineKind.dialogue}
+    assert set(gold) <= set(lines)  # every quoted paragraph is a dialogue line
+    attributed = {n: lines[n].speaker for n in gold if lines[n].speaker}
+    right = sum(speaker == gold[n] for n, speaker in attributed.items())
+    assert right / len(attributed) >= 0.9  # measured 14 / 14
+    assert len(attributed) >= 12  # measured 14 (11 of Jim's 13 quotes, 3 of Ben Gunn's 23)
+    # every "said I" / "I cried" / "was my reply" is the narrator's, and nobody else's line is
+    narrator = {n for n, speaker in gold.items() if speaker == "Jim"}
+    tagged = {n for n in narrator if lines[n].metadata.get("evidence") == "tag:narrator"}
+    assert len(tagged) >= 10 and all(lines[n].speaker == "Jim" for n in tagged)
+    assert not [n for n, speaker in attributed.items() if speaker == "Jim" and gold[n] != "Jim"]
+    # the quotes left unattributed stay in the data, each with its reason
+    assert all(lines[n].metadata["why"] for n in gold if not lines[n].speaker)
+
+
+def test_first_person_is_the_narrations_i_and_my_rate(tmp_path: Path) -> None:
+    third = "CHAPTER 1. THE ROAD\n\n" + "\n\n".join(
+        f'Mr. Pell walked on. "I think it will rain {i}," said Mr. Pell.\n\n"So do I," said Miss Arden.' for i in range(6)
+    ) + '\n\nHe wrote: I am well.\n'
+    script, lines = _dialogue(tmp_path, third)
+    assert "narrator" not in script.metadata and all(ln.speaker != "Narrator" for ln in lines)
+    named = "CHAPTER 1. THE ROAD\n\nMy name is Hale, and I walked with my friend Crane.\n\n" + (
+        '"Rain," said Crane.\n\n"Perhaps," I said.\n\nI looked at my watch.\n\n' * 3
+    )
+    script, lines = _dialogue(tmp_path, named)
+    assert script.metadata["narrator"] == "Hale"  # "my name is Hale", though nobody calls him so
+    assert [ln.speaker for ln in lines[:2]] == ["Crane", "Hale"]

@@ -224,6 +224,58 @@ def verdict(
     return compare(a, b, alpha=alpha, seed=seed).verdict
 
 
+def shrunk_rates(
+    outcomes: Sequence[tuple[str, bool]], *, prior_weight: float = 20.0, separator: str = ":"
+) -> dict[str, float]:
+    """The rate of success of every key and of each of its prefixes, shrunk towards its parent's.
+
+    ``outcomes`` are ``(key, success)`` pairs with hierarchical keys (``"alternation:parity:2"``:
+    parent ``"alternation:parity"``, then ``"alternation"``, then the root ``""``). A key's rate is
+    ``(successes + prior_weight * parent_rate) / (trials + prior_weight)``, the root's is
+    ``(successes + 1) / (trials + 2)``: a rare key keeps close to its parent (a beta prior of
+    ``prior_weight`` pseudo-trials at the parent's rate), a common one says what it measured.
+    """
+    counts: dict[str, list[int]] = {"": [0, 0]}
+    for key, success in outcomes:
+        parts = key.split(separator) if key else []
+        for depth in range(len(parts) + 1):
+            entry = counts.setdefault(separator.join(parts[:depth]), [0, 0])
+            entry[0] += bool(success)
+            entry[1] += 1
+    rates: dict[str, float] = {}
+    for key in sorted(counts, key=lambda k: (k.count(separator) + bool(k), k)):
+        hits, trials = counts[key]
+        if not key:
+            rates[key] = (hits + 1) / (trials + 2)
+            continue
+        parent = rates[key.rsplit(separator, 1)[0] if separator in key else ""]
+        rates[key] = (hits + prior_weight * parent) / (trials + prior_weight)
+    return rates
+
+
+def threshold_for_precision(scores: Sequence[float], correct: Sequence[bool], target: float) -> float:
+    """The lowest score threshold whose kept items (``score >= threshold``) are right at least
+    ``target`` of the time; ``inf`` (keep nothing) when no threshold reaches it.
+
+    Items with equal scores are kept or dropped together (a threshold cannot split them).
+    """
+    if len(scores) != len(correct):
+        raise AugmentlabError("scores and correct differ in length")
+    by_score: dict[float, list[int]] = {}
+    for score, right in zip(scores, correct):
+        entry = by_score.setdefault(float(score), [0, 0])
+        entry[0] += bool(right)
+        entry[1] += 1
+    best = math.inf
+    hits = kept = 0
+    for score in sorted(by_score, reverse=True):
+        hits += by_score[score][0]
+        kept += by_score[score][1]
+        if hits >= target * kept:
+            best = score
+    return best
+
+
 __all__ = [
     "Comparison",
     "Interval",
@@ -233,6 +285,8 @@ __all__ = [
     "compare",
     "paired_bootstrap_ci",
     "paired_test",
+    "shrunk_rates",
+    "threshold_for_precision",
     "verdict",
     "winner",
 ]

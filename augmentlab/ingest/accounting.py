@@ -67,6 +67,9 @@ class Ledger:
     """Narration lines that directly follow a speech line cut mid-sentence (no blank line between;
     also the next narration line of such a run): what wrapped speeches read line by line look
     like (:meth:`misread`)."""
+    attribution: dict[str, int] = field(default_factory=dict)
+    """Prose quotes by who speaks them: ``attributed``, ``unattributed`` and, of those,
+    ``abstained`` (a speaker found, below the confidence threshold)."""
     _read_label: str | None = field(default=None, repr=False)
 
     # -- reporting ---------------------------------------------------------------------------
@@ -215,6 +218,7 @@ class Ledger:
             "findings": [finding for finding in (self.misread(),) if finding],
             "speech_like_skipped_share": round(self.speech_skip_share(), 4),
             "parts": [{"lines": f"{a}-{b}", "what": what} for a, b, what in sorted(self.parts, key=lambda p: p[0])],
+            **({"attribution": dict(self.attribution)} if self.attribution else {}),
         }
 
     def summary_line(self) -> str:
@@ -223,6 +227,14 @@ class Ledger:
         return (
             f"lines: {self.total} non-blank, {self.ingested_lines} ingested, "
             f"{self.skipped_lines} skipped" + (f" ({skipped})" if skipped else "") + f", {self.unexplained} unexplained"
+            + (self._attribution_note() if self.attribution else "")
+        )
+
+    def _attribution_note(self) -> str:
+        a = self.attribution
+        return (
+            f"; quotes: {a.get('attributed', 0)} attributed, {a.get('unattributed', 0)} unattributed "
+            f"({a.get('abstained', 0)} below the confidence threshold)"
         )
 
 

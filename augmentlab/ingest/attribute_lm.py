@@ -1,6 +1,7 @@
 """LM-assisted speaker attribution: a separate pass over ingested prose (ingest stays LM-free).
 
-The rules of :mod:`augmentlab.ingest.attribution` leave a quotation they cannot resolve with
+The rules of :mod:`augmentlab.ingest.attribution` leave a quotation they cannot resolve, or
+whose speaker they found on evidence below the confidence threshold (``metadata["guess"]``), with
 ``speaker=None`` and ``metadata["attribution"] == "uncertain"``. :func:`attribute_scenes` sends
 each such quotation to the LM of an :class:`~augmentlab.lm.LMSession` with the cast list and the surrounding paragraphs (``window`` either side, across scene
 boundaries); the answer is constrained to a cast name or ``"unknown"`` (a ``Literal`` output:

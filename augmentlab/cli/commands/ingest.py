@@ -257,6 +257,13 @@ def _print_accounting(console: Any, accounting: dict[str, Any]) -> None:
         note = f" ({entry['speech_like']} speech-like)" if entry["speech_like"] else ""
         lines.add_row(escape(f"skipped: {reason}{note}"), str(entry["lines"]), ", ".join(entry["ranges"][:8]))
     lines.add_row("unexplained", str(accounting["unexplained"]), "")
+    quotes = accounting.get("attribution")
+    if quotes:  # prose: who speaks each quote
+        lines.add_row("quotes: attributed", str(quotes.get("attributed", 0)), "")
+        lines.add_row(
+            "quotes: unattributed", str(quotes.get("unattributed", 0)),
+            f"{quotes.get('abstained', 0)} below the confidence threshold (speaker kept as metadata guess)",
+        )
     console.print(lines)
     parts = Table(title="parts of the file")
     parts.add_column("lines")

@@ -28,15 +28,20 @@ quoted paragraph's speaker and the rule that decided it (``Line.metadata["attrib
     by name; else ``A B ? → A`` (and backwards, both must agree) where the quotes around show
     only two people (:data:`TURN_WINDOW`).
 ``uncertain``
-    none of the above, or rules disagree (two speakers tagged in one paragraph; a description
-    for a tag, ``said her father``, ``the girl replied``; the speaker found is the one the quote
-    addresses; ``said she`` for a man): ``speaker`` stays ``None`` and ``Line.metadata["why"]``
-    says why.
+    the evidence found is too weak to keep (:mod:`.confidence`: below its threshold the rules
+    abstain and keep their guess), none of the above, or rules disagree (two speakers tagged in
+    one paragraph; a description for a tag, ``said her father``, ``the girl replied``; the
+    speaker found is the one the quote addresses; ``said she`` for a man): ``speaker`` stays
+    ``None`` and ``Line.metadata["why"]`` says why.
+
+Every speaker found carries its evidence (``Quoted.evidence``, finer than the rule:
+``tag:after:often``, ``alternation:parity:two``) and, from :mod:`.confidence`, a confidence.
 
 This module decides, in the steps of :func:`attribute`; :mod:`.clues` finds the candidates in
 the words (tags, mentions, vocatives, subjects), :mod:`.speakers` holds the paragraphs, what a
 first pass learns about the book's people and the matching of names, :mod:`.exchanges` the
-turn-taking inside a run of quoted paragraphs.
+turn-taking inside a run of quoted paragraphs, :mod:`.confidence` how far each kind of evidence
+is trusted (step 7 abstains below its threshold).
 
 Names are the cast's (the caller resolves them). Genders come from titles (``Mr.``, ``Lady``), a
 few nouns (``the King``) and, for other names, the pronouns that follow the name as a sentence
@@ -60,6 +65,7 @@ from augmentlab.ingest.attribution.clues import (
     unnamed_actor,
     vocatives,
 )
+from augmentlab.ingest.attribution.confidence import abstain
 from augmentlab.ingest.attribution.exchanges import alternate, runs
 from augmentlab.ingest.attribution.speakers import UNCERTAIN, Block, Narration, Profile, Quoted, addresses
 
@@ -81,7 +87,9 @@ def attribute(blocks: list[Block], profile: Profile, resolve: Names, peek: Names
     # 5. A speech running on over several paragraphs is its first paragraph's, however that was
     # settled (the runs above may have settled it after step 2).
     _continuations(blocks)
-    _settle([b for b in blocks if isinstance(b, Quoted)])  # 6. what stays uncertain, and why
+    quoted = [b for b in blocks if isinstance(b, Quoted)]
+    _settle(quoted)  # 6. what stays uncertain, and why
+    abstain(quoted)  # 7. each speaker's confidence; below the threshold, abstain
 
 
 def _tags(blocks: list[Block], profile: Profile, resolve: Names, peek: Names) -> None:
@@ -109,16 +117,17 @@ def _tag(block: Quoted, introduced: str | None, profile: Profile, resolve: Names
     block.addressed = {peek(n) or n for n in vocatives(block.spoken)}
     narration = " ".join([block.lead, *block.pieces])
     block.mentions = [peek(n) or n for n in mentions(narration)]
-    tags = [t for t in (tag_after(p) for p in block.pieces) if t]
-    before = tag_before(block.lead) or introduced
-    if before:
-        tags.append(before)
+    # (tag, where): after a quote, ending the lead, ending the narration paragraph before
+    tags = [(t, "after") for t in (tag_after(p) for p in block.pieces) if t]
+    lead_tag = tag_before(block.lead)
+    if lead_tag or introduced:
+        tags.append((lead_tag or introduced, "before" if lead_tag else "introduced"))
     # narration between two quotes that introduces the second one ("Alice panted; but the
     # Gryphon only answered") may name a second speaker of the paragraph.
-    tags.extend(t for t in (tag_before(p) for p in block.pieces[:-1]) if t)
-    tags = ["The " + t[4:] if t in profile.labels else t for t in tags]
-    kinds = {is_kind(t) for t in tags}
-    named = {resolve(t) or t for t in tags if is_kind(t) == "name"}
+    tags.extend((t, "between") for t in (tag_before(p) for p in block.pieces[:-1]) if t)
+    tags = [("The " + t[4:], "label") if t in profile.labels else (t, where) for t, where in tags]
+    kinds = {is_kind(t) for t, _ in tags}
+    named = {resolve(t) or t for t, _ in tags if is_kind(t) == "name"}
     if "narrator" in kinds:
         named.add(profile.narrator)
     if len(named) > 1:
@@ -128,7 +137,13 @@ def _tag(block: Quoted, introduced: str | None, profile: Profile, resolve: Names
     if named:
         block.speaker, block.rule = next(iter(named)), "tag"
         block.tag = block.speaker
+        block.evidence = "tag:" + next(
+            "narrator" if is_kind(t) == "narrator" else where for t, where in tags if is_kind(t) in ("name", "narrator")
+        )
+        if block.speaker != profile.narrator:  # a name the book tags once: more often a misreading
+            block.evidence += ":once" if profile.tagged.get(block.speaker, 0) <= 1 else ":often"
         return
+    tags = [t for t, _ in tags]
     if "pronoun" in kinds:
         block.pronoun = next(t for t in tags if is_kind(t) == "pronoun")
     elif "other" in kinds:
@@ -149,7 +164,7 @@ def _continuations(blocks: list[Block]) -> None:
                 and block.pronoun is None
                 and block.tag is None
             ):
-                block.speaker, block.rule = previous.speaker, "continuation"
+                block.speaker, block.rule, block.evidence = previous.speaker, "continuation", "continuation"
             previous = block
         else:
             previous = None
@@ -198,8 +213,9 @@ class _Attention:
         subject = self.peek(subject) or subject if subject else None
         if subject and profile.gender(subject) == gender and profile.speaks(subject):
             block.speaker, block.rule = subject, "pronoun"  # "Holmes rose. 'Come,' said he."
+            block.evidence = "pronoun:subject"
         elif block.only:
-            block.speaker, block.rule = block.only, "pronoun"
+            block.speaker, block.rule, block.evidence = block.only, "pronoun", "pronoun:only"
 
     def quoted(self, block: Quoted) -> None:
         """After a quoted paragraph: its names and speaker are the most recent."""
@@ -225,6 +241,7 @@ def _pronouns_and_beats(blocks: list[Block], profile: Profile, resolve: Names, p
             beat = _beat(block, profile)
             if beat:
                 block.speaker, block.rule = resolve(beat) or beat, "narration"
+                block.evidence = "narration:narrator" if beat == profile.narrator else "narration:named"
         attention.quoted(block)
 
 
@@ -237,11 +254,13 @@ def _exchanges(blocks: list[Block], profile: Profile) -> None:
         named = {m for b in between for m in b.mentions if profile.speaks(m)}
         if not pair or not named <= pair or any(unnamed_actor(b.text) for b in between):
             pair = set()
-        if profile.narrator in pair:
+        if profile.narrator in pair and not any(b.speaker == profile.narrator for b in run):
             # A first-person narrator is often a silent witness of the next exchange (Watson
-            # while a client talks to Holmes): the pair is not carried over.
+            # while a client talks to Holmes): the pair is carried over only when the narrator
+            # speaks in it too (the one they talk to goes on answering).
             pair = set()
-        alternate(run, profile, pair)
+        alternate(run, profile, pair, nearby=named)
+        _crowd(run, named, profile)
         people = {b.speaker for b in run if b.speaker}
         pair = people if len(people) == 2 else pair if people <= pair else set()
         count = len(people)
@@ -253,6 +272,20 @@ def _exchanges(blocks: list[Block], profile: Profile) -> None:
         )
         for block in run:
             block.why = why
+
+
+_EXCHANGE_EVIDENCE = ("alternation", "vocative", "pronoun:exchange", "pronoun:context")
+
+
+def _crowd(run: list[Quoted], nearby: set[str], profile: Profile) -> None:
+    """Evidence from turn-taking gets ``:two`` when the exchange and the narration around it show
+    two people at most, ``:crowd`` when more (every turn counted can then be someone else's)."""
+    people = {b.speaker for b in run if b.speaker} | {m for b in run for m in b.mentions if profile.speaks(m)} | nearby
+    people.discard(None)
+    suffix = ":two" if len(people) <= 2 else ":crowd"
+    for block in run:
+        if block.speaker and block.evidence.startswith(_EXCHANGE_EVIDENCE) and not block.evidence.endswith(("two", "crowd")):
+            block.evidence += suffix
 
 
 def _settle(quoted: list[Quoted]) -> None:

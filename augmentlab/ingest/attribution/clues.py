@@ -81,7 +81,8 @@ TAG_AFTER_RE = re.compile(
     rf"|{_SUBJECT2}(?:\s+(?:himself|herself))?{_ADV}\s+(?:had\s+|has\s+)?{_VERB}\b"
     rf"|(?:[a-z]+ed|{_VERB}){_ADV}\s+{_EPITHET}(?P<name3>{_NAME})\b"
     rf"|(?P<name4>{_NAME})(?:\s+(?:himself|herself))?{_ADV}\s+[a-z]+ed\b"
-    rf"|(?:was|came)\s+(?:the\s+)?(?P<name5>{_NAME})'s?\b)"
+    rf"|(?:was|came)\s+(?:the\s+)?(?P<name5>{_NAME})'s?\b"
+    rf"|(?:was|came)\s+(?P<mine>my)\s+(?:reply|answer|rejoinder|response|retort)\b)"
 )
 """A tag right after a quote: ``said Emma``, ``Emma said``, ``said the Hatter``, ``she replied``."""
 SENTENCE_END_RE = re.compile(r"(?<![A-Z][a-z])(?<!\b[A-Z])(?<!\bM[rs])(?<!\bMrs)(?<!\bDr|\bSt)[.!?](?:\s|$)|--|—")
@@ -91,6 +92,7 @@ TAG_BEFORE_RE = re.compile(
 )
 """A tag ending the narration before a quote: ``Emma replied,``, ``Her father fondly replied,``."""
 SUBJECT_RE = re.compile(rf"^(?:(?:And|But|Then|So)\s|[A-Z][a-z]+,\s)?{_SUBJECT}\b")
+_SUBJECT_VERB_RE = re.compile(rf"(?<![A-Za-z]){_SUBJECT}{_ADV}\s+(?:[a-z]+ly\s+)?{_VERB}\b")
 _NAME_RE = re.compile(rf"\b(?:{_NAME})\b|\b{_NOMINAL}")
 _NOT_NAMES = frozenset(
     "The Then But And It This That There When As So Yes No Oh Well What Now Here If Why How Who They We "
@@ -140,6 +142,8 @@ def tag_after(piece: str) -> str | None:
     match = TAG_AFTER_RE.match(piece[:120])
     if not match:
         return None
+    if match.group("mine"):
+        return "I"  # "was my reply": the first-person narrator
     return subject_name(next((g for g in match.group("name", "name2", "name3", "name4", "name5") if g), None))
 
 
@@ -158,6 +162,10 @@ def tag_before(lead: str) -> str | None:
         return subject_name(match.group("name") or match.group("name2"))
     if _VERB_SET.isdisjoint(_words(sentence[-40:])):
         return None
+    # "... for he repeated the statement hotly:" : the subject right before the last speech verb
+    nearest = [m for m in _SUBJECT_VERB_RE.finditer(sentence) if subject_name(m.group("name"))]
+    if nearest:
+        return subject_name(nearest[-1].group("name"))
     # "Emma turned to him and said," : a speech verb in the sentence, its subject first.
     first = SUBJECT_RE.match(sentence)
     subject = subject_name(first.group("name")) if first else None

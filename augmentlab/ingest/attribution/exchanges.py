@@ -27,33 +27,38 @@ def runs(blocks: list[Block]) -> Iterable[tuple[list[Quoted], list[Narration]]]:
             continue
         elif block.continues and run and block.speaker in (None, run[-1].speaker):
             if block.speaker is None and run[-1].speaker and block.pronoun is None and block.tag is None:
-                block.speaker, block.rule = run[-1].speaker, "continuation"
+                block.speaker, block.rule, block.evidence = run[-1].speaker, "continuation", "continuation"
         else:
             run.append(block)
     if run:
         yield run, between
 
 
-def alternate(run: list[Quoted], profile: Profile, pair: AbstractSet[str] = frozenset()) -> None:
+def alternate(run: list[Quoted], profile: Profile, pair: AbstractSet[str] = frozenset(), nearby: AbstractSet[str] = frozenset()) -> None:
     """Settle what turn-taking can in one exchange (``pair``: the two people of the exchange before,
-    when it goes on), the rules in this order, each pass using what the one before settled."""
+    when it goes on; ``nearby``: the people the narration just before it names), the rules in
+    this order, each pass using what the one before settled."""
     _two_person(run, profile, pair)
-    _pronouns(run, profile, pair)
+    _pronouns(run, profile, pair, nearby)
     _two_person(run, profile, pair)
     _vocative(run, profile)
     _two_person(run, profile, pair)
     _local(run, profile)
 
 
-def _pronouns(run: list[Quoted], profile: Profile, pair: AbstractSet[str] = frozenset()) -> None:
+def _pronouns(run: list[Quoted], profile: Profile, pair: AbstractSet[str] = frozenset(), nearby: AbstractSet[str] = frozenset()) -> None:
     """``said he`` / ``she replied``: the one person of that gender who can be meant.
 
     Candidates are the other people of the exchange (the previous speaker excluded: speakers
-    take turns); with nobody else in the exchange, the people just named in the narration. A
-    candidate of unknown gender, or two that fit, leave the quote uncertain.
+    take turns); with nobody else in the exchange, the people just named in the narration, unless
+    the first-person narrator speaks in it: then only someone the narration just before the
+    exchange names (``nearby``), not whoever the chapter mentioned last (the narrator's partner
+    is often someone not named yet). A candidate of unknown gender, or two
+    that fit, leave the quote uncertain.
     """
     participants = list(dict.fromkeys(b.speaker for b in run if b.speaker and b.speaker != profile.narrator))
     participants += [p for p in sorted(pair) if p not in participants and p != profile.narrator]
+    narrating = any(b.speaker == profile.narrator for b in run)
     for i, block in enumerate(run):
         if block.speaker is not None or not block.pronoun:
             continue
@@ -62,18 +67,20 @@ def _pronouns(run: list[Quoted], profile: Profile, pair: AbstractSet[str] = froz
         if block.fresh:
             continue  # narration came between and named no single fit: the exchange no longer tells
         others = [p for p in participants if p != previous]
+        evidence = "pronoun:exchange"
         if not others:
+            evidence = "pronoun:context"
             others = [
                 n
                 for n in dict.fromkeys(reversed(block.context))
-                if n != previous and n != profile.narrator and profile.speaks(n)
+                if n != previous and n != profile.narrator and profile.speaks(n) and (not narrating or n in nearby)
             ]
         fits = [n for n in others if profile.gender(n) == gender]
         unknown = [n for n in others if profile.gender(n) is None]
         if len(fits) == 1 and not unknown:
-            block.speaker, block.rule = fits[0], "pronoun"
+            block.speaker, block.rule, block.evidence = fits[0], "pronoun", evidence
         elif not fits and block.centre and block.centre != previous and profile.speaks(block.centre):
-            block.speaker, block.rule = block.centre, "pronoun"
+            block.speaker, block.rule, block.evidence = block.centre, "pronoun", "pronoun:centre"
 
 
 def _two_person(run: list[Quoted], profile: Profile, pair: AbstractSet[str] = frozenset()) -> None:
@@ -84,6 +91,7 @@ def _two_person(run: list[Quoted], profile: Profile, pair: AbstractSet[str] = fr
     known = [(i, b.speaker) for i, b in enumerate(run) if b.speaker]
     names = {name for _, name in known}
     rule = "alternation"
+    evidence = "alternation:parity"
     if len(names) == 1 and len(run) > 1:
         # One person tagged; the other is the one they address by name (vocatives), if one.
         (speaker,) = names
@@ -94,9 +102,10 @@ def _two_person(run: list[Quoted], profile: Profile, pair: AbstractSet[str] = fr
             for name in b.addressed
             if name != speaker and profile.speaks(name)
         }
+        evidence = "alternation:addressed"
         if not called and speaker in pair:
             called = set(pair) - {speaker}
-            rule = "alternation"
+            evidence = "alternation:pair"
         if len(called) != 1:
             return
         partner = next(iter(called))
@@ -121,7 +130,7 @@ def _two_person(run: list[Quoted], profile: Profile, pair: AbstractSet[str] = fr
                 continue
             if addresses(block, guess) or block.tag:
                 continue
-            block.speaker, block.rule = guess, rule
+            block.speaker, block.rule, block.evidence = guess, rule, evidence
 
 
 def _vocative(run: list[Quoted], profile: Profile) -> None:
@@ -146,7 +155,7 @@ def _vocative(run: list[Quoted], profile: Profile) -> None:
             (guess,) = guesses
             if addresses(block, guess) or (block.pronoun and not pronoun_fits(guess, block.pronoun, profile)):
                 continue
-            block.speaker, block.rule = guess, "vocative"
+            block.speaker, block.rule, block.evidence = guess, "vocative", "vocative"
             changed = True
 
 
@@ -184,5 +193,5 @@ def _local(run: list[Quoted], profile: Profile) -> None:
                 continue
             if addresses(block, guess) or block.tag:
                 continue
-            block.speaker, block.rule = guess, "alternation"
+            block.speaker, block.rule, block.evidence = guess, "alternation", "alternation:local"
             changed = True

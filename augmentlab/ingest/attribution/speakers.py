@@ -55,6 +55,13 @@ class Quoted:
     """The one named speaker of the pronoun's gender in that narration, if just one."""
     why: str = ""
     """Why the speaker is uncertain (``Line.metadata["why"]``)."""
+    evidence: str = ""
+    """What settled the speaker, finer than ``rule`` (``tag:after``, ``alternation:parity:2``):
+    the key of :data:`~augmentlab.ingest.attribution.confidence.TABLE`."""
+    confidence: float | None = None
+    """How often that evidence names the right speaker (:mod:`.confidence`)."""
+    guess: str | None = None
+    """The speaker the rules found when its confidence was too low to keep (abstained)."""
 
 
 @dataclass
@@ -80,6 +87,8 @@ class Profile:
     """Descriptions tags use again and again for one speaker (``the stranger``): names."""
     speakers: set[str] = field(default_factory=set)
     """Cast names tagged as speakers somewhere in the file: the only candidates for ``he``/``she``."""
+    tagged: Counter[str] = field(default_factory=Counter)
+    """How many speech tags name each cast name across the file."""
 
     def speaks(self, name: str) -> bool:
         return not self.speakers or name in self.speakers
