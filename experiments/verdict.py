@@ -50,6 +50,8 @@ VERDICTS_FILE = "verdicts.jsonl"
 DECIDED_BY_TAG = "augmentlab.decided_by"
 DECISION_TAG = "augmentlab.decision"
 JUDGE_KIND_TAG = "augmentlab.judge.kind"
+HUMAN_PATH_TAG = "augmentlab.judge.verdicts"
+"""For ``kind = "human"``: the verdicts file people add to after the run (the report reads it again)."""
 
 
 def candidates(outcome: VariantOutcome) -> dict[str, Candidate]:
@@ -131,8 +133,11 @@ def log(ex: Execution, outcomes: Sequence[VariantOutcome], evidence: Evidence) -
         metrics = variant_metrics(evidence, o.name)
         if metrics and o.run_id:
             RunLogger(ex.tracker.client, o.run_id, ex.tracker.redactor).metrics(metrics)
-    ex.parent.tags({DECIDED_BY_TAG: evidence.decided_by, DECISION_TAG: evidence.sentence() or "composite",
-                    JUDGE_KIND_TAG: ex.spec.judge.kind})
+    tags = {DECIDED_BY_TAG: evidence.decided_by, DECISION_TAG: evidence.sentence() or "composite",
+            JUDGE_KIND_TAG: ex.spec.judge.kind}
+    if ex.spec.judge.kind == "human":
+        tags[HUMAN_PATH_TAG] = str(human_verdicts_path(ex.spec, ex.out_dir).resolve())
+    ex.parent.tags(tags)
     if evidence.verdicts:
         path = ex.out_dir / VERDICTS_ARTIFACT / VERDICTS_FILE
         write_verdicts(path, evidence.verdicts)
@@ -155,6 +160,7 @@ def judge_context(ctx: OptimizerContext, judge: PairJudge, baseline: VariantOutc
 __all__ = [
     "DECIDED_BY_TAG",
     "DECISION_TAG",
+    "HUMAN_PATH_TAG",
     "JUDGE_KIND_TAG",
     "VERDICTS_ARTIFACT",
     "VERDICTS_FILE",

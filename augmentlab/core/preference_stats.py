@@ -11,7 +11,9 @@ decisions*, whoever made them (the LM judge, a person, an imported file, the com
   zero (what the variant would win if it were as long as the baseline), bootstrapped the same way;
 - :func:`bradley_terry` — Bradley–Terry log-strengths of several variants from all their pairwise
   verdicts (the baseline fixed at 0), with bootstrap intervals;
-- :func:`detectably_better` — the win rate's interval lies above 0.5;
+- :func:`detectably_better` — the win rate's interval lies above 0.5 (when every scene went the
+  same way the bootstrap interval is a point, so the Wilson score interval over scenes is used:
+  :func:`wilson_interval`);
 - :func:`judged_winner` — the variant to use: the detectably better one with the highest win rate,
   else the baseline (the same rule as :func:`augmentlab.core.stats.winner`, on verdicts).
 
@@ -144,10 +146,24 @@ def win_rate(
         per_scene[v.scene].append(v.score_for(variant))
     means = [float(np.mean(per_scene[s])) for s in sorted(per_scene)]
     iv = bootstrap_ci(means, confidence=confidence, n_resamples=n_resamples, seed=seed)
+    if iv.low == iv.high:  # every scene the same: a bootstrap of identical values says nothing
+        iv = wilson_interval(iv.mean, len(means), confidence=confidence)
     wins = sum(v.preferred() == variant for v in pairs)
     ties = sum(v.winner == "tie" for v in pairs)
     return WinRate(variant, baseline, iv, wins=wins, losses=len(pairs) - wins - ties, ties=ties,
                    n_scenes=len(per_scene))
+
+
+def wilson_interval(rate: float, n: int, *, confidence: float = DEFAULT_CONFIDENCE) -> Interval:
+    """The Wilson score interval of a rate observed on ``n`` independent units (here: scenes):
+    3 wins of 3 gives [0.44, 1.00], not the bootstrap's [1.00, 1.00]."""
+    from scipy.stats import norm
+
+    z = float(norm.ppf(1 - (1 - confidence) / 2))
+    denom = 1 + z * z / n
+    center = (rate + z * z / (2 * n)) / denom
+    half = z * np.sqrt(rate * (1 - rate) / n + z * z / (4 * n * n)) / denom
+    return Interval(rate, float(max(0.0, center - half)), float(min(1.0, center + half)), n, confidence)
 
 
 def detectably_better(rate: WinRate | None) -> bool:
@@ -245,5 +261,6 @@ __all__ = [
     "detectably_better",
     "judged_winner",
     "length_controlled_win_rate",
+    "wilson_interval",
     "win_rate",
 ]
