@@ -16,7 +16,7 @@ api_base = "http://127.0.0.1:8080/v1"
 ``augmentlab judge serve`` writes). The embedded SmolLM2-135M default cannot judge (it answers "A"
 whatever the order), so a ``[judge.lm]`` without a ``gguf`` of its own is refused.
 
-:func:`check_judge` validates what needs the whole spec: a spec without ``gold`` compares
+:func:`check_sources` and :func:`check_metrics` validate what needs the whole spec: a spec without ``gold`` compares
 variants by verdicts only, so it needs ``kind = "lm"`` or ``"human"``; a variant's
 ``metric = "judge"`` (an optimizer climbing the judge) needs ``kind = "lm"``.
 """
@@ -84,8 +84,8 @@ class JudgeSpec(BaseModel):
         return 1.0 if self.margin is None else self.margin
 
 
-def check_judge(spec: ExperimentSpec) -> None:
-    """The rules between ``[judge]``, ``gold``, ``script`` and the variants (one line each)."""
+def check_sources(spec: ExperimentSpec) -> None:
+    """The rules between ``[judge]``, ``gold`` and ``script`` (one line each)."""
     judge = spec.judge
     if not spec.gold:
         if not spec.script:
@@ -98,6 +98,11 @@ def check_judge(spec: ExperimentSpec) -> None:
             )
         if spec.task == "actions":
             raise AugmentlabError("task 'actions' reads the gold scenario: without 'gold' use task 'both' or 'scenario'")
+
+
+def check_metrics(spec: ExperimentSpec) -> None:
+    """A variant's ``metric = "judge"`` against its optimizer and ``[judge]`` (after the variants are checked)."""
+    judge = spec.judge
     for v in spec.variants:
         if v.metric != "judge":
             continue
@@ -110,4 +115,4 @@ def check_judge(spec: ExperimentSpec) -> None:
             raise AugmentlabError(f"{label}: metric = \"judge\" needs [judge] kind = \"lm\" (a person cannot be in the loop)")
 
 
-__all__ = ["DEFAULT_PROMPT", "HUMAN_VERDICTS", "JudgeKind", "JudgeSpec", "check_judge"]
+__all__ = ["DEFAULT_PROMPT", "HUMAN_VERDICTS", "JudgeKind", "JudgeSpec", "check_metrics", "check_sources"]

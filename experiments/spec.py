@@ -58,7 +58,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 import prompts
 from augmentlab.core.errors import AugmentlabError
 from augmentlab.lm import LMConfig
-from experiments.judge_config import JudgeSpec, check_judge
+from experiments.judge_config import JudgeSpec, check_metrics, check_sources
 from experiments.optimizers import OptimizerOptions, canonical_optimizer, get_optimizer, option_names
 from experiments.optimizers import names as optimizer_names
 from metrics.composite import Weights
@@ -447,10 +447,11 @@ def parse_spec(data: dict[str, Any], *, path: Path | None = None) -> ExperimentS
         if not spec.script:
             raise AugmentlabError("'personas' is for the 'script' to augment, but no 'script' is given")
         spec.personas = _check_file(spec.personas, "personas file", spec_dir, root)
+    check_sources(spec)
     _validate_variants(spec, spec_dir, root, data)
     _validate_lm_tables(spec)
     _validate_metrics(spec, data)
-    check_judge(spec)
+    check_metrics(spec)
     return spec
 
 
