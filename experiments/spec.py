@@ -239,8 +239,8 @@ def _table_label(loc: tuple[Any, ...], data: dict[str, Any]) -> tuple[str, str]:
             pass
         label = f"[[variants]] {name!r}" if name else f"[[variants]] #{idx + 1}"
         return label, ".".join(str(p) for p in loc[2:])
-    if len(loc) == 1:
-        return "the top level", str(head)
+    if len(loc) == 1:  # a rule of a whole table ([judge]'s) is about the table, not a key
+        return (f"[{head}]", "") if isinstance(data.get(str(head)), dict) else ("the top level", str(head))
     if head in ("metrics", "judge") and len(loc) >= 2 and loc[1] in ("weights", "lm"):
         return f"[{head}.{loc[1]}]", ".".join(str(p) for p in loc[2:])
     return f"[{head}]", ".".join(str(p) for p in loc[1:])

@@ -143,11 +143,11 @@ def test_a_failed_gate_decides_without_the_judge(gold: GoldExample) -> None:
 
 
 def test_decide_aggregates_against_the_baseline_and_says_who_decided() -> None:
-    verdicts = [Verdict(scene=f"s{i}", a="vivid", b="seed", winner="a" if i < 9 else "b", source="lm:q", kind="lm")
+    verdicts = [Verdict(scene=f"s{i}", a="vivid", b="seed", winner="a" if i < 10 else "b", source="lm:q", kind="lm")
                 for i in range(12)]
     ev = decide(verdicts, ["seed", "vivid"], "seed", kind="lm", source="lm:fallback", seed=0)
     assert ev.decided and ev.winner == "vivid" and ev.decided_by == "lm:q"
-    assert ev.sentence().startswith("decided by the LM judge (lm:q): vivid wins 9 of 12 vs seed, 0.75 [")
+    assert ev.sentence().startswith("decided by the LM judge (lm:q): vivid wins 10 of 12 vs seed, 0.83 [")
     even = [Verdict(scene=f"s{i}", a="vivid", b="seed", winner="a" if i % 2 else "b", source="human:ann",
                     kind="human") for i in range(10)]
     ev = decide(even, ["seed", "vivid"], "seed", kind="human", source="human", seed=0)
