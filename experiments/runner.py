@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import dspy
 from rich.console import Console
+from rich.markup import escape
 
 import augmentlab  # noqa: F401  (offline environment first)
 from augmentlab.core.errors import AugmentlabError
@@ -425,14 +426,14 @@ def _print_decision(ex: Execution, result: RunResult, board: list[dict[str, Any]
     """Which evidence chose the best variant, its notes, and the hint when the composite cannot separate."""
     ev = result.evidence
     for note in ev.notes if ev else []:
-        ex.console.print(f"[yellow]note[/]: {note}")
+        ex.console.print(f"[yellow]note[/]: {escape(note)}")
     if ev is not None and ev.decided:
-        ex.console.print(f"best: {result.best.name}, {ev.sentence()}")
+        ex.console.print(f"best: {result.best.name}, {escape(ev.sentence())}")
         return
     scores = {str(r["variant"]): float(r["score"]) for r in board}
     verdicts = {str(r["variant"]): str(r.get("vs_baseline") or "") for r in board if r["variant"] != result.variants[0].name}
     if cannot_separate(scores, verdicts):
-        ex.console.print(f"[yellow]note[/]: {separate_hint(ex.spec.spec_name)}")
+        ex.console.print(f"[yellow]note[/]: {escape(separate_hint(ex.spec.spec_name))}")
 
 
 def _ingest(spec: ExperimentSpec) -> Script:

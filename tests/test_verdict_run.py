@@ -128,7 +128,7 @@ def test_human_verdicts_decide_once_people_have_judged(tmp_path: Path) -> None:
                         source="human:ann", kind="human") for k, i in enumerate(ids)]
     write_verdicts(tmp_path / "out" / "verdicts" / "human.jsonl", verdicts)
     data = gather("people", tracking_uri=str(tmp_path / "mlruns"))  # the report reads them without a re-run
-    assert data.decided_by == "human" and data.winner == "seed"
+    assert data.decided_by == "human:ann" and data.winner == "seed"
     assert data.headline.startswith("Keep seed. Decided by human verdicts (human:ann): no variant is detectably better")
     imported = tmp_path / "more.jsonl"  # an imported file counts the same
     write_verdicts(imported, [Verdict(scene=i, a="vivid", b="seed", winner="a", source="import:more", kind="human")
