@@ -240,8 +240,10 @@ def print_leaderboard(rows: list[dict[str, Any]], *, console: Console | None = N
     from rich.table import Table
 
     console = console or Console()
-    if not console.is_terminal and console.width < 140:
-        console = Console(file=console.file, width=140)
+    judged = any("win_rate" in row for row in rows)
+    width = 175 if judged else 140  # the judge's two columns need room
+    if not console.is_terminal and console.width < width:
+        console = Console(file=console.file, width=width)
     part_names = sorted({k[len("part.") :] for row in rows for k in row if k.startswith("part.")})
     table = Table(title=title or None, caption="sub-scores: means over the test split; vs first: paired test; win: the judge's verdicts (ties half)")
     table.add_column("variant", style="bold", no_wrap=True)
@@ -251,7 +253,6 @@ def print_leaderboard(rows: list[dict[str, Any]], *, console: Console | None = N
         table.add_column(_SHORT.get(name, name), justify="right", no_wrap=True)
     table.add_column("tok/ex", justify="right", no_wrap=True)
     table.add_column("vs first")
-    judged = any("win_rate" in row for row in rows)
     if judged:
         table.add_column("win vs first [95% CI]", justify="right", no_wrap=True)
         table.add_column("LC win", justify="right", no_wrap=True)
