@@ -20,9 +20,9 @@ from experiments.spec import ExperimentSpec
 from experiments.splits import Split
 from experiments.tracing import Tracer
 from experiments.tracking import RunLogger, Tracker
+from experiments.unlabeled import example_for
 from metrics.similarity import default_embedder
 from prompts import OPTIMIZED_DIR
-from prompts.data import to_example
 
 
 @dataclass
@@ -93,7 +93,7 @@ def open_execution(stack: ExitStack, spec: ExperimentSpec, split: Split, tracker
         reflection_adapter=lms.reflection.adapter,
         embedder=embedder,
     )
-    parts = {name: [to_example(g, spec.task) for g in part] for name, part in split.parts().items()}
+    parts = {name: [example_for(g, spec.task) for g in part] for name, part in split.parts().items()}
     return Execution(spec=spec, split=split, parts=parts, lms=lms, tracker=tracker, parent=parent, tracer=tracer,
                       ctx=ctx, console=console, out_dir=out_dir,
                       programs_dir=Path(programs_dir) if programs_dir is not None else Path(OPTIMIZED_DIR))

@@ -148,13 +148,18 @@ class Entry:
     tokens_per_example: float | None = None
     score: Interval | None = None
     """The interval when already computed (else from ``scores``)."""
+    win_rate: Interval | None = None
+    """Win rate vs the baseline from the judge's verdicts (ties half), with its interval; None without verdicts."""
+    lc_win_rate: float | None = None
+    """The length-controlled win rate (AlpacaEval 2 style), when verdicts exist."""
 
 
 def rows(entries: Sequence[Entry], baseline: str | None, *, seed: int) -> list[dict[str, Any]]:
     """The leaderboard table (best mean first): what the run prints, logs and ``compare`` prints.
 
     Each row: ``variant, optimizer, score, ci_low, ci_high, n, tokens_per_example, part.*,
-    vs_baseline`` (the verdict against ``baseline``; empty for the baseline itself)."""
+    vs_baseline`` (the verdict against ``baseline``; empty for the baseline itself) and, when the
+    judge gave verdicts, ``win_rate, win_low, win_high, lc_win_rate`` (empty for the baseline)."""
     by_name = {e.name: e for e in entries}
     base = by_name.get(baseline) if baseline else None
     out = []
@@ -174,6 +179,10 @@ def rows(entries: Sequence[Entry], baseline: str | None, *, seed: int) -> list[d
         if base is not None and e is not base:
             verdict = pair(e.name, e.scores, base.name, base.scores, seed=seed).verdict
         row["vs_baseline"] = verdict
+        if any(x.win_rate is not None for x in entries):
+            w = e.win_rate
+            row.update({"win_rate": w.mean if w else None, "win_low": w.low if w else None,
+                        "win_high": w.high if w else None, "lc_win_rate": e.lc_win_rate})
         out.append(row)
     return sorted(out, key=lambda r: -r["score"])
 
@@ -192,11 +201,22 @@ def results_rows(results: ExperimentResults, *, seed: int | None = None) -> list
             optimizer=v.params.get("optimizer", ""),
             parts={name: _mean(finite(values)) for name, values in v.parts.items()},
             tokens_per_example=v.metrics.get("tokens_per_example"),
+            win_rate=_logged_win_rate(v.metrics),
+            lc_win_rate=v.metrics.get("lc_win_rate"),
         )
         for v in scored
     ]
     baseline = choose_baseline([e.name for e in entries], params=results.params, tags=results.tags)
     return rows(entries, baseline, seed=seed_of(results.params, seed))
+
+
+def _logged_win_rate(metrics: Mapping[str, float]) -> Interval | None:
+    """The win rate a run logged (``win_rate_vs_baseline`` and its ``_low`` / ``_high``)."""
+    keys = ("win_rate_vs_baseline", "win_rate_vs_baseline_low", "win_rate_vs_baseline_high")
+    if not all(k in metrics for k in keys):
+        return None
+    mean, low, high = (float(metrics[k]) for k in keys)
+    return Interval(mean, low, high, int(metrics.get("n_verdicts", 0)))
 
 
 def _mean(values: Sequence[float]) -> float | None:
@@ -220,10 +240,12 @@ def print_leaderboard(rows: list[dict[str, Any]], *, console: Console | None = N
     from rich.table import Table
 
     console = console or Console()
-    if not console.is_terminal and console.width < 140:
-        console = Console(file=console.file, width=140)
+    judged = any("win_rate" in row for row in rows)
+    width = 175 if judged else 140  # the judge's two columns need room
+    if not console.is_terminal and console.width < width:
+        console = Console(file=console.file, width=width)
     part_names = sorted({k[len("part.") :] for row in rows for k in row if k.startswith("part.")})
-    table = Table(title=title or None, caption="sub-scores: means over the test split; vs first: paired test")
+    table = Table(title=title or None, caption="sub-scores: means over the test split; vs first: paired test; win: the judge's verdicts (ties half)")
     table.add_column("variant", style="bold", no_wrap=True)
     table.add_column("optimizer", no_wrap=True)
     table.add_column("score [95% CI]", justify="right", no_wrap=True)
@@ -231,6 +253,9 @@ def print_leaderboard(rows: list[dict[str, Any]], *, console: Console | None = N
         table.add_column(_SHORT.get(name, name), justify="right", no_wrap=True)
     table.add_column("tok/ex", justify="right", no_wrap=True)
     table.add_column("vs first")
+    if judged:
+        table.add_column("win vs first [95% CI]", justify="right", no_wrap=True)
+        table.add_column("LC win", justify="right", no_wrap=True)
     for row in rows:
         low, high = row.get("ci_low"), row.get("ci_high")
         ci = f" [{low:.3f}, {high:.3f}]" if low is not None and high is not None else ""
@@ -241,8 +266,16 @@ def print_leaderboard(rows: list[dict[str, Any]], *, console: Console | None = N
             *[_fmt(row.get(f"part.{name}")) for name in part_names],
             f"{row.get('tokens_per_example') or 0:.0f}",
             str(row.get("vs_baseline") or ""),
+            *(_win_cells(row) if judged else []),
         )
     console.print(table)
+
+
+def _win_cells(row: Mapping[str, Any]) -> list[str]:
+    """``0.79 [0.62, 0.92]`` and the LC win rate (``–`` for the baseline)."""
+    mean, low, high = row.get("win_rate"), row.get("win_low"), row.get("win_high")
+    win = f"{mean:.2f} [{low:.2f}, {high:.2f}]" if None not in (mean, low, high) else "–"
+    return [win, _fmt(row.get("lc_win_rate"))]
 
 
 def _fmt(value: Any) -> str:

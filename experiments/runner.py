@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import dspy
 from rich.console import Console
+from rich.markup import escape
 
 import augmentlab  # noqa: F401  (offline environment first)
 from augmentlab.core.errors import AugmentlabError
@@ -43,14 +44,16 @@ from augmentlab.ingest import load as load_script
 from augmentlab.lm import LMSession
 from augmentlab.lm.settings import apply_to_spec
 from augmentlab.ingest.gold import read_gold
-from experiments import genai, leaderboard
+from experiments import genai, leaderboard, verdict
 from experiments.evaluate import predict_all, progress_bar, score_predictions
 from experiments.execution import Execution, open_execution
+from experiments.judging import Evidence, PairJudge, cannot_separate, open_lm_judge, separate_hint
 from experiments.record import log_variant, save_program, save_results
 from experiments.spec import ExperimentSpec, VariantSpec, load_spec
 from experiments.splits import Split, split_for, usable_for
 from experiments.tracing import Tracer
 from experiments.tracking import LEADERBOARD_TABLE, Tracker
+from experiments.unlabeled import script_examples
 from experiments.variants import build_program, compile_optimized, seed_everything
 
 if TYPE_CHECKING:
@@ -130,8 +133,11 @@ class RunResult:
     experiment_id: str
     parent_run_id: str | None
     augmented_path: Path | None = None
+    evidence: Evidence | None = None
+    """The verdicts of the spec's ``[judge]`` aggregated (:mod:`experiments.verdict`); None before they are gathered."""
 
     def _entries(self) -> list[leaderboard.Entry]:
+        ev = self.evidence
         return [
             leaderboard.Entry(
                 name=v.name,
@@ -140,15 +146,27 @@ class RunResult:
                 parts=dict(v.part_means()),
                 tokens_per_example=v.tokens_per_example(),
                 score=v.interval,
+                win_rate=_rate(ev, v.name),
+                lc_win_rate=_lc(ev, v.name),
             )
             for v in self.variants
         ]
 
     @property
+    def decided_by(self) -> str:
+        """Which evidence chose :attr:`best`: the verdicts' source (``lm:...``, ``human``) or ``composite``."""
+        return self.evidence.decided_by if self.evidence else "composite"
+
+    @property
     def best(self) -> VariantOutcome:
-        """The variant the run uses: the baseline (the first variant) unless another is detectably
-        better, by the one leaderboard's rule (:func:`experiments.leaderboard.best`)."""
-        name = leaderboard.best(self._entries(), self.variants[0].name, seed=self.spec.seed)
+        """The variant the run uses: by the judge's verdicts when the spec's ``[judge]`` gave some
+        (the detectably better win rate vs the baseline, else the baseline); otherwise the
+        baseline (the first variant) unless another is detectably better by the composite, the
+        one leaderboard's rule (:func:`experiments.leaderboard.best`)."""
+        if self.evidence is not None and self.evidence.decided and self.evidence.winner:
+            name = self.evidence.winner
+        else:
+            name = leaderboard.best(self._entries(), self.variants[0].name, seed=self.spec.seed)
         return next(v for v in self.variants if v.name == name)
 
     def leaderboard(self) -> list[dict[str, Any]]:
@@ -157,7 +175,16 @@ class RunResult:
         return leaderboard.rows(self._entries(), self.variants[0].name, seed=self.spec.seed)
 
 
-# ------------------------------------------------------------------------------- data
+def _rate(ev: Evidence | None, name: str) -> Interval | None:
+    rate = ev.rates.get(name) if ev else None
+    return rate.interval if rate else None
+
+
+def _lc(ev: Evidence | None, name: str) -> float | None:
+    lc = ev.lc.get(name) if ev else None
+    return lc.mean if lc else None
+
+
 # ------------------------------------------------------------------------------- evaluation
 def evaluate(
     program: Any,
@@ -232,6 +259,8 @@ def run_experiment(
     augment: AugmentStep | None = None,
     traces: bool | None = None,
     lm_options: Any = None,
+    judge: PairJudge | None = None,
+    verdicts: Sequence[str | os.PathLike[str]] = (),
 ) -> RunResult:
     """Run the spec at ``spec_path`` (see the module doc) and return its results.
 
@@ -244,11 +273,14 @@ def run_experiment(
     script is not read). ``traces``: log each example's LM calls as an MLflow trace (default: the
     spec's ``traces``, on unless set to false). ``lm_options``: command-line LM overrides
     (:class:`augmentlab.lm.settings.LMOptions`) over the spec's ``[lm]`` (or ``augmentlab.toml``'s).
+    ``judge``: the pairwise judge for ``[judge] kind = "lm"`` (default: opened from ``[judge.lm]``);
+    ``verdicts``: verdicts files imported for ``kind = "human"`` (they count like the page's).
     """
     try:
         return _run_experiment(
             spec_path, tracking_uri=tracking_uri, out_dir=out_dir, programs_dir=programs_dir,
             progress=progress, console=console, augment=augment, traces=traces, lm_options=lm_options,
+            judge=judge, verdicts=verdicts,
         )
     except AugmentlabError:
         raise
@@ -283,13 +315,19 @@ def _run_experiment(
     augment: AugmentStep | None,
     traces: bool | None = None,
     lm_options: Any = None,
+    judge: PairJudge | None = None,
+    verdicts: Sequence[str | os.PathLike[str]] = (),
 ) -> RunResult:
     console = console or Console(stderr=True)
     spec = apply_to_spec(load_spec(spec_path), lm_options, source=str(spec_path))
-    gold = usable_for(read_gold(spec.gold, required=True), spec.task)
-    if not gold:
-        raise AugmentlabError(f"no gold example has the labels task {spec.task!r} needs")
-    script = _ingest(spec) if (augment is not None and spec.script) else None
+    script = _ingest(spec) if spec.script and (augment is not None or not spec.gold) else None
+    if spec.gold:
+        gold = usable_for(read_gold(spec.gold, required=True), spec.task)
+        if not gold:
+            raise AugmentlabError(f"no gold example has the labels task {spec.task!r} needs")
+    else:  # no gold: the script's own scenes, compared by [judge]
+        assert script is not None
+        gold = script_examples(script, source=Path(str(spec.script)).name)
     split = split_for(spec, gold)
     tracker = Tracker(spec.spec_name, tracking_uri=tracking_uri, secret_env_names=spec.secret_env_names())
     console.print(
@@ -301,12 +339,17 @@ def _run_experiment(
     with ExitStack() as stack:
         ex = open_execution(stack, spec, split, tracker, started=started, traces=traces, console=console,
                              out_dir=spec.out_dir(out_dir), programs_dir=programs_dir)
+        if spec.judge.kind == "lm" and judge is None:
+            judge = open_lm_judge(stack, spec.judge)
         outcomes: list[VariantOutcome] = []
         with progress_bar(console, progress) as bar:
             for v in spec.variants:
-                outcomes.append(_run_variant(ex, v, outcomes, bar))
+                outcomes.append(_run_variant(ex, v, outcomes, bar, judge))
         result = RunResult(spec=spec, split=split, variants=outcomes, tracking_uri=tracker.tracking_uri,
                            experiment_id=tracker.experiment_id, parent_run_id=tracker.parent_run_id)
+        result.evidence = verdict.gather(spec, outcomes, split.test, judge=judge, out_dir=ex.out_dir,
+                                         imported=[Path(p) for p in verdicts])
+        verdict.log(ex, outcomes, result.evidence)
         _log_leaderboard(ex, result)
         if script is not None and augment is not None:
             result.augmented_path = augment(script, result, session=ex.lms.task, out_dir=ex.out_dir, progress=progress,
@@ -315,7 +358,8 @@ def _run_experiment(
     return result
 
 
-def _run_variant(ex: Execution, v: VariantSpec, done: list[VariantOutcome], bar: Any) -> VariantOutcome:
+def _run_variant(ex: Execution, v: VariantSpec, done: list[VariantOutcome], bar: Any,
+                 judge: PairJudge | None = None) -> VariantOutcome:
     """Build or compile one variant, evaluate it on test, save and log it (its own MLflow run)."""
     spec = ex.spec
     t0 = time.perf_counter()
@@ -323,7 +367,7 @@ def _run_variant(ex: Execution, v: VariantSpec, done: list[VariantOutcome], bar:
     outcome = VariantOutcome(name=v.name, spec=v, program=None)
     with ex.tracker.variant(v.name, tags={"augmentlab.spec": spec.spec_name}) as run:
         outcome.run_id = run.run_id
-        _make_program(ex, outcome, done)
+        _make_program(ex, outcome, done, judge)
         outcome.examples, outcome.eval_usage = evaluate(
             outcome.program, ex.parts["test"], ex.split.test, session=ex.lms.task, spec=spec, weights=spec.weights(),
             embedder=ex.ctx.embedder, progress=bar, description=f"{v.name}: test", tracer=ex.tracer,
@@ -340,8 +384,10 @@ def _run_variant(ex: Execution, v: VariantSpec, done: list[VariantOutcome], bar:
     return outcome
 
 
-def _make_program(ex: Execution, outcome: VariantOutcome, done: list[VariantOutcome]) -> None:
-    """The variant's program: built from its files, or compiled from its base's (usage counted)."""
+def _make_program(ex: Execution, outcome: VariantOutcome, done: list[VariantOutcome],
+                  judge: PairJudge | None = None) -> None:
+    """The variant's program: built from its files, or compiled from its base's (usage counted);
+    a ``metric = "judge"`` variant's optimizer climbs the win against the baseline (the first variant)."""
     v = outcome.spec
     if not v.optimized:
         outcome.program = build_program(v, ex.spec.task)
@@ -349,8 +395,13 @@ def _make_program(ex: Execution, outcome: VariantOutcome, done: list[VariantOutc
     base = next(o for o in done if o.name == v.base)
     outcome.options = v.optimizer_options.effective(ex.ctx)
     ex.console.print(f"compiling [bold]{v.name}[/] ({v.optimizer} from {v.base}) on {len(ex.split.train)} train example(s)")
+    ctx = ex.ctx
+    if v.metric == "judge":
+        if judge is None:
+            raise AugmentlabError(f"variant {v.name!r}: metric = \"judge\" but no LM judge is open")
+        ctx = verdict.judge_context(ctx, judge, done[0], task=ex.spec.task, variant=v.name)
     start = ex.lms.task.mark()
-    compiled = compile_optimized(v, base.program, trainset=ex.parts["train"], devset=ex.parts["dev"], ctx=ex.ctx)
+    compiled = compile_optimized(v, base.program, trainset=ex.parts["train"], devset=ex.parts["dev"], ctx=ctx)
     outcome.program, outcome.trajectory = compiled.program, compiled.trajectory
     outcome.compile_usage = ex.lms.task.usage_since(start)
 
@@ -359,7 +410,7 @@ def _log_leaderboard(ex: Execution, result: RunResult) -> None:
     """The leaderboard into MLflow (table, best variant, champion prompts) and onto the console."""
     board = result.leaderboard()
     ex.parent.table(board, LEADERBOARD_TABLE)
-    best = result.best  # one verdict (paired tests + bootstrap), read three times
+    best = result.best  # one verdict (the judge's when it gave one, else paired tests), read three times
     ex.parent.tags({"augmentlab.best_variant": best.name})
     ex.parent.metrics({"best_score": best.score})
     champion = genai.crown(ex.tracker, ex.spec, ex.registered, best.name)
@@ -368,6 +419,21 @@ def _log_leaderboard(ex: Execution, result: RunResult) -> None:
             f"prompt registry: [bold]{champion}[/] is the champion (aliases champion, {genai.best_alias(ex.spec)})"
         )
     leaderboard.print_leaderboard(board, console=ex.console, title=f"{ex.spec.spec_name}: test split (n={len(ex.split.test)})")
+    _print_decision(ex, result, board)
+
+
+def _print_decision(ex: Execution, result: RunResult, board: list[dict[str, Any]]) -> None:
+    """Which evidence chose the best variant, its notes, and the hint when the composite cannot separate."""
+    ev = result.evidence
+    for note in ev.notes if ev else []:
+        ex.console.print(f"[yellow]note[/]: {escape(note)}")
+    if ev is not None and ev.decided:
+        ex.console.print(f"best: {result.best.name}, {escape(ev.sentence())}")
+        return
+    scores = {str(r["variant"]): float(r["score"]) for r in board}
+    verdicts = {str(r["variant"]): str(r.get("vs_baseline") or "") for r in board if r["variant"] != result.variants[0].name}
+    if cannot_separate(scores, verdicts):
+        ex.console.print(f"[yellow]note[/]: {escape(separate_hint(ex.spec.spec_name))}")
 
 
 def _ingest(spec: ExperimentSpec) -> Script:

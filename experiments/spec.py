@@ -3,7 +3,7 @@
 ```toml
 name = "quickstart"                      # optional; defaults to the file name
 task = "both"                            # scenario | actions | both
-gold = ["gold/handwritten.jsonl"]        # paths relative to this file
+gold = ["gold/handwritten.jsonl"]        # paths relative to this file; none: scenes from `script`, judged
 script = "scripts/sample.txt"            # optional: augmented with the winner at the end
 seed = 0
 
@@ -21,6 +21,9 @@ max_tokens = 384
 threshold = 0.5
 [metrics.weights]
 similarity = 0.5
+
+[judge]                                  # which evidence decides: composite | lm | human
+kind = "composite"                       # (see experiments.judge_config)
 
 [[variants]]                             # hand-written: variant files (or a saved program)
 name = "baseline"
@@ -55,6 +58,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 import prompts
 from augmentlab.core.errors import AugmentlabError
 from augmentlab.lm import LMConfig
+from experiments.judge_config import JudgeSpec, check_metrics, check_sources
 from experiments.optimizers import OptimizerOptions, canonical_optimizer, get_optimizer, option_names
 from experiments.optimizers import names as optimizer_names
 from metrics.composite import Weights
@@ -104,6 +108,8 @@ class VariantSpec(_Table):
     # optimized
     optimizer: str | None = None
     base: str | None = None
+    metric: Literal["composite", "judge"] = "composite"
+    """What the optimizer climbs: the composite, or the win rate vs the baseline by ``[judge]``'s LM."""
     # optimizer options: the keys of the optimizer's options model, flat in the table
     # (see experiments.optimizers); checked against that model by load_spec
     _given: dict[str, Any] = PrivateAttr(default_factory=dict)
@@ -142,7 +148,8 @@ class ExperimentSpec(_Table):
     name: str | None = None
     description: str = ""
     task: Task = "both"
-    gold: list[str] = Field(min_length=1)
+    gold: list[str] = Field(default_factory=list)
+    """Gold sets; without one, scenes are sampled from ``script`` and ``[judge]`` decides."""
     script: str | None = None
     out: str | None = None
     """Output folder for the augmented script (default ``out/<name>/``)."""
@@ -159,6 +166,8 @@ class ExperimentSpec(_Table):
     reflection_lm: LMConfig | None = None
     """LM that reflects on feedback (GEPA); defaults to ``lm``."""
     metrics: MetricsSpec = Field(default_factory=MetricsSpec)
+    judge: JudgeSpec = Field(default_factory=JudgeSpec)
+    """Which evidence decides (:mod:`experiments.judge_config`)."""
     variants: list[VariantSpec] = Field(min_length=1)
 
     _path: Path | None = PrivateAttr(default=None)
@@ -211,7 +220,8 @@ class ExperimentSpec(_Table):
 
     def secret_env_names(self) -> list[str]:
         """Names of every environment variable holding an API key for this spec's LMs."""
-        return sorted({c.api_key_env for c in (self.lm, self.prompt_lm, self.reflection_lm) if c and c.api_key_env})
+        configs = (self.lm, self.prompt_lm, self.reflection_lm, self.judge.lm)
+        return sorted({c.api_key_env for c in configs if c and c.api_key_env})
 
 
 # ------------------------------------------------------------------------------ loading
@@ -229,10 +239,10 @@ def _table_label(loc: tuple[Any, ...], data: dict[str, Any]) -> tuple[str, str]:
             pass
         label = f"[[variants]] {name!r}" if name else f"[[variants]] #{idx + 1}"
         return label, ".".join(str(p) for p in loc[2:])
-    if len(loc) == 1:
-        return "the top level", str(head)
-    if head == "metrics" and len(loc) >= 2 and loc[1] == "weights":
-        return "[metrics.weights]", ".".join(str(p) for p in loc[2:])
+    if len(loc) == 1:  # a rule of a whole table ([judge]'s) is about the table, not a key
+        return (f"[{head}]", "") if isinstance(data.get(str(head)), dict) else ("the top level", str(head))
+    if head in ("metrics", "judge") and len(loc) >= 2 and loc[1] in ("weights", "lm"):
+        return f"[{head}.{loc[1]}]", ".".join(str(p) for p in loc[2:])
     return f"[{head}]", ".".join(str(p) for p in loc[1:])
 
 
@@ -376,8 +386,8 @@ def _check_options(v: VariantSpec, optimizer: str, label: str, data: dict[str, A
 
 
 def _validate_lm_tables(spec: ExperimentSpec) -> None:
-    for table in ("lm", "prompt_lm", "reflection_lm"):
-        config = getattr(spec, table)
+    for table in ("lm", "prompt_lm", "reflection_lm", "judge.lm"):
+        config = spec.judge.lm if table == "judge.lm" else getattr(spec, table)
         if config is None:
             continue
         key_env = config.api_key_env
@@ -437,9 +447,11 @@ def parse_spec(data: dict[str, Any], *, path: Path | None = None) -> ExperimentS
         if not spec.script:
             raise AugmentlabError("'personas' is for the 'script' to augment, but no 'script' is given")
         spec.personas = _check_file(spec.personas, "personas file", spec_dir, root)
+    check_sources(spec)
     _validate_variants(spec, spec_dir, root, data)
     _validate_lm_tables(spec)
     _validate_metrics(spec, data)
+    check_metrics(spec)
     return spec
 
 

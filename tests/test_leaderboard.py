@@ -68,3 +68,30 @@ def test_rows_best_first_with_verdicts_and_the_winner() -> None:
     assert (by["good"]["score"], by["good"]["ci_low"], by["good"]["ci_high"], by["good"]["n"]) == (iv.mean, iv.low, iv.high, 8)
     assert lb.best(entries, "base", seed=3) == "good"
     assert lb.best(entries[:2], "base", seed=3) == "base"  # a higher mean alone is not a win
+
+
+def test_rows_show_the_judges_win_rate_beside_the_composite_when_verdicts_exist() -> None:
+    import io
+
+    from rich.console import Console
+
+    from augmentlab.core.stats import Interval
+
+    scores = {f"e{i}": 0.5 for i in range(6)}
+    plain = [lb.Entry("seed", dict(scores)), lb.Entry("vivid", dict(scores))]
+    assert all("win_rate" not in row for row in lb.rows(plain, "seed", seed=0))
+    judged = [lb.Entry("seed", dict(scores)),
+              lb.Entry("vivid", dict(scores), win_rate=Interval(0.79, 0.58, 1.0, 12), lc_win_rate=0.74)]
+    rows = {r["variant"]: r for r in lb.rows(judged, "seed", seed=0)}
+    assert (rows["vivid"]["win_rate"], rows["vivid"]["win_low"], rows["vivid"]["win_high"]) == (0.79, 0.58, 1.0)
+    assert rows["vivid"]["lc_win_rate"] == 0.74 and rows["seed"]["win_rate"] is None
+    assert rows["vivid"]["vs_baseline"] == "no detectable difference"  # the composite's verdict stays beside it
+    out = io.StringIO()
+    lb.print_leaderboard(list(rows.values()), console=Console(file=out, width=200))
+    text = out.getvalue()
+    assert "win vs first" in text and "0.79 [0.58, 1.00]" in text and "0.74" in text
+    # `compare` reads them back from a variant run's logged metrics
+    logged = {"win_rate_vs_baseline": 0.79, "win_rate_vs_baseline_low": 0.58, "win_rate_vs_baseline_high": 1.0,
+              "n_verdicts": 12.0}
+    assert lb._logged_win_rate(logged) == Interval(0.79, 0.58, 1.0, 12)
+    assert lb._logged_win_rate({"win_rate_vs_baseline": 0.79}) is None

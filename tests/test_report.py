@@ -268,3 +268,38 @@ def test_experiment_without_execution_is_one_clear_error(syn: Path, tmp_path: Pa
 def test_frontier() -> None:
     points = [("cheap", 100.0, 0.5), ("dear", 300.0, 0.8), ("dominated", 200.0, 0.45), ("mid", 200.0, 0.6)]
     assert frontier(points) == ["cheap", "dear", "mid"]
+
+
+# ------------------------------------------------------------------------------ which evidence decides
+def test_the_judges_verdicts_decide_the_recommendation_and_are_shown(syn: Path, tmp_path: Path) -> None:
+    from mlflow import MlflowClient
+
+    from augmentlab.core.verdicts import Verdict, write_verdicts
+    from experiments.tracking import resolve_tracking_uri
+
+    base = [0.40, 0.55, 0.35, 0.60, 0.50, 0.45, 0.52, 0.38, 0.47, 0.58, 0.42, 0.49]
+    noisy = [s + (0.03 if i % 2 else -0.03) for i, s in enumerate(base)]
+    store = synthetic_store(syn, "judged", [{"name": "base", "scores": base}, {"name": "vivid", "scores": noisy}])
+    before = gather("judged", tracking_uri=store)
+    assert before.decided_by == "composite" and before.winner == "base" and before.cannot_separate
+    assert "cannot separate" in before.headline and "augmentlab judge serve judged" in before.headline
+    # the LM judge's verdicts, as the runner logs them: vivid wins 11 of 12 scenes
+    verdicts = [Verdict(scene=f"e{i}", a="vivid", b="base", winner="a" if i else "b", margin=2, why="fits the line",
+                        source="lm:test-judge", kind="lm") for i in range(12)]
+    path = tmp_path / "verdicts.jsonl"
+    write_verdicts(path, verdicts)
+    client = MlflowClient(resolve_tracking_uri(store))
+    parent = load_experiment("judged", tracking_uri=store).parent_run_id
+    client.log_artifact(parent, str(path), "verdicts")
+    client.set_tag(parent, "augmentlab.judge.kind", "lm")
+    data = gather("judged", tracking_uri=store)
+    assert data.winner == "vivid" and data.decided_by == "lm:test-judge" and not data.cannot_separate
+    assert data.headline.startswith("Use vivid. Decided by the LM judge (lm:test-judge): vivid wins 11 of 12 vs base")
+    rate = data.evidence.rates["vivid"]
+    assert rate.interval.low > 0.5 and data.evidence.lc["vivid"] is not None
+    paths = build_report("judged", tracking_uri=store, out_dir=tmp_path / "r")
+    html = paths.html.read_text()
+    assert 'id="judge"' in html and "decided by lm:test-judge" in html
+    md = paths.markdown.read_text()
+    assert "## The judge's verdicts (decided by lm:test-judge)" in md
+    assert re.search(r"\| \*\*vivid\*\* 🏆 \| 12 \| 11 \| 0 \| 1 \| 0\.92 \|", md)

@@ -41,8 +41,11 @@ def augment_with_best(script: Script, result: RunResult, *, session: LMSession, 
     )
     augment_scripts([script], out_dir, session, options)
     path = out_dir / "augmented.jsonl"
-    why = "the baseline: no variant is detectably better" if best is result.variants[0] else (
-        "detectably better than the baseline")
+    if result.evidence is not None and result.evidence.decided:
+        why = result.evidence.sentence().replace("[", "\\[")  # the judge's verdicts chose it
+    else:
+        why = "the baseline: no variant is detectably better" if best is result.variants[0] else (
+            "detectably better than the baseline")
     console.print(f"augmented {spec.script} with [bold]{best.name}[/] ({why}) → {path}")
     return path
 

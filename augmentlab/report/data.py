@@ -31,11 +31,12 @@ from typing import TYPE_CHECKING, Any
 import augmentlab  # noqa: F401  (offline environment before mlflow)
 from augmentlab.core.errors import AugmentlabError
 from augmentlab.core.stats import Comparison, Interval, winner
-from augmentlab.report import examples, runs
+from augmentlab.report import examples, judged, runs
 from augmentlab.report.examples import ExampleView, VariantOutput
 from augmentlab.report.runs import PromptText, latest_execution
 from augmentlab.report.wording import format_p, format_signed, headline
 from experiments import leaderboard
+from experiments.judging import Evidence, cannot_separate
 from experiments.results import json_list
 from experiments.tracking import client
 
@@ -167,6 +168,12 @@ class ReportData:
     """The raw MLflow read-back (params, tags, per-example rows) for anything not summarised here."""
     gold: dict[str, Any] = field(default_factory=dict, repr=False)
     """The gold examples of the execution by id (``GoldExample``), when the gold set was found."""
+    evidence: Evidence | None = None
+    """The judge's verdicts aggregated (win rates vs the baseline), when the execution has verdicts."""
+    decided_by: str = "composite"
+    """Which evidence chose :attr:`winner`: ``composite``, ``lm:<identity>``, ``human``."""
+    cannot_separate: bool = False
+    """No verdicts, every variant above the junk floor and no composite difference detectable."""
 
     def variant(self, name: str) -> VariantSummary:
         for v in self.variants:
@@ -353,6 +360,7 @@ def gather(
         data.headline = "Nothing to report: the execution logged no variant runs."
         return data
     _rank(data, results, baseline, leaderboard.seed_of(results.params, seed))
+    _judge(data, results, mlflow_client, leaderboard.seed_of(results.params, seed))
     data.headline = headline(data)
     _examples(data, results, mlflow_client, n_examples)
     return data
@@ -421,6 +429,18 @@ def _rank(data: ReportData, results: ExperimentResults, baseline: str | None, se
     else:
         ranked = [v for v in data.ranked() if v.score]
         data.winner = ranked[0].name if ranked else None
+
+
+def _judge(data: ReportData, results: ExperimentResults, mlflow_client: Any, seed: int) -> None:
+    """The judge's verdicts decide the winner when there are some; else say whether the composite
+    can separate the variants at all."""
+    ev = judged.evidence_of(results, mlflow_client, data.baseline, seed) if data.baseline else None
+    if ev is None or not ev.decided:
+        scores = {v.name: v.score.mean for v in data.variants if v.score}
+        data.cannot_separate = cannot_separate(scores, {c.variant: c.verdict for c in data.comparisons})
+        return
+    data.evidence, data.winner, data.decided_by = ev, ev.winner, ev.decided_by
+    data.notes.extend(ev.notes)
 
 
 def _examples(data: ReportData, results: ExperimentResults, mlflow_client: Any, n_examples: int) -> None:

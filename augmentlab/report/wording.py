@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from experiments.judging import separate_hint
+
 if TYPE_CHECKING:
     from augmentlab.report.data import ReportData, VariantSummary
 
@@ -36,6 +38,26 @@ def headline(data: ReportData) -> str:
     if data.baseline is None or not data.variant(data.baseline).score:
         return f"The baseline {data.baseline!r} has no scores, so no variant could be compared with it."
     base = data.variant(data.baseline)
+    if data.evidence is not None and data.evidence.decided:
+        return judged_headline(data, base)
+    text = composite_headline(data, base)
+    if data.cannot_separate:
+        text += " " + separate_hint(data.experiment)[0].upper() + separate_hint(data.experiment)[1:] + "."
+    return text
+
+
+def judged_headline(data: ReportData, base: VariantSummary) -> str:
+    """The recommendation when the judge's verdicts decide, saying which evidence decided."""
+    assert data.evidence is not None
+    sentence = data.evidence.sentence()
+    sentence = sentence[0].upper() + sentence[1:]
+    if data.winner and data.winner != base.name:
+        return f"Use {data.winner}. {sentence}.{cost_clause(data.variant(data.winner), base)}"
+    return f"Keep {base.name}. {sentence}."
+
+
+def composite_headline(data: ReportData, base: VariantSummary) -> str:
+    """The recommendation by the composite's paired comparisons."""
     best = next((c for c in data.comparisons if c.variant == data.winner and c.verdict == "better"), None)
     if best is not None:
         winner = data.variant(best.variant)
@@ -70,4 +92,4 @@ def cost_clause(winner: VariantSummary, base: VariantSummary) -> str:
     return (" " + ", ".join(parts) + ".") if parts else ""
 
 
-__all__ = ["cost_clause", "format_p", "format_signed", "headline"]
+__all__ = ["composite_headline", "cost_clause", "format_p", "format_signed", "headline", "judged_headline"]

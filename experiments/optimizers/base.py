@@ -52,6 +52,9 @@ class OptimizerContext:
     reflection_adapter: dspy.Adapter | None = None
     embedder: Any = None
     """A :class:`metrics.similarity.Embedder` shared with the evaluation (optional)."""
+    judge_metric: Any = None
+    """A variant with ``metric = "judge"``: an :class:`experiments.judging.JudgeMetric` (the win
+    against the baseline by the spec's LM judge) instead of the composite."""
 
     def metric_kwargs(self) -> dict[str, Any]:
         kwargs: dict[str, Any] = {}
@@ -62,9 +65,13 @@ class OptimizerContext:
         return kwargs
 
     def metric(self) -> Any:
+        if self.judge_metric is not None:
+            return self.judge_metric
         return dspy_metric(self.task, self.weights, self.threshold, **self.metric_kwargs())  # type: ignore[arg-type]
 
     def feedback_metric(self) -> Any:
+        if self.judge_metric is not None:
+            return self.judge_metric.feedback()
         return gepa_metric(self.task, self.weights, **self.metric_kwargs())  # type: ignore[arg-type]
 
 

@@ -24,7 +24,8 @@ _TRACKING_HELP = "MLflow tracking URI or store folder (default: ./mlruns, a SQLi
 
 
 def _run(spec: Path, tracking_uri: str | None, out: Path | None, programs_dir: Path | None,
-         no_augment: bool, no_progress: bool, no_traces: bool = False, lm_options: Any = None) -> None:
+         no_augment: bool, no_progress: bool, no_traces: bool = False, lm_options: Any = None,
+         verdicts: list[Path] | None = None) -> None:
     from rich.console import Console
 
     from augmentlab.augment.best import augment_with_best
@@ -41,10 +42,11 @@ def _run(spec: Path, tracking_uri: str | None, out: Path | None, programs_dir: P
         augment=None if no_augment else augment_with_best,
         traces=False if no_traces else None,
         lm_options=lm_options,
+        verdicts=verdicts or (),
     )
     best = result.best
     console.print(
-        f"best: [bold]{best.name}[/] {best.interval} — MLflow experiment {result.spec.spec_name!r} "
+        f"best: [bold]{best.name}[/] {best.interval} (decided by {result.decided_by}) — MLflow experiment {result.spec.spec_name!r} "
         f"(run `augmentlab compare {result.spec.spec_name}` or `augmentlab ui`)"
     )
 
@@ -62,12 +64,15 @@ def run_command(
     no_traces: bool = typer.Option(
         False, "--no-traces", help="Do not log the LM calls as MLflow traces (overrides the spec's traces = true)."
     ),
+    verdicts: list[Path] = typer.Option(
+        [], "--verdicts", help="A verdicts file (JSONL of Verdict) to count for \\[judge] kind = \"human\"; repeatable."
+    ),
     lm_options: Any = None,
 ) -> None:
     """Run an experiment spec: evaluate every variant on the test split, log to MLflow.
 
     The LM options override the spec's LM table (or ./augmentlab.toml's when the spec has none)."""
-    _run(spec, tracking_uri, out, programs_dir, no_augment, no_progress, no_traces, lm_options)
+    _run(spec, tracking_uri, out, programs_dir, no_augment, no_progress, no_traces, lm_options, verdicts)
 
 
 def list_command(
