@@ -48,6 +48,7 @@ from augmentlab.core.model import GoldExample
 from augmentlab.core.text import action_text, actions, words
 from metrics import anchors
 from metrics.consistency import Check, content_words
+from metrics.craft import span_craft
 from metrics.names import name_tokens
 
 __all__ = ["ECHO_SHARE", "LEX_SHARE", "relevance", "scene_text"]
@@ -59,6 +60,10 @@ LEX_SHARE = 0.15
 MIN_SPECIFIC = 3
 """Content words an action needs before the scene test judges it."""
 GOLD_SKILL_FIT = 0.5
+UNTIED = 0.5
+"""Fit of an action that names nothing of the scene and is no closer to it than to an uninformed
+scenario: half (a good action need not name a scene noun; one transplanted from another story
+rarely has anything else going for it)."""
 REPEAT_MIN = 3
 """Lines one action must appear on (and half or more of the lines with actions) to count as
 the same action everywhere."""
@@ -169,6 +174,8 @@ class _Fit:
     fit: float
     issue: str | None = None
     pending_cap: float | None = None
+    matched: bool = False
+    """It matches this line's gold action: not judged further."""
 
 
 def _line_fit(
@@ -194,14 +201,14 @@ def _line_fit(
     if not [t for t in toks if t not in scene.names]:
         return _Fit(0.0, f"line {n}: the action is only a name ('{act[:40]}')")
     if sk is not None and sk >= GOLD_SKILL_FIT:
-        return _Fit(1.0)
+        return _Fit(1.0, matched=True)
     key = " ".join(toks)
     if key in everywhere:
         return _Fit(0.0, f"line {n}: the same action on {counts[key]} lines ('{act[:40]}'): it does not read its line")
     repeated = [sp for sp in spans if sp in everywhere]
     if spans and len(repeated) == len(spans):
         return _Fit(0.0, f"line {n}: its actions recur on {counts[repeated[0]]} lines ('{repeated[0][:40]}'): they do not read its line")
-    cap = 1.0 if sk is None else 0.5  # unlike the gold action of this line: half at most
+    cap = 1.0  # unlike the gold action of this line is no fault: the gold is one good action, not the only one
     issue = None
     if repeated:
         cap *= 1 - len(repeated) / len(spans)
@@ -215,7 +222,7 @@ def _line_fit(
     lex = len(cw & scene.vocab) / len(cw)
     if lex >= LEX_SHARE:
         return _Fit(cap, issue)
-    return _Fit(0.5 * cap if lex > 0 else 0.0, issue, pending_cap=cap)
+    return _Fit((0.75 if lex > 0 else UNTIED) * cap, issue, pending_cap=cap)
 
 
 def _scene_test(
@@ -228,6 +235,30 @@ def _scene_test(
     for (i, _), v, b in zip(pending, avecs, base):
         if float(np.dot(v, svec)) >= float(b):
             fits[i] = caps[i]
+
+
+def _apply_craft(
+    annotated: Sequence[Any], fits: list[float | None], matched: set[int], scene: _SceneWords, embedder: Any,
+    issues: list[str],
+) -> list[float | None]:
+    """Multiply each judged line's fit by its craft (:func:`metrics.craft.span_craft`, the mean over
+    its spans); a line matching its gold action keeps its fit. Returns the per-line craft."""
+    todo = [i for i, f in enumerate(fits) if f and i not in matched]
+    spans = {i: actions(annotated[i]) for i in todo}
+    flat = [sp for i in todo for sp in spans[i]]
+    values = iter(span_craft(flat, scene.names, embedder))
+    out: list[float | None] = [None] * len(fits)
+    plain: list[int] = []
+    for i in todo:
+        got = [next(values) for _ in spans[i]]
+        c = sum(got) / len(got) if got else 0.0
+        out[i] = c
+        fits[i] = float(fits[i] or 0.0) * c
+        if c < 0.3:
+            plain.append(i + 1)
+    if plain:
+        issues.append(f"stock or unspecific actions (craft < 0.3) on line(s) {plain[:8]}")
+    return out
 
 
 def relevance(
@@ -255,6 +286,7 @@ def relevance(
     issues: list[str] = []
     pending: list[tuple[int, str]] = []  # lines left to the embedding test
     caps: dict[int, float] = {}
+    matched: set[int] = set()  # lines whose action matches the gold's
     for i, (ann, act) in enumerate(zip(annotated, acts)):
         if not act:
             fits.append(None)
@@ -264,6 +296,8 @@ def relevance(
             got = _line_fit(i, ann, act, scene, n_lines=n_lines, sk=gold_skill[i] if i < len(gold_skill) else None,
                             counts=counts, everywhere=everywhere, spans=span_keys[i])
             fits.append(got.fit)
+            if got.matched:
+                matched.add(i)
             if got.issue:
                 issues.append(got.issue)
             if got.pending_cap is not None:
@@ -272,10 +306,11 @@ def relevance(
     if pending and embedder is not None:
         _scene_test(gold, pending, caps, fits, embedder)
     for i, act in pending:
-        if fits[i] == 0.0:
+        if fits[i] is not None and fits[i] <= UNTIED * caps[i]:
             issues.append(f"line {i + 1}: nothing in the action ties it to this scene ('{act[:50]}')")
         elif fits[i] is not None and fits[i] < caps[i]:
             issues.append(f"line {i + 1}: the action barely relates to this scene ('{act[:50]}')")
+    crafts = _apply_craft(annotated, fits, matched, scene, embedder, issues) if embedder is not None else []
     scored = [f for f in fits if f is not None]
     denom = max(len(scored), n_gold)
     if not denom:
@@ -285,4 +320,4 @@ def relevance(
         issues.insert(0, "no line has an action")
     elif missing > 0:
         issues.insert(0, f"actions on {len(scored)} line(s), the gold has them on {n_gold}")
-    return Check(sum(scored) / denom, issues, {"fit": fits, "lines_with_actions": len(scored), "gold_lines_with_actions": n_gold})
+    return Check(sum(scored) / denom, issues, {"fit": fits, "craft": crafts, "lines_with_actions": len(scored), "gold_lines_with_actions": n_gold})
