@@ -62,8 +62,8 @@ MIN_SPECIFIC = 3
 GOLD_SKILL_FIT = 0.5
 UNTIED = 0.5
 """Fit of an action that names nothing of the scene and is no closer to it than to an uninformed
-scenario: half (a good action need not name a scene noun; one transplanted from another story
-rarely has anything else going for it)."""
+scenario: half (a good action need not name a scene noun). When half or more of the lines with
+actions are untied like that, the actions are about another scene (transplanted): those lines fit 0."""
 REPEAT_MIN = 3
 """Lines one action must appear on (and half or more of the lines with actions) to count as
 the same action everywhere."""
@@ -305,8 +305,13 @@ def relevance(
                 caps[i] = got.pending_cap
     if pending and embedder is not None:
         _scene_test(gold, pending, caps, fits, embedder)
+    untied = [i for i, _ in pending if fits[i] is not None and fits[i] <= UNTIED * caps[i]]
+    n_acted = sum(1 for f in fits if f is not None)
+    elsewhere = n_acted > 0 and len(untied) * 2 >= n_acted  # most actions are about some other scene
     for i, act in pending:
-        if fits[i] is not None and fits[i] <= UNTIED * caps[i]:
+        if i in untied:
+            if elsewhere:
+                fits[i] = 0.0
             issues.append(f"line {i + 1}: nothing in the action ties it to this scene ('{act[:50]}')")
         elif fits[i] is not None and fits[i] < caps[i]:
             issues.append(f"line {i + 1}: the action barely relates to this scene ('{act[:50]}')")
