@@ -1,8 +1,10 @@
-"""Relevance: is each action about *this* line of *this* scene, and is it an action at all?
+"""Relevance: is each action about *this* line of *this* scene, is it an action at all, and is it
+a specific one?
 
 Closeness to gold (:mod:`metrics.similarity`) only judges lines whose gold has actions; mined
-gold has directions on a third of its lines or fewer. Relevance judges every line the prediction
-put an action on, gold or not. Each such line gets a *fit* in {0, 0.5, 1}:
+gold has directions on a third of its lines or fewer, and it is one good annotation, not the only
+one. Relevance judges every line the prediction put an action on, gold or not. Each such line
+gets a *fit* in [0, 1]:
 
 - **0, words changed** — the line does not give back the human words (a hard failure of the line).
 - **0, echo** — half or more of the action's words repeat spoken words of this scene (runs of
@@ -10,8 +12,8 @@ put an action on, gold or not. Each such line gets a *fit* in {0, 0.5, 1}:
   only says the line again, or another character's line — the commonest failure of small models.
 - **0, names only** — nothing but names and titles ("*Theo.*").
 - **1, matches gold** — on a line whose gold has actions, a prediction with similarity skill
-  ≥ 0.5 fits by definition; one unlike the gold action (skill < 0.5) gets at most 0.5 from the
-  tests below (it may be a different good action, or one from another line or scene).
+  ≥ 0.5 fits by definition (and is not judged for craft). One unlike the gold action is judged by
+  the tests below like any other: a different good action is no fault.
 - **0, the same on every line** — one action (same words) on three or more lines and on half or
   more of the lines with actions: it does not depend on its line, so it shows no reading of any
   (a form filled with "*I wait.*", "*Nods.*" everywhere). Judged per action span too: a line
@@ -19,21 +21,27 @@ put an action on, gold or not. Each such line gets a *fit* in {0, 0.5, 1}:
   that are not (a model that cycles two sentences through the scene, before or after the words).
 - **at most 0.5, stock** — an action that is one of the stock actions of :mod:`metrics.anchors`
   ("*I nod.*", "*Pauses.*") fits any line of any scene: half credit at most.
-- otherwise, for an action with three or more content words (shorter ones, "*Sits down.*",
-  "*Coldly.*", fit any scene and are not judged: fit 1): **1** when at least 15 % of its content
-  words occur in the scene (lines, heading, setting, personas) or when it is closer to the scene
-  than to every uninformed scenario of :mod:`metrics.anchors` (an embedding test); **0.5** when
-  only some word is shared; **0** when nothing ties it to the scene (transplanted from another
-  story).
+- otherwise, for an action with three or more content words: **1** when at least 15 % of its
+  content words occur in the scene (lines, heading, setting, personas) or when it is closer to
+  the scene than to every uninformed scenario of :mod:`metrics.anchors` (an embedding test);
+  **0.75** when only some word is shared; **0.5** (:data:`UNTIED`) when nothing ties it to the
+  scene — a good action need not name a scene noun ("I frown and start pacing") — but **0** when
+  half or more of the lines with actions are untied like that: the actions are about another
+  scene (transplanted).
 
-``relevance = Σ fit / max(lines with predicted actions, lines with gold actions)``: missing
+Each line that fits and does not match its gold action is then weighed by its **craft**
+(:func:`metrics.craft.span_craft`: not stock, specific; the mean over the line's spans), so
+``credit = fit × craft``, and
+
+``relevance = Σ credit / max(lines with predicted actions, lines with gold actions)``: missing
 actions where gold has them count 0, so no actions at all scores 0 — there is no credit for
-the absence of a bad action. ``None`` when the example has no annotated gold and no prediction
-lines (task ``scenario``).
+the absence of a bad action, and none for more actions (a mean per line, per span). ``None``
+when the example has no annotated gold and no prediction lines (task ``scenario``).
 
 Limits: an action copied from another *line of the same scene* and sharing its words passes the
 scene test; on lines with gold actions similarity catches it, elsewhere only the echo and cast
-checks (a character acting in another's line) do.
+checks (a character acting in another's line) do. Craft counts content words up to
+:data:`metrics.craft.DETAIL_WORDS`: a span padded with words the scene supports gains up to there.
 """
 
 from __future__ import annotations
@@ -241,8 +249,8 @@ def _apply_craft(
     annotated: Sequence[Any], fits: list[float | None], matched: set[int], scene: _SceneWords, embedder: Any,
     issues: list[str],
 ) -> list[float | None]:
-    """Multiply each judged line's fit by its craft (:func:`metrics.craft.span_craft`, the mean over
-    its spans); a line matching its gold action keeps its fit. Returns the per-line craft."""
+    """Each judged line's craft (:func:`metrics.craft.span_craft`, the mean over its spans); a line
+    matching its gold action, or one that does not fit, is not judged (``None``)."""
     todo = [i for i, f in enumerate(fits) if f and i not in matched]
     spans = {i: actions(annotated[i]) for i in todo}
     flat = [sp for i in todo for sp in spans[i]]
@@ -253,7 +261,6 @@ def _apply_craft(
         got = [next(values) for _ in spans[i]]
         c = sum(got) / len(got) if got else 0.0
         out[i] = c
-        fits[i] = float(fits[i] or 0.0) * c
         if c < 0.3:
             plain.append(i + 1)
     if plain:
@@ -316,7 +323,8 @@ def relevance(
         elif fits[i] is not None and fits[i] < caps[i]:
             issues.append(f"line {i + 1}: the action barely relates to this scene ('{act[:50]}')")
     crafts = _apply_craft(annotated, fits, matched, scene, embedder, issues) if embedder is not None else []
-    scored = [f for f in fits if f is not None]
+    credit = [f if f is None or i >= len(crafts) or crafts[i] is None else f * crafts[i] for i, f in enumerate(fits)]
+    scored = [f for f in credit if f is not None]
     denom = max(len(scored), n_gold)
     if not denom:
         return None if not gold.annotated else Check(0.0, [], {"fit": fits})
@@ -325,4 +333,4 @@ def relevance(
         issues.insert(0, "no line has an action")
     elif missing > 0:
         issues.insert(0, f"actions on {len(scored)} line(s), the gold has them on {n_gold}")
-    return Check(sum(scored) / denom, issues, {"fit": fits, "craft": crafts, "lines_with_actions": len(scored), "gold_lines_with_actions": n_gold})
+    return Check(sum(scored) / denom, issues, {"fit": fits, "craft": crafts, "credit": credit, "lines_with_actions": len(scored), "gold_lines_with_actions": n_gold})
