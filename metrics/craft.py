@@ -19,9 +19,11 @@ A line's craft is the *mean* over its spans (a second span adds nothing unless i
 
 **Scenario setup** (in [0, 1]) = ``grounded × (1 − retold) × covered``:
 
-- ``grounded = min(1, 2 · skill)``, ``skill`` the skill (:func:`metrics.anchors.skill`) of the
-  scenario's cosine to the scene (heading, setting, lines) over the best uninformed scenario of
-  :mod:`metrics.anchors`: another story's scenario or a placeholder earns 0;
+- ``grounded = max(min(1, 2 · skill), named)``: ``skill`` the skill (:func:`metrics.anchors.skill`)
+  of the scenario's cosine to the scene (heading, setting, lines) over the best uninformed
+  scenario of :mod:`metrics.anchors`; ``named`` the share of the scene's speakers the scenario
+  names (:func:`cast_named`; the embedding of a long scene sees only its first lines). Another
+  story's scenario or a placeholder earns 0;
 - ``retold`` = share of the scenario's content words that are words of the spoken lines (a
   summary of the dialogue, "Mrs. Pearce tells Higgins that he should be careful about his
   habits", retells instead of setting up);
@@ -42,9 +44,13 @@ import numpy as np
 
 from augmentlab.core.model import GoldExample
 from metrics import anchors
+from augmentlab.core.text import words
 from metrics.consistency import content_words
+from metrics.names import NOT_NAMES, name_tokens
 
-__all__ = ["DETAIL_WORDS", "SETUP_WORDS", "span_craft", "scenario_setup", "spoken_words"]
+_TITLES = {"mr", "mrs", "ms", "miss", "sir", "lady", "lord", "dr", "madam", "master", "captain"}
+
+__all__ = ["DETAIL_WORDS", "cast_named", "SETUP_WORDS", "span_craft", "scenario_setup", "spoken_words"]
 
 DETAIL_WORDS = 8
 """Content words at which an action span counts as fully specific."""
@@ -77,6 +83,16 @@ def spoken_words(gold: GoldExample) -> set[str]:
     return out
 
 
+def cast_named(gold: GoldExample, text: str) -> float:
+    """Share of the scene's speakers that ``text`` names (any token of the name, titles aside)."""
+    speakers = {ln.speaker for ln in gold.scene.lines if ln.speaker}
+    if not speakers:
+        return 0.0
+    toks = set(words(text))
+    named = sum(1 for sp in speakers if (name_tokens(sp) - NOT_NAMES - _TITLES) & toks)
+    return named / len(speakers)
+
+
 def scenario_setup(gold: GoldExample, scenario: str | None, scene_vec: np.ndarray, embedder: Any) -> tuple[float, dict[str, float]]:
     """``(setup, details)`` of a scenario (see the module doc); ``scene_vec``: the scene text's
     embedding (:func:`metrics.relevance.scene_text`)."""
@@ -84,7 +100,7 @@ def scenario_setup(gold: GoldExample, scenario: str | None, scene_vec: np.ndarra
         return 0.0, {}
     vec = embedder.encode([scenario])[0]
     base = float(anchors.baselines(scene_vec[None, :], anchors.UNINFORMED_SCENARIOS, embedder)[0])
-    grounded = min(1.0, 2.0 * anchors.skill(float(np.dot(vec, scene_vec)), base))
+    grounded = max(min(1.0, 2.0 * anchors.skill(float(np.dot(vec, scene_vec)), base)), cast_named(gold, scenario))
     mine = content_words(scenario)
     spoken = spoken_words(gold)
     retold = len(mine & spoken) / len(mine) if mine else 1.0

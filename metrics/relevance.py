@@ -47,7 +47,7 @@ checks (a character acting in another's line) do. Craft counts content words up 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -144,6 +144,9 @@ class _SceneWords:
     grams: list[set[tuple[str, ...]]]
     names: set[str]
     vocab: set[str]
+    cast: set[str] = field(default_factory=set)
+    """Name tokens of the scene's speakers and personas (no titles): an action that names one is
+    about this scene."""
 
 
 def _scene_words(gold: GoldExample) -> _SceneWords:
@@ -155,12 +158,13 @@ def _scene_words(gold: GoldExample) -> _SceneWords:
             names |= name_tokens(ln.speaker) | set(words(ln.speaker))
     for who in gold.personas:
         names |= set(words(who))
+    cast = names - _TITLES
     vocab: set[str] = set()
     sources = [ln.text for ln in lines]
     sources += [t for t in (gold.scene.heading, gold.scene.setting) if t] + list(gold.personas.values())
     for text in sources:
         vocab |= content_words(text)
-    return _SceneWords(spoken, [_ngrams(sp, 3) for sp in spoken], names, vocab)
+    return _SceneWords(spoken, [_ngrams(sp, 3) for sp in spoken], names, vocab, cast)
 
 
 def _repeated(keys: Sequence[str], spans: Sequence[Sequence[str]] = ()) -> tuple[dict[str, int], set[str]]:
@@ -228,7 +232,7 @@ def _line_fit(
     if len(cw) < MIN_SPECIFIC:
         return _Fit(cap, issue)
     lex = len(cw & scene.vocab) / len(cw)
-    if lex >= LEX_SHARE:
+    if lex >= LEX_SHARE or scene.cast & set(toks):  # shares the scene's words, or names its people
         return _Fit(cap, issue)
     return _Fit((0.75 if lex > 0 else UNTIED) * cap, issue, pending_cap=cap)
 
