@@ -3,8 +3,11 @@
 Parts (each in [0, 1]; ``None`` when it does not apply, e.g. no gold scenario):
 
 ===============  ======================================================================
-similarity       content: skill over an uninformed output (:mod:`metrics.anchors`)
-relevance        content: each action fits its own line and scene (:mod:`metrics.relevance`)
+similarity       content: skill over an uninformed output (:mod:`metrics.anchors`); one signal
+relevance        content: each action fits its own line and scene, weighed by its craft
+                 (:mod:`metrics.relevance`, :mod:`metrics.craft`); needs no gold
+setup            content: the scenario sets the scene up without retelling it, or matches the
+                 gold scenario (:mod:`metrics.craft`); needs no gold
 verbatim         defect + gate: share of lines whose human words are kept exactly
 cast             defect: 1/(1+problems): invented names, a character acting in another's line
 grounding        defect: share of scenario sentences supported by the scene / personas
@@ -258,7 +261,7 @@ def _score(
 def combine(parts: dict[str, float | None], weights: dict[str, float], gate: float) -> tuple[float, float, float]:
     """``(score, content, hygiene)`` from the applicable parts (see the module doc).
 
-    ``content`` is the weighted mean of the content parts (similarity, relevance); every other
+    ``content`` is the weighted mean of the content parts (similarity, relevance, setup); every other
     part earns its weight only in proportion to ``content``::
 
         score = gate × (Σ_c w_c·p_c + content × Σ_d w_d·p_d) / Σ w   =   gate × content × hygiene
