@@ -68,6 +68,9 @@ LEX_SHARE = 0.15
 MIN_SPECIFIC = 3
 """Content words an action needs before the scene test judges it."""
 GOLD_SKILL_FIT = 0.5
+UNLIKE_GOLD = 0.75
+"""Cap on the fit of an action unlike its line's gold action (similarity skill < 0.5): the gold is
+one good action, not the only one, but a gold line is evidence of what the line calls for."""
 UNTIED = 0.5
 """Fit of an action that names nothing of the scene and is no closer to it than to an uninformed
 scenario: half (a good action need not name a scene noun). When half or more of the lines with
@@ -220,7 +223,7 @@ def _line_fit(
     repeated = [sp for sp in spans if sp in everywhere]
     if spans and len(repeated) == len(spans):
         return _Fit(0.0, f"line {n}: its actions recur on {counts[repeated[0]]} lines ('{repeated[0][:40]}'): they do not read its line")
-    cap = 1.0  # unlike the gold action of this line is no fault: the gold is one good action, not the only one
+    cap = 1.0 if sk is None else UNLIKE_GOLD  # unlike this line's gold action: it may be another good one
     issue = None
     if repeated:
         cap *= 1 - len(repeated) / len(spans)
