@@ -13,7 +13,9 @@ gets a *fit* in [0, 1]:
 - **0, names only** — nothing but names and titles ("*Theo.*").
 - **1, matches gold** — on a line whose gold has actions, a prediction with similarity skill
   ≥ 0.5 fits by definition (and is not judged for craft). One unlike the gold action is judged by
-  the tests below like any other: a different good action is no fault.
+  the tests below, capped at :data:`UNLIKE_GOLD` (0.75): it may be another good action, but the
+  gold line is evidence of what the line calls for (and transplanted actions that happen to share
+  the scene's everyday words are not rewarded like the gold).
 - **0, the same on every line** — one action (same words) on three or more lines and on half or
   more of the lines with actions: it does not depend on its line, so it shows no reading of any
   (a form filled with "*I wait.*", "*Nods.*" everywhere). Judged per action span too: a line
