@@ -3,8 +3,11 @@
 Parts (each in [0, 1]; ``None`` when it does not apply, e.g. no gold scenario):
 
 ===============  ======================================================================
-similarity       content: skill over an uninformed output (:mod:`metrics.anchors`)
-relevance        content: each action fits its own line and scene (:mod:`metrics.relevance`)
+similarity       content: skill over an uninformed output (:mod:`metrics.anchors`); one signal
+relevance        content: each action fits its own line and scene, weighed by its craft
+                 (:mod:`metrics.relevance`, :mod:`metrics.craft`); needs no gold
+setup            content: the scenario sets the scene up without retelling it, or matches the
+                 gold scenario (:mod:`metrics.craft`); needs no gold
 verbatim         defect + gate: share of lines whose human words are kept exactly
 cast             defect: 1/(1+problems): invented names, a character acting in another's line
 grounding        defect: share of scenario sentences supported by the scene / personas
@@ -41,7 +44,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from augmentlab.core.model import GoldExample
-from augmentlab.core.text import action_text
+from augmentlab.core.text import action_text, actions
 from metrics import anchors, consistency, format as fmt, relevance, similarity
 from metrics.format import detect_person
 from metrics.parts import (
@@ -51,13 +54,14 @@ from metrics.parts import (
     format_part,
     optional_parts,
     relevance_part,
+    setup_part,
     similarity_part,
     verbatim_part,
 )
 
 Task = Literal["both", "scenario", "actions"]
-PART_NAMES = ("similarity", "relevance", "verbatim", "cast", "grounding", "contradiction", "format", "judge")
-CONTENT_PARTS = frozenset({"similarity", "relevance"})
+PART_NAMES = ("similarity", "relevance", "setup", "verbatim", "cast", "grounding", "contradiction", "format", "judge")
+CONTENT_PARTS = frozenset({"similarity", "relevance", "setup"})
 """Parts that measure what was said; all others measure the absence of a defect."""
 MAX_CHARS = 20_000
 """Longest scenario / annotated line accepted; anything longer scores 0 (a runaway output)."""
@@ -86,8 +90,9 @@ class Weights(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    similarity: float = Field(0.35, ge=0)
-    relevance: float = Field(0.15, ge=0)
+    similarity: float = Field(0.15, ge=0)
+    relevance: float = Field(0.2, ge=0)
+    setup: float = Field(0.15, ge=0)
     verbatim: float = Field(0.15, ge=0)
     cast: float = Field(0.1, ge=0)
     grounding: float = Field(0.1, ge=0)
@@ -100,9 +105,9 @@ class Weights(BaseModel):
     def _not_all_zero(self) -> Weights:
         if sum(self.as_dict().values()) <= 0:
             raise ValueError("metric weights must not all be zero")
-        if self.similarity + self.relevance <= 0:
+        if self.similarity + self.relevance + self.setup <= 0:
             raise ValueError(
-                "similarity and relevance must not both be zero (without a content part, the absence "
+                "similarity, relevance and setup must not all be zero (without a content part, the absence "
                 "of a defect would earn credit where nothing was said)"
             )
         return self
@@ -238,6 +243,7 @@ def _score(
     per_line = similarity_part(acc, gold, scen, lines, task=task, exact=exact, embedder=emb)
     if task in ("both", "actions"):
         relevance_part(acc, gold, lines, exact=exact, gold_skill=per_line, embedder=emb)
+    setup_part(acc, gold, scen, task=task, embedder=emb)
     consistency_parts(
         acc, gold, scen, lines, task=task, known_names=known_names, person=person, judge=judge, embedder=emb
     )
@@ -255,7 +261,7 @@ def _score(
 def combine(parts: dict[str, float | None], weights: dict[str, float], gate: float) -> tuple[float, float, float]:
     """``(score, content, hygiene)`` from the applicable parts (see the module doc).
 
-    ``content`` is the weighted mean of the content parts (similarity, relevance); every other
+    ``content`` is the weighted mean of the content parts (similarity, relevance, setup); every other
     part earns its weight only in proportion to ``content``::
 
         score = gate × (Σ_c w_c·p_c + content × Σ_d w_d·p_d) / Σ w   =   gate × content × hygiene
@@ -361,9 +367,12 @@ def texts_to_encode(gold: Any, scenario: Any, lines: Any) -> tuple[list[str], li
     g.extend(consistency.grounding_sources(gold))
     g.append(relevance.scene_text(gold))
     if scen:
+        p.append(scen)  # the setup part (metrics.craft)
         p.extend(fmt.sentences(scen))
     if lst:
-        p.extend(t for t in (action_text(x) for x in lst if isinstance(x, str) and len(x) <= MAX_CHARS) if t)
+        ok = [x for x in lst if isinstance(x, str) and len(x) <= MAX_CHARS]
+        p.extend(t for t in (action_text(x) for x in ok) if t)
+        p.extend(sp for x in ok for sp in actions(x))  # each span's craft (metrics.craft)
     return g, p
 
 

@@ -6,7 +6,8 @@ order below and combines the parts. The order is the order of the feedback and o
 
 - :func:`verbatim_part` — the gate: share of lines whose human words are kept exactly;
 - :func:`similarity_part` — skill over an uninformed output (:mod:`metrics.anchors`);
-- :func:`relevance_part` — each action against its own line and scene;
+- :func:`relevance_part` — each action against its own line and scene, and its craft;
+- :func:`setup_part` — the scenario sets the scene up (:mod:`metrics.craft`), or matches the gold's;
 - :func:`consistency_parts` — cast, grounding, contradiction;
 - :func:`format_part` — asterisks, person, tense, lengths, leaks;
 - :func:`optional_parts` — optional parts passed by name (e.g. an LM judge), called only when weighted.
@@ -19,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from augmentlab.core.model import GoldExample
-from metrics import consistency, format as fmt, relevance, similarity
+from metrics import consistency, craft, format as fmt, relevance, similarity
 from metrics.consistency import Check
 
 PartFn = Callable[[GoldExample, Any, Any], "Check | None"]
@@ -32,6 +33,7 @@ __all__ = [
     "optional_parts",
     "format_part",
     "relevance_part",
+    "setup_part",
     "similarity_part",
     "verbatim_part",
 ]
@@ -125,6 +127,26 @@ def relevance_part(
     rel = relevance.relevance(gold, lines, exact=exact, gold_skill=gold_skill, embedder=embedder)
     if rel is not None:
         acc.add("relevance", rel)
+
+
+def setup_part(acc: Parts, gold: GoldExample, scen: str | None, *, task: str, embedder: similarity.Embedder) -> None:
+    """Setup: the scenario's own quality (:func:`metrics.craft.scenario_setup`), or its skill
+    against the gold scenario when that is higher (matching the gold is one way to set the scene
+    up, not the only one). 0 for a missing scenario where one is asked for."""
+    if task not in ("both", "scenario"):
+        return
+    if scen is None:
+        acc.parts["setup"] = 0.0
+        return
+    scene_vec = embedder.encode([relevance.scene_text(gold)], pin=True)[0]
+    own, details = craft.scenario_setup(gold, scen, scene_vec, embedder)
+    via_gold = float(acc.details.get("scenario_skill", 0.0)) if gold.scenario else 0.0
+    acc.parts["setup"] = max(own, via_gold)
+    acc.details["setup"] = {**details, "own": own, "via_gold": via_gold}
+    if max(own, via_gold) < 0.3:
+        why = ("it is not about this scene" if details.get("grounded", 0.0) < 0.3 else
+               "it retells the lines" if details.get("retold", 0.0) > 0.4 else "it adds little beyond the lines")
+        acc.issue("setup", f"the scenario barely sets the scene up ({why}; setup {max(own, via_gold):.2f})")
 
 
 def consistency_parts(

@@ -1,8 +1,10 @@
-"""Relevance: is each action about *this* line of *this* scene, and is it an action at all?
+"""Relevance: is each action about *this* line of *this* scene, is it an action at all, and is it
+a specific one?
 
 Closeness to gold (:mod:`metrics.similarity`) only judges lines whose gold has actions; mined
-gold has directions on a third of its lines or fewer. Relevance judges every line the prediction
-put an action on, gold or not. Each such line gets a *fit* in {0, 0.5, 1}:
+gold has directions on a third of its lines or fewer, and it is one good annotation, not the only
+one. Relevance judges every line the prediction put an action on, gold or not. Each such line
+gets a *fit* in [0, 1]:
 
 - **0, words changed** — the line does not give back the human words (a hard failure of the line).
 - **0, echo** — half or more of the action's words repeat spoken words of this scene (runs of
@@ -10,8 +12,10 @@ put an action on, gold or not. Each such line gets a *fit* in {0, 0.5, 1}:
   only says the line again, or another character's line — the commonest failure of small models.
 - **0, names only** — nothing but names and titles ("*Theo.*").
 - **1, matches gold** — on a line whose gold has actions, a prediction with similarity skill
-  ≥ 0.5 fits by definition; one unlike the gold action (skill < 0.5) gets at most 0.5 from the
-  tests below (it may be a different good action, or one from another line or scene).
+  ≥ 0.5 fits by definition (and is not judged for craft). One unlike the gold action is judged by
+  the tests below, capped at :data:`UNLIKE_GOLD` (0.75): it may be another good action, but the
+  gold line is evidence of what the line calls for (and transplanted actions that happen to share
+  the scene's everyday words are not rewarded like the gold).
 - **0, the same on every line** — one action (same words) on three or more lines and on half or
   more of the lines with actions: it does not depend on its line, so it shows no reading of any
   (a form filled with "*I wait.*", "*Nods.*" everywhere). Judged per action span too: a line
@@ -19,27 +23,33 @@ put an action on, gold or not. Each such line gets a *fit* in {0, 0.5, 1}:
   that are not (a model that cycles two sentences through the scene, before or after the words).
 - **at most 0.5, stock** — an action that is one of the stock actions of :mod:`metrics.anchors`
   ("*I nod.*", "*Pauses.*") fits any line of any scene: half credit at most.
-- otherwise, for an action with three or more content words (shorter ones, "*Sits down.*",
-  "*Coldly.*", fit any scene and are not judged: fit 1): **1** when at least 15 % of its content
-  words occur in the scene (lines, heading, setting, personas) or when it is closer to the scene
-  than to every uninformed scenario of :mod:`metrics.anchors` (an embedding test); **0.5** when
-  only some word is shared; **0** when nothing ties it to the scene (transplanted from another
-  story).
+- otherwise, for an action with three or more content words: **1** when at least 15 % of its
+  content words occur in the scene (lines, heading, setting, personas) or when it is closer to
+  the scene than to every uninformed scenario of :mod:`metrics.anchors` (an embedding test);
+  **0.75** when only some word is shared; **0.5** (:data:`UNTIED`) when nothing ties it to the
+  scene — a good action need not name a scene noun ("I frown and start pacing") — but **0** when
+  half or more of the lines with actions are untied like that: the actions are about another
+  scene (transplanted).
 
-``relevance = Σ fit / max(lines with predicted actions, lines with gold actions)``: missing
+Each line that fits and does not match its gold action is then weighed by its **craft**
+(:func:`metrics.craft.span_craft`: not stock, specific; the mean over the line's spans), so
+``credit = fit × craft``, and
+
+``relevance = Σ credit / max(lines with predicted actions, lines with gold actions)``: missing
 actions where gold has them count 0, so no actions at all scores 0 — there is no credit for
-the absence of a bad action. ``None`` when the example has no annotated gold and no prediction
-lines (task ``scenario``).
+the absence of a bad action, and none for more actions (a mean per line, per span). ``None``
+when the example has no annotated gold and no prediction lines (task ``scenario``).
 
 Limits: an action copied from another *line of the same scene* and sharing its words passes the
 scene test; on lines with gold actions similarity catches it, elsewhere only the echo and cast
-checks (a character acting in another's line) do.
+checks (a character acting in another's line) do. Craft counts content words up to
+:data:`metrics.craft.DETAIL_WORDS`: a span padded with words the scene supports gains up to there.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -48,6 +58,7 @@ from augmentlab.core.model import GoldExample
 from augmentlab.core.text import action_text, actions, words
 from metrics import anchors
 from metrics.consistency import Check, content_words
+from metrics.craft import span_craft
 from metrics.names import name_tokens
 
 __all__ = ["ECHO_SHARE", "LEX_SHARE", "relevance", "scene_text"]
@@ -59,6 +70,13 @@ LEX_SHARE = 0.15
 MIN_SPECIFIC = 3
 """Content words an action needs before the scene test judges it."""
 GOLD_SKILL_FIT = 0.5
+UNLIKE_GOLD = 0.75
+"""Cap on the fit of an action unlike its line's gold action (similarity skill < 0.5): the gold is
+one good action, not the only one, but a gold line is evidence of what the line calls for."""
+UNTIED = 0.5
+"""Fit of an action that names nothing of the scene and is no closer to it than to an uninformed
+scenario: half (a good action need not name a scene noun). When half or more of the lines with
+actions are untied like that, the actions are about another scene (transplanted): those lines fit 0."""
 REPEAT_MIN = 3
 """Lines one action must appear on (and half or more of the lines with actions) to count as
 the same action everywhere."""
@@ -131,6 +149,9 @@ class _SceneWords:
     grams: list[set[tuple[str, ...]]]
     names: set[str]
     vocab: set[str]
+    cast: set[str] = field(default_factory=set)
+    """Name tokens of the scene's speakers and personas (no titles): an action that names one is
+    about this scene."""
 
 
 def _scene_words(gold: GoldExample) -> _SceneWords:
@@ -142,12 +163,13 @@ def _scene_words(gold: GoldExample) -> _SceneWords:
             names |= name_tokens(ln.speaker) | set(words(ln.speaker))
     for who in gold.personas:
         names |= set(words(who))
+    cast = names - _TITLES
     vocab: set[str] = set()
     sources = [ln.text for ln in lines]
     sources += [t for t in (gold.scene.heading, gold.scene.setting) if t] + list(gold.personas.values())
     for text in sources:
         vocab |= content_words(text)
-    return _SceneWords(spoken, [_ngrams(sp, 3) for sp in spoken], names, vocab)
+    return _SceneWords(spoken, [_ngrams(sp, 3) for sp in spoken], names, vocab, cast)
 
 
 def _repeated(keys: Sequence[str], spans: Sequence[Sequence[str]] = ()) -> tuple[dict[str, int], set[str]]:
@@ -169,6 +191,8 @@ class _Fit:
     fit: float
     issue: str | None = None
     pending_cap: float | None = None
+    matched: bool = False
+    """It matches this line's gold action: not judged further."""
 
 
 def _line_fit(
@@ -194,14 +218,14 @@ def _line_fit(
     if not [t for t in toks if t not in scene.names]:
         return _Fit(0.0, f"line {n}: the action is only a name ('{act[:40]}')")
     if sk is not None and sk >= GOLD_SKILL_FIT:
-        return _Fit(1.0)
+        return _Fit(1.0, matched=True)
     key = " ".join(toks)
     if key in everywhere:
         return _Fit(0.0, f"line {n}: the same action on {counts[key]} lines ('{act[:40]}'): it does not read its line")
     repeated = [sp for sp in spans if sp in everywhere]
     if spans and len(repeated) == len(spans):
         return _Fit(0.0, f"line {n}: its actions recur on {counts[repeated[0]]} lines ('{repeated[0][:40]}'): they do not read its line")
-    cap = 1.0 if sk is None else 0.5  # unlike the gold action of this line: half at most
+    cap = 1.0 if sk is None else UNLIKE_GOLD  # unlike this line's gold action: it may be another good one
     issue = None
     if repeated:
         cap *= 1 - len(repeated) / len(spans)
@@ -213,9 +237,9 @@ def _line_fit(
     if len(cw) < MIN_SPECIFIC:
         return _Fit(cap, issue)
     lex = len(cw & scene.vocab) / len(cw)
-    if lex >= LEX_SHARE:
+    if lex >= LEX_SHARE or scene.cast & set(toks):  # shares the scene's words, or names its people
         return _Fit(cap, issue)
-    return _Fit(0.5 * cap if lex > 0 else 0.0, issue, pending_cap=cap)
+    return _Fit((0.75 if lex > 0 else UNTIED) * cap, issue, pending_cap=cap)
 
 
 def _scene_test(
@@ -228,6 +252,29 @@ def _scene_test(
     for (i, _), v, b in zip(pending, avecs, base):
         if float(np.dot(v, svec)) >= float(b):
             fits[i] = caps[i]
+
+
+def _apply_craft(
+    annotated: Sequence[Any], fits: list[float | None], matched: set[int], scene: _SceneWords, embedder: Any,
+    issues: list[str],
+) -> list[float | None]:
+    """Each judged line's craft (:func:`metrics.craft.span_craft`, the mean over its spans); a line
+    matching its gold action, or one that does not fit, is not judged (``None``)."""
+    todo = [i for i, f in enumerate(fits) if f and i not in matched]
+    spans = {i: actions(annotated[i]) for i in todo}
+    flat = [sp for i in todo for sp in spans[i]]
+    values = iter(span_craft(flat, scene.names, embedder))
+    out: list[float | None] = [None] * len(fits)
+    plain: list[int] = []
+    for i in todo:
+        got = [next(values) for _ in spans[i]]
+        c = sum(got) / len(got) if got else 0.0
+        out[i] = c
+        if c < 0.3:
+            plain.append(i + 1)
+    if plain:
+        issues.append(f"stock or unspecific actions (craft < 0.3) on line(s) {plain[:8]}")
+    return out
 
 
 def relevance(
@@ -255,6 +302,7 @@ def relevance(
     issues: list[str] = []
     pending: list[tuple[int, str]] = []  # lines left to the embedding test
     caps: dict[int, float] = {}
+    matched: set[int] = set()  # lines whose action matches the gold's
     for i, (ann, act) in enumerate(zip(annotated, acts)):
         if not act:
             fits.append(None)
@@ -264,6 +312,8 @@ def relevance(
             got = _line_fit(i, ann, act, scene, n_lines=n_lines, sk=gold_skill[i] if i < len(gold_skill) else None,
                             counts=counts, everywhere=everywhere, spans=span_keys[i])
             fits.append(got.fit)
+            if got.matched:
+                matched.add(i)
             if got.issue:
                 issues.append(got.issue)
             if got.pending_cap is not None:
@@ -271,12 +321,19 @@ def relevance(
                 caps[i] = got.pending_cap
     if pending and embedder is not None:
         _scene_test(gold, pending, caps, fits, embedder)
+    untied = [i for i, _ in pending if fits[i] is not None and fits[i] <= UNTIED * caps[i]]
+    n_acted = sum(1 for f in fits if f is not None)
+    elsewhere = n_acted > 0 and len(untied) * 2 >= n_acted  # most actions are about some other scene
     for i, act in pending:
-        if fits[i] == 0.0:
+        if i in untied:
+            if elsewhere:
+                fits[i] = 0.0
             issues.append(f"line {i + 1}: nothing in the action ties it to this scene ('{act[:50]}')")
         elif fits[i] is not None and fits[i] < caps[i]:
             issues.append(f"line {i + 1}: the action barely relates to this scene ('{act[:50]}')")
-    scored = [f for f in fits if f is not None]
+    crafts = _apply_craft(annotated, fits, matched, scene, embedder, issues) if embedder is not None else []
+    credit = [f if f is None or i >= len(crafts) or crafts[i] is None else f * crafts[i] for i, f in enumerate(fits)]
+    scored = [f for f in credit if f is not None]
     denom = max(len(scored), n_gold)
     if not denom:
         return None if not gold.annotated else Check(0.0, [], {"fit": fits})
@@ -285,4 +342,4 @@ def relevance(
         issues.insert(0, "no line has an action")
     elif missing > 0:
         issues.insert(0, f"actions on {len(scored)} line(s), the gold has them on {n_gold}")
-    return Check(sum(scored) / denom, issues, {"fit": fits, "lines_with_actions": len(scored), "gold_lines_with_actions": n_gold})
+    return Check(sum(scored) / denom, issues, {"fit": fits, "craft": crafts, "credit": credit, "lines_with_actions": len(scored), "gold_lines_with_actions": n_gold})

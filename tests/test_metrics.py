@@ -76,7 +76,7 @@ GOLD = make_gold()
 def test_gold_scores_one_and_feedback_says_so(emb: Embedder) -> None:
     s = score(GOLD, GOLD.scenario, GOLD.annotated, embedder=emb)
     assert s.score == pytest.approx(1.0)
-    assert set(s.parts) == {"similarity", "relevance", "verbatim", "cast", "grounding", "contradiction", "format"}
+    assert set(s.parts) == {"similarity", "relevance", "setup", "verbatim", "cast", "grounding", "contradiction", "format"}
     assert "all checks passed" in s.feedback
 
 
@@ -130,7 +130,7 @@ def test_weights_validation() -> None:
         Weights(similarity=-1)
     with pytest.raises(ValueError):
         Weights(**{k: 0 for k in composite.PART_NAMES})
-    w = Weights(similarity=2, relevance=0, verbatim=2, cast=0, grounding=0, contradiction=0, format=0).normalised()
+    w = Weights(similarity=2, relevance=0, setup=0, verbatim=2, cast=0, grounding=0, contradiction=0, format=0).normalised()
     assert w["similarity"] == pytest.approx(0.5) and sum(w.values()) == pytest.approx(1.0)
 
 

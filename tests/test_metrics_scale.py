@@ -56,16 +56,46 @@ def test_echoed_named_and_foreign_actions_are_not_relevant(emb: Embedder) -> Non
     lines = [
         "*Where were you last night.* Where were you last night?",       # echo of its own line
         "*Bob.* Out. Walking, mostly.",                                   # only a name
-        "*I steer the spaceship past the glowing asteroid belt toward Jupiter.* In the rain? Your coat is dry.",
+        "*I steer the spaceship past the glowing asteroid belt toward Jupiter.* In the rain? Your coat is dry.",  # untied
         "*I glance at the dry coat and then at the rain.* I stood under the bridge for a while.",
     ]
     r = relevance.relevance(g, lines, exact=[True] * 4, embedder=emb)
     assert r is not None
-    assert r.details["fit"] == [0.0, 0.0, 0.0, 1.0]
+    # an action naming nothing of the scene is not 0 by itself (a good one need not name a scene
+    # noun): half; it is 0 when most lines' actions are untied like that (see the next test)
+    assert r.details["fit"] == [0.0, 0.0, relevance.UNTIED, 1.0]
     text = " ".join(r.issues)
     assert "repeats spoken words of its own line" in text and "only a name" in text and "ties it to this scene" in text
     other = relevance.relevance(g, ["x", "*Out. Walking, mostly.* y", "z", "w"], exact=[True] * 4, embedder=emb)
     assert other is not None and "line 2" in " ".join(other.issues)  # another speaker's words
+
+
+def test_actions_mostly_about_another_scene_earn_nothing(emb: Embedder) -> None:
+    g = make_gold(annotated=None)
+    bare = [ln.text for ln in g.scene.lines]
+    foreign = ["I steer the spaceship past the glowing asteroid belt toward Jupiter.",
+               "I polish the brass telescope and log the comet's position carefully.",
+               "I strap the oxygen tank onto my suit and check every valve twice."]
+    lines = [f"*{a}* {t}" for a, t in zip(foreign, bare)] + ["*I glance at the dry coat and then at the rain.* " + bare[3]]
+    r = relevance.relevance(g, lines, exact=[True] * 4, embedder=emb)
+    assert r is not None and r.details["fit"] == [0.0, 0.0, 0.0, 1.0]
+
+
+def test_craft_weighs_each_line_stock_and_bare_actions_earn_less(emb: Embedder) -> None:
+    g = make_gold(annotated=None)
+    bare = [ln.text for ln in g.scene.lines]
+    vivid = ["*I fold my arms over my dressing gown and plant myself between Bob and the kitchen door.* " + bare[0],
+             "*I shrug off the wet scarf and hang it on the hook without meeting her eyes.* " + bare[1]]
+    plain = ["*I look at Bob.* " + bare[0], "*I look away.* " + bare[1]]
+    rv = relevance.relevance(g, vivid + bare[2:], exact=[True] * 4, embedder=emb)
+    rp = relevance.relevance(g, plain + bare[2:], exact=[True] * 4, embedder=emb)
+    assert rv is not None and rp is not None
+    assert rv.score > rp.score and max(c for c in rp.details["craft"] if c is not None) < 0.3
+    assert rv.details["credit"][0] == pytest.approx(rv.details["fit"][0] * rv.details["craft"][0])
+    # padding a line with more spans earns nothing: the craft is the mean over its spans
+    padded = [vivid[0] + " *I look away.*", vivid[1]]
+    rpad = relevance.relevance(g, padded + bare[2:], exact=[True] * 4, embedder=emb)
+    assert rpad is not None and rpad.score < rv.score
 
 
 def test_the_same_action_on_every_line_and_stock_actions_earn_little(emb: Embedder) -> None:
@@ -120,7 +150,7 @@ def test_changed_words_are_a_hard_failure_of_the_line(emb: Embedder) -> None:
 
 def test_weights_need_a_content_part() -> None:
     with pytest.raises(ValueError, match="content part"):
-        composite.Weights(similarity=0, relevance=0)
+        composite.Weights(similarity=0, relevance=0, setup=0)
 
 
 def test_extra_part_is_called_only_when_weighted(emb: Embedder) -> None:
@@ -177,7 +207,7 @@ def test_ladder_fails_when_a_bound_or_the_order_breaks(repo_root: Path) -> None:
 def test_defect_heavy_weights_still_give_nothing_zero(repo_root: Path) -> None:
     # weights that put almost everything on the defect parts: absence of a defect is still no credit
     golds = _hand_written(repo_root)[:4]
-    w = composite.Weights(similarity=0.01, relevance=0.0, verbatim=1, cast=1, grounding=1, contradiction=1, format=1)
+    w = composite.Weights(similarity=0.01, relevance=0.0, setup=0.0, verbatim=1, cast=1, grounding=1, contradiction=1, format=1)
     res = run_ladder(golds, embedder=default_embedder(), weights=w,
                      rungs=[r for r in RUNGS if r.name in ("gold", "placeholder", "nothing")])
     means = {r.rung: r.mean for r in res.rows}

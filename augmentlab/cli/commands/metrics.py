@@ -33,16 +33,36 @@ def check_command(
     ),
     judge_prompt: str = typer.Option("judge/given_circumstances", "--judge-prompt", help="Judge variant file or name."),
     judge_limit: int = typer.Option(8, "--judge-limit", min=1, help="Gold examples per set the judge sees."),
+    pairs: Optional[list[Path]] = typer.Option(
+        None, "--pairs", help="Preference set directory (scenes.jsonl, candidates.jsonl, judgements.jsonl): "
+        "how often each evaluator keeps the readers' order. Alone, only this check runs."
+    ),
+    verdicts: Optional[Path] = typer.Option(
+        None, "--verdicts", help="Imported verdicts JSONL (scene / a / b = the set's ids), one more evaluator."
+    ),
+    min_agreement: float = typer.Option(
+        0.75, "--min-agreement", min=0.0, max=1.0, help="Exit 1 when an evaluator agrees with the readers less."
+    ),
     lm_options: Any = None,
 ) -> None:
     """Apply each defect to gold outputs and report how often the metric notices, then run the
     calibration ladder (rungs of known quality, each with the bound its mean score must meet).
+    With ``--pairs``: each evaluator's agreement with a preference set's readers.
 
     Exits 1 when a defect goal is missed (100 % for verbatim and cast defects, 90 % for
-    others), a rung's mean is outside its bound, or the tiers are out of order.
+    others), a rung's mean is outside its bound, the tiers are out of order, or an evaluator's
+    agreement with the readers is below ``--min-agreement``.
     """
     from rich.console import Console
 
+    pairs_ok = True
+    if pairs:
+        pairs_ok = _pairs_check(pairs, verdicts, min_agreement, judge=judge, lm_options=lm_options)
+        if not gold and not mine:
+            raise typer.Exit(0 if pairs_ok else 1)
+        judge = False  # --judge was the preference check's; the gold sets below get the composite's checks
+    elif verdicts is not None:
+        raise AugmentlabError("--verdicts needs --pairs DIR (the preference set the verdicts judge)")
     files = list(gold or sorted(Path.cwd().glob(DEFAULT_GOLD_GLOB)))
     sets: list[tuple[str, list[Any]]] = []
     if files:
@@ -56,7 +76,7 @@ def check_command(
     if not sets or not any(s for _, s in sets):
         raise AugmentlabError("no gold examples: pass --gold FILE or --mine PLAY")
     console = Console(width=max(Console().width, 100))
-    ok = True
+    ok = pairs_ok
     donors = [g for _, examples in sets for g in examples]  # "another scene" may come from another set
     if judge:
         ok = _judge_check(console, sets, judge_prompt, judge_limit, seed, lm_options)
@@ -132,6 +152,74 @@ def _check_sets(console: Any, sets: list[tuple[str, list[Any]]], donors: list[An
         else:
             ok = ok and ladder.passed
     return ok
+
+
+def _pairs_check(dirs: list[Path], verdicts_file: Path | None, bound: float, *, judge: bool, lm_options: Any) -> bool:
+    """Each evaluator's agreement with each preference set's readers, printed beside the length
+    baseline; True when every bounded evaluator reaches ``bound`` (see :mod:`metrics.preference`)."""
+    from rich.console import Console
+
+    from augmentlab.core.verdicts import read_verdicts
+    from metrics import preference
+
+    psets = [preference.read_set(d) for d in dirs]  # read everything first: bad input fails before any scoring
+    imported = read_verdicts(verdicts_file) if verdicts_file is not None else None
+    if judge:
+        # Hook for the pairwise LM judge (metrics/pairwise.py, another change): build its
+        # PairEvaluator from lm_options here and append it to the evaluators of each set below.
+        raise AugmentlabError("--judge with --pairs needs the pairwise LM judge (metrics/pairwise.py), "
+                              "which this version does not have; drop --judge to check the composite")
+    console = Console(width=max(Console().width, 100))
+    ok = True
+    for pset in psets:
+        pairs = preference.decisive_pairs(pset)
+        if not pairs:
+            raise AugmentlabError(f"{pset.path}: the readers agree on no pair (no decisive pairs)")
+        evaluators: list[tuple[Any, bool]] = [  # (evaluator, bounded on pairs without the reference)
+            (preference.composite_evaluator(pset, with_reference=True), True),
+            (preference.composite_evaluator(pset, with_reference=False), False),
+        ]
+        if imported is not None:
+            ev = preference.VerdictsEvaluator(verdicts_file.name if verdicts_file else "verdicts", imported)
+            if ev.check_ids(pset):
+                evaluators.append((ev, False))
+            else:
+                console.print(f"[yellow]{pset.name}: no imported verdict names this set's candidates[/yellow]")
+        length = preference.agreement(pset, preference.length_evaluator(), pairs)
+        rows = [(preference.agreement(pset, ev, pairs), nonref) for ev, nonref in evaluators]
+        console.print(_pairs_table(pset, pairs, rows, length, bound))
+        for ev, _ in evaluators:
+            if isinstance(ev, preference.VerdictsEvaluator) and ev.missing:
+                console.print(f"  [yellow]{ev.name}: no verdict for {ev.missing} decisive pair(s) (counted as ties)[/yellow]")
+        for agr, nonref in rows:
+            rate = agr.rate_nonref if nonref else agr.rate
+            if not rate >= bound:
+                console.print(f"  [red]{agr.name}: agreement {rate:.3f} below {bound:.2f}[/red]")
+                ok = False
+    console.print("[green]every evaluator meets the agreement bound[/green]" if ok
+                  else "[red]some evaluators are below the agreement bound[/red]")
+    return ok
+
+
+def _pairs_table(pset: Any, pairs: list[Any], rows: list[tuple[Any, bool]], length: Any, bound: float) -> Any:
+    from rich.table import Table
+
+    total = sum(len(j.ranking) * (len(j.ranking) - 1) // 2 for j in {j.scene: j for j in pset.judgements}.values())
+    table = Table(title=f"preference set {pset.name}: {len(pset.scenes)} scenes, readers agree on {len(pairs)} "
+                        f"of {total} pairs (agreement with them; tie = half)")
+    for col in ("evaluator", "all pairs", "without reference", "bounded", ""):
+        table.add_column(col, justify="left" if col == "evaluator" else "right", no_wrap=col != "evaluator")
+
+    def cells(a: Any) -> list[str]:
+        return [f"{a.rate:.3f} ({a.n})", f"{a.rate_nonref:.3f} ({a.n_nonref})" if a.n_nonref else "–"]
+
+    for agr, nonref in rows:
+        rate = agr.rate_nonref if nonref else agr.rate
+        beats = rate > (length.rate_nonref if nonref else length.rate)
+        status = ("[green]ok[/green]" if rate >= bound else "[red]LOW[/red]") + ("" if beats else " ≤ length")
+        table.add_row(agr.name, *cells(agr), "without ref" if nonref else "all", status)
+    table.add_row(f"[dim]{length.name}[/dim]", *cells(length), "[dim]–[/dim]", "")
+    return table
 
 
 def register(app: typer.Typer) -> None:
