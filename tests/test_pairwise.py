@@ -207,7 +207,8 @@ def test_always_first_judge_gives_only_ties():
     with StubServer(latency=0.0, responder=pairwise_responder(always_first)) as server:
         with P.open_pairwise_judge(_config(server, model="openai/stub-first"), _instructions()) as judge:
             verdicts = P.judge_preference_pairs(judge, {g.id: g for g in golds}, pairs)
-        assert server.completed == 2 * len(pairs)
+        # (b, a) sends the same two prompts as (a, b): the swapped pairs are answered from the cache
+        assert server.completed == 2 * len(golds) and judge.usage.cached_calls == 2 * len(golds)
     assert [v.winner for v in verdicts] == ["tie"] * len(pairs)
     assert all(v.extra["flipped"] and v.extra["bias"] == "first" for v in verdicts)
     assert P.flip_rate(verdicts) == 1.0
