@@ -66,12 +66,12 @@ def _candidate(row: dict) -> P.Candidate:
 def _config(args: argparse.Namespace) -> LMConfig:
     if args.model:
         return LMConfig(kind="endpoint", model=args.model, api_base=args.api_base, api_key_env=args.api_key_env,
-                        max_tokens=args.max_tokens, timeout=600)
+                        max_tokens=args.max_tokens, timeout=args.call_timeout, num_retries=0, adapter=args.adapter)
     gguf = args.gguf or os.environ.get("AUGMENTLAB_STRONG_GGUF")
     if not gguf:
         raise SystemExit("give --gguf, AUGMENTLAB_STRONG_GGUF or --model")
-    return LMConfig(kind="embedded", gguf=gguf, n_threads=args.threads, max_tokens=args.max_tokens, timeout=900,
-                    start_timeout=300)
+    return LMConfig(kind="embedded", gguf=gguf, n_threads=args.threads, max_tokens=args.max_tokens,
+                    timeout=args.call_timeout, num_retries=0, start_timeout=300, adapter=args.adapter)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -85,6 +85,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--api-key-env")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--max-tokens", type=int, default=600)
+    ap.add_argument("--adapter", choices=["json-grammar", "json-schema", "json", "chat"], default=None,
+                    help="the LM's adapter (default: the config's, json-grammar for a GGUF)")
+    ap.add_argument("--call-timeout", type=float, default=1800.0, help="seconds per call (no retries)")
     ap.add_argument("--min-margin", type=int, default=P.DEFAULT_MIN_MARGIN)
     ap.add_argument("--prompt", default=P.DEFAULT_PROMPT)
     ap.add_argument("--budget-min", type=float, default=20.0)
@@ -93,12 +96,14 @@ def main(argv: list[str] | None = None) -> int:
 
     instructions = load_variant(args.prompt, task="judge").instructions
     config = _config(args)
-    work = []
+    per_set = []
     for folder in map(Path, args.sets):
         scenes, cands, pairs = decisive_pairs(folder)
         sample = random.Random(f"{args.seed}:{folder.name}").sample(pairs, min(args.pairs, len(pairs)))
         print(f"{folder.name}: {len(pairs)} decisive pairs, {len(sample)} sampled", flush=True)
-        work += [(folder.name, scenes[s], cands[b], cands[w]) for s, b, w in sample]
+        per_set.append([(folder.name, scenes[s], cands[b], cands[w]) for s, b, w in sample])
+    # the sets interleaved, so a run cut short by the budget still measures each of them
+    work = [item for group in itertools.zip_longest(*per_set) for item in group if item is not None]
     rows, verdicts = [], []
     start = time.monotonic()
     with P.open_pairwise_judge(config, instructions, min_margin=args.min_margin) as judge:

@@ -306,3 +306,14 @@ def test_judge_calls_are_traced_and_verdicts_land_as_llm_judge_feedback(tmp_path
     own = client.get_trace(landed[1])
     assert own.info.tags["augmentlab.kind"] == "judgement" and own.info.request_metadata["mlflow.sourceRun"] == run_id
 
+
+
+def test_the_grammar_holds_a_small_model_to_the_five_labels():
+    """With llama.cpp's grammar (the adapter of an embedded GGUF) the preference can only be one of
+    the scale's labels, written after the four notes."""
+    from augmentlab.lm.schema import output_schema
+
+    schema = output_schema(P.JudgePair.with_instructions(_instructions()))
+    assert schema["properties"]["preference"]["enum"] == list(P.SCALE)
+    assert list(schema["properties"]) == [*P.NOTE_FIELDS, "preference"]
+    assert set(schema["required"]) == {*P.NOTE_FIELDS, "preference"}
