@@ -118,6 +118,9 @@ def main(argv: list[str] | None = None) -> int:
             verdicts.append(v)
             rows.append({"set": name, "better": better["source"], "worse": worse["source"], "kept": kept,
                          "seconds": round(time.monotonic() - t0, 1), "verdict": v.model_dump(mode="json")})
+            if args.json:  # as it goes: a run stopped half-way keeps the pairs it judged
+                with open(f"{args.json}.rows.jsonl", "a", encoding="utf-8") as fh:
+                    fh.write(json.dumps(rows[-1]) + "\n")
             print(f"{name:12} {better['source']:>16} > {worse['source']:<16} judge: {v.winner:4} "
                   f"(a,b: {v.extra['order_ab']!r}; b,a: {v.extra['order_ba']!r}) kept {kept:.1f} "
                   f"[{rows[-1]['seconds']:.0f}s]", flush=True)
