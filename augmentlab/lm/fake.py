@@ -11,6 +11,10 @@ sections for the chat adapter):
 * ``persona`` — a short character card.
 * ``speaker`` — who speaks the quotation marked ``>>>`` in a ``passage``: the cast member named
   last before it, else ``unknown`` (:mod:`augmentlab.ingest.attribute_lm`).
+* ``preference`` (and its notes ``faithful``, ``fit``, ``setup``, ``craft``) — the pairwise judge
+  (:mod:`metrics.pairwise`): prefers the candidate whose actions are more varied
+  (:func:`action_variety`, distinct action spans over all of them), whatever order they are shown
+  in — "much better" for a difference of 0.3 or more, "same" under 0.05.
 
 Its quality depends on the prompt in small, deterministic ways, so that comparing prompt
 variants or optimizing them gives different (never random) scores: instructions that name what
@@ -33,6 +37,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import augmentlab  # noqa: F401  (offline environment first)
+from augmentlab.core.text import actions
 from augmentlab.lm.backends import register_backend
 from augmentlab.lm.config import FAKE_MODEL, LMConfig
 from augmentlab.lm.schema import COMPACT_OUTPUT_HEADER
@@ -263,7 +268,33 @@ def guess_speaker(prompt: _Prompt) -> str:
     return "unknown"
 
 
+def action_variety(candidate: str) -> float:
+    """Distinct action spans over all action spans of a rendered candidate (0 without actions)."""
+    spans = [" ".join(a.lower().strip(" .!?").split()) for a in actions(candidate)]
+    return len(set(spans)) / len(spans) if spans else 0.0
+
+
+PAIRWISE_NOTES = ("faithful", "fit", "setup", "craft")
+
+
+def judge_pair(prompt: _Prompt) -> dict[str, str]:
+    """The pairwise judge's answer: notes, then the candidate with the more varied actions."""
+    va = action_variety(prompt.inputs.get("candidate_a", ""))
+    vb = action_variety(prompt.inputs.get("candidate_b", ""))
+    diff = va - vb
+    if abs(diff) < 0.05:
+        preference = "same"
+    else:
+        preference = f"{'A' if diff > 0 else 'B'} {'much better' if abs(diff) >= 0.3 else 'better'}"
+    craft = f"A varies {va:.0%} of its actions, B {vb:.0%}."
+    notes = {"faithful": "Both keep to the lines.", "fit": "Both fit their speakers.",
+             "setup": "Both scenarios set the scene up.", "craft": craft}
+    return {**notes, "preference": preference}
+
+
 def _field_value(name: str, prompt: _Prompt) -> Any:
+    if "preference" in prompt.outputs and (name == "preference" or name in PAIRWISE_NOTES):
+        return judge_pair(prompt)[name]
     if name == "scenario":
         return write_scenario(prompt)
     if name in ("annotated_lines", "annotated_line"):

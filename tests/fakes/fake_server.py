@@ -27,6 +27,12 @@ Faults are scripted for the first requests, in order — each item one request:
 
 :data:`FAULTS` lists them all. ``"ok"`` in the list is a normal answer.
 
+The pairwise judge's signature (a ``preference`` output, :mod:`metrics.pairwise`) is answered by
+:func:`prefer_varied` (the candidate whose actions are more varied, in either order, as the fake
+LM does); :func:`pairwise_responder` builds a responder from any rule, e.g. :func:`always_first`
+(answers "A better" whatever is shown first: the position bias the both-orders rule must turn
+into ties).
+
 ``GET /v1/stats`` counts the requests received and answered and the server-side span of those
 since ``POST /v1/stats/reset`` (benchmarks count requests here, not in the client).
 
@@ -102,11 +108,54 @@ def spoken_of(numbered: str) -> list[str]:
     return out
 
 
+_ACTION_RE = re.compile(r"\*([^*\n]+?)\*")
+PairwiseRule = Callable[[str, str], str]
+"""``(candidate_a, candidate_b) -> preference`` on the 5-point scale of :mod:`metrics.pairwise`."""
+
+
+def action_variety(candidate: str) -> float:
+    """Distinct action spans over all action spans (0 without actions)."""
+    spans = [" ".join(m.group(1).lower().strip(" .!?").split()) for m in _ACTION_RE.finditer(candidate)]
+    spans = [s for s in spans if s]
+    return len(set(spans)) / len(spans) if spans else 0.0
+
+
+def prefer_varied(candidate_a: str, candidate_b: str) -> str:
+    """The candidate whose actions are more varied ("much better" for a difference of 0.3 or
+    more, "same" under 0.05): the same winner in either order."""
+    diff = action_variety(candidate_a) - action_variety(candidate_b)
+    if abs(diff) < 0.05:
+        return "same"
+    return f"{'A' if diff > 0 else 'B'} {'much better' if abs(diff) >= 0.3 else 'better'}"
+
+
+def always_first(candidate_a: str, candidate_b: str) -> str:
+    """Position bias: "A better" whatever is shown first."""
+    return "A better"
+
+
+def pairwise_answer(messages: list[dict[str, Any]], rule: PairwiseRule = prefer_varied) -> str:
+    """A JSON answer to the pairwise judge's prompt: one note per output field, ``rule``'s preference."""
+    system = next((_text(m.get("content")) for m in messages if m.get("role") == "system"), "")
+    user = next((_text(m.get("content")) for m in reversed(messages) if m.get("role") == "user"), "")
+    inputs = input_sections(user)
+    answer: dict[str, Any] = {name: f"The stub's note on {name}." for name, _ in output_fields(system)}
+    answer["preference"] = rule(inputs.get("candidate_a", ""), inputs.get("candidate_b", ""))
+    return json.dumps(answer)
+
+
+def pairwise_responder(rule: PairwiseRule = prefer_varied) -> Responder:
+    """A :class:`StubServer` responder answering the pairwise judge with ``rule``."""
+    return lambda messages: pairwise_answer(messages, rule)
+
+
 def default_responder(messages: list[dict[str, Any]], *, mangle: bool = False) -> str:
     """A valid JSON answer to a DSPy JSON/Chat-adapter prompt (see the module doc)."""
     system = next((_text(m.get("content")) for m in messages if m.get("role") == "system"), "")
     user = next((_text(m.get("content")) for m in reversed(messages) if m.get("role") == "user"), "")
     inputs = input_sections(user)
+    if any(name == "preference" for name, _ in output_fields(system)):
+        return pairwise_answer(messages)
     answer: dict[str, Any] = {}
     for name, kind in output_fields(system) or [("output", "str")]:
         if name == "line_actions":  # actions only: the program puts the words between them
