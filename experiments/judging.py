@@ -41,11 +41,9 @@ from augmentlab.core.text import words
 from augmentlab.core.verdicts import Verdict, read_verdicts
 from metrics import consistency
 from metrics.format import FormatConfig, check_format
+from metrics.pairwise import Candidate, open_pairwise_judge
+from prompts.variants import load_variant
 
-try:  # the pairwise LM judge (metrics.pairwise) is built beside this module; until it lands, kind "lm" says so
-    from metrics import pairwise as _pairwise  # type: ignore[attr-defined]
-except ImportError:  # pragma: no cover - depends on the build
-    _pairwise = None
 
 JUNK_FLOOR = 0.2
 """The composite's junk tier (``metrics/README.md``): above it, an output is at least competent."""
@@ -59,15 +57,6 @@ class PairJudge(Protocol):
     """What decides between two outputs for one scene (``metrics.pairwise.PairwiseJudge`` is one)."""
 
     def prefer(self, gold: GoldExample, a: Any, b: Any) -> Verdict: ...
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """One output for a scene, as a judge sees it (the fields of ``metrics.pairwise.Candidate``)."""
-
-    id: str
-    scenario: str | None
-    annotated_lines: list[str] | None
 
 
 def gate(gold: GoldExample, scenario: str | None, lines: Sequence[Any] | None, *, task: str = "both") -> list[str]:
@@ -99,10 +88,8 @@ def output_words(scenario: str | None, lines: Sequence[Any] | None) -> int:
 def open_lm_judge(stack: ExitStack, judge_spec: Any) -> PairJudge:
     """The spec's LM judge (``[judge.lm]``, ``prompt``, ``margin``) from ``metrics.pairwise``, kept
     open (its LM) until ``stack`` closes."""
-    if _pairwise is None:
-        raise AugmentlabError('[judge] kind = "lm" needs the pairwise LM judge (metrics.pairwise), missing in this build')
-    opened = _pairwise.open_pairwise_judge(judge_spec.lm, prompt=judge_spec.rubric, margin=judge_spec.min_margin)
-    return stack.enter_context(opened) if hasattr(opened, "__enter__") else opened
+    instructions = load_variant(judge_spec.rubric, task="judge").instructions
+    return stack.enter_context(open_pairwise_judge(judge_spec.lm, instructions, min_margin=int(judge_spec.min_margin)))
 
 
 def judge_pair(judge: PairJudge, gold: GoldExample, a: Candidate, b: Candidate, *, kind: str, task: str) -> Verdict:

@@ -155,7 +155,31 @@ def test_cli_pairs_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert main(["metrics", "check", "--verdicts", str(tmp_path / "v.jsonl")]) == 2
     assert main(["metrics", "check", "--pairs", str(good), "--verdicts", str(tmp_path / "none.jsonl")]) == 2
     assert main(["metrics", "check", "--pairs", str(good), "--judge"]) == 2
-    assert "pairwise LM judge" in capsys.readouterr().err
+    assert "--judge needs a judge LM" in capsys.readouterr().err
+
+
+def test_cli_pairs_with_the_pairwise_judge(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """--judge adds the pairwise LM judge (both orders) as an evaluator, with its flip rate."""
+    from augmentlab.cli import main
+
+    from test_metrics import BagOfWordsModel
+    from metrics import similarity
+
+    monkeypatch.setenv("DSPY_CACHEDIR", str(tmp_path / "dspy"))
+    root = make_set(tmp_path / "set")
+    saved = similarity._DEFAULT
+    similarity._DEFAULT = similarity.Embedder(BagOfWordsModel())
+    try:
+        code = main(["metrics", "check", "--pairs", str(root), "--judge", "--lm", "fake",
+                     "--judge-limit", "5", "--min-agreement", "0"])
+    finally:
+        similarity._DEFAULT = saved
+    out = capsys.readouterr().out
+    assert code == 0, out
+    flat = " ".join(out.split())
+    assert re.search(r"lm judge \(fake/augmentlab\) on 5 of the 11 decisive pairs: agreement \d\.\d{3} "
+                     r"\(length baseline on the same pairs \d\.\d{3}\); order flips \d\.\d\d, ties \d of 5", flat), flat
 
 
 def test_cli_pairs_bound_sets_the_exit_code(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

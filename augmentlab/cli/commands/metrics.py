@@ -57,7 +57,9 @@ def check_command(
 
     pairs_ok = True
     if pairs:
-        pairs_ok = _pairs_check(pairs, verdicts, min_agreement, judge=judge, lm_options=lm_options)
+        pairs_ok = _pairs_check(pairs, verdicts, min_agreement, judge=judge, lm_options=lm_options,
+                                judge_prompt=judge_prompt if judge_prompt != "judge/given_circumstances" else "judge/pairwise",
+                                judge_limit=judge_limit, seed=seed)
         if not gold and not mine:
             raise typer.Exit(0 if pairs_ok else 1)
         judge = False  # --judge was the preference check's; the gold sets below get the composite's checks
@@ -154,9 +156,14 @@ def _check_sets(console: Any, sets: list[tuple[str, list[Any]]], donors: list[An
     return ok
 
 
-def _pairs_check(dirs: list[Path], verdicts_file: Path | None, bound: float, *, judge: bool, lm_options: Any) -> bool:
+def _pairs_check(dirs: list[Path], verdicts_file: Path | None, bound: float, *, judge: bool, lm_options: Any,
+                 judge_prompt: str = "judge/pairwise", judge_limit: int = 8, seed: int = 0) -> bool:
     """Each evaluator's agreement with each preference set's readers, printed beside the length
-    baseline; True when every bounded evaluator reaches ``bound`` (see :mod:`metrics.preference`)."""
+    baseline; True when every bounded evaluator reaches ``bound`` (see :mod:`metrics.preference`).
+    With ``judge``, the pairwise LM judge (``metrics.pairwise``, both orders) is one more evaluator,
+    on ``judge_limit`` decisive pairs per set (drawn with ``seed``), with its order-flip rate."""
+    from contextlib import ExitStack
+
     from rich.console import Console
 
     from augmentlab.core.verdicts import read_verdicts
@@ -164,40 +171,81 @@ def _pairs_check(dirs: list[Path], verdicts_file: Path | None, bound: float, *, 
 
     psets = [preference.read_set(d) for d in dirs]  # read everything first: bad input fails before any scoring
     imported = read_verdicts(verdicts_file) if verdicts_file is not None else None
-    if judge:
-        # Hook for the pairwise LM judge (metrics/pairwise.py, another change): build its
-        # PairEvaluator from lm_options here and append it to the evaluators of each set below.
-        raise AugmentlabError("--judge with --pairs needs the pairwise LM judge (metrics/pairwise.py), "
-                              "which this version does not have; drop --judge to check the composite")
     console = Console(width=max(Console().width, 100))
     ok = True
-    for pset in psets:
-        pairs = preference.decisive_pairs(pset)
-        if not pairs:
-            raise AugmentlabError(f"{pset.path}: the readers agree on no pair (no decisive pairs)")
-        evaluators: list[tuple[Any, bool]] = [  # (evaluator, bounded on pairs without the reference)
-            (preference.composite_evaluator(pset, with_reference=True), True),
-            (preference.composite_evaluator(pset, with_reference=False), False),
-        ]
-        if imported is not None:
-            ev = preference.VerdictsEvaluator(verdicts_file.name if verdicts_file else "verdicts", imported)
-            if ev.check_ids(pset):
-                evaluators.append((ev, False))
-            else:
-                console.print(f"[yellow]{pset.name}: no imported verdict names this set's candidates[/yellow]")
-        length = preference.agreement(pset, preference.length_evaluator(), pairs)
-        rows = [(preference.agreement(pset, ev, pairs), nonref) for ev, nonref in evaluators]
-        console.print(_pairs_table(pset, pairs, rows, length, bound))
-        for ev, _ in evaluators:
-            if isinstance(ev, preference.VerdictsEvaluator) and ev.missing:
-                console.print(f"  [yellow]{ev.name}: no verdict for {ev.missing} decisive pair(s) (counted as ties)[/yellow]")
-        for agr, nonref in rows:
-            rate = agr.rate_nonref if nonref else agr.rate
-            if not rate >= bound:
-                console.print(f"  [red]{agr.name}: agreement {rate:.3f} below {bound:.2f}[/red]")
-                ok = False
+    with ExitStack() as stack:
+        lm_judge = _open_pair_judge(stack, lm_options, judge_prompt) if judge else None
+        for pset in psets:
+            ok = _pairs_check_set(console, pset, imported, verdicts_file, bound, lm_judge, judge_limit, seed) and ok
     console.print("[green]every evaluator meets the agreement bound[/green]" if ok
                   else "[red]some evaluators are below the agreement bound[/red]")
+    return ok
+
+
+def _open_pair_judge(stack: Any, lm_options: Any, prompt: str) -> Any:
+    """The pairwise LM judge on the LM the options (else ``AUGMENTLAB_JUDGE_*``) describe."""
+    from metrics import pairwise
+    from prompts.variants import load_variant
+
+    config = _judge_config(lm_options)
+    return stack.enter_context(pairwise.open_pairwise_judge(config, load_variant(prompt, task="judge").instructions))
+
+
+class _Recording:
+    """An evaluator that keeps the verdicts it gives (for the LM judge's flip rate)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner, self.name, self.verdicts = inner, inner.name, []
+
+    def prefer(self, gold: Any, a: Any, b: Any) -> Any:
+        verdict = self.inner.prefer(gold, a, b)
+        self.verdicts.append(verdict)
+        return verdict
+
+
+def _pairs_check_set(console: Any, pset: Any, imported: Any, verdicts_file: Path | None, bound: float,
+                     lm_judge: Any, judge_limit: int, seed: int) -> bool:
+    import random
+
+    from metrics import pairwise, preference
+
+    ok = True
+    pairs = preference.decisive_pairs(pset)
+    if not pairs:
+        raise AugmentlabError(f"{pset.path}: the readers agree on no pair (no decisive pairs)")
+    evaluators: list[tuple[Any, bool]] = [  # (evaluator, bounded on pairs without the reference)
+        (preference.composite_evaluator(pset, with_reference=True), True),
+        (preference.composite_evaluator(pset, with_reference=False), False),
+    ]
+    if imported is not None:
+        ev = preference.VerdictsEvaluator(verdicts_file.name if verdicts_file else "verdicts", imported)
+        if ev.check_ids(pset):
+            evaluators.append((ev, False))
+        else:
+            console.print(f"[yellow]{pset.name}: no imported verdict names this set's candidates[/yellow]")
+    length = preference.agreement(pset, preference.length_evaluator(), pairs)
+    rows = [(preference.agreement(pset, ev, pairs), nonref) for ev, nonref in evaluators]
+    console.print(_pairs_table(pset, pairs, rows, length, bound))
+    for ev, _ in evaluators:
+        if isinstance(ev, preference.VerdictsEvaluator) and ev.missing:
+            console.print(f"  [yellow]{ev.name}: no verdict for {ev.missing} decisive pair(s) (counted as ties)[/yellow]")
+    if lm_judge is not None:
+        sample = sorted(random.Random(seed).sample(range(len(pairs)), min(judge_limit, len(pairs))))
+        some = [pairs[i] for i in sample]
+        recorder = _Recording(lm_judge)
+        agr = preference.agreement(pset, recorder, some)
+        some_length = preference.agreement(pset, preference.length_evaluator(), some)
+        flips = pairwise.flip_rate(recorder.verdicts)
+        ties = sum(v.winner == "tie" for v in recorder.verdicts)
+        console.print(f"  {agr.name} on {agr.n} of the {len(pairs)} decisive pairs: agreement {agr.rate:.3f} "
+                      f"(length baseline on the same pairs {some_length.rate:.3f}); order flips "
+                      f"{'n/a' if flips is None else f'{flips:.2f}'}, ties {ties} of {len(recorder.verdicts)}")
+        rows.append((agr, False))
+    for agr, nonref in rows:
+        rate = agr.rate_nonref if nonref else agr.rate
+        if not rate >= bound:
+            console.print(f"  [red]{agr.name}: agreement {rate:.3f} below {bound:.2f}[/red]")
+            ok = False
     return ok
 
 
@@ -304,6 +352,24 @@ def _table(title: str, n: int, rows: list[Any]) -> Any:
     return table
 
 
+def _judge_config(lm_options: Any) -> Any:
+    """The judge's LM: the LM options when any is given (``--model``/``--api-base`` or ``--gguf``),
+    else ``AUGMENTLAB_JUDGE_MODEL`` (+ ``_API_BASE``, ``_KEY_ENV``, ``_PRICES``); one error when neither."""
+    import dataclasses
+
+    from augmentlab.lm.settings import resolve_lm_config
+    from metrics import judge as judge_mod
+
+    given = lm_options is not None and any(getattr(lm_options, f.name) is not None for f in dataclasses.fields(lm_options))
+    config = resolve_lm_config(lm_options) if given else judge_mod.judge_config_from_env()
+    if config is None:
+        raise AugmentlabError(
+            f"--judge needs a judge LM: pass --model (and --api-base, --api-key-env as needed) or --gguf, or set "
+            f"{judge_mod.JUDGE_ENV_PREFIX}_MODEL (and _API_BASE, _KEY_ENV)"
+        )
+    return config
+
+
 def _judge_check(
     console: Any, sets: list[tuple[str, list[Any]]], prompt: str, limit: int, seed: int, lm_options: Any = None
 ) -> bool:
@@ -313,20 +379,7 @@ def _judge_check(
     from metrics import judge as judge_mod
     from prompts.variants import load_variant
 
-    import dataclasses
-
-    given = lm_options is not None and any(getattr(lm_options, f.name) is not None for f in dataclasses.fields(lm_options))
-    if given:
-        from augmentlab.lm.settings import resolve_lm_config
-
-        config = resolve_lm_config(lm_options)
-    else:
-        config = judge_mod.judge_config_from_env()
-    if config is None:
-        raise AugmentlabError(
-            f"--judge needs an endpoint: pass --model (and --api-base, --api-key-env as needed) or set "
-            f"{judge_mod.JUDGE_ENV_PREFIX}_MODEL (and _API_BASE, _KEY_ENV)"
-        )
+    config = _judge_config(lm_options)
     variant = load_variant(prompt, task="judge")
     ok = True
     with judge_mod.open_judge(config, variant.instructions) as judge:
