@@ -208,3 +208,18 @@ def test_optimizers_climb_the_judge_with_its_feedback(tmp_path: Path, monkeypatc
     assert any("JUDGE-WHY" in p.feedback for p in received), "GEPA received the judge's why as feedback"
     assert result.best.name == "climb"
     shutil.rmtree(tmp_path / "programs", ignore_errors=True)
+
+
+def test_a_spec_lm_judge_opens_the_real_pairwise_judge(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No judge injected: `[judge] kind = "lm"` opens metrics.pairwise's judge (both orders) on the
+    spec's `[judge.lm]` (the fake LM here) with the prompts/judge/pairwise.md rubric."""
+    monkeypatch.setenv("DSPY_CACHEDIR", str(tmp_path / "dspy"))
+    result = _run(tmp_path, _write(tmp_path, "real_judge", LM_JUDGE))
+    verdicts = read_verdicts(tmp_path / "out" / "verdicts" / "lm.jsonl")
+    assert len(verdicts) == len(result.split.test)
+    lm_made = [v for v in verdicts if v.source != "gate"]
+    assert lm_made and all(v.source.startswith("lm:") and v.kind == "lm" for v in lm_made)
+    # both orders were asked for each pair the gates let through (the rule keeps both answers)
+    assert all({"order_ab", "order_ba", "flipped"} <= set(v.extra) for v in lm_made)
+    # one prompt, one fake LM: the same outputs, so the judge finds no winner and seed stays
+    assert all(v.winner == "tie" for v in lm_made) and result.best.name == "seed"
