@@ -84,6 +84,8 @@ def _candidate_html(label: str, candidate: Candidate, scene: SceneLines | None) 
         rows.append(f"<p class=line>{prefix}{_line_html(line)}</p>")
     if not rows:
         rows.append("<p class=missing>(no annotated lines)</p>")
+    if candidate.error:
+        rows.insert(0, "<p class=missing>(the program failed on this scene: what it produced is shown)</p>")
     scenario = html.escape(candidate.scenario) if candidate.scenario else "<span class=missing>(no scenario)</span>"
     return (
         f"<div class=cand id=cand-{label.lower()}><h2>{label}</h2>"
