@@ -15,7 +15,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlparse
 
+import prompts
 from augmentlab.core.errors import AugmentlabError
+from augmentlab.core.model import GoldExample
+from augmentlab.ingest.gold import read_gold as read_gold_file
 from experiments.tracking import PER_EXAMPLE_TABLE, ROLE_TAG, VARIANT_TAG, client, resolve_tracking_uri
 
 if TYPE_CHECKING:
@@ -222,9 +225,44 @@ def _read_table(mlflow_client: MlflowClient, experiment_id: str, variant: Varian
             ]
 
 
+def execution_gold(results: ExperimentResults) -> tuple[dict[str, GoldExample], str]:
+    """The gold examples an execution used, by id, and a note when they cannot be found or read.
+
+    The logged ``gold`` paths are tried as given, then under the current folder, the spec's folder
+    and the project root. The report and the judging page read the scenes' human lines with it.
+    """
+    paths = json_list(results.params.get("gold"))
+    if not paths:
+        return {}, "The execution did not log its gold set, so the human lines are not shown."
+    roots = [Path.cwd()]
+    spec_path = results.params.get("spec_path")
+    if spec_path:
+        roots.append(Path(spec_path).parent)
+    roots.append(Path(prompts.__file__).resolve().parent.parent)
+    gold: dict[str, GoldExample] = {}
+    missing, unreadable = [], []
+    for text in paths:
+        candidates = [Path(text)] if Path(text).is_absolute() else [root / text for root in roots]
+        found = next((p for p in candidates if p.is_file()), None)
+        if found is None:
+            missing.append(text)
+            continue
+        try:
+            gold.update((example.id, example) for example in read_gold_file(found))
+        except AugmentlabError as exc:
+            unreadable.append(str(exc))
+    notes = []
+    if missing:
+        notes.append(f"Gold set not found ({', '.join(missing)}): human lines are not shown.")
+    if unreadable:
+        notes.append(f"Gold set unreadable ({'; '.join(unreadable)}): its human lines are not shown.")
+    return gold, " ".join(notes)
+
+
 __all__ = [
     "ExperimentResults",
     "VariantResult",
+    "execution_gold",
     "experiment_name",
     "find_experiment",
     "json_list",

@@ -39,7 +39,7 @@ def test_the_contract_has_teeth(tmp_path):
     for pkg in ("augmentlab", "prompts", "metrics", "experiments"):
         (tmp_path / pkg).mkdir()
         (tmp_path / pkg / "__init__.py").write_text("")
-    for sub in ("cli", "augment", "export", "report", "traincheck", "ingest", "store", "lm", "core"):
+    for sub in ("cli", "augment", "export", "report", "judging", "traincheck", "ingest", "store", "lm", "core"):
         (tmp_path / "augmentlab" / sub).mkdir()
         (tmp_path / "augmentlab" / sub / "__init__.py").write_text("")
     (tmp_path / "augmentlab" / "core" / "bad.py").write_text("import augmentlab.cli\n")

@@ -19,7 +19,7 @@ import typer
 
 from augmentlab.core.errors import AugmentlabError
 
-COMMAND_MODULES = ("ingest", "metrics", "experiment", "augment", "report", "traincheck")
+COMMAND_MODULES = ("ingest", "metrics", "experiment", "augment", "report", "judge", "traincheck")
 
 app = typer.Typer(
     name="augmentlab",

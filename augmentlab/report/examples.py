@@ -11,14 +11,10 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-import prompts
-from augmentlab.core.errors import AugmentlabError
 from augmentlab.core.model import GoldExample
-from augmentlab.ingest.gold import read_gold as read_gold_file
-from experiments.results import json_list
+from experiments.results import execution_gold
 
 if TYPE_CHECKING:
     from experiments.results import ExperimentResults, VariantResult
@@ -52,33 +48,9 @@ class ExampleView:
 
 
 def read_gold(results: ExperimentResults) -> tuple[dict[str, GoldExample], str]:
-    """The gold examples the execution used, by id, and a note when they cannot be found or read."""
-    paths = json_list(results.params.get("gold"))
-    if not paths:
-        return {}, "The execution did not log its gold set, so the human lines are not shown."
-    roots = [Path.cwd()]
-    spec_path = results.params.get("spec_path")
-    if spec_path:
-        roots.append(Path(spec_path).parent)
-    roots.append(Path(prompts.__file__).resolve().parent.parent)
-    gold: dict[str, GoldExample] = {}
-    missing, unreadable = [], []
-    for text in paths:
-        candidates = [Path(text)] if Path(text).is_absolute() else [root / text for root in roots]
-        found = next((p for p in candidates if p.is_file()), None)
-        if found is None:
-            missing.append(text)
-            continue
-        try:
-            gold.update((example.id, example) for example in read_gold_file(found))
-        except AugmentlabError as exc:
-            unreadable.append(str(exc))
-    notes = []
-    if missing:
-        notes.append(f"Gold set not found ({', '.join(missing)}): human lines are not shown.")
-    if unreadable:
-        notes.append(f"Gold set unreadable ({'; '.join(unreadable)}): its human lines are not shown.")
-    return gold, " ".join(notes)
+    """The gold examples the execution used, by id, and a note when they cannot be found or read
+    (:func:`experiments.results.execution_gold`)."""
+    return execution_gold(results)
 
 
 def view(example_id: str, variants: Sequence[VariantResult], gold: dict[str, GoldExample]) -> ExampleView:
