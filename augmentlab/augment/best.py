@@ -39,7 +39,9 @@ def augment_with_best(script: Script, result: RunResult, *, session: LMSession, 
         trace_tags={"augmentlab.spec": spec.spec_name, "augmentlab.variant": best.name},
         trace_run_id=result.parent_run_id,
     )
-    augment_scripts([script], out_dir, session, options)
+    report = augment_scripts([script], out_dir, session, options)
+    for note in report.notes():
+        console.print(f"  {note}", markup=False)
     path = out_dir / "augmented.jsonl"
     why = "the baseline: no variant is detectably better" if best is result.variants[0] else (
         "detectably better than the baseline")
