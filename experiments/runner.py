@@ -347,7 +347,7 @@ def _say_unparsed(ex: Execution, name: str, unparsed: parse_log.ParseErrors, ans
     if not unparsed.count:
         return
     path = unparsed.write(ex.out_dir / RESULTS_DIR / f"{name}.parse_errors.jsonl", variant=name)
-    ex.console.print(f"  {name}: {unparsed.summary(answers, path)}")
+    ex.console.print(f"  {name}: {unparsed.summary(answers, path)}", markup=False, highlight=False, soft_wrap=True)
 
 
 def _make_program(ex: Execution, outcome: VariantOutcome, done: list[VariantOutcome]) -> None:

@@ -45,7 +45,8 @@ def fake_server(monkeypatch, tmp_path):
 
 
 def _config(gguf: Path, **kw) -> LMConfig:
-    return LMConfig(kind="embedded", gguf=str(gguf), cache=False, num_retries=0, timeout=10, start_timeout=20, **kw)
+    settings = {"cache": False, "num_retries": 0, "timeout": 10, "start_timeout": 20, **kw}
+    return LMConfig(kind="embedded", gguf=str(gguf), **settings)
 
 
 def _log_path(message: str) -> Path:

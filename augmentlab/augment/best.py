@@ -41,7 +41,7 @@ def augment_with_best(script: Script, result: RunResult, *, session: LMSession, 
     )
     report = augment_scripts([script], out_dir, session, options)
     for note in report.notes():
-        console.print(f"  {note}", markup=False)
+        console.print(f"  {note}", markup=False, highlight=False, soft_wrap=True)
     path = out_dir / "augmented.jsonl"
     why = "the baseline: no variant is detectably better" if best is result.variants[0] else (
         "detectably better than the baseline")

@@ -197,6 +197,7 @@ class SceneRunner:
                 return Outcome(item, "ok", attempt + 1, usage, result=clean)
             raw = result.raw or raw
             reason = result.reason or "the program reported a failure"
+            parse_log.note("augment", reason, scene=item.scene.id, attempt=attempt + 1)  # counted if unparsed
             if _cut_off(reason):
                 reason = CUT_OFF_REASON
                 if split_on_cut_off:

@@ -33,27 +33,36 @@ def _answered() -> None:
 
 
 class EmbeddedLM(dspy.LM):
-    """A ``dspy.LM`` on the embedded server that names the server's crash (see the module doc)."""
+    """A ``dspy.LM`` on the embedded server that names the server's crash (see the module doc).
 
-    def forward(self, *args: Any, **kwargs: Any) -> Any:
+    DSPy 3.4 runs every call from ``__call__``/``acall`` (its execution layer); ``forward`` is not
+    overridden (a subclass that does is taken for a legacy custom LM)."""
+
+    def _checked(self, call: Any, *args: Any, **kwargs: Any) -> Any:
         _raise_if_crashed()
         try:
-            out = super().forward(*args, **kwargs)
+            out = call(*args, **kwargs)
         except Exception:
             _raise_if_crashed(wait=1.0)
             raise
         _answered()
         return out
 
-    async def aforward(self, *args: Any, **kwargs: Any) -> Any:
+    async def _achecked(self, call: Any, *args: Any, **kwargs: Any) -> Any:
         _raise_if_crashed()
         try:
-            out = await super().aforward(*args, **kwargs)
+            out = await call(*args, **kwargs)
         except Exception:
             _raise_if_crashed(wait=1.0)
             raise
         _answered()
         return out
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._checked(super().__call__, *args, **kwargs)
+
+    async def acall(self, *args: Any, **kwargs: Any) -> Any:
+        return await self._achecked(super().acall, *args, **kwargs)
 
 
 @register_backend("embedded")

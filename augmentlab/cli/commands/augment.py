@@ -55,7 +55,7 @@ def _print_report(report: Any) -> None:
         + (f" ({u.cached_calls} calls from the DSPy cache: counted, not spent)" if u.cached_calls else "")
     )
     for note in report.notes():
-        console.print(note, markup=False)
+        console.print(note, markup=False, highlight=False, soft_wrap=True)
     if report.failures:
         table = Table(title="not augmented (see failures.jsonl)")
         for col in ("script", "scene", "status", "reason"):

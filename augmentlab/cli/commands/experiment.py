@@ -49,7 +49,7 @@ def _run(spec: Path, tracking_uri: str | None, out: Path | None, programs_dir: P
     )
     if result.spec.lm.kind == "embedded" and not result.spec.lm.gguf:
         for line in next_steps(str(spec)):
-            console.print(line, markup=False, highlight=False)
+            console.print(line, markup=False, highlight=False, soft_wrap=True)
 
 
 def next_steps(spec: str) -> list[str]:
