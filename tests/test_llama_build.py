@@ -93,3 +93,10 @@ def test_a_passing_child_reports_its_speed(tmp_path):
 def test_no_cpu_flags_file_means_no_flags(monkeypatch):
     monkeypatch.setattr(smoke, "Path", lambda _p: Path(os.devnull) / "missing")
     assert smoke.cpu_flags() == set()
+
+
+def test_no_answer_in_time_is_not_called_a_crash(tmp_path, capsys):
+    body = "import time\ntime.sleep(30)"
+    code = smoke.main(["--gguf", str(_gguf(tmp_path)), "--python", _fake_python(tmp_path, body), "--timeout", "1"])
+    err = capsys.readouterr().err
+    assert code == smoke.EXIT_TIMEOUT and "no answer within 1s" in err and "crashed" not in err

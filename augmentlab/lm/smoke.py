@@ -88,6 +88,7 @@ class SmokeResult:
     prompt_tps: float | None = None
     gen_tps: float | None = None
     python: str = ""
+    timed_out: bool = False
 
     @property
     def failed_step(self) -> str:
@@ -103,8 +104,12 @@ class SmokeResult:
             return (f"smoke test passed: llama.cpp (build: {build}) answered a two-token prompt and a chat turn "
                     f"in {self.seconds:.1f}s{speed}")
         how = exit_description(self.returncode) if self.returncode is not None else "did not finish"
-        why = (f"; the build uses {', '.join(self.missing)}, which this CPU lacks (a wheel built for another CPU)"
-               if self.missing else "")
+        if self.missing:
+            why = f"; the build uses {', '.join(self.missing)}, which this CPU lacks (a wheel built for another CPU)"
+        elif self.returncode == -signal.SIGILL:
+            why = "; an instruction this CPU lacks (a llama.cpp built for another CPU)"
+        else:
+            why = ""
         tail = f": {self.detail}" if self.detail else ""
         return f"smoke test FAILED: llama.cpp {how} at step '{self.failed_step}'{why}{tail}"
 
@@ -140,8 +145,14 @@ def missing_features(features: list[str], flags: set[str]) -> list[str]:
     return [f for f in features if _FEATURE_FLAGS[f] not in flags]
 
 
+TIMEOUT = 600.0
+"""Seconds the child may take (SmolLM2 answers in a few seconds; a shared machine can be slow)."""
+EXIT_TIMEOUT = 3
+"""``main``'s exit status when the child did not finish in time (not a crash: no rebuild helps)."""
+
+
 def run_smoke(gguf: Path | None = None, *, python: str | None = None, threads: int = 2,
-              timeout: float = 180.0, measure: bool = False) -> SmokeResult:
+              timeout: float = TIMEOUT, measure: bool = False) -> SmokeResult:
     """Run the child (see the module doc) with ``python`` (default: this interpreter)."""
     path = Path(gguf) if gguf is not None else default_model_path()
     if not path.is_file():
@@ -152,7 +163,8 @@ def run_smoke(gguf: Path | None = None, *, python: str | None = None, threads: i
         proc = subprocess.run([exe, "-c", _CHILD, str(path), str(threads), "1" if measure else "0"],
                               capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
     except subprocess.TimeoutExpired:
-        return SmokeResult(False, "", None, detail=f"no answer within {timeout:.0f}s", python=exe)
+        return SmokeResult(False, "", None, detail=f"no answer within {timeout:.0f}s (a busy machine?)", python=exe,
+                           timed_out=True)
     except OSError as exc:
         raise AugmentlabError(f"cannot run {exe}: {exc}") from None
     steps = _steps(proc.stdout)
@@ -191,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--gguf", type=Path, default=None, help="GGUF file (default: the shipped SmolLM2)")
     parser.add_argument("--python", default=None, help="interpreter whose llama_cpp to test (default: this one)")
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--timeout", type=float, default=180.0)
+    parser.add_argument("--timeout", type=float, default=TIMEOUT)
     parser.add_argument("--measure", action="store_true", help="also time prompt and generation (tokens/s)")
     args = parser.parse_args(argv)
     try:
@@ -201,6 +213,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"augmentlab: smoke test FAILED: {exc}", file=sys.stderr)
         return 1
     print(f"augmentlab: {result.message()}", file=sys.stdout if result.ok else sys.stderr)
+    if result.timed_out:
+        return EXIT_TIMEOUT
     return 0 if result.ok else 1
 
 
