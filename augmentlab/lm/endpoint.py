@@ -41,7 +41,8 @@ def unreachable(exc: BaseException, config: LMConfig | None) -> str | None:
         return None
     where = (config.api_base if config is not None and config.api_base else
              f"the provider's URL for {config.model}" if config is not None and config.model else "the LM's URL")
-    return f"cannot connect to the LM at {where} (connection refused or host unknown: is the server running? check --api-base / api_base in [lm])"
+    return (f"cannot connect to the LM at {where} (refused, unknown host or no answer to connect: is the server "
+            "running? check --api-base / api_base in [lm])")
 
 
 def _provider_key_variable(model: str) -> str:

@@ -71,9 +71,9 @@ class EmbeddedServer:
     settings: tuple[object, ...] = ()
     refs: int = 0
     answered: int = 0
+    """Requests it answered (counted by the embedded LM), to say when it crashed."""
     keep_log: bool = False
     """Keep the log file when stopped (it died on its own, or never answered)."""
-    """Requests it answered (counted by the embedded LM), to say when it crashed."""
     _log_file: object = field(default=None, repr=False)
 
     @property
@@ -91,10 +91,10 @@ class EmbeddedServer:
         tail = self.stderr_tail()
         code = self.process.returncode
         error = ServerCrashed(
-            f"the embedded LM server {exit_description(self.process.returncode)} {when}; its log: {self.log_path}"
+            f"the embedded LM server {exit_description(code)} {when}; its log: {self.log_path}"
             + (f" (last lines: {tail[-400:]})" if tail else "")
-            + (" — a llama.cpp built for another CPU does this: run `python -m augmentlab.lm.smoke`, and "
-               "`bash scripts/setup.sh` to rebuild it" if code is not None and code < 0 else "")
+            + (" — a llama.cpp built for another CPU crashes like this: `python -m augmentlab.lm.smoke` checks it, "
+               "`bash scripts/setup.sh` rebuilds it" if code is not None and code < 0 else "")
         )
         if when == "while starting" and code is not None and code > 0:
             error.exit_code = 2  # it refused its input (a bad GGUF, a bad option): the user's to fix
