@@ -23,8 +23,10 @@
 # Nothing here downloads anything but packages from the package registries.
 #
 # --browser also installs Debian's chromium (root + apt-get only) for the report's browser test.
+# --print-target prints the build target and its CMake flags for this CPU, and exits.
 # Environment: PYTHON (the interpreter for the venv), LLAMA_CMAKE_ARGS (extra CMake flags for
-# llama.cpp, appended after the portable ones), AUGMENTLAB_WHEEL_CACHE.
+# llama.cpp, appended after the portable ones), AUGMENTLAB_WHEEL_CACHE, AUGMENTLAB_CPUINFO (a
+# cpuinfo file to read the flags from instead of /proc/cpuinfo: tests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -43,7 +45,7 @@ LLAMA_VERSION="0.3.36"
 # ---- the build target: the portable instruction-set level this CPU has (never -march=native)
 cpu_flags() {
     # the instruction-set flags that decide which llama.cpp kernels can run here
-    grep -m1 -E '^(flags|Features)' /proc/cpuinfo 2>/dev/null | cut -d: -f2 | tr ' ' '\n' \
+    grep -m1 -E '^(flags|Features)' "${AUGMENTLAB_CPUINFO:-/proc/cpuinfo}" 2>/dev/null | cut -d: -f2 | tr ' ' '\n' \
         | grep -E '^(sse4_2|avx|avx2|fma|f16c|bmi2|avx512.*|avx_vnni|amx.*|asimd|sve.*)$' | sort | tr '\n' ' ' \
         | sed 's/ $//'
 }
@@ -72,6 +74,11 @@ case "$(uname -m)" in
 esac
 PORTABLE_ARGS="$PORTABLE_ARGS ${LLAMA_CMAKE_ARGS:-}"
 TARGET_ID="$TARGET-$(echo "$PORTABLE_ARGS" | sha256sum | cut -c1-8)"
+if [ "${1:-}" = "--print-target" ]; then  # what this CPU gets (tests/test_setup_target.py)
+    echo "$TARGET_ID"
+    echo "$PORTABLE_ARGS"
+    exit 0
+fi
 
 PYTHON="${PYTHON:-python3}"
 if [ ! -x .venv/bin/python ]; then
