@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -32,6 +33,7 @@ def fake_server(monkeypatch, tmp_path):
         return [sys.executable, str(FAKE), "--model", str(model_path), "--host", "127.0.0.1", "--port", str(port)]
 
     monkeypatch.setattr(llama_server, "server_command", command)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # the kept logs go with the test's folder
     monkeypatch.setattr(llama_server, "check_llama_cpp", lambda: None)
 
     def use(mode: str) -> Path:
