@@ -2,6 +2,8 @@
 
     .venv/bin/python benchmarks/bench_augment.py               # throughput table (~1-2 min)
     .venv/bin/python benchmarks/bench_augment.py --embedded    # + tokens/line on the real model (slow)
+    AUGMENTLAB_NATIVE_PYTHON=/other/venv/bin/python .venv/bin/python benchmarks/bench_augment.py --llama-speed
+                                                               # llama.cpp tokens/s: this build vs another
 
 **Throughput, counted at the server.** A stub OpenAI-compatible server
 (`tests/fakes/fake_server.py`, its own process, 127.0.0.1, fixed latency, no model)
@@ -35,6 +37,13 @@ program (``scenario/seed`` + ``actions/compose``) between them, on the same gold
 embedded SmolLM2 model,
 with both programs' mean scores against the gold set. Goal: half the tokens per line or less at
 an equal or better score.
+
+**llama.cpp speed** (``--embedded``, first): prompt processing and generation tokens/s of the
+installed llama.cpp build (``scripts/setup.sh``'s portable one) on SmolLM2, measured in a child
+process by :func:`augmentlab.lm.smoke.run_smoke` (256-token prompt, 32 generated tokens, best of
+3). Beside it, where ``AUGMENTLAB_NATIVE_PYTHON`` names another venv's interpreter (for example
+one where llama-cpp-python was built with llama.cpp's default ``-march=native``), the same numbers
+for that build, and the ratio. A build that crashes on this CPU is shown as such, not timed.
 """
 
 from __future__ import annotations
@@ -54,6 +63,7 @@ from augmentlab.core.model import Line, LineKind, Scene, Script
 from augmentlab.lm import LMConfig, use_lm
 from augmentlab.ingest.gold import read_gold
 from metrics.composite import score
+from augmentlab.lm.smoke import SmokeResult, run_smoke
 from prompts.programs import SceneAugmenter, augment_scene
 
 KEY_ENV = "AUGMENTLAB_BENCH_KEY"
@@ -216,6 +226,34 @@ def tokens_per_line(gold: list) -> list[tuple[str, int, int, int, int, float]]:
     return rows
 
 
+def llama_speed() -> list[tuple[str, SmokeResult]]:
+    """The installed build, and the one of ``AUGMENTLAB_NATIVE_PYTHON`` when set (see the module doc)."""
+    builds = [("installed (this venv)", sys.executable)]
+    other = os.environ.get("AUGMENTLAB_NATIVE_PYTHON")
+    if other:
+        builds.append((f"other ({other})", other))
+    return [(name, run_smoke(python=python, measure=True, timeout=600)) for name, python in builds]
+
+
+def print_llama_speed() -> None:
+    print("\nllama.cpp speed on SmolLM2-135M (2 threads; 256-token prompt, 32 generated tokens, best of 3)")
+    print(f"  {'build':<44} {'features':<32} {'prompt tok/s':>12} {'gen tok/s':>10}")
+    rows = llama_speed()
+    for name, r in rows:
+        features = " ".join(f for f in r.build_features if f not in ("SSE3", "SSSE3")) or "?"
+        if r.ok and r.prompt_tps is not None and r.gen_tps is not None:
+            print(f"  {name:<44} {features:<32} {r.prompt_tps:>12.0f} {r.gen_tps:>10.1f}")
+        else:
+            print(f"  {name:<44} {features:<32} {r.message()}")
+    timed = [r for _, r in rows if r.ok and r.prompt_tps and r.gen_tps]
+    if len(timed) == 2:
+        mine, other = timed
+        print(f"  installed / other: prompt {mine.prompt_tps / other.prompt_tps:.2f}, "
+              f"generation {mine.gen_tps / other.gen_tps:.2f}")
+    elif len(rows) == 1:
+        print("  (set AUGMENTLAB_NATIVE_PYTHON=/path/to/other/venv/bin/python to time another build beside it)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--latency", type=float, default=0.2)
@@ -225,7 +263,12 @@ def main() -> None:
     parser.add_argument("--embedded", action="store_true", help="also measure tokens/line on the embedded model")
     parser.add_argument("--scenes", type=int, default=20,
                         help="gold scenes for --embedded (default 20: all of the hand-written set; ~12 min)")
+    parser.add_argument("--llama-speed", action="store_true",
+                        help="only the llama.cpp speed table of --embedded (installed build vs AUGMENTLAB_NATIVE_PYTHON's)")
     args = parser.parse_args()
+    if args.llama_speed:
+        print_llama_speed()
+        return
 
     print(f"augment throughput vs raw openai.AsyncOpenAI — stub server, {args.latency * 1000:.0f} ms latency,"
           f" requests counted at the server, {args.repeat} repeats (median, min-max)")
@@ -243,6 +286,7 @@ def main() -> None:
               f" {_median(ceiling):>6.2f} ({min(ceiling):.2f}-{max(ceiling):.2f}){flag}")
 
     if args.embedded:
+        print_llama_speed()
         gold = gold_scenes(args.scenes)
         print(f"\ntokens per augmented line, embedded SmolLM2, same {len(gold)} gold scenes")
         rows = tokens_per_line(gold)

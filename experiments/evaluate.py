@@ -11,9 +11,10 @@ from typing import TYPE_CHECKING, Any
 
 from dspy.utils.exceptions import LMError
 
-from augmentlab.core.errors import AugmentlabError
+from augmentlab.core.errors import AugmentlabError, LMUnavailable
 from augmentlab.core.model import GoldExample, Usage
-from augmentlab.lm import LMSession
+from augmentlab.lm import LMSession, parse_log
+from augmentlab.lm.endpoint import unreachable
 from experiments.tracing import Tracer
 from augmentlab.core.redact import Redactor
 from metrics.composite import score_many
@@ -83,22 +84,28 @@ def _predict_one(program: Any, example: dspy.Example, gold: GoldExample, *, sess
             traced.finish(outputs=_trace_outputs(pred), attributes=_trace_usage(session.usage_since(start)))
     except LMError as exc:
         # An error body can echo the API key.
-        reason = Redactor(secret_env_names).text(f"{type(exc).__name__}: {' '.join(str(exc).split())}")
+        down = unreachable(exc, session.config)
+        reason = Redactor(secret_env_names).text(
+            (f"{down}; " if down else "") + f"{type(exc).__name__}: {' '.join(str(exc).split())}")
         raise AugmentlabError(
-            f"{description or 'evaluation'}: the LM failed on example {gold.id} ({reason[:200]}); "
+            f"{description or 'evaluation'}: the LM failed on example {gold.id} ({reason[:400]}); "
             "the run is marked FAILED — re-run to resume (finished LM calls are served from the DSPy cache)"
         ) from None
     except Exception as exc:  # a bad output scores 0 with the reason; the run goes on
         if isinstance(exc, KeyboardInterrupt):
             raise
+        if isinstance(exc, LMUnavailable):  # the server crashed / the endpoint is down: stop, with its own line
+            raise
+        parse_log.note("evaluate", f"{type(exc).__name__}: {exc}", example=gold.id)
         pred, error = None, f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
     return Prediction(gold, pred, session.usage_since(start), error, traced.trace_id)
 
 
 def score_predictions(predictions: Sequence[Prediction], *, task: str, weights: Any, person: str | None = None,
-                      embedder: Any = None) -> list[Any]:
-    """One :class:`metrics.composite` score per prediction (in one batch)."""
-    kwargs: dict[str, Any] = {"task": task, "weights": weights}
+                      embedder: Any = None, instructions: str | None = None) -> list[Any]:
+    """One :class:`metrics.composite` score per prediction (in one batch); ``instructions``: the
+    program's own text (an output that repeats it scores 0: :mod:`metrics.copied`)."""
+    kwargs: dict[str, Any] = {"task": task, "weights": weights, "instructions": instructions}
     if person:
         kwargs["person"] = person
     triples = [(p.gold, p.scenario, p.annotated_lines) for p in predictions]

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from augmentlab.core.errors import AugmentlabError
+from augmentlab.core.errors import AugmentlabError, LMUnavailable
 from augmentlab.core.model import AugmentedScene, GoldExample, Usage
 from augmentlab.core.stats import Comparison, Interval, bootstrap_ci, compare
 from augmentlab.ingest.gold import mine as mine_gold
@@ -258,6 +258,8 @@ def run_programs(
         for example in gold:
             try:
                 result = augment(program, example.scene, example.personas, prices=prices)
+            except LMUnavailable:  # the server crashed: its own line, as it is
+                raise
             except (LMError, AugmentlabError) as exc:  # the LM was not reached: a score of 0 would measure the connection
                 raise AugmentlabError(
                     f"{label}: the LM failed on {example.id} ({type(exc).__name__}: {' '.join(str(exc).split())[:160]})"

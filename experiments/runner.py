@@ -41,7 +41,7 @@ from augmentlab.core.errors import AugmentlabError
 from augmentlab.core.model import GoldExample, Script, Usage
 from augmentlab.core.stats import Interval, bootstrap_ci
 from augmentlab.ingest import load as load_script
-from augmentlab.lm import LMSession
+from augmentlab.lm import LMSession, parse_log
 from augmentlab.lm.settings import apply_to_spec
 from augmentlab.ingest.gold import read_gold
 from experiments import genai, leaderboard, verdict
@@ -55,6 +55,7 @@ from experiments.tracing import Tracer
 from experiments.tracking import LEADERBOARD_TABLE, Tracker
 from experiments.unlabeled import script_examples
 from experiments.variants import build_program, compile_optimized, seed_everything
+from prompts.programs import instruction_text
 
 if TYPE_CHECKING:
     from experiments.optimizers import Trial
@@ -214,7 +215,7 @@ def evaluate(
         advance=(lambda: progress.advance(task_id)) if progress is not None else None,
     )
     scores = score_predictions(predictions, task=spec.task, weights=weights, person=spec.metrics.person,
-                               embedder=embedder)
+                               embedder=embedder, instructions=instruction_text(program))
     results = []
     total = Usage()
     for p, sc in zip(predictions, scores, strict=True):
@@ -365,7 +366,7 @@ def _run_variant(ex: Execution, v: VariantSpec, done: list[VariantOutcome], bar:
     t0 = time.perf_counter()
     seed_everything(spec.seed)
     outcome = VariantOutcome(name=v.name, spec=v, program=None)
-    with ex.tracker.variant(v.name, tags={"augmentlab.spec": spec.spec_name}) as run:
+    with ex.tracker.variant(v.name, tags={"augmentlab.spec": spec.spec_name}) as run, parse_log.capture() as unparsed:
         outcome.run_id = run.run_id
         _make_program(ex, outcome, done, judge)
         outcome.examples, outcome.eval_usage = evaluate(
@@ -381,7 +382,16 @@ def _run_variant(ex: Execution, v: VariantSpec, done: list[VariantOutcome], bar:
         genai.log_assessments(ex.tracer, outcome, ex.split.test)
         genai.register_variant(ex.tracker, outcome, spec, ex.registered)
     ex.console.print(f"  {v.name}: score {outcome.interval} on {len(outcome.examples)} test example(s)")
+    _say_unparsed(ex, v.name, unparsed, outcome.compile_usage.calls + outcome.eval_usage.calls)
     return outcome
+
+
+def _say_unparsed(ex: Execution, name: str, unparsed: parse_log.ParseErrors, answers: int) -> None:
+    """One line for the variant's answers that could not be parsed (kept in results/<name>.parse_errors.jsonl)."""
+    if not unparsed.count:
+        return
+    path = unparsed.write(ex.out_dir / RESULTS_DIR / f"{name}.parse_errors.jsonl", variant=name)
+    ex.console.print(f"  {name}: {unparsed.summary(answers, path)}", markup=False, highlight=False, soft_wrap=True)
 
 
 def _make_program(ex: Execution, outcome: VariantOutcome, done: list[VariantOutcome],

@@ -45,7 +45,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from augmentlab.core.model import GoldExample
 from augmentlab.core.text import action_text, actions
-from metrics import anchors, consistency, format as fmt, relevance, similarity
+from metrics import anchors, consistency, copied, format as fmt, relevance, similarity
 from metrics.format import detect_person
 from metrics.parts import (
     PartFn,
@@ -189,8 +189,12 @@ def score(
     format_config: fmt.FormatConfig | None = None,
     judge: Callable[[GoldExample, str, list[str]], list[str]] | None = None,
     extra_parts: Mapping[str, PartFn] | None = None,
+    instructions: str | Sequence[str] | copied.Instructions | None = None,
 ) -> Score:
     """Score one prediction against its gold example (never raises).
+
+    ``instructions``: the program's own instruction text; an output whose scenario or actions
+    repeat it scores 0 (a gate, :mod:`metrics.copied`: "the model copied its instructions").
 
     ``extra_parts``: optional parts by name (a weight of that name must be set in ``weights``,
     e.g. ``judge``); each is called as ``fn(gold, scenario, annotated_lines)`` and returns a
@@ -201,7 +205,7 @@ def score(
         return _score(
             gold, scenario, annotated_lines, task=task, weights=weights, person=person,
             known_names=tuple(known_names), embedder=embedder, format_config=format_config,
-            judge=judge, extra_parts=extra_parts,
+            judge=judge, extra_parts=extra_parts, instructions=instructions,
         )
     except Exception as exc:  # a metric must never break an optimizer run
         return _zero(f"metric error: {type(exc).__name__}: {' '.join(str(exc).split())[:200]}")
@@ -220,6 +224,7 @@ def _score(
     format_config: fmt.FormatConfig | None,
     judge: Callable[[GoldExample, str, list[str]], list[str]] | None,
     extra_parts: Mapping[str, PartFn] | None = None,
+    instructions: str | Sequence[str] | copied.Instructions | None = None,
 ) -> Score:
     if not isinstance(gold, GoldExample):
         return _zero(f"gold must be a GoldExample, got {type(gold).__name__}")
@@ -240,6 +245,11 @@ def _score(
     exact: list[bool] = []
     if task in ("both", "actions"):
         gate, exact = verbatim_part(acc, gold, lines)
+    found = copied.copied_spans(scen, lines, instructions) if instructions else None
+    if found is not None and found.copied:  # the prompt given back is no output at all: a gate
+        gate = 0.0
+        acc.issue("copied", found.reason())
+        acc.details["copied"] = found.spans
     per_line = similarity_part(acc, gold, scen, lines, task=task, exact=exact, embedder=emb)
     if task in ("both", "actions"):
         relevance_part(acc, gold, lines, exact=exact, gold_skill=per_line, embedder=emb)

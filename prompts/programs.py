@@ -382,3 +382,19 @@ def load_program(path: str | Path) -> SceneAugmenter:
     program.lineage = data.get("lineage", {})
     program.source = str(source)
     return program
+
+
+def instruction_text(program: Any) -> str:
+    """The instruction text a program's prompts carry: each predictor's instructions and field
+    descriptions (not its demos). What :mod:`metrics.copied` checks an output against: an answer
+    that gives this text back is the prompt, not a scene."""
+    parts: list[str] = []
+    predictors = getattr(program, "predictors", None)
+    for predict in predictors() if callable(predictors) else []:
+        signature = predict.signature
+        parts.append(str(signature.instructions or ""))
+        for f in signature.fields.values():
+            desc = (getattr(f, "json_schema_extra", None) or {}).get("desc")
+            if isinstance(desc, str) and not desc.startswith("${"):
+                parts.append(desc)
+    return "\n".join(p for p in parts if p.strip())

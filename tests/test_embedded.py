@@ -77,3 +77,54 @@ def test_port_in_use_is_reported():
         with pytest.raises(AugmentlabError, match=f"port {port}"):
             with use_lm(LMConfig(kind="embedded", port=port)):
                 pass
+
+
+def test_a_segfault_mid_run_is_one_line_exit_1_and_augment_resumes(tmp_path, capfd, monkeypatch):
+    """The real server killed with SIGSEGV after the first scene is stored: one error line naming
+    the crash and its log, exit 1; the same command then finishes the run, the stored scene kept."""
+    import re
+    import signal
+
+    from augmentlab.cli import main as cli_main
+    from augmentlab.store import ResultStore
+
+    script = tmp_path / "play.fountain"
+    script.write_text("\n\n".join(
+        f"INT. ROOM {i} - DAY\n\nANN\nDid you bring the map, number {i}?\n\nBOB\nI left it at the station."
+        for i in range(3)
+    ) + "\n", encoding="utf-8")
+    out = tmp_path / "out"
+    original_put = ResultStore.put
+    killed: list[int] = []
+
+    def put_then_kill(self, key, **kw):
+        original_put(self, key, **kw)
+        server = llama_server.running()
+        if not killed and server is not None and kw.get("status") in ("ok", "failed"):
+            killed.append(server.process.pid)
+            os.kill(server.process.pid, signal.SIGSEGV)
+
+    monkeypatch.setattr(ResultStore, "put", put_then_kill)
+    args = ["augment", str(script), "-o", str(out), "--no-persona-writer", "-j", "1", "--max-attempts", "1",
+            "--max-tokens", "256", "--no-cache"]
+    capfd.readouterr()
+    code = cli_main(args)
+    err = capfd.readouterr().err
+    errors = [ln for ln in err.splitlines() if ln.startswith("error:")]
+    assert killed and code == 1, err
+    assert len(errors) == 1 and "the embedded LM server crashed (SIGSEGV) after" in errors[0], err
+    assert "Connection error" not in err and "re-run" not in err and "Traceback" not in err
+    log = re.search(r"its log: (\S+)", errors[0])
+    assert log and os.path.isfile(log.group(1))
+    assert _server_processes() == ""
+
+    monkeypatch.setattr(ResultStore, "put", original_put)
+    code = cli_main(args)
+    printed = capfd.readouterr().out
+    assert code == 0, printed
+    assert "1 already done of 3 scenes" in printed
+    store = ResultStore(out)
+    try:
+        assert sum(store.counts().get(s, 0) for s in ("ok", "failed")) == 3
+    finally:
+        store.close()

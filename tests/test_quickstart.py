@@ -23,8 +23,10 @@ def _needs_embedded_model() -> None:
         pytest.skip("the SmolLM2 model package is not installed")
 
 
-def test_quickstart_end_to_end(repo_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_quickstart_end_to_end(repo_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                               capfd: pytest.CaptureFixture[str]) -> None:
     monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("AUGMENTLAB_VERBOSE", raising=False)
     code = main(
         [
             "run",
@@ -35,6 +37,15 @@ def test_quickstart_end_to_end(repo_root: Path, tmp_path: Path, monkeypatch: pyt
         ]
     )
     assert code == 0
+    # It reads clean: no traceback, no pydantic/DSPy parse text (counted in one line per variant
+    # instead), and it ends saying what the tiny model shows and how to run a real one.
+    out, err = capfd.readouterr()
+    printed = out + err
+    for noise in ("Traceback", "errors.pydantic.dev", "failed to parse the LM response"):
+        assert noise not in printed, printed[-3000:]
+    tail = err.strip().splitlines()[-3:]
+    assert tail[0].startswith("SmolLM2-135M (the embedded model) proves the plumbing"), tail
+    assert "--lm endpoint --model" in tail[1] and "--gguf" in tail[2]
     # Both variants landed in MLflow (default store ./mlruns) with scores in [0, 1].
     assert (tmp_path / "mlruns" / "mlflow.db").is_file()
     results = load_experiment("quickstart", tracking_uri=str(tmp_path / "mlruns"))

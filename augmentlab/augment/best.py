@@ -39,7 +39,9 @@ def augment_with_best(script: Script, result: RunResult, *, session: LMSession, 
         trace_tags={"augmentlab.spec": spec.spec_name, "augmentlab.variant": best.name},
         trace_run_id=result.parent_run_id,
     )
-    augment_scripts([script], out_dir, session, options)
+    report = augment_scripts([script], out_dir, session, options)
+    for note in report.notes():
+        console.print(f"  {note}", markup=False, highlight=False, soft_wrap=True)
     path = out_dir / "augmented.jsonl"
     if result.evidence is not None and result.evidence.decided:
         why = result.evidence.sentence().replace("[", "\\[")  # the judge's verdicts chose it

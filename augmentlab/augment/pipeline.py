@@ -13,12 +13,12 @@ from augmentlab.augment.options import AugmentOptions
 from augmentlab.augment.outputs import write_outputs
 from augmentlab.augment.personas import persona_cards
 from augmentlab.augment.plan import Work, plan_scenes, prepare
-from augmentlab.augment.results import AugmentReport
+from augmentlab.augment.results import PARSE_ERRORS_FILE, AugmentReport
 from augmentlab.augment.runner import SceneRunner
 from augmentlab.augment.scheduler import run_scenes
 from augmentlab.core.errors import AugmentlabError
 from augmentlab.core.model import Script
-from augmentlab.lm import LMConfig
+from augmentlab.lm import LMConfig, parse_log
 from augmentlab.lm.patches import memoize_dspy_model_info
 from augmentlab.lm.session import LMSession, open_session
 from augmentlab.store import ResultStore
@@ -57,6 +57,7 @@ def augment_scripts(
         store.set_meta("lm", run_info["lm"])  # who answered (the identity is also in every scene key)
         session = lm if isinstance(lm, LMSession) else stack.enter_context(open_session(config))
         runner = SceneRunner(work.program, work.program_id, session, options)
+        unparsed = report.parse_errors = stack.enter_context(parse_log.capture())
         try:
             _run(work, runner, store, lm_fp, options, report)
         except KeyboardInterrupt:
@@ -65,6 +66,8 @@ def augment_scripts(
         finally:
             report.elapsed = time.time() - started
             write_outputs(store, out_dir, report, run_info)
+            if unparsed.count:
+                unparsed.write(out_dir / PARSE_ERRORS_FILE)
     return report
 
 

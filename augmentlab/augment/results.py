@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from augmentlab.core.model import AugmentedScene, Scene, Usage
+
+PARSE_ERRORS_FILE = "parse_errors.jsonl"
+"""In the output folder: the answers DSPy could not parse, with their text (:mod:`augmentlab.lm.parse_log`)."""
 
 
 @dataclass
@@ -56,6 +60,24 @@ class AugmentReport:
     """Scenes augmented in parts to fit ``max_tokens`` (see :mod:`augmentlab.augment.scene_split`)."""
     bare_lines: int = 0
     """Lines of split scenes kept with their words only (no usable answer even alone)."""
+    copied: int = 0
+    """Scenes failed because every answer repeated the prompt's own instructions (:mod:`metrics.copied`)."""
+    parse_errors: Any = None
+    """The :class:`~augmentlab.lm.parse_log.ParseErrors` of this run (answers DSPy could not parse)."""
+
+    def notes(self) -> list[str]:
+        """The summary's extra lines: split scenes, answers that did not parse, copied instructions."""
+        out = []
+        if self.split:
+            out.append(f"{self.split} scene(s) split into parts to fit --max-tokens"
+                       + (f"; {self.bare_lines} line(s) kept without actions" if self.bare_lines else ""))
+        errors = self.parse_errors
+        if errors is not None and errors.count:
+            out.append(errors.summary(self.usage.calls, self.out_dir / PARSE_ERRORS_FILE))
+        if self.copied:
+            out.append(f"{self.copied} scene(s) failed because the model copied its instructions (its scenario or "
+                       "actions repeat the prompt's own text: a model too small for the task)")
+        return out
 
 
 @dataclass

@@ -13,10 +13,13 @@ from dspy.utils.exceptions import LMError
 from augmentlab.augment.options import AugmentOptions
 from augmentlab.augment.results import Outcome, PlannedScene
 from augmentlab.augment.scene_split import budget_parts, echoes_words, halve
-from augmentlab.core.errors import AugmentlabError
+from augmentlab.core.errors import AugmentlabError, LMUnavailable
 from augmentlab.core.model import AugmentedLine, AugmentedScene, Scene, Usage
+from augmentlab.lm import parse_log
+from augmentlab.lm.endpoint import unreachable
 from augmentlab.lm.session import LMSession
 from experiments.tracing import traced_scene
+from metrics.copied import Instructions, copied_spans
 from prompts import programs
 
 CUT_OFF_REASON = (
@@ -69,6 +72,8 @@ class SceneRunner:
         self.trace_tags = options.trace_tags or {}
         self.trace_run_id = options.trace_run_id
         self.halve_unusable = options.halve_unusable
+        self.instructions = Instructions.of(programs.instruction_text(program))
+        """The program's own instruction text: an answer that repeats it is not accepted (:mod:`metrics.copied`)."""
 
     def _lm_for(self, attempt: int) -> Any:
         """A copy of the session's LM (a private history); retries at ``retry_temperature`` with a
@@ -169,12 +174,22 @@ class SceneRunner:
                 with self.session.use(lm=lm):
                     result = programs.augment_scene(self.program, scene, item.personas, prices=self.session.prices)
             except LMError as exc:
-                return self._safe(Outcome(item, "error", attempt + 1, usage, raw=raw, reason=f"LM call failed: {one_line(exc)}"))
+                down = unreachable(exc, self.session.config)
+                reason = f"LM call failed: {down}: {one_line(exc)}" if down else f"LM call failed: {one_line(exc)}"
+                return self._safe(Outcome(item, "error", attempt + 1, usage, raw=raw, reason=reason))
+            except LMUnavailable:  # the server crashed / the endpoint is down: the run stops
+                raise
             except Exception as exc:  # output the program could not handle: retry
+                parse_log.note("augment", one_line(exc), scene=item.scene.id, attempt=attempt + 1)
                 raw = getattr(exc, "lm_response", None) or raw
                 reason = f"program error: {one_line(exc)}"
                 continue
             usage = usage + result.usage
+            copy = copied_spans(result.scenario, [x.annotated for x in result.lines], self.instructions) \
+                if result.status == "ok" else None
+            if copy is not None and copy.copied:  # the prompt given back: unusable, retried like one
+                raw, reason = result.raw or raw, copy.reason()
+                continue
             if result.status == "ok":
                 clean = result.model_copy(
                     update={"usage": usage, "lm": self.lm_safe, "program": result.program or self.program_id}
@@ -182,6 +197,7 @@ class SceneRunner:
                 return Outcome(item, "ok", attempt + 1, usage, result=clean)
             raw = result.raw or raw
             reason = result.reason or "the program reported a failure"
+            parse_log.note("augment", reason, scene=item.scene.id, attempt=attempt + 1)  # counted if unparsed
             if _cut_off(reason):
                 reason = CUT_OFF_REASON
                 if split_on_cut_off:
@@ -202,6 +218,8 @@ class SceneRunner:
             try:
                 with self.session.use(lm=lm):
                     pred = writer(**inputs)
+            except LMUnavailable:
+                raise
             except Exception as exc:
                 usage = usage + self.session.usage_of(lm)
                 problem = one_line(exc)

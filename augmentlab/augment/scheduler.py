@@ -17,6 +17,7 @@ from augmentlab.augment.results import AugmentReport, Failure, Outcome, PlannedS
 from augmentlab.augment.runner import SceneRunner
 from augmentlab.core.errors import AugmentlabError
 from augmentlab.store import ResultStore
+from metrics.copied import ISSUE as COPIED_ISSUE
 
 ABORT_AFTER_LM_ERRORS = 8
 """Stop a run when this many scenes in a row fail to reach the LM and none has succeeded."""
@@ -116,6 +117,7 @@ def _record(store: ResultStore, outcome: Outcome, report: AugmentReport) -> None
         return
     if outcome.status == "failed":
         report.failed += 1
+        report.copied += int((outcome.reason or "").startswith(COPIED_ISSUE))
     else:
         report.errors += 1
     report.failures.append(Failure(item.script, item.scene.index, item.scene.id, outcome.status, outcome.reason or ""))

@@ -21,3 +21,9 @@ class AugmentlabError(Exception):
 
     def __str__(self) -> str:
         return self.message if not self.hint else f"{self.message} ({self.hint})"
+
+
+class LMUnavailable(AugmentlabError):
+    """The LM cannot answer at all — its server process crashed, its endpoint refuses
+    connections — so the run stops with this one line instead of failing scene after scene.
+    Finished results are kept either way."""

