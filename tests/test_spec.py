@@ -100,7 +100,7 @@ metric_threshold = 0.6
         (lambda s: s + '\n[metrics.weights]\nsparkle = 1\n', "unknown key 'sparkle' in [metrics.weights]"),
         (
             lambda s: s + "\n[metrics.weights]\nsimilarity = 0\nrelevance = 0\nverbatim = 0\ncast = 0\ngrounding = 0\n"
-            "contradiction = 0\nformat = 0\n",
+            "contradiction = 0\nformat = 0\nsetup = 0\n",
             "[metrics.weights]: metric weights must not all be zero",
         ),
         (lambda s: s.replace("test = 0.25", "test = 0.5"), "train + dev + test must be 1"),
