@@ -3,10 +3,9 @@
 The PDNC floors are measured on the six development novels (``../shared/pdnc-dev``, people's
 speaker for every quotation) with benchmarks/bench_attribution.py's scorer, and sit at the
 **leave-one-novel-out** figures (confidence table and threshold fitted on five novels, the sixth
-scored), not the in-sample ones: held out, every novel keeps precision >= 0.924 (gold resolved
-through PDNC's alias table; 0.733 for TheInvisibleMan by the reference scorer's rule, whose gold
-``Kemp`` is an alias it cannot match with ``Dr. Kemp``), accuracy 0.619 over all folds (0.638
-alias-resolved). See README, "Ingest".
+scored), not the in-sample ones: held out, every novel keeps precision >= 0.909 (Emma, the lowest)
+by the reference scorer's rule and with the gold resolved through PDNC's alias table, accuracy
+0.650 over all folds. See README, "Ingest".
 """
 
 from __future__ import annotations
@@ -27,10 +26,11 @@ REPO = Path(__file__).resolve().parent.parent
 PDNC = Path(os.environ.get("AUGMENTLAB_PDNC", REPO.parent / "shared" / "pdnc-dev"))
 DATA = REPO / "tests" / "data" / "prose"
 
-HELD_OUT_PRECISION_FLOOR = 0.91
-"""Every held-out fold (alias-resolved gold): measured 0.924 at the lowest (Alice)."""
-HELD_OUT_ACCURACY_FLOOR = 0.60
-"""All held-out folds together, reference scorer's rule: measured 0.619."""
+HELD_OUT_PRECISION_FLOOR = 0.90
+"""Every held-out fold, by the reference scorer's rule and alias-resolved: measured 0.909 at the
+lowest (Emma); 0.90 is what a novel the rules have never seen must keep."""
+HELD_OUT_ACCURACY_FLOOR = 0.64
+"""All held-out folds together, reference scorer's rule: measured 0.650."""
 
 
 def _bench():
@@ -63,6 +63,7 @@ def test_pdnc_held_out_floors(pdnc) -> None:
     rows = bench.loo(results, TARGET)
     assert len(rows) == 6
     for novel, threshold, ref, alias in rows:
+        assert ref.correct / ref.attributed >= HELD_OUT_PRECISION_FLOOR, novel
         assert alias.correct / alias.attributed >= HELD_OUT_PRECISION_FLOOR, novel
         assert 0.5 < threshold < 1.0, novel  # a threshold that abstains on some evidence, not on all
     quotes = sum(ref.quotes for _, _, ref, _ in rows)
@@ -78,10 +79,10 @@ def test_pdnc_in_sample_and_abstentions(pdnc) -> None:
     for result in results.values():
         total.merge(result)
     t = total.total
-    assert t.correct / t.attributed >= 0.91  # measured 0.913
-    assert t.correct / t.quotes >= 0.62  # measured 0.636
+    assert t.correct / t.attributed >= 0.93  # measured 0.941
+    assert t.correct / t.quotes >= 0.64  # measured 0.654
     explicit = total.by_type["Explicit"]
-    assert explicit.correct / explicit.attributed >= 0.93  # measured 0.941
+    assert explicit.correct / explicit.attributed >= 0.96  # measured 0.973
     script = bench.ingest(PDNC / "Emma")
     dialogue = [ln for ln in script.lines if ln.kind is LineKind.dialogue]
     kept = [ln for ln in dialogue if ln.speaker]
@@ -199,7 +200,7 @@ def test_holmes_clients_are_not_holmes_or_watson(corpus_dir: Path) -> None:
     dialogue = [ln for ln in script.lines if ln.kind is LineKind.dialogue]
     addressing = [ln for ln in dialogue if "Mr. Holmes" in ln.text]
     assert len(addressing) > 50
-    assert not [ln.text[:60] for ln in addressing if ln.speaker in ("Sherlock Holmes", "Watson")]
+    assert not [ln.text[:60] for ln in addressing if ln.speaker in ("Holmes", "Sherlock Holmes", "Watson")]
     # abstaining is common, guessing is not: a third to a half of the quotes stay uncertain
     uncertain = sum(1 for ln in dialogue if ln.metadata["attribution"] == "uncertain")
     assert 0.3 < uncertain / len(dialogue) < 0.6

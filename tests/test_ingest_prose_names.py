@@ -105,6 +105,45 @@ def test_surname_merges_into_the_full_name(tmp_path: Path) -> None:
     assert [ln.speaker for scene in streamed for ln in scene.lines if ln.speaker][0] == "Marcus Hartley"
 
 
+USUAL_NAME_STORY = """CHAPTER 1. THE STUDY
+
+Dr. Kemp sat at his desk, writing. Kemp was a tall man.
+
+"Who is there?" said Kemp, looking up.
+
+"Nobody," said a voice.
+
+"Nonsense," said Kemp. Kemp rose and went to the door.
+
+"I tell you, nobody," said the voice.
+
+"Then nobody shall have the door in his face," said Kemp, and shut it.
+
+"Dr. Kemp!" the voice called. "Wait."
+
+"What now?" said Dr. Kemp.
+"""
+
+
+def test_a_character_is_named_as_the_book_mostly_calls_them(tmp_path: Path) -> None:
+    # "Kemp" (named eight times) over "Dr. Kemp" (three): the book's and its readers' name for him;
+    # the fuller form stays an alias. With few mentions the fullest form is kept (Marcus Hartley).
+    script = load(_write(tmp_path, USUAL_NAME_STORY), format="prose")
+    assert {ln.speaker for ln in script.lines if ln.kind is LineKind.dialogue and ln.speaker} >= {"Kemp"}
+    kemp = next(c for c in script.characters if c.name == "Kemp")
+    assert kemp.aliases == ["Dr. Kemp"]
+    assert "Dr. Kemp" not in {c.name for c in script.characters}
+    cast = Cast()
+    cast.expect(["Kemp", "Dr. Kemp"], [], mentions={"Kemp": 2, "Dr. Kemp": 1})
+    assert cast.resolve("Kemp") == "Dr. Kemp"  # two mentions are too few to prefer the short form
+    cast = Cast()
+    cast.expect(["Kemp", "Dr. Kemp"], [], mentions={"Kemp": 5, "Dr. Kemp": 9})
+    assert cast.resolve("Kemp") == "Dr. Kemp"  # the fuller form, used more, stays
+    cast = Cast(aliases={"Kemp": "Dr. Kemp"})
+    cast.expect(["Kemp", "Dr. Kemp"], [], mentions={"Kemp": 50, "Dr. Kemp": 1})
+    assert cast.resolve("Kemp") == "Dr. Kemp"  # a user alias is never renamed
+
+
 def test_ambiguous_surname_is_left_with_a_warning(tmp_path: Path) -> None:
     script = load(_write(tmp_path, AMBIGUOUS_STORY))
     assert _speakers(_write(tmp_path, AMBIGUOUS_STORY)) == ["Quill", "Mr. Quill", "Ada Quill"]

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from augmentlab.core.errors import AugmentlabError
@@ -36,6 +36,8 @@ _HONORIFICS = frozenset(
     "constable".split()
 )
 """Words that, leading a name, are a title rather than part of the name (for :meth:`Cast.expect`)."""
+USUAL_MENTIONS = 3
+"""Mentions a shorter form needs before it, not the fullest form, names a character (prose)."""
 _FEMININE = frozenset("mrs ms miss lady dame madame mme mlle".split())
 _TITLES = {"mr", "mrs", "ms", "miss", "dr", "sir", "lord", "lady", "the", "of", "rev", "hon", "canon", "st"}
 
@@ -117,12 +119,14 @@ class Cast:
         self._memo: dict[str, str | None] = {}
         self._merge: dict[str, str] = {}
         self._peeked: dict[str, str] = {}
+        self._display: dict[str, str] = {}
 
     def expect(
         self,
         names: Iterable[str],
         warnings: list[str] | None = None,
         distinct: Iterable[tuple[str, str]] = (),
+        mentions: Mapping[str, int] | None = None,
     ) -> None:
         """Learn every speaker label of the script up front, so shortened names merge.
 
@@ -132,6 +136,13 @@ class Cast:
         alias maps are taken as mapped; an alias target is never merged further. Pairs in
         ``distinct`` are two people (prose: ``Mr. Knightley`` and
         ``Mr. John Knightley`` named in one sentence) and are never merged.
+
+        A merged character is named by its fullest form, unless ``mentions`` (how often the text
+        names each form; prose) shows a shorter form used most: then the lines and the cast call
+        them that, the way the book and its readers do (``Kemp``, named 300 times, not ``Dr.
+        Kemp``, named 10 times), and the fuller forms are its aliases. The form needs at least
+        :data:`USUAL_MENTIONS` mentions, and more than the fullest form. Matching stays on the
+        fullest form (:meth:`canonical`, :meth:`peek`): it holds every name word.
         """
         apart = {frozenset((name_key(a), name_key(b))) for a, b in distinct}
         shown_by_key: dict[str, str] = {}
@@ -165,6 +176,8 @@ class Cast:
                 root[key] = key
                 if len(roots) > 1 and key not in pinned:
                     ambiguous[key] = roots
+        if mentions:
+            self._display = self._usual_names(shown_by_key, root, pinned, mentions)
         for key in shown_by_key:
             if root[key] != key:
                 self._merge[key] = shown_by_key[root[key]]
@@ -178,8 +191,35 @@ class Cast:
         self._memo.clear()
         self._peeked.clear()
 
+    @staticmethod
+    def _usual_names(shown_by_key: dict[str, str], root: dict[str, str], pinned: set[str],
+                     mentions: Mapping[str, int]) -> dict[str, str]:
+        """The fullest form of a merged character -> the form it is mostly called by, where that
+        is another (see :meth:`expect`)."""
+        counts: dict[str, int] = {}
+        for name, n in mentions.items():
+            key = name_key(name)
+            if key in root:
+                counts[key] = counts.get(key, 0) + n
+        groups: dict[str, list[str]] = {}
+        for key, top in root.items():
+            groups.setdefault(top, []).append(key)
+        usual: dict[str, str] = {}
+        for top, members in groups.items():
+            if len(members) < 2 or top in pinned:
+                continue
+            best = max(members, key=lambda k: (counts.get(k, 0), len(k)))
+            if best != top and counts.get(best, 0) >= USUAL_MENTIONS and counts.get(best, 0) > counts.get(top, 0):
+                usual[shown_by_key[top]] = shown_by_key[best]
+        return usual
+
+    def display(self, name: str | None) -> str | None:
+        """The name the lines and the cast show for a canonical name (see :meth:`expect`)."""
+        return self._display.get(name, name) if name is not None else None
+
     def resolve(self, name: str | None, *, count: bool = True) -> str | None:
-        """The canonical name for a spelling (``None`` stays ``None``)."""
+        """The name lines show for a spelling (``None`` stays ``None``): its character's
+        canonical name, or the usual form :meth:`expect` chose for it."""
         if name is None:
             return None
         known = self._memo.get(name, "")
@@ -187,10 +227,19 @@ class Cast:
             if count and known is not None:
                 self._counts[known] = self._counts.get(known, 0) + 1
             return known
-        result = self._resolve(name, count=count)
+        result = self._resolve(name, count=False)
+        if result is not None:
+            result = self._display.get(result, result)
+            if count:
+                self._counts[result] = self._counts.get(result, 0) + 1
         if len(self._memo) < 100_000:
             self._memo[name] = result
         return result
+
+    def canonical(self, name: str) -> str | None:
+        """The canonical (fullest) name of a spelling, added to the cast but not counted: what
+        attribution matches names against (every name word of the character is in it)."""
+        return self._resolve(name, count=False)
 
     def peek(self, name: str) -> str:
         """The name ``name`` would resolve to, without adding it to the cast (prose mentions)."""
@@ -270,9 +319,10 @@ class Cast:
         out: list[Character] = []
         used: set[int] = set()
         for canonical in self._canonical.values():
-            if canonical not in self._counts and canonical not in self._variants:
+            shown = self._display.get(canonical, canonical)
+            if shown not in self._counts and canonical not in self._variants:
                 continue
-            aliases = list(self._variants.get(canonical, {}))
+            aliases = [a for a in (canonical, *self._variants.get(canonical, {})) if a != shown]
             match = self._match_listed(canonical, used)
             description = None
             if match is not None:
@@ -281,7 +331,7 @@ class Cast:
                 description = listed.description
                 if name_key(listed.name) != name_key(canonical) and listed.name not in aliases:
                     aliases.append(listed.name)
-            out.append(Character(name=canonical, aliases=aliases, description=description))
+            out.append(Character(name=shown, aliases=aliases, description=description))
         seen = {name_key(c.name) for c in out}
         for i, listed in enumerate(self._listed):
             if i not in used and name_key(listed.name) not in seen:

@@ -183,12 +183,13 @@ def parse(source: Iterable[tuple[int, str]], state: ParseState) -> Iterator[Even
     """Yield scene events and lines from prose, attributed a chapter at a time."""
     profile = state.metadata.pop(_PROFILE_KEY, None) or Profile()
     if profile.narrator != NARRATOR:
-        state.metadata["narrator"] = profile.narrator
+        state.metadata["narrator"] = state.cast.display(profile.narrator)
     peek = state.cast.peek
-    resolve = state.cast.resolve
+    full = state.cast.canonical
+    display = state.cast.display
 
     def canonical(name: str) -> str | None:
-        return profile.narrator if name == "I" else resolve(name, count=False)
+        return profile.narrator if name == "I" else full(name)
 
     def mention(name: str) -> str | None:
         return profile.narrator if name == "I" else peek(name)
@@ -209,6 +210,7 @@ def parse(source: Iterable[tuple[int, str]], state: ParseState) -> Iterator[Even
                 counts[key] = counts.get(key, 0) + 1
                 if block.guess:
                     counts["abstained"] = counts.get("abstained", 0) + 1
+                    block.guess = display(block.guess)  # the name the lines show (Kemp, not Dr. Kemp)
         for kind, value in pending:
             if kind == "quoted":
                 yield from _emit(value)  # type: ignore[arg-type]
@@ -295,7 +297,7 @@ def prepare(source: Iterable[tuple[int, str]], state: ParseState) -> None:
                         distinct.add((short, name))
                 by_last.setdefault(last, []).append(name)
             seen[name] += 1
-    state.cast.expect(names, state.warnings, distinct)
+    state.cast.expect(names, state.warnings, distinct, mentions=seen)
     profile = Profile()
     profile.first_person = narrator_tags >= 3 or first_person > FIRST_PERSON_RATE * max(narration_words, 1)
     # A description the tags use again and again ("said the stranger", "the mariner replied") is
