@@ -1,7 +1,7 @@
 """Prose speaker attribution against PDNC (people's speaker for every quotation of six novels).
 
     .venv/bin/python benchmarks/bench_attribution.py [DATA_DIR] [--novel Emma] [--rules] [--errors RULE]
-        [--lm fake|embedded|endpoint] [--model M] [--api-base URL] [--gguf FILE] [--limit N] [--window W]
+        [--lm fake|embedded|endpoint] [--model M] [--api-base URL] [--gguf FILE] [--limit N | --sample N] [--window W]
         [--no-loo] [--fit] [--target P]
 
 DATA_DIR defaults to ``../shared/pdnc-dev`` (``AUGMENTLAB_PDNC`` overrides). Each novel is ingested
@@ -267,6 +267,7 @@ def main(argv: list[str] | None = None) -> int:
     lm.add_argument("--prompt-price", type=float, help="price per 1k prompt tokens")
     lm.add_argument("--completion-price", type=float, help="price per 1k completion tokens")
     lm.add_argument("--limit", type=int, help="ask the LM about the first N uncertain quotations per novel")
+    lm.add_argument("--sample", type=int, help="ask the LM about N uncertain quotations per novel, spread over the book")
     lm.add_argument("--window", type=int, default=4, help="paragraphs shown the LM either side of the quotation")
     parser.add_argument("--no-loo", dest="loo", action="store_false", help="skip the leave-one-novel-out table (rules only)")
     parser.add_argument("--loo", dest="loo", action="store_true", default=True, help=argparse.SUPPRESS)
@@ -305,7 +306,8 @@ def main(argv: list[str] | None = None) -> int:
         for novel in novels:
             script = ingest(data / novel)
             result = score(script, data / novel)
-            report = attribute_scenes(script.scenes, script.characters, opened, limit=args.limit, window=args.window)
+            report = attribute_scenes(script.scenes, script.characters, opened, limit=args.limit,
+                                       sample=args.sample, window=args.window)
             lm_result = score(script, data / novel)
             print(f"{novel:30s} {_pair(result.total, lm_result.total)}  (LM asked {report.asked}: "
                   f"{report.attributed} named, {report.unknown} unknown, {report.invalid} invalid, {report.errors} errors)")

@@ -125,6 +125,16 @@ def test_rerun_is_served_from_the_cache_and_usage_is_counted_and_priced() -> Non
         assert third.usage.prompt_tokens == again.usage.prompt_tokens
 
 
+def test_sample_asks_quotes_spread_over_the_text() -> None:
+    with StubServer(latency=0.0, responder=_responder) as server, open_session(_config(server)) as session:
+        scenes = _scenes()
+        uncertain = [ln.text for sc in scenes for ln in sc.lines if ln.metadata.get("attribution") == "uncertain"]
+        report = attribute_scenes(scenes, CAST, session, sample=2)
+    assert (report.uncertain, report.asked) == (4, 2) and server.completed == 2
+    asked = [ln.text for sc in scenes for ln in sc.lines if "lm_answer" in ln.metadata]
+    assert asked == [uncertain[1], uncertain[3]]  # the middle of each half, not the first two
+
+
 def test_lm_error_leaves_the_line_uncertain() -> None:
     scenes = _scenes()
     with StubServer(latency=0.0, faults=["garbage"] + ["500"] * 10, responder=_responder) as server, \

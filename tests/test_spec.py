@@ -140,7 +140,7 @@ def test_optimizer_spellings() -> None:
     assert canonical_optimizer("simba") is None
 
 
-@pytest.mark.parametrize("name", ["quickstart", "seed_variants", "optimizers"])
+@pytest.mark.parametrize("name", ["quickstart", "seed_variants", "optimizers", "scene_prompts"])
 def test_shipped_specs_are_valid(repo_root: Path, name: str) -> None:
     spec = load_spec(repo_root / "experiments" / f"{name}.toml")
     assert spec.spec_name == name

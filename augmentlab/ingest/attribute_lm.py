@@ -191,11 +191,13 @@ def attribute_scenes(
     *,
     window: int = WINDOW,
     limit: int | None = None,
+    sample: int | None = None,
 ) -> LMAttributionReport:
     """Ask the LM of ``session`` about every uncertain quotation of ``scenes``.
 
     Its usage is counted from the session. Lines are updated in place (scene context
-    copies too) and the ids of changed scenes recomputed. ``limit`` asks about the first N only.
+    copies too) and the ids of changed scenes recomputed. ``limit`` asks about the first N only;
+    ``sample`` about N spread evenly over the whole text (a measurement's sample of a book).
     """
     index = CastIndex(cast)
     if not index.names:
@@ -206,11 +208,16 @@ def attribute_scenes(
     report = LMAttributionReport()
     start = session.mark()
     decided: dict[tuple[int | None, str], Line] = {}
+    chosen: set[int] | None = None
+    if sample is not None:
+        uncertain = [i for i, line in enumerate(lines) if is_uncertain(line)]
+        step = len(uncertain) / sample if sample > 0 else 0
+        chosen = {uncertain[int((k + 0.5) * step)] for k in range(min(sample, len(uncertain)))}
     for i, line in enumerate(lines):
         if not is_uncertain(line):
             continue
         report.uncertain += 1
-        if limit is not None and report.asked >= limit:
+        if (limit is not None and report.asked >= limit) or (chosen is not None and i not in chosen):
             continue
         report.asked += 1
         why = line.metadata.get("why", "")
@@ -289,6 +296,7 @@ def attribute_file(
     cast: list[str] | None = None,
     window: int = WINDOW,
     limit: int | None = None,
+    sample: int | None = None,
 ) -> LMAttributionReport:
     """Scenes JSONL ``source`` → ``out`` with the uncertain quotations sent to the LM of ``config``.
 
