@@ -71,7 +71,20 @@ def test_segfault_on_the_first_request_names_itself(fake_server):
     log = _log_path(message)
     assert log.is_file() and "fake crash while evaluating the prompt" in log.read_text()
     assert "fake crash while evaluating the prompt" in message  # the log's tail is in the message
+    assert "built for another CPU" in message and "augmentlab.lm.smoke" in message
     assert llama_server.running() is None
+
+
+def test_a_server_stopped_from_outside_is_not_blamed_on_the_build(fake_server):
+    import dspy
+
+    gguf = fake_server("term-on-request")
+    with pytest.raises(ServerCrashed) as info:
+        with use_lm(_config(gguf)):
+            dspy.Predict("question -> answer")(question="Hello there")
+    message = str(info.value)
+    assert "(SIGTERM) on the first request" in message and "stopped from outside" in message
+    assert "another CPU" not in message
 
 
 def test_exit_1_while_starting_names_the_code_and_keeps_the_log(fake_server):

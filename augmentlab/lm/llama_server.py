@@ -93,8 +93,7 @@ class EmbeddedServer:
         error = ServerCrashed(
             f"the embedded LM server {exit_description(code)} {when}; its log: {self.log_path}"
             + (f" (last lines: {tail[-400:]})" if tail else "")
-            + (" — a llama.cpp built for another CPU crashes like this: `python -m augmentlab.lm.smoke` checks it, "
-               "`bash scripts/setup.sh` rebuilds it" if code is not None and code < 0 else "")
+            + _signal_hint(code)
         )
         if when == "while starting" and code is not None and code > 0:
             error.exit_code = 2  # it refused its input (a bad GGUF, a bad option): the user's to fix
@@ -367,3 +366,21 @@ def _install_handlers() -> None:
         if previous is not _on_sigterm:
             _previous_sigterm = previous if previous not in (signal.SIG_DFL, signal.SIG_IGN, None) else None
             signal.signal(signal.SIGTERM, _on_sigterm)
+
+
+_CRASH_SIGNALS = frozenset(int(getattr(signal, n)) for n in ("SIGILL", "SIGSEGV", "SIGBUS", "SIGFPE", "SIGABRT")
+                           if hasattr(signal, n))
+
+
+def _signal_hint(code: int | None) -> str:
+    """What a server's death by signal suggests: a crash (SIGILL, SIGSEGV, ...) is what a llama.cpp
+    built for another CPU does; SIGTERM / SIGKILL came from outside (the out-of-memory killer, a
+    timeout, a person), not from the build."""
+    if code is None or code >= 0:
+        return ""
+    if -code in _CRASH_SIGNALS:
+        return (" — a llama.cpp built for another CPU crashes like this: `python -m augmentlab.lm.smoke` checks it, "
+                "`bash scripts/setup.sh` rebuilds it")
+    if -code == int(getattr(signal, "SIGKILL", 9)):
+        return " — killed from outside (often the out-of-memory killer: a smaller --n-ctx or model needs less)"
+    return " — stopped from outside by a signal, not a crash of the build"

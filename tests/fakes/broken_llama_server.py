@@ -7,6 +7,8 @@ as ``FAKE_LLAMA_MODE`` says:
   ``POST`` (a llama.cpp built for another CPU: every prompt longer than one token crashes);
 - ``segv-after-N`` (e.g. ``segv-after-2``): answers N chat requests with a minimal valid reply,
   then dies with SIGSEGV on the next;
+- ``term-on-request``: like ``segv-on-request`` but killed by SIGTERM (stopped from outside,
+  not a crash of the build);
 - ``segv-at-start``: writes a line to its log and dies with SIGSEGV before listening;
 - ``exit1``: writes an error line and exits with code 1 before listening;
 - ``never-listen``: writes a line and sleeps without ever listening.
@@ -23,10 +25,10 @@ import time
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 
-def _crash() -> None:
+def _crash(sig: int = signal.SIGSEGV) -> None:
     sys.stdout.flush()
     sys.stderr.flush()
-    os.kill(os.getpid(), signal.SIGSEGV)
+    os.kill(os.getpid(), sig)
 
 
 def main() -> None:
@@ -65,6 +67,9 @@ def main() -> None:
         def do_POST(self) -> None:  # noqa: N802
             length = int(self.headers.get("Content-Length") or 0)
             self.rfile.read(length)
+            if mode == "term-on-request":
+                print("fake: terminated from outside", flush=True)
+                _crash(signal.SIGTERM)
             if served["n"] >= answers:
                 print("ggml: fake crash while evaluating the prompt", flush=True)
                 _crash()
