@@ -48,7 +48,8 @@ class ServerCrashed(LMUnavailable):
 
 
 def exit_description(returncode: int | None) -> str:
-    """``crashed (SIGSEGV)`` for a signal, ``exited with code N`` otherwise."""
+    """``crashed (SIGSEGV)`` for a crash signal, ``was killed (SIGTERM)`` for another signal,
+    ``exited with code N`` otherwise."""
     if returncode is None:
         return "is still running"
     if returncode < 0:
@@ -56,7 +57,7 @@ def exit_description(returncode: int | None) -> str:
             name = signal.Signals(-returncode).name
         except ValueError:
             name = f"signal {-returncode}"
-        return f"crashed ({name})"
+        return f"crashed ({name})" if -returncode in _CRASH_SIGNALS else f"was killed ({name})"
     return f"exited with code {returncode}"
 
 
