@@ -352,3 +352,25 @@ def test_cli_import_writes_the_default_verdicts_file(judging, store: str, tmp_pa
     dest = Path("out") / EXPERIMENT / "verdicts" / "human.jsonl"
     assert f"imported 2 verdict(s) into {dest}" in out
     assert [v.source for v in read_verdicts(tmp_path / dest)] == ["human:bob", "human:bob"]
+
+
+def test_cli_writes_where_the_run_reads_human_verdicts(judging, store: str, tmp_path: Path, monkeypatch, capsys) -> None:
+    """A spec whose verdicts live elsewhere (``out = ...`` or ``[judge] verdicts``): the run tags
+    the file it reads, and ``judge serve`` / ``judge import`` write that file, not ./out/<spec>."""
+    from experiments.tracking import client as tracking_client
+    from experiments.verdict import HUMAN_PATH_TAG
+
+    monkeypatch.chdir(tmp_path)
+    elsewhere = tmp_path / "elsewhere" / "verdicts" / "human.jsonl"
+    client = tracking_client(store, create=False)
+    client.set_tag(judging.run_id, HUMAN_PATH_TAG, str(elsewhere))
+    try:
+        assert load_judging_set(EXPERIMENT, tracking_uri=store).verdicts_path == str(elsewhere)
+        source = tmp_path / "from-carol.jsonl"
+        write_verdicts(source, _verdicts(judging, 1, name="carol"))
+        assert cli.main(["judge", "import", EXPERIMENT, str(source), "--tracking-uri", store]) == 0
+        assert f"into {elsewhere}" in capsys.readouterr().out
+        assert [v.source for v in read_verdicts(elsewhere)] == ["human:carol"]
+        assert not (tmp_path / "out").exists()
+    finally:
+        client.delete_tag(judging.run_id, HUMAN_PATH_TAG)

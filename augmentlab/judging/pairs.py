@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 from augmentlab.core.errors import AugmentlabError
 from experiments.results import ExperimentResults, execution_gold, load_experiment
+from experiments.verdict import HUMAN_PATH_TAG
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,9 @@ class JudgingSet:
     """Why the scenes' human lines are missing, when they are."""
     spec_name: str = ""
     """The spec's name (the folder of `out/<spec>/verdicts/`)."""
+    verdicts_path: str = ""
+    """Where the run reads human verdicts (its ``augmentlab.judge.verdicts`` tag: the spec's
+    ``[judge] verdicts`` or ``<its out folder>/verdicts/human.jsonl``); empty when it did not say."""
     _by_key: dict[str, Pair] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -155,6 +159,7 @@ def load_judging_set(
         experiment=results.name, run_id=results.parent_run_id or "", tracking_uri=results.tracking_uri,
         experiment_id=results.experiment_id, baseline=baseline, variants=with_outputs, outputs=outputs,
         scenes=scenes, pairs=pairs, note=note, spec_name=results.params.get("spec") or results.name,
+        verdicts_path=results.tags.get(HUMAN_PATH_TAG, ""),
     )
 
 

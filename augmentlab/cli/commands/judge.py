@@ -42,7 +42,8 @@ def serve_command(
     annotator = check_annotator(name if name is not None else _default_name())
     check_loopback(host)
     judging = load_judging_set(experiment, tracking_uri=tracking_uri, run_id=run_id, all_pairs=all_pairs)
-    path = verdicts or default_verdicts_path(judging.spec_name)
+    # where the run reads them (its out folder or [judge] verdicts), else out/<spec>/ here
+    path = verdicts or (Path(judging.verdicts_path) if judging.verdicts_path else default_verdicts_path(judging.spec_name))
 
     def said(verdict: Any, judged: int, total: int, problems: list[str]) -> None:
         print(f"verdict {judged} of {total} recorded", file=sys.stderr, flush=True)
@@ -87,7 +88,8 @@ def import_command(
     from augmentlab.judging import default_verdicts_path, import_verdicts, load_judging_set
 
     judging = load_judging_set(experiment, tracking_uri=tracking_uri, run_id=run_id, all_pairs=True)
-    result = import_verdicts(judging, file, verdicts or default_verdicts_path(judging.spec_name))
+    target = verdicts or (Path(judging.verdicts_path) if judging.verdicts_path else default_verdicts_path(judging.spec_name))
+    result = import_verdicts(judging, file, target)
     for p in result.problems:
         print(f"warning: {p}", file=sys.stderr)
     typer.echo(f"imported {result.added} verdict(s) into {result.destination}"
