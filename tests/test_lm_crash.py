@@ -57,17 +57,23 @@ def _log_path(message: str) -> Path:
     return Path(found.group(1))
 
 
-def test_segfault_on_the_first_request_names_itself(fake_server):
+def _first_request_error(fake_server, mode: str) -> ServerCrashed:
+    """The error of one prediction on a fake server in ``mode``."""
     import dspy
 
-    gguf = fake_server("segv-on-request")
+    gguf = fake_server(mode)
     with pytest.raises(ServerCrashed) as info:
         with use_lm(_config(gguf)):
             dspy.Predict("question -> answer")(question="Hello there")
-    message = str(info.value)
+    return info.value
+
+
+def test_segfault_on_the_first_request_names_itself(fake_server):
+    error = _first_request_error(fake_server, "segv-on-request")
+    message = str(error)
     assert "the embedded LM server crashed (SIGSEGV) on the first request; its log: " in message
     assert "\n" not in message and "Connection error" not in message and "re-run" not in message
-    assert info.value.exit_code == 1
+    assert error.exit_code == 1
     log = _log_path(message)
     assert log.is_file() and "fake crash while evaluating the prompt" in log.read_text()
     assert "fake crash while evaluating the prompt" in message  # the log's tail is in the message
@@ -76,13 +82,7 @@ def test_segfault_on_the_first_request_names_itself(fake_server):
 
 
 def test_a_server_stopped_from_outside_is_not_blamed_on_the_build(fake_server):
-    import dspy
-
-    gguf = fake_server("term-on-request")
-    with pytest.raises(ServerCrashed) as info:
-        with use_lm(_config(gguf)):
-            dspy.Predict("question -> answer")(question="Hello there")
-    message = str(info.value)
+    message = str(_first_request_error(fake_server, "term-on-request"))
     assert "(SIGTERM) on the first request" in message and "stopped from outside" in message
     assert "another CPU" not in message
 

@@ -296,7 +296,6 @@ def attribute_file(
     cast: list[str] | None = None,
     window: int = WINDOW,
     limit: int | None = None,
-    sample: int | None = None,
 ) -> LMAttributionReport:
     """Scenes JSONL ``source`` → ``out`` with the uncertain quotations sent to the LM of ``config``.
 

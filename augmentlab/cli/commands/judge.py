@@ -36,14 +36,13 @@ def serve_command(
 ) -> None:
     """Serve a local page showing blind, shuffled pairs of the run's outputs for the same scene; each
     choice is a verdict in the verdicts file and MLflow feedback with a HUMAN source. Ctrl-C stops it."""
-    from augmentlab.judging import check_annotator, default_verdicts_path, load_judging_set, make_server, open_app, server_url
+    from augmentlab.judging import check_annotator, load_judging_set, make_server, open_app, server_url
     from augmentlab.judging.server import check_loopback
 
     annotator = check_annotator(name if name is not None else _default_name())
     check_loopback(host)
     judging = load_judging_set(experiment, tracking_uri=tracking_uri, run_id=run_id, all_pairs=all_pairs)
-    # where the run reads them (its out folder or [judge] verdicts), else out/<spec>/ here
-    path = verdicts or (Path(judging.verdicts_path) if judging.verdicts_path else default_verdicts_path(judging.spec_name))
+    path = verdicts or _run_verdicts(judging)
 
     def said(verdict: Any, judged: int, total: int, problems: list[str]) -> None:
         print(f"verdict {judged} of {total} recorded", file=sys.stderr, flush=True)
@@ -85,11 +84,10 @@ def import_command(
 ) -> None:
     """Check a verdicts file against the run (human verdicts on its test scenes and variants) and add
     the new ones to the run's verdicts file (and MLflow); they count like any other human verdict."""
-    from augmentlab.judging import default_verdicts_path, import_verdicts, load_judging_set
+    from augmentlab.judging import import_verdicts, load_judging_set
 
     judging = load_judging_set(experiment, tracking_uri=tracking_uri, run_id=run_id, all_pairs=True)
-    target = verdicts or (Path(judging.verdicts_path) if judging.verdicts_path else default_verdicts_path(judging.spec_name))
-    result = import_verdicts(judging, file, target)
+    result = import_verdicts(judging, file, verdicts or _run_verdicts(judging))
     for p in result.problems:
         print(f"warning: {p}", file=sys.stderr)
     typer.echo(f"imported {result.added} verdict(s) into {result.destination}"
@@ -101,3 +99,11 @@ def register(app: typer.Typer) -> None:
     judge_app.command("serve")(serve_command)
     judge_app.command("import")(import_command)
     app.add_typer(judge_app, name="judge")
+
+
+def _run_verdicts(judging: Any) -> Path:
+    """Where the run reads human verdicts (its out folder or ``[judge] verdicts``, from its tag),
+    else ``out/<spec>/verdicts/human.jsonl`` here."""
+    from augmentlab.judging import default_verdicts_path
+
+    return Path(judging.verdicts_path) if judging.verdicts_path else default_verdicts_path(judging.spec_name)
